@@ -1,0 +1,12 @@
+/** Exit codes (sysexits.h), one table for the whole CLI. */
+export const EXIT = {
+  ok: 0,
+  /** A check found problems (check-config found none to crash on, but the config is invalid). */
+  usage: 64,
+  dataErr: 65,
+  unavailable: 69,
+  software: 70,
+  cantCreate: 73,
+  tempFail: 75,
+  config: 78,
+} as const;

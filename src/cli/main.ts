@@ -1,0 +1,137 @@
+import { Command, CommanderError, Option } from 'commander';
+import { ConfigError, loadConfig, type Config } from '../config/load.js';
+import { parseListen } from '../config/units.js';
+import { createLogger } from '../log.js';
+import { migrate, openDatabase } from '../ledger/db.js';
+import { startDaemon } from '../daemon.js';
+import { createProviderSimulator } from '../providers/simulator.js';
+import { EXIT } from './exit.js';
+
+const DEFAULT_CONFIG = 'config/mail2sms.yaml';
+
+class CliFailure extends Error {
+  constructor(message: string, readonly exitCode: number) {
+    super(message);
+  }
+}
+
+function load(path: string): Config {
+  try {
+    return loadConfig(path);
+  } catch (error) {
+    if (error instanceof ConfigError) throw new CliFailure(`invalid configuration:\n${error.message}`, EXIT.config);
+    throw error;
+  }
+}
+
+function waitForSignals(handlers: { stop: () => Promise<void>; reload?: () => void }): Promise<number> {
+  return new Promise((resolve) => {
+    let stopping = false;
+    const onStop = (signal: NodeJS.Signals) => {
+      if (stopping) {
+        process.stderr.write(`mail2sms: second ${signal}, exiting now\n`);
+        process.exit(EXIT.software);
+      }
+      stopping = true;
+      const force = setTimeout(() => process.exit(EXIT.software), 30_000);
+      force.unref();
+      handlers.stop().then(() => resolve(EXIT.ok), () => resolve(EXIT.software));
+    };
+    process.on('SIGTERM', onStop);
+    process.on('SIGINT', onStop);
+    if (handlers.reload) process.on('SIGHUP', handlers.reload);
+  });
+}
+
+export function buildProgram(out: (text: string) => void, setExit: (code: number) => void): Command {
+  const program = new Command('mail2sms')
+    .description('Inbound email-to-SMS gateway')
+    .showHelpAfterError()
+    .exitOverride()
+    .configureOutput({ writeOut: out, writeErr: (text) => process.stderr.write(text) });
+
+  const configOption = () => new Option('-c, --config <file>', 'main config file').default(DEFAULT_CONFIG);
+
+  program
+    .command('serve')
+    .description('run the daemon: SMTP intake, dispatch, HTTP listener (and the simulator if configured)')
+    .addOption(configOption())
+    .action(async (opts: { config: string }) => {
+      const config = load(opts.config);
+      const logger = createLogger({ level: config.main.log.level });
+      let daemon;
+      try {
+        daemon = await startDaemon({ config, logger });
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code;
+        logger.fatal({ err: error }, 'startup failed');
+        logger.flush();
+        throw new CliFailure(`cannot start: ${(error as Error).message}`, code === 'EADDRINUSE' || code === 'EACCES' ? EXIT.unavailable : EXIT.software);
+      }
+      const running = daemon;
+      setExit(await waitForSignals({ stop: () => running.stop(), reload: () => void running.reload() }));
+      logger.flush();
+    });
+
+  program
+    .command('check-config')
+    .description('validate the main config and every setup; exit 78 with file:line: field: problem on error')
+    .addOption(configOption())
+    .action((opts: { config: string }) => {
+      const config = load(opts.config);
+      out(`${config.file}: OK (${config.setups.length} setup(s): ${config.setups.map((s) => s.id).join(', ')})\n`);
+    });
+
+  program
+    .command('migrate')
+    .description('apply database migrations and exit')
+    .addOption(configOption())
+    .action((opts: { config: string }) => {
+      const config = load(opts.config);
+      const db = openDatabase(config.storagePath);
+      try {
+        const report = migrate(db);
+        out(report.applied.length > 0 ? `applied ${report.applied.join(', ')}; schema version ${report.version}\n` : `up to date; schema version ${report.version}\n`);
+      } finally {
+        db.close();
+      }
+    });
+
+  program
+    .command('provider-sim')
+    .description('run the SMS provider simulator on its own')
+    .option('-l, --listen <host:port>', 'address to listen on', '127.0.0.1:9090')
+    .requiredOption('-s, --secret <secret>', 'shared secret that signs delivery receipts (or MAIL2SMS_SIM_SECRET)', process.env.MAIL2SMS_SIM_SECRET)
+    .option('--receipt-delay <ms>', 'delay before posting a delivery receipt', '200')
+    .action(async (opts: { listen: string; secret: string; receiptDelay: string }) => {
+      const listen = parseListen(opts.listen);
+      if (!listen) throw new CliFailure(`--listen: "${opts.listen}" is not host:port`, EXIT.usage);
+      const delay = Number(opts.receiptDelay);
+      if (!Number.isInteger(delay) || delay < 0) throw new CliFailure('--receipt-delay: must be a whole number of milliseconds', EXIT.usage);
+      const logger = createLogger();
+      const simulator = createProviderSimulator({ listen, secret: opts.secret, receiptDelayMs: delay, logger });
+      const started = await simulator.start();
+      logger.info({ url: started.url, port: started.port }, 'provider simulator ready');
+      setExit(await waitForSignals({ stop: () => simulator.stop() }));
+    });
+
+  return program;
+}
+
+/** Runs the CLI and returns the exit code; never lets a stack trace reach the user. */
+export async function runCli(argv: string[]): Promise<number> {
+  let exitCode: number = EXIT.ok;
+  const program = buildProgram((text) => process.stdout.write(text), (code) => (exitCode = code));
+  try {
+    await program.parseAsync(argv);
+    return exitCode;
+  } catch (error) {
+    if (error instanceof CommanderError) return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    if (error instanceof CliFailure) {
+      process.stderr.write(`mail2sms: ${error.message}\n`);
+      return error.exitCode;
+    }
+    process.stderr.write(`mail2sms: unexpected error: ${(error as Error).message ?? String(error)}\n`);
+    return EXIT.software;
+  }
+}

@@ -1,0 +1,188 @@
+import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
+import { LineCounter, parseDocument, isMap, type Document, type Node } from 'yaml';
+import type { z } from 'zod';
+import { mainSchema, setupSchema, type MainConfig, type Setup } from './schema.js';
+import { createSenderIndex, type SenderIndex } from './match.js';
+
+export interface Config {
+  /** Absolute path of the main config file. */
+  file: string;
+  main: MainConfig;
+  setups: readonly Setup[];
+  senders: SenderIndex;
+  /** Absolute path of the SQLite file. */
+  storagePath: string;
+  /** Where the provider posts receipts. */
+  publicUrl: string;
+}
+
+export interface ConfigIssue {
+  file: string;
+  line?: number;
+  column?: number;
+  field?: string;
+  message: string;
+}
+
+export class ConfigError extends Error {
+  readonly code = 'config_invalid';
+  constructor(readonly issues: readonly ConfigIssue[]) {
+    super(issues.map(formatIssue).join('\n'));
+    this.name = 'ConfigError';
+  }
+}
+
+export function formatIssue(issue: ConfigIssue): string {
+  const where = [issue.file, issue.line, issue.column].filter((part) => part !== undefined).join(':');
+  return `${where}: ${issue.field ? `${issue.field}: ` : ''}${issue.message}`;
+}
+
+function displayPath(file: string): string {
+  const rel = relative(process.cwd(), file);
+  return rel && !rel.startsWith('..') && !isAbsolute(rel) ? rel : file;
+}
+
+interface Parsed<T> {
+  value?: T;
+  issues: ConfigIssue[];
+}
+
+/** Parses one YAML file and validates it, mapping every schema issue back to its line. */
+function parseYamlFile<S extends z.ZodType>(file: string, schema: S): Parsed<z.output<S>> {
+  const shown = displayPath(file);
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    return { issues: [{ file: shown, message: `cannot read: ${(error as NodeJS.ErrnoException).code ?? String(error)}` }] };
+  }
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    return {
+      issues: doc.errors.map((error) => {
+        const pos = lineCounter.linePos(error.pos[0]);
+        return { file: shown, line: pos.line, column: pos.col, message: `YAML syntax: ${error.message.split('\n')[0]}` };
+      }),
+    };
+  }
+  const result = schema.safeParse(doc.toJS() ?? {});
+  if (result.success) return { value: result.data, issues: [] };
+  return {
+    issues: result.error.issues.map((issue) => {
+      const path = issue.path.map((part) => (typeof part === 'symbol' ? String(part) : part));
+      const extra = issue.code === 'unrecognized_keys' ? issue.keys : [];
+      const fieldPath = extra.length === 1 ? [...path, extra[0] as string] : path;
+      const pos = locate(doc, fieldPath, lineCounter);
+      return {
+        file: shown,
+        ...pos,
+        field: fieldPath.length > 0 ? fieldPath.join('.') : undefined,
+        message: issue.code === 'unrecognized_keys' ? `unknown key${extra.length > 1 ? `s ${extra.join(', ')}` : ''} (check the spelling; see the README's config reference)` : describe(issue),
+      };
+    }),
+  };
+}
+
+function describe(issue: z.core.$ZodIssue): string {
+  if (issue.code === 'invalid_type' && issue.input === undefined) return 'is required';
+  return issue.message;
+}
+
+/** The line of the deepest node on `path` that exists (a missing key points at its parent). */
+function locate(doc: Document, path: (string | number)[], lineCounter: LineCounter): { line?: number; column?: number } {
+  for (let depth = path.length; depth >= 0; depth--) {
+    const sub = path.slice(0, depth);
+    const node = (sub.length === 0 ? doc.contents : doc.getIn(sub, true)) as Node | undefined;
+    if (node && typeof node === 'object' && node.range) {
+      // For a map, point at the key the value hangs from rather than the first child.
+      if (depth > 0 && isMap(doc.getIn(sub.slice(0, -1), true) ?? doc.contents)) {
+        const parent = (depth === 1 ? doc.contents : doc.getIn(sub.slice(0, -1), true)) as { items?: { key: Node; value: Node }[] };
+        const pair = parent.items?.find((item) => (item.key as unknown as { value?: unknown })?.value === sub[sub.length - 1]);
+        if (pair?.key?.range) {
+          const pos = lineCounter.linePos(pair.key.range[0]);
+          return { line: pos.line, column: pos.col };
+        }
+      }
+      const pos = lineCounter.linePos(node.range[0]);
+      return { line: pos.line, column: pos.col };
+    }
+  }
+  return {};
+}
+
+/**
+ * Loads the main file and every setup; collects all issues across files so an
+ * admin fixes them in one round, and throws ConfigError if there is any.
+ */
+export function loadConfig(mainFile: string): Config {
+  const file = resolve(mainFile);
+  const dir = dirname(file);
+  const main = parseYamlFile(file, mainSchema);
+  if (!main.value) throw new ConfigError(main.issues);
+
+  const setupsDir = resolve(dir, main.value.setups_dir);
+  const issues: ConfigIssue[] = [];
+  let names: string[] = [];
+  try {
+    if (!statSync(setupsDir).isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
+    names = readdirSync(setupsDir)
+      .filter((name) => /\.ya?ml$/i.test(name))
+      .sort();
+  } catch (error) {
+    issues.push({ file: displayPath(file), field: 'setups_dir', message: `cannot read ${displayPath(setupsDir)}: ${(error as NodeJS.ErrnoException).code ?? String(error)}` });
+  }
+
+  const setups: Setup[] = [];
+  const byId = new Map<string, Setup>();
+  for (const name of names) {
+    const setupFile = join(setupsDir, name);
+    const parsed = parseYamlFile(setupFile, setupSchema);
+    issues.push(...parsed.issues);
+    if (!parsed.value) continue;
+    const setup: Setup = { ...parsed.value, file: displayPath(setupFile) };
+    const twin = byId.get(setup.id);
+    if (twin) {
+      issues.push({ file: setup.file, field: 'id', message: `setup id "${setup.id}" is also used by ${twin.file}` });
+      continue;
+    }
+    byId.set(setup.id, setup);
+    setups.push(setup);
+  }
+  if (names.length === 0 && issues.length === 0) {
+    issues.push({ file: displayPath(file), field: 'setups_dir', message: `no setup files (*.yaml) in ${displayPath(setupsDir)}: no sender could ever be accepted` });
+  }
+
+  const { index, conflicts } = createSenderIndex(setups);
+  for (const conflict of conflicts) {
+    issues.push({
+      file: conflict.second.file,
+      field: 'senders',
+      message: `sender "${conflict.pattern}" is claimed by setup "${conflict.first.id}" (${conflict.first.file}) and setup "${conflict.second.id}" (${conflict.second.file})`,
+    });
+  }
+  if (issues.length > 0) throw new ConfigError(issues);
+
+  const http = main.value.http.listen;
+  return deepFreeze({
+    file,
+    main: main.value,
+    setups,
+    senders: index,
+    storagePath: resolve(dir, main.value.storage.path),
+    publicUrl: (main.value.http.public_url ?? `http://${http.host.includes(':') ? `[${http.host}]` : http.host}:${http.port}`).replace(/\/$/, ''),
+  });
+}
+
+export function configLabel(config: Config): string {
+  return `${basename(config.file)} with ${config.setups.length} setup(s)`;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const child of Object.values(value as object)) deepFreeze(child);
+  }
+  return value;
+}

@@ -1,0 +1,197 @@
+import { isIP } from 'node:net';
+import { z } from 'zod';
+import { isSupportedCountry, type CountryCode } from 'libphonenumber-js/max';
+import { parseDuration, parseListen, parseSize, type ListenAddress } from './units.js';
+
+/*
+ * The schema is the single description of what a valid config is. YAML is parsed
+ * into plain values, validated here once, and everything after this point works
+ * with the typed, frozen result.
+ */
+
+const listen = z.string().transform((value, ctx): ListenAddress => {
+  const parsed = parseListen(value);
+  if (!parsed) {
+    ctx.addIssue({ code: 'custom', message: `"${value}" is not a listen address (use host:port, e.g. 127.0.0.1:2525 or [::1]:2525)` });
+    return z.NEVER;
+  }
+  return parsed;
+});
+
+const duration = (what: string) =>
+  z.union([z.string(), z.number()]).transform((value, ctx): number => {
+    const parsed = typeof value === 'number' ? undefined : parseDuration(value);
+    if (parsed === undefined || parsed <= 0) {
+      ctx.addIssue({ code: 'custom', message: `${what}: "${value}" is not a duration (use e.g. 30s, 10m, 24h, 7d)` });
+      return z.NEVER;
+    }
+    return parsed;
+  });
+
+const size = z.union([z.string(), z.number()]).transform((value, ctx): number => {
+  const parsed = parseSize(value);
+  if (parsed === undefined) {
+    ctx.addIssue({ code: 'custom', message: `"${value}" is not a size (use e.g. 1MB, 512KB or a number of bytes)` });
+    return z.NEVER;
+  }
+  return parsed;
+});
+
+const DOMAIN_RE = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/i;
+const LOCAL_RE = /^[a-z0-9!#$%&'*+/=?^_`{|}~.-]+$/i;
+
+const domain = z
+  .string()
+  .transform((value) => value.trim().toLowerCase())
+  .refine((value) => DOMAIN_RE.test(value), { message: 'is not a domain name' });
+
+const emailAddress = z
+  .string()
+  .transform((value) => value.trim().toLowerCase())
+  .refine((value) => {
+    const at = value.lastIndexOf('@');
+    return at > 0 && LOCAL_RE.test(value.slice(0, at)) && DOMAIN_RE.test(value.slice(at + 1));
+  }, { message: 'is not an email address' });
+
+export type SenderPattern =
+  | { kind: 'address'; address: string }
+  | { kind: 'domain'; domain: string }
+  | { kind: 'subdomains'; domain: string };
+
+/** `ops@example.test` (exact), `example.test` or `@example.test` (domain), `*.example.test` (subdomains only). */
+const senderPattern = z.string().transform((raw, ctx): SenderPattern => {
+  const value = raw.trim().toLowerCase();
+  if (value.startsWith('*.') && DOMAIN_RE.test(value.slice(2))) return { kind: 'subdomains', domain: value.slice(2) };
+  if (value.startsWith('@') && DOMAIN_RE.test(value.slice(1))) return { kind: 'domain', domain: value.slice(1) };
+  if (DOMAIN_RE.test(value)) return { kind: 'domain', domain: value };
+  const at = value.lastIndexOf('@');
+  if (at > 0 && LOCAL_RE.test(value.slice(0, at)) && DOMAIN_RE.test(value.slice(at + 1))) {
+    return { kind: 'address', address: value };
+  }
+  ctx.addIssue({
+    code: 'custom',
+    message: `"${raw}" is not a sender (use an address ops@example.test, a domain example.test, or *.example.test for subdomains)`,
+  });
+  return z.NEVER;
+});
+
+export interface Cidr {
+  address: string;
+  prefix: number;
+  family: 'ipv4' | 'ipv6';
+  text: string;
+}
+
+const cidr = z.string().transform((raw, ctx): Cidr => {
+  const value = raw.trim();
+  const [address = '', prefixText] = value.split('/');
+  const version = isIP(address);
+  const max = version === 4 ? 32 : 128;
+  const prefix = prefixText === undefined ? max : Number(prefixText);
+  if (version === 0 || !Number.isInteger(prefix) || prefix < 0 || prefix > max || (prefixText !== undefined && !/^\d+$/.test(prefixText))) {
+    ctx.addIssue({ code: 'custom', message: `"${raw}" is not an IP address or CIDR range (e.g. 192.0.2.0/24, 2001:db8::/32)` });
+    return z.NEVER;
+  }
+  return { address, prefix, family: version === 4 ? 'ipv4' : 'ipv6', text: value };
+});
+
+/** Alphanumeric 3–11 characters with at least one letter, or a numeric sender of up to 15 digits. */
+const senderName = z.string().refine(
+  (value) => (/^[A-Za-z0-9]{3,11}$/.test(value) && /[A-Za-z]/.test(value)) || /^\+?\d{3,15}$/.test(value),
+  { message: 'must be 3–11 letters/digits with at least one letter, or a phone number of up to 15 digits' },
+);
+
+const country = z
+  .string()
+  .transform((value) => value.trim().toUpperCase())
+  .refine((value) => isSupportedCountry(value), { message: 'is not an ISO 3166 country code known to the number plan (e.g. DK, SE, DE)' })
+  .transform((value) => value as CountryCode);
+
+const cooldown = z.union([z.literal('off'), z.literal(false), duration('cooldown')]).transform((value) => (value === 'off' || value === false ? null : value));
+
+export const setupSchema = z
+  .strictObject({
+    $schema: z.string().optional(),
+    id: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/i, 'must be letters, digits, - or _ (max 64)'),
+    description: z.string().optional(),
+    senders: z.array(senderPattern).min(1, 'lists no sender'),
+    authorize: z
+      .strictObject({
+        ip: z.array(cidr).min(1, 'is an empty list').optional(),
+      })
+      .default({}),
+    allow_unauthenticated: z.boolean().default(false),
+    sender_name: senderName,
+    cooldown: cooldown.default(600_000),
+    default_country: country,
+    category: z.enum(['alert', 'marketing']).default('alert'),
+  })
+  .superRefine((setup, ctx) => {
+    if (!setup.authorize.ip && !setup.allow_unauthenticated) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['authorize'],
+        message: 'no authorisation rule: list authorize.ip (or set allow_unauthenticated: true to accept any client that claims a sender)',
+      });
+    }
+    if (setup.category === 'marketing') {
+      ctx.addIssue({ code: 'custom', path: ['category'], message: 'marketing setups are not yet supported (they need the consent rules)' });
+    }
+  });
+
+export type SetupInput = z.input<typeof setupSchema>;
+export type SetupFields = z.output<typeof setupSchema>;
+export interface Setup extends SetupFields {
+  /** The file the setup came from, for messages that must name it. */
+  file: string;
+}
+
+const simulatorProvider = z.strictObject({
+  type: z.literal('simulator'),
+  listen,
+  /** Shared secret for receipt signatures (HMAC-SHA256). */
+  secret: z.string().min(16, 'must be at least 16 characters'),
+  /** Start the simulator inside the daemon (true) or use one started by `mail2sms provider-sim`. */
+  embedded: z.boolean().default(true),
+  receipt_delay: duration('receipt_delay').default(200),
+  timeout: duration('timeout').default(10_000),
+});
+
+export const mainSchema = z.strictObject({
+  $schema: z.string().optional(),
+  smtp: z.strictObject({
+    listen,
+    hostname: z.string().min(1).default('mail2sms.localdomain'),
+    max_message_size: size.default(1024 * 1024),
+    max_recipients: z.number().int().min(1).max(1000).default(50),
+    max_clients: z.number().int().min(1).default(200),
+    socket_timeout: duration('socket_timeout').default(60_000),
+  }),
+  sms_domains: z.array(domain).min(1, 'lists no SMS domain'),
+  postmaster: emailAddress.optional(),
+  setups_dir: z.string().default('setups'),
+  storage: z.strictObject({
+    path: z.string().min(1),
+    /** How long a group commit waits for more messages before writing; 0 = next tick. */
+    commit_delay: z.union([z.literal(0), duration('commit_delay')]).default(0),
+  }),
+  http: z.strictObject({
+    listen,
+    /** Base URL the provider uses to reach our receipts endpoint; defaults to http://<listen>. */
+    public_url: z.url().optional(),
+  }),
+  provider: z.discriminatedUnion('type', [simulatorProvider]),
+  dispatch: z
+    .strictObject({
+      concurrency: z.number().int().min(1).max(256).default(8),
+      poll_interval: duration('poll_interval').default(1000),
+      lease: duration('lease').default(60_000),
+      max_attempts: z.number().int().min(1).default(8),
+      retry_base: duration('retry_base').default(2000),
+    })
+    .default({ concurrency: 8, poll_interval: 1000, lease: 60_000, max_attempts: 8, retry_base: 2000 }),
+  log: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info') }).default({ level: 'info' }),
+});
+
+export type MainConfig = z.output<typeof mainSchema>;
+export type ProviderConfig = MainConfig['provider'];

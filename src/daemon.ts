@@ -1,0 +1,133 @@
+import { systemClock, type Clock } from './clock.js';
+import { loadConfig, type Config, ConfigError } from './config/load.js';
+import type { Logger } from './log.js';
+import { openDatabase, migrate } from './ledger/db.js';
+import { createSqliteLedger } from './ledger/sqlite.js';
+import type { Ledger } from './ledger/types.js';
+import { createHttpApi, RECEIPTS_PATH } from './http/server.js';
+import { createProviderSimulator, type ProviderSimulator } from './providers/simulator.js';
+import { createSimulatorProvider } from './providers/simulator-client.js';
+import { createDispatcher, type Dispatcher } from './dispatch/worker.js';
+import { createSmtpIntake, type SmtpIntake } from './smtp/server.js';
+import { formatListen } from './config/units.js';
+
+export interface DaemonOptions {
+  config: Config;
+  logger: Logger;
+  clock?: Clock;
+}
+
+export interface RunningDaemon {
+  ports: { smtp: number; http: number; simulator?: number };
+  ledger: Ledger;
+  /** Re-reads the config files; keeps the running config (and says why) when the new one is invalid. */
+  reload(): { ok: true } | { ok: false; error: string };
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the stages in dependency order (ledger → HTTP → provider → dispatch →
+ * SMTP last, so we never accept mail we cannot store) and stops them in reverse.
+ */
+export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon> {
+  const clock = options.clock ?? systemClock;
+  const logger = options.logger;
+  let config = options.config;
+  const steps: { name: string; stop: () => Promise<void> }[] = [];
+  const stopAll = async () => {
+    for (const step of steps.reverse()) {
+      try {
+        await step.stop();
+      } catch (error) {
+        logger.error({ err: error, step: step.name }, 'error while stopping');
+      }
+    }
+  };
+
+  try {
+    const db = openDatabase(config.storagePath);
+    const report = migrate(db, undefined, clock.now());
+    if (report.applied.length > 0) logger.info({ applied: report.applied, version: report.version }, 'database migrated');
+    const ledger = createSqliteLedger({
+      db,
+      clock,
+      logger: logger.child({ stage: 'ledger' }),
+      commitDelayMs: config.main.storage.commit_delay,
+    });
+    steps.push({ name: 'ledger', stop: () => ledger.close() });
+
+    const providerConfig = config.main.provider;
+    let simulator: ProviderSimulator | undefined;
+    let simulatorUrl = `http://${formatListen(providerConfig.listen)}`;
+    let simulatorPort: number | undefined;
+    if (providerConfig.embedded) {
+      simulator = createProviderSimulator({
+        listen: providerConfig.listen,
+        secret: providerConfig.secret,
+        receiptDelayMs: providerConfig.receipt_delay,
+        logger: logger.child({ stage: 'simulator' }),
+      });
+      const started = await simulator.start();
+      simulatorUrl = started.url;
+      simulatorPort = started.port;
+      steps.push({ name: 'simulator', stop: () => (simulator as ProviderSimulator).stop() });
+    }
+    const provider = createSimulatorProvider({ baseUrl: simulatorUrl, secret: providerConfig.secret, timeoutMs: providerConfig.timeout });
+
+    const http = createHttpApi({ listen: config.main.http.listen, ledger, provider, logger });
+    const httpPort = await http.start();
+    steps.push({ name: 'http', stop: () => http.stop() });
+    const publicUrl = config.main.http.public_url
+      ? config.publicUrl
+      : `http://${formatListen({ host: config.main.http.listen.host, port: httpPort })}`;
+
+    const d = config.main.dispatch;
+    const dispatcher: Dispatcher = createDispatcher({
+      ledger,
+      provider,
+      clock,
+      logger: logger.child({ stage: 'dispatch' }),
+      callbackUrl: publicUrl + RECEIPTS_PATH,
+      concurrency: d.concurrency,
+      pollIntervalMs: d.poll_interval,
+      leaseMs: d.lease,
+      maxAttempts: d.max_attempts,
+      retryBaseMs: d.retry_base,
+    });
+    ledger.onQueued(() => dispatcher.wake());
+    dispatcher.start();
+    steps.push({ name: 'dispatch', stop: () => dispatcher.stop() });
+
+    const smtp: SmtpIntake = createSmtpIntake({ getConfig: () => config, ledger, logger });
+    const smtpPort = await smtp.start();
+    steps.push({ name: 'smtp', stop: () => smtp.stop() });
+
+    const ports = { smtp: smtpPort, http: httpPort, ...(simulatorPort !== undefined ? { simulator: simulatorPort } : {}) };
+    logger.info({ ports, setups: config.setups.map((s) => s.id), storage: config.storagePath }, 'mail2sms ready');
+
+    let stopping: Promise<void> | undefined;
+    return {
+      ports,
+      ledger,
+      reload() {
+        try {
+          const next = loadConfig(config.file);
+          config = next;
+          logger.info({ setups: next.setups.map((s) => s.id) }, 'config reloaded; new sessions use it (listen addresses need a restart)');
+          return { ok: true };
+        } catch (error) {
+          const message = error instanceof ConfigError ? error.message : String(error);
+          logger.error({ error: message }, 'config reload failed; keeping the running config');
+          return { ok: false, error: message };
+        }
+      },
+      stop() {
+        stopping ??= stopAll().then(() => logger.info('mail2sms stopped'));
+        return stopping;
+      },
+    };
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+}

@@ -1,0 +1,152 @@
+import type { Clock } from '../clock.js';
+import { maskNumber, type Logger } from '../log.js';
+import type { ClaimedSms, Ledger } from '../ledger/types.js';
+import type { SmsProvider } from '../providers/types.js';
+
+export interface DispatcherOptions {
+  ledger: Ledger;
+  provider: SmsProvider;
+  clock: Clock;
+  logger: Logger;
+  /** Receipts URL handed to the provider with each send. */
+  callbackUrl: string;
+  concurrency: number;
+  pollIntervalMs: number;
+  leaseMs: number;
+  maxAttempts: number;
+  retryBaseMs: number;
+  random?: () => number;
+}
+
+export interface Dispatcher {
+  start(): void;
+  /** Something was queued: look for due rows now rather than at the next poll. */
+  wake(): void;
+  /** Stops claiming and waits for in-flight sends (up to timeoutMs); unfinished leases expire and are retried later. */
+  stop(timeoutMs?: number): Promise<void>;
+  inFlight(): number;
+}
+
+/**
+ * Claims due outbox rows as leases and sends them. The lease is what makes a
+ * crash safe: a row left in `sending` by a dead process is claimed again after
+ * its lease ends and resent with the same idempotency key.
+ */
+export function createDispatcher(options: DispatcherOptions): Dispatcher {
+  const { ledger, provider, clock, logger } = options;
+  const random = options.random ?? Math.random;
+  let running = false;
+  let pumping = false;
+  let again = false;
+  let timer: NodeJS.Timeout | undefined;
+  const active = new Set<Promise<void>>();
+
+  function backoff(attempt: number): number {
+    const base = options.retryBaseMs * 2 ** Math.min(attempt - 1, 16);
+    return Math.round(base / 2 + random() * base); // jitter: 50–150 %
+  }
+
+  async function sendOne(sms: ClaimedSms): Promise<void> {
+    const log = logger.child({ qid: sms.queueId, outbox: sms.outboxId });
+    const result = await provider.send({
+      to: sms.recipient,
+      from: sms.senderName,
+      text: sms.text,
+      idempotencyKey: sms.idempotencyKey,
+      callbackUrl: options.callbackUrl,
+    });
+    if (result.ok) {
+      await ledger.recordSent(sms.outboxId, result.providerMessageId);
+      log.info({ to: maskNumber(sms.recipient), providerId: result.providerMessageId, attempt: sms.attempt }, 'sms sent');
+      return;
+    }
+    if (result.temporary && sms.attempt < options.maxAttempts) {
+      const next = clock.now() + Math.max(result.retryAfterMs ?? 0, backoff(sms.attempt));
+      await ledger.recordRetry(sms.outboxId, result.reason, next);
+      log.warn({ reason: result.reason, attempt: sms.attempt, next: new Date(next).toISOString() }, 'send failed temporarily; will retry');
+      return;
+    }
+    const reason = result.temporary ? `gave up after ${sms.attempt} attempts: ${result.reason}` : result.reason;
+    await ledger.recordFailure(sms.outboxId, reason);
+    log.error({ reason, attempt: sms.attempt }, 'send failed permanently');
+  }
+
+  function track(sms: ClaimedSms): void {
+    const job = sendOne(sms)
+      .catch((error: unknown) => {
+        // The lease stays; the row is retried with the same idempotency key when it ends.
+        logger.error({ err: error, qid: sms.queueId, outbox: sms.outboxId }, 'could not record send outcome; lease will expire and the row be retried');
+      })
+      .finally(() => {
+        active.delete(job);
+        wake();
+      });
+    active.add(job);
+  }
+
+  async function pump(): Promise<void> {
+    if (!running) return;
+    if (pumping) {
+      again = true;
+      return;
+    }
+    pumping = true;
+    try {
+      do {
+        again = false;
+        const free = options.concurrency - active.size;
+        if (free <= 0) break;
+        const claimed = await ledger.claimDue(free, options.leaseMs);
+        for (const sms of claimed) track(sms);
+        if (claimed.length === free) again = true;
+      } while (again && running && active.size < options.concurrency);
+    } catch (error) {
+      logger.error({ err: error }, 'dispatch could not claim rows; retrying at the next poll');
+    } finally {
+      pumping = false;
+    }
+    await arm();
+  }
+
+  async function arm(): Promise<void> {
+    if (!running) return;
+    clearTimeout(timer);
+    let delay = options.pollIntervalMs;
+    try {
+      const due = await ledger.nextDueAt();
+      if (due !== undefined) delay = Math.max(0, Math.min(delay, due - clock.now()));
+    } catch {
+      // keep the poll interval
+    }
+    if (delay === 0 && active.size >= options.concurrency) delay = options.pollIntervalMs;
+    timer = setTimeout(() => void pump(), delay);
+    timer.unref();
+  }
+
+  function wake(): void {
+    if (running) void pump();
+  }
+
+  return {
+    start() {
+      running = true;
+      void pump();
+    },
+    wake,
+    async stop(timeoutMs = 10_000) {
+      running = false;
+      clearTimeout(timer);
+      if (active.size === 0) return;
+      let expired: NodeJS.Timeout | undefined;
+      await Promise.race([
+        Promise.allSettled([...active]),
+        new Promise<void>((resolve) => {
+          expired = setTimeout(resolve, timeoutMs);
+          expired.unref();
+        }),
+      ]);
+      clearTimeout(expired);
+    },
+    inFlight: () => active.size,
+  };
+}

@@ -1,0 +1,35 @@
+/*
+ * Expected outcomes that refuse a message or a recipient. Stages return these as
+ * values; the SMTP layer (src/smtp/replies.ts) is the one place that turns them
+ * into reply codes, and the CLI (src/cli/exit.ts) into exit codes.
+ */
+export type RefusalCode =
+  | 'unknown_sender'
+  | 'sender_not_authorised'
+  | 'relay_denied'
+  | 'not_a_number'
+  | 'invalid_number'
+  | 'too_many_recipients'
+  | 'message_too_large'
+  | 'no_text'
+  | 'storage_unavailable'
+  | 'internal_error';
+
+export interface Refusal {
+  code: RefusalCode;
+  /** Human reason shown to the client after the status code. */
+  detail: string;
+}
+
+export function refusal(code: RefusalCode, detail: string): Refusal {
+  return { code, detail };
+}
+
+/** Thrown by the ledger when it cannot store; intake answers 451 4.3.0 and the client retries. */
+export class StorageError extends Error {
+  readonly code = 'storage_unavailable';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'StorageError';
+  }
+}

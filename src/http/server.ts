@@ -1,0 +1,71 @@
+import { createServer, type Server } from 'node:http';
+import type { Logger } from '../log.js';
+import type { Ledger } from '../ledger/types.js';
+import type { SmsProvider } from '../providers/types.js';
+import type { ListenAddress } from '../config/units.js';
+import { BodyTooLarge, closeServer, listenOn, readBody, sendJson } from '../httpkit.js';
+
+export interface HttpApiOptions {
+  listen: ListenAddress;
+  ledger: Ledger;
+  provider: SmsProvider;
+  logger: Logger;
+}
+
+export interface HttpApi {
+  start(): Promise<number>;
+  stop(): Promise<void>;
+}
+
+export const RECEIPTS_PATH = '/receipts';
+
+/** The daemon's HTTP listener: delivery receipts and health. */
+export function createHttpApi(options: HttpApiOptions): HttpApi {
+  const { ledger, provider } = options;
+  const logger = options.logger.child({ stage: 'http' });
+  let server: Server | undefined;
+
+  async function receipt(headers: Record<string, string | string[] | undefined>, raw: string): Promise<[number, unknown]> {
+    const parsed = provider.parseReceipt(headers, raw);
+    if (!parsed.ok) {
+      logger.warn({ status: parsed.status, reason: parsed.reason }, 'receipt refused');
+      return [parsed.status, { error: parsed.reason }];
+    }
+    const outcome = await ledger.applyReceipt(parsed.receipt);
+    const log = { providerId: parsed.receipt.providerMessageId, status: parsed.receipt.status, outcome };
+    if (outcome === 'unknown') {
+      logger.warn(log, 'receipt for an unknown provider message id');
+      return [404, { error: 'unknown message id' }];
+    }
+    logger.info(log, 'receipt');
+    return [200, { outcome }];
+  }
+
+  return {
+    async start() {
+      server = createServer((req, res) => {
+        const path = new URL(req.url ?? '/', 'http://mail2sms').pathname;
+        const route = `${req.method} ${path}`;
+        if (route === 'GET /healthz') return sendJson(res, 200, { status: 'ok' });
+        if (route === `POST ${RECEIPTS_PATH}`) {
+          readBody(req)
+            .then((raw) => receipt(req.headers, raw))
+            .then(([status, body]) => sendJson(res, status, body))
+            .catch((error: unknown) => {
+              if (error instanceof BodyTooLarge) return sendJson(res, 413, { error: 'body too large' });
+              logger.error({ err: error }, 'receipt could not be stored');
+              sendJson(res, 503, { error: 'temporarily unavailable' }); // the provider retries
+            });
+          return;
+        }
+        sendJson(res, 404, { error: `no route ${route}` });
+      });
+      server.headersTimeout = 10_000;
+      server.requestTimeout = 30_000;
+      return listenOn(server, options.listen);
+    },
+    async stop() {
+      if (server) await closeServer(server);
+    },
+  };
+}

@@ -1,0 +1,67 @@
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import Database from 'better-sqlite3';
+import { packageRoot } from '../paths.js';
+
+export type Db = Database.Database;
+
+/**
+ * Opens the ledger file with the settings durability depends on: WAL, and
+ * synchronous=FULL so a COMMIT is on disk (WAL fsync) before we answer 250.
+ */
+export function openDatabase(path: string): Db {
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  const db = new Database(path);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = FULL');
+  db.pragma('foreign_keys = ON');
+  db.pragma('busy_timeout = 5000');
+  return db;
+}
+
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export function migrationsDir(): string {
+  return join(packageRoot(), 'migrations');
+}
+
+export function readMigrations(dir = migrationsDir()): Migration[] {
+  return readdirSync(dir)
+    .filter((file) => /^\d+_[\w-]+\.sql$/.test(file))
+    .map((file) => ({ version: Number(file.split('_')[0]), name: file, sql: readFileSync(join(dir, file), 'utf8') }))
+    .sort((a, b) => a.version - b.version);
+}
+
+export interface MigrationReport {
+  applied: string[];
+  version: number;
+}
+
+/** Applies the numbered migrations not yet recorded, each in its own transaction. */
+export function migrate(db: Db, migrations = readMigrations(), now = Date.now()): MigrationReport {
+  db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
+    version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL) STRICT`);
+  const done = new Set(
+    (db.prepare('SELECT version FROM schema_migrations').all() as { version: number }[]).map((row) => row.version),
+  );
+  const known = new Set(migrations.map((m) => m.version));
+  const unknown = [...done].filter((version) => !known.has(version));
+  if (unknown.length > 0) {
+    throw new Error(`the database has migration(s) ${unknown.join(', ')} that this version of mail2sms does not know; it was written by a newer version`);
+  }
+  const applied: string[] = [];
+  for (const migration of migrations) {
+    if (done.has(migration.version)) continue;
+    db.transaction(() => {
+      db.exec(migration.sql);
+      db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(migration.version, migration.name, now);
+    })();
+    applied.push(migration.name);
+  }
+  const version = migrations.length > 0 ? Math.max(...migrations.map((m) => m.version)) : 0;
+  return { applied, version };
+}

@@ -1,0 +1,96 @@
+import type { SmsMeasure } from '../message/encoding.js';
+
+/*
+ * The ledger is the hand-off between stages: intake writes decisions and outbox
+ * rows, dispatch claims them, receipts finish them. Every method returns a
+ * Promise so a PostgreSQL implementation can follow; the SQLite one is
+ * synchronous inside.
+ */
+
+export type OutboxStatus = 'queued' | 'sending' | 'sent' | 'delivered' | 'failed' | 'expired' | 'rejected' | 'unknown' | 'suppressed';
+
+export type SuppressionReason = 'cooldown';
+
+export interface IntakeMessage {
+  setupId: string;
+  senderName: string;
+  mailFrom: string;
+  headerMessageId: string | undefined;
+  bodyHash: string;
+  clientIp: string | undefined;
+  sessionRef: string;
+  text: string;
+  measure: SmsMeasure;
+  /** E.164 numbers, already de-duplicated. */
+  recipients: readonly string[];
+  /** The setup's cooldown interval in ms; null = off. */
+  cooldownMs: number | null;
+}
+
+export interface RecipientDecision {
+  recipient: string;
+  outcome: 'queued' | 'suppressed' | 'duplicate';
+  reason?: SuppressionReason;
+  /** For cooldown: when the number may get an SMS again (undefined while another send is still pending). */
+  blockedUntil?: number;
+}
+
+export interface IntakeOutcome {
+  queueId: string;
+  /** True when every recipient was already accepted for this same mail: the client retried. */
+  duplicate: boolean;
+  decisions: RecipientDecision[];
+}
+
+export interface ClaimedSms {
+  outboxId: number;
+  queueId: string;
+  recipient: string;
+  senderName: string;
+  text: string;
+  idempotencyKey: string;
+  attempt: number;
+  setupId: string;
+}
+
+export type ReceiptStatus = 'delivered' | 'failed';
+
+export interface Receipt {
+  providerMessageId: string;
+  status: ReceiptStatus;
+  errorCode?: string;
+  rawBody: string;
+}
+
+export type ReceiptOutcome = 'applied' | 'duplicate' | 'stale' | 'unknown';
+
+export interface OutboxRow {
+  id: number;
+  queueId: string;
+  recipient: string;
+  status: OutboxStatus;
+  reason: string | null;
+  blockedUntil: number | null;
+  attempts: number;
+  providerMessageId: string | null;
+  createdAt: number;
+  sentAt: number | null;
+  finalAt: number | null;
+}
+
+export interface Ledger {
+  /** Decides per recipient and writes the outbox rows in one transaction; resolves after COMMIT. */
+  acceptMessage(message: IntakeMessage): Promise<IntakeOutcome>;
+  /** Leases up to `limit` due rows for sending. */
+  claimDue(limit: number, leaseMs: number): Promise<ClaimedSms[]>;
+  /** When the next queued row becomes due, if any. */
+  nextDueAt(): Promise<number | undefined>;
+  recordSent(outboxId: number, providerMessageId: string): Promise<void>;
+  recordRetry(outboxId: number, reason: string, nextAttemptAt: number): Promise<void>;
+  recordFailure(outboxId: number, reason: string): Promise<void>;
+  applyReceipt(receipt: Receipt): Promise<ReceiptOutcome>;
+  outbox(filter?: { queueId?: string; recipient?: string }): Promise<OutboxRow[]>;
+  /** Called after each commit that queued rows, so dispatch wakes without polling. */
+  onQueued(listener: () => void): void;
+  close(): Promise<void>;
+}

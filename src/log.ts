@@ -1,0 +1,36 @@
+import { pino, type Logger, type DestinationStream } from 'pino';
+
+export type { Logger };
+
+export interface LogOptions {
+  level?: string;
+  destination?: DestinationStream;
+}
+
+/**
+ * One root logger per process; stages get children with their ids.
+ * Secrets are redacted by path in case a config object is ever logged whole.
+ */
+export function createLogger(options: LogOptions = {}): Logger {
+  return pino(
+    {
+      level: options.level ?? 'info',
+      base: { svc: 'mail2sms' },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      redact: {
+        paths: ['secret', '*.secret', '*.*.secret', 'password', '*.password', 'authorization', '*.authorization'],
+        censor: '[redacted]',
+      },
+    },
+    options.destination ?? pino.destination({ fd: 1, sync: false }),
+  );
+}
+
+/**
+ * Numbers are personal data: at info level we log enough to correlate
+ * (country code and last two digits), not enough to identify someone.
+ */
+export function maskNumber(e164: string): string {
+  if (e164.length <= 6) return e164.replace(/\d/g, '*');
+  return e164.slice(0, 5) + '*'.repeat(e164.length - 7) + e164.slice(-2);
+}

@@ -1,0 +1,35 @@
+import { simpleParser, type HeaderValue } from 'mailparser';
+import type { EmailContent } from './text.js';
+
+/** What the pipeline needs from a parsed email, typed once at the edge. */
+export interface ParsedEmail extends EmailContent {
+  messageId: string | undefined;
+  from: string | undefined;
+  /** Vacation and out-of-office replies; `auto-generated` (alerting systems) is not one. */
+  autoReply: boolean;
+}
+
+function headerText(value: HeaderValue | undefined): string {
+  if (value === undefined || value === null) return '';
+  if (typeof value === 'string') return value;
+  if (typeof value === 'object' && 'value' in value && typeof value.value === 'string') return value.value;
+  return String(value);
+}
+
+export async function parseEmail(raw: Buffer): Promise<ParsedEmail> {
+  const mail = await simpleParser(raw, {
+    skipTextToHtml: true,
+    skipImageLinks: true,
+    skipTextLinks: true,
+    keepCidLinks: false,
+  });
+  const autoSubmitted = headerText(mail.headers.get('auto-submitted')).toLowerCase();
+  return {
+    messageId: mail.messageId?.trim() || undefined,
+    subject: mail.subject,
+    from: mail.from?.value[0]?.address?.toLowerCase(),
+    text: mail.text,
+    html: typeof mail.html === 'string' ? mail.html : undefined,
+    autoReply: autoSubmitted.startsWith('auto-replied') || mail.headers.has('x-autoreply') || mail.headers.has('x-autorespond'),
+  };
+}

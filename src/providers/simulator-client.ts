@@ -1,0 +1,79 @@
+import type { ReceiptStatus } from '../ledger/types.js';
+import { SIGNATURE_HEADER, verifyBody } from './signing.js';
+import type { OutgoingSms, ReceiptParse, SendResult, SmsProvider } from './types.js';
+
+export interface SimulatorClientOptions {
+  baseUrl: string;
+  secret: string;
+  timeoutMs: number;
+}
+
+/** The adapter for our provider simulator, spoken to over real HTTP like any provider. */
+export function createSimulatorProvider(options: SimulatorClientOptions): SmsProvider {
+  const sendUrl = `${options.baseUrl.replace(/\/$/, '')}/send`;
+  return {
+    name: 'simulator',
+    async send(sms: OutgoingSms): Promise<SendResult> {
+      let response: Response;
+      try {
+        response = await fetch(sendUrl, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'idempotency-key': sms.idempotencyKey },
+          body: JSON.stringify({ to: sms.to, from: sms.from, text: sms.text, callback_url: sms.callbackUrl }),
+          signal: AbortSignal.timeout(options.timeoutMs),
+        });
+      } catch (error) {
+        const name = (error as Error).name;
+        return { ok: false, temporary: true, reason: name === 'TimeoutError' ? 'provider timed out' : `provider unreachable: ${causeOf(error)}` };
+      }
+      const body = await response.text().catch(() => '');
+      if (response.ok) {
+        const id = safeJson(body)?.id;
+        if (typeof id === 'string' && id) return { ok: true, providerMessageId: id };
+        return { ok: false, temporary: true, reason: 'provider answered without a message id' };
+      }
+      const temporary = response.status === 429 || response.status >= 500;
+      const retryAfter = Number(response.headers.get('retry-after'));
+      return {
+        ok: false,
+        temporary,
+        reason: `provider answered ${response.status}${body ? `: ${body.slice(0, 200)}` : ''}`,
+        ...(Number.isFinite(retryAfter) && retryAfter > 0 ? { retryAfterMs: retryAfter * 1000 } : {}),
+      };
+    },
+    parseReceipt(headers, rawBody): ReceiptParse {
+      const signature = headers[SIGNATURE_HEADER];
+      if (!verifyBody(options.secret, rawBody, Array.isArray(signature) ? signature[0] : signature)) {
+        return { ok: false, status: 403, reason: 'bad or missing signature' };
+      }
+      const body = safeJson(rawBody);
+      const status = body?.status;
+      if (typeof body?.id !== 'string' || (status !== 'delivered' && status !== 'failed')) {
+        return { ok: false, status: 400, reason: 'receipt needs "id" and "status" (delivered|failed)' };
+      }
+      return {
+        ok: true,
+        receipt: {
+          providerMessageId: body.id,
+          status: status as ReceiptStatus,
+          ...(typeof body.error_code === 'string' ? { errorCode: body.error_code } : {}),
+          rawBody,
+        },
+      };
+    },
+  };
+}
+
+function causeOf(error: unknown): string {
+  const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+  return cause?.code ?? cause?.message ?? (error as Error).message;
+}
+
+function safeJson(text: string): Record<string, unknown> | undefined {
+  try {
+    const value: unknown = JSON.parse(text);
+    return value && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,77 @@
+import { BlockList, isIPv4 } from 'node:net';
+import type { Config } from '../config/load.js';
+import type { SenderMatch } from '../config/match.js';
+import type { Setup } from '../config/schema.js';
+import { refusal, type Refusal } from '../errors.js';
+import { parseRecipientNumber } from '../numbers/parse.js';
+
+/*
+ * The intake rules as plain functions of (config, envelope): no sockets, no
+ * smtp-server. src/smtp/server.ts calls them and turns refusals into replies.
+ */
+
+/** smtp-server reports IPv4 clients of a dual-stack socket as ::ffff:a.b.c.d. */
+export function normaliseIp(ip: string): string {
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
+  return mapped ? (mapped[1] as string) : ip;
+}
+
+const ipRules = new WeakMap<Setup, BlockList>();
+
+function blockListFor(setup: Setup): BlockList | undefined {
+  if (!setup.authorize.ip) return undefined;
+  let list = ipRules.get(setup);
+  if (!list) {
+    list = new BlockList();
+    for (const rule of setup.authorize.ip) list.addSubnet(rule.address, rule.prefix, rule.family);
+    ipRules.set(setup, list);
+  }
+  return list;
+}
+
+export type SenderVerdict = { ok: true; match: SenderMatch } | { ok: false; refusal: Refusal };
+
+/** MAIL FROM: which setup owns this sender, and may this client send as it. */
+export function checkSender(config: Config, envelopeSender: string, clientIp: string): SenderVerdict {
+  const match = config.senders.match(envelopeSender);
+  if (!match) return { ok: false, refusal: refusal('unknown_sender', `Sender <${envelopeSender}> is not allowed to send SMS here`) };
+  const list = blockListFor(match.setup);
+  if (list) {
+    const ip = normaliseIp(clientIp);
+    const allowed = list.check(ip, isIPv4(ip) ? 'ipv4' : 'ipv6');
+    if (!allowed) {
+      return {
+        ok: false,
+        refusal: refusal('sender_not_authorised', `Sender <${envelopeSender}> is not authorised from ${ip}`),
+      };
+    }
+  }
+  return { ok: true, match };
+}
+
+export type RecipientVerdict =
+  | { ok: true; kind: 'sms'; e164: string }
+  | { ok: true; kind: 'postmaster' }
+  | { ok: false; refusal: Refusal };
+
+/**
+ * RCPT TO: only our SMS domains (never an open relay), postmaster per RFC 5321,
+ * and a local part that is a valid number. `setup` is undefined for the null
+ * sender, whose recipients are checked for relaying only.
+ */
+export function checkRecipient(config: Config, setup: Setup | undefined, address: string): RecipientVerdict {
+  const at = address.lastIndexOf('@');
+  const local = at === -1 ? address : address.slice(0, at);
+  const domain = at === -1 ? '' : address.slice(at + 1).toLowerCase();
+  if (at === -1 && local.toLowerCase() === 'postmaster') return { ok: true, kind: 'postmaster' };
+  if (!config.main.sms_domains.includes(domain)) {
+    return { ok: false, refusal: refusal('relay_denied', `Relaying denied: ${domain || 'a local address'} is not an SMS domain of this gateway`) };
+  }
+  if (local.toLowerCase() === 'postmaster') return { ok: true, kind: 'postmaster' };
+  if (!setup) return { ok: true, kind: 'sms', e164: local };
+  const number = parseRecipientNumber(local, setup.default_country);
+  if (!number.ok) {
+    return { ok: false, refusal: refusal(number.reason, `${number.detail}; address SMS as +<country code><number>@${domain}`) };
+  }
+  return { ok: true, kind: 'sms', e164: number.e164 };
+}

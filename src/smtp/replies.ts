@@ -1,0 +1,35 @@
+import type { Refusal, RefusalCode } from '../errors.js';
+
+/**
+ * The one table of SMTP replies. smtp-server only adds enhanced status codes by
+ * reply number (and we keep that off), so each reply carries its own RFC 3463 code.
+ */
+const REPLIES: Record<RefusalCode, { code: number; enhanced: string }> = {
+  unknown_sender: { code: 550, enhanced: '5.7.1' },
+  sender_not_authorised: { code: 550, enhanced: '5.7.1' },
+  relay_denied: { code: 550, enhanced: '5.7.1' },
+  not_a_number: { code: 550, enhanced: '5.1.3' },
+  invalid_number: { code: 550, enhanced: '5.1.3' },
+  too_many_recipients: { code: 452, enhanced: '4.5.3' },
+  message_too_large: { code: 552, enhanced: '5.3.4' },
+  no_text: { code: 550, enhanced: '5.6.0' },
+  storage_unavailable: { code: 451, enhanced: '4.3.0' },
+  internal_error: { code: 451, enhanced: '4.3.0' },
+};
+
+export interface SmtpReplyError extends Error {
+  responseCode: number;
+}
+
+/**
+ * An Error smtp-server sends as the reply. `ref` is the transaction reference that
+ * also stands on the log line, so a bounced sender can quote it.
+ */
+export function replyError(refusal: Refusal, ref: string): SmtpReplyError {
+  const reply = REPLIES[refusal.code];
+  return Object.assign(new Error(`${reply.enhanced} ${refusal.detail} [ref ${ref}]`), { responseCode: reply.code });
+}
+
+export function replyCode(code: RefusalCode): { code: number; enhanced: string } {
+  return REPLIES[code];
+}

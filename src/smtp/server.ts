@@ -1,0 +1,234 @@
+import { createHash } from 'node:crypto';
+import { SMTPServer, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
+import type { Config } from '../config/load.js';
+import type { SenderMatch } from '../config/match.js';
+import { refusal, StorageError, type Refusal } from '../errors.js';
+import { maskNumber, type Logger } from '../log.js';
+import type { Ledger } from '../ledger/types.js';
+import { parseEmail } from '../message/parse.js';
+import { buildSmsText } from '../message/text.js';
+import { checkRecipient, checkSender, normaliseIp } from './policy.js';
+import { replyError } from './replies.js';
+
+export interface SmtpIntakeOptions {
+  /** The config in force; each session keeps the one it started with. */
+  getConfig(): Config;
+  ledger: Ledger;
+  logger: Logger;
+}
+
+export interface SmtpIntake {
+  start(): Promise<number>;
+  /** Stops accepting: connected clients get 421 and new connections are refused. */
+  stop(): Promise<void>;
+}
+
+interface Transaction {
+  number: number;
+  /** undefined for the null sender <>. */
+  sender: SenderMatch | undefined;
+  mailFrom: string;
+  numbers: Map<string, string>; // E.164 → address as given
+  addresses: Set<string>;
+  postmaster: boolean;
+}
+
+interface SessionState {
+  config: Config;
+  log: Logger;
+  transactions: number;
+  txn: Transaction | undefined;
+}
+
+export function createSmtpIntake(options: SmtpIntakeOptions): SmtpIntake {
+  const { ledger } = options;
+  const logger = options.logger.child({ stage: 'smtp' });
+  const sessions = new Map<string, SessionState>();
+
+  function stateOf(session: SMTPServerSession): SessionState {
+    let state = sessions.get(session.id);
+    if (!state) {
+      state = {
+        config: options.getConfig(),
+        log: logger.child({ session: session.id, ip: normaliseIp(session.remoteAddress) }),
+        transactions: 0,
+        txn: undefined,
+      };
+      sessions.set(session.id, state);
+    }
+    return state;
+  }
+
+  function txnRef(session: SMTPServerSession, state: SessionState): string {
+    return `${session.id}.${state.txn?.number ?? state.transactions}`;
+  }
+
+  function refuse(session: SMTPServerSession, state: SessionState, why: Refusal, extra: Record<string, unknown> = {}) {
+    const ref = txnRef(session, state);
+    state.log.info({ ref, refusal: why.code, ...extra }, why.detail);
+    return replyError(why, ref);
+  }
+
+  async function handleData(session: SMTPServerSession, state: SessionState, raw: Buffer): Promise<string> {
+    const txn = state.txn as Transaction;
+    const ref = txnRef(session, state);
+    const log = state.log.child({ ref });
+    if (!txn.sender) {
+      log.info({ bytes: raw.length }, 'null sender (bounce) accepted and dropped');
+      return `2.0.0 Bounce accepted and discarded [ref ${ref}]`;
+    }
+    const email = await parseEmail(raw);
+    if (txn.postmaster) {
+      log.warn({ from: txn.mailFrom, subject: email.subject }, 'mail for postmaster received (forwarding is not yet implemented; it is logged only)');
+    }
+    if (email.autoReply) {
+      log.info({ from: txn.mailFrom }, 'auto-reply dropped: vacation and out-of-office replies are never sent as SMS');
+      return `2.0.0 Auto-reply accepted and discarded [ref ${ref}]`;
+    }
+    if (txn.numbers.size === 0) return `2.0.0 Accepted for postmaster [ref ${ref}]`;
+    const setup = txn.sender.setup;
+    const sms = buildSmsText(email);
+    if (!sms.ok) throw refuse(session, state, refusal('no_text', 'The message has no text to send as SMS'));
+
+    const headerEnd = raw.indexOf('\r\n\r\n');
+    const bodyHash = createHash('sha256').update(headerEnd === -1 ? raw : raw.subarray(headerEnd + 4)).digest('hex');
+    const outcome = await ledger.acceptMessage({
+      setupId: setup.id,
+      senderName: setup.sender_name,
+      mailFrom: txn.mailFrom,
+      headerMessageId: email.messageId,
+      bodyHash,
+      clientIp: normaliseIp(session.remoteAddress),
+      sessionRef: ref,
+      text: sms.text,
+      measure: sms.measure,
+      recipients: [...txn.numbers.keys()],
+      cooldownMs: setup.cooldown,
+    });
+    const msgLog = log.child({ qid: outcome.queueId });
+    if (outcome.duplicate) {
+      msgLog.info({ from: txn.mailFrom, messageId: email.messageId }, 'retried mail: already accepted, no new SMS');
+      return `2.0.0 Already queued as ${outcome.queueId}`;
+    }
+    let suppressed = 0;
+    for (const decision of outcome.decisions) {
+      const to = maskNumber(decision.recipient);
+      if (decision.outcome === 'queued') msgLog.info({ to, setup: setup.id, segments: sms.measure.segments }, 'sms queued');
+      else if (decision.outcome === 'duplicate') msgLog.info({ to }, 'recipient already queued by an earlier copy of this mail');
+      else {
+        suppressed++;
+        msgLog.info(
+          { to, reason: decision.reason, until: decision.blockedUntil ? new Date(decision.blockedUntil).toISOString() : 'pending send' },
+          'recipient suppressed',
+        );
+      }
+    }
+    const note = suppressed > 0 ? `; ${suppressed} of ${outcome.decisions.length} recipient(s) suppressed (cooldown)` : '';
+    return `2.0.0 Queued as ${outcome.queueId}${note}`;
+  }
+
+  let server: SMTPServer | undefined;
+
+  const build = (config: Config) => new SMTPServer({
+    name: config.main.smtp.hostname,
+    maxClients: config.main.smtp.max_clients,
+    socketTimeout: config.main.smtp.socket_timeout,
+    banner: 'mail2sms ESMTP',
+    // AUTH and STARTTLS arrive with the setup-authorisation issue; until then only IP rules authorise.
+    disabledCommands: ['AUTH', 'STARTTLS'],
+    authOptional: true,
+    logger: false,
+    onConnect(session, callback) {
+      stateOf(session).log.debug('connect');
+      callback();
+    },
+    onMailFrom(address, session, callback) {
+      const state = stateOf(session);
+      state.transactions++;
+      const mailFrom = address.address.toLowerCase();
+      state.txn = { number: state.transactions, sender: undefined, mailFrom, numbers: new Map(), addresses: new Set(), postmaster: false };
+      if (mailFrom === '') return callback();
+      const declared = Number(address.args && typeof address.args === 'object' ? (address.args as Record<string, string>).SIZE : NaN);
+      if (declared > state.config.main.smtp.max_message_size) {
+        return callback(refuse(session, state, refusal('message_too_large', `Message size ${declared} exceeds the limit of ${state.config.main.smtp.max_message_size} bytes`)));
+      }
+      const verdict = checkSender(state.config, mailFrom, session.remoteAddress);
+      if (!verdict.ok) return callback(refuse(session, state, verdict.refusal, { from: mailFrom }));
+      state.txn.sender = verdict.match;
+      state.log.debug({ from: mailFrom, setup: verdict.match.setup.id, rule: verdict.match.rule }, 'sender accepted');
+      callback();
+    },
+    onRcptTo(address, session, callback) {
+      const state = stateOf(session);
+      const txn = state.txn;
+      if (!txn) return callback(Object.assign(new Error('5.5.1 Send MAIL FROM first'), { responseCode: 503 }));
+      const key = address.address.toLowerCase();
+      const limit = state.config.main.smtp.max_recipients;
+      if (!txn.addresses.has(key) && txn.addresses.size >= limit) {
+        return callback(refuse(session, state, refusal('too_many_recipients', `Too many recipients: at most ${limit} per message, send the rest in another message`)));
+      }
+      const verdict = checkRecipient(state.config, txn.sender?.setup, address.address);
+      if (!verdict.ok) return callback(refuse(session, state, verdict.refusal, { to: address.address }));
+      txn.addresses.add(key);
+      if (verdict.kind === 'postmaster') txn.postmaster = true;
+      else txn.numbers.set(verdict.e164, address.address);
+      callback();
+    },
+    onData(stream: SMTPServerDataStream, session, callback) {
+      const state = stateOf(session);
+      const limit = state.config.main.smtp.max_message_size;
+      const chunks: Buffer[] = [];
+      let size = 0;
+      stream.on('data', (chunk: Buffer) => {
+        size += chunk.length;
+        if (size <= limit) chunks.push(chunk);
+      });
+      stream.on('error', (error) => {
+        state.log.warn({ err: error }, 'data stream failed');
+      });
+      stream.on('end', () => {
+        if (size > limit) {
+          return callback(refuse(session, state, refusal('message_too_large', `Message size exceeds the limit of ${limit} bytes`), { bytes: size }));
+        }
+        handleData(session, state, Buffer.concat(chunks, size)).then(
+          (reply) => callback(null, reply),
+          (error: unknown) => {
+            if (error instanceof Error && 'responseCode' in error) return callback(error);
+            const ref = txnRef(session, state);
+            if (error instanceof StorageError) {
+              state.log.error({ err: error, ref }, 'ledger unavailable; answered 451, the client will retry');
+              return callback(replyError(refusal('storage_unavailable', 'Cannot store the message right now, try again later'), ref));
+            }
+            state.log.error({ err: error, ref }, 'unexpected error in DATA; answered 451');
+            callback(replyError(refusal('internal_error', 'Temporary local problem, try again later'), ref));
+          },
+        );
+      });
+    },
+    onClose(session) {
+      sessions.delete(session.id);
+    },
+  });
+
+  return {
+    start() {
+      const config = options.getConfig();
+      const { listen } = config.main.smtp;
+      const smtp = build(config);
+      server = smtp;
+      smtp.on('error', (error) => logger.warn({ err: error }, 'smtp connection error'));
+      return new Promise((resolve, reject) => {
+        const onError = (error: Error) => reject(error);
+        smtp.server.once('error', onError);
+        smtp.listen(listen.port, listen.host, () => {
+          smtp.server.off('error', onError);
+          const bound = smtp.server.address();
+          resolve(typeof bound === 'object' && bound ? bound.port : listen.port);
+        });
+      });
+    },
+    stop() {
+      return new Promise((resolve) => (server ? server.close(() => resolve()) : resolve()));
+    },
+  };
+}
