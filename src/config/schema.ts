@@ -18,15 +18,21 @@ const listen = z.string().transform((value, ctx): ListenAddress => {
   return parsed;
 });
 
-const duration = (what: string) =>
-  z.union([z.string(), z.number()]).transform((value, ctx): number => {
-    const parsed = typeof value === 'number' ? undefined : parseDuration(value);
-    if (parsed === undefined || parsed <= 0) {
-      ctx.addIssue({ code: 'custom', message: `${what}: "${value}" is not a duration (use e.g. 30s, 10m, 24h, 7d)` });
-      return z.NEVER;
-    }
-    return parsed;
-  });
+function readDuration(value: string | number | boolean, allowOff: boolean, ctx: z.RefinementCtx): number | null {
+  if (allowOff && (value === 'off' || value === false)) return null;
+  const parsed = typeof value === 'string' ? parseDuration(value) : undefined;
+  if (parsed === undefined || parsed <= 0) {
+    ctx.addIssue({ code: 'custom', message: `"${String(value)}" is not a duration (use e.g. 30s, 10m, 24h, 7d${allowOff ? ', or off' : ''})` });
+    return z.NEVER;
+  }
+  return parsed;
+}
+
+const durationInput = z.union([z.string(), z.number(), z.boolean()]);
+/** A positive duration such as `30s`, `10m`, `24h`. */
+const duration = () => durationInput.transform((value, ctx) => readDuration(value, false, ctx) as number);
+/** A duration, or `off` (null). */
+const durationOrOff = () => durationInput.transform((value, ctx) => readDuration(value, true, ctx));
 
 const size = z.union([z.string(), z.number()]).transform((value, ctx): number => {
   const parsed = parseSize(value);
@@ -107,7 +113,6 @@ const country = z
   .refine((value) => isSupportedCountry(value), { message: 'is not an ISO 3166 country code known to the number plan (e.g. DK, SE, DE)' })
   .transform((value) => value as CountryCode);
 
-const cooldown = z.union([z.literal('off'), z.literal(false), duration('cooldown')]).transform((value) => (value === 'off' || value === false ? null : value));
 
 export const setupSchema = z
   .strictObject({
@@ -122,7 +127,7 @@ export const setupSchema = z
       .default({}),
     allow_unauthenticated: z.boolean().default(false),
     sender_name: senderName,
-    cooldown: cooldown.default(600_000),
+    cooldown: durationOrOff().default(600_000),
     default_country: country,
     category: z.enum(['alert', 'marketing']).default('alert'),
   })
@@ -153,8 +158,8 @@ const simulatorProvider = z.strictObject({
   secret: z.string().min(16, 'must be at least 16 characters'),
   /** Start the simulator inside the daemon (true) or use one started by `mail2sms provider-sim`. */
   embedded: z.boolean().default(true),
-  receipt_delay: duration('receipt_delay').default(200),
-  timeout: duration('timeout').default(10_000),
+  receipt_delay: duration().default(200),
+  timeout: duration().default(10_000),
 });
 
 export const mainSchema = z.strictObject({
@@ -165,7 +170,7 @@ export const mainSchema = z.strictObject({
     max_message_size: size.default(1024 * 1024),
     max_recipients: z.number().int().min(1).max(1000).default(50),
     max_clients: z.number().int().min(1).default(200),
-    socket_timeout: duration('socket_timeout').default(60_000),
+    socket_timeout: duration().default(60_000),
   }),
   sms_domains: z.array(domain).min(1, 'lists no SMS domain'),
   postmaster: emailAddress.optional(),
@@ -173,7 +178,7 @@ export const mainSchema = z.strictObject({
   storage: z.strictObject({
     path: z.string().min(1),
     /** How long a group commit waits for more messages before writing; 0 = next tick. */
-    commit_delay: z.union([z.literal(0), duration('commit_delay')]).default(0),
+    commit_delay: durationOrOff().transform((ms) => ms ?? 0).default(0),
   }),
   http: z.strictObject({
     listen,
@@ -184,10 +189,10 @@ export const mainSchema = z.strictObject({
   dispatch: z
     .strictObject({
       concurrency: z.number().int().min(1).max(256).default(8),
-      poll_interval: duration('poll_interval').default(1000),
-      lease: duration('lease').default(60_000),
+      poll_interval: duration().default(1000),
+      lease: duration().default(60_000),
       max_attempts: z.number().int().min(1).default(8),
-      retry_base: duration('retry_base').default(2000),
+      retry_base: duration().default(2000),
     })
     .default({ concurrency: 8, poll_interval: 1000, lease: 60_000, max_attempts: 8, retry_base: 2000 }),
   log: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info') }).default({ level: 'info' }),

@@ -1,0 +1,132 @@
+import { execFile } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../src/config/load.js';
+import { alertsSetup, writeConfig, type TestDirs } from './helpers.js';
+
+const run = promisify(execFile);
+let dirs: TestDirs | undefined;
+afterEach(() => dirs?.cleanup());
+
+function issuesOf(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (error) {
+    if (error instanceof ConfigError) return error.message;
+    throw error;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('config loading', () => {
+  it('loads the shipped example config', () => {
+    const config = loadConfig('config/mail2sms.yaml');
+    expect(config.main.smtp.listen).toEqual({ host: '127.0.0.1', port: 2525 });
+    expect(config.main.sms_domains).toEqual(['sms.example.test']);
+    expect(config.setups.map((s) => s.id)).toEqual(['alerts']);
+    expect(config.setups[0]?.cooldown).toBe(600_000);
+    expect(config.senders.match('ops@example.test')?.setup.id).toBe('alerts');
+    expect(Object.isFrozen(config.main)).toBe(true);
+  });
+
+  it('names file, line and field of a bad cooldown', () => {
+    dirs = writeConfig({ setups: [alertsSetup({ cooldown: '10 minutes' })] });
+    const message = issuesOf(() => loadConfig(dirs!.configFile));
+    // stringify writes keys in order: id, senders(+2 lines), authorize(+3), sender_name, cooldown → line 9
+    expect(message).toMatch(/setups\/alerts\.yaml:9:1: cooldown: "10 minutes" is not a duration/);
+  });
+
+  it('reports an unknown key with its line', () => {
+    dirs = writeConfig({ setups: [alertsSetup({ cooldwn: '5m' })] });
+    expect(issuesOf(() => loadConfig(dirs!.configFile))).toMatch(/alerts\.yaml:\d+:1: cooldwn: unknown key/);
+  });
+
+  it('reports a missing required field', () => {
+    const setup = alertsSetup();
+    delete setup.sender_name;
+    dirs = writeConfig({ setups: [setup] });
+    expect(issuesOf(() => loadConfig(dirs!.configFile))).toMatch(/alerts\.yaml:1:1: sender_name: is required/);
+  });
+
+  it('refuses a sender name providers would reject', () => {
+    dirs = writeConfig({ setups: [alertsSetup({ sender_name: 'Example Corporation' })] });
+    expect(issuesOf(() => loadConfig(dirs!.configFile))).toMatch(/sender_name: must be 3–11 letters/);
+  });
+
+  it('refuses a setup without any authorisation rule', () => {
+    const setup = alertsSetup();
+    delete setup.authorize;
+    dirs = writeConfig({ setups: [setup] });
+    expect(issuesOf(() => loadConfig(dirs!.configFile))).toMatch(/authorize: no authorisation rule/);
+  });
+
+  it('names both files when two setups claim the same sender', () => {
+    dirs = writeConfig({ setups: [alertsSetup(), alertsSetup({ id: 'billing', senders: ['ops@x.test', 'example.test'] })] });
+    const message = issuesOf(() => loadConfig(dirs!.configFile));
+    expect(message).toContain('sender "example.test" is claimed by setup "alerts"');
+    expect(message).toMatch(/alerts\.yaml\).*billing\.yaml/);
+  });
+
+  it('reports YAML syntax errors with a line', () => {
+    dirs = writeConfig();
+    writeFileSync(join(dirs.dir, 'setups', 'alerts.yaml'), 'id: alerts\nsenders: [example.test\ncooldown: 5m\n');
+    expect(issuesOf(() => loadConfig(dirs!.configFile))).toMatch(/alerts\.yaml:\d+:\d+: YAML syntax/);
+  });
+
+  it('reports problems in the main file and in setups in one go', () => {
+    dirs = writeConfig({ main: { sms_domains: ['not a domain'] } });
+    const message = issuesOf(() => loadConfig(dirs!.configFile));
+    expect(message).toMatch(/mail2sms\.yaml:\d+:\d+: sms_domains\.0: is not a domain name/);
+  });
+
+  it('matches senders: exact address beats domain beats *.domain', () => {
+    dirs = writeConfig({
+      setups: [
+        alertsSetup({ id: 'exact', senders: ['boss@example.test'] }),
+        alertsSetup({ id: 'domain', senders: ['example.test'] }),
+        alertsSetup({ id: 'wild', senders: ['*.example.test'] }),
+      ],
+    });
+    const config = loadConfig(dirs.configFile);
+    const table: [string, string | undefined][] = [
+      ['boss@example.test', 'exact'],
+      ['Ops@Example.test', 'domain'],
+      ['nagios@eu.example.test', 'wild'],
+      ['x@a.b.example.test', 'wild'],
+      ['x@example.test.evil', undefined],
+      ['x@notexample.test', undefined],
+    ];
+    for (const [sender, setup] of table) expect([sender, config.senders.match(sender)?.setup.id]).toEqual([sender, setup]);
+  });
+});
+
+describe('mail2sms check-config', () => {
+  it('exits 0 and says OK for the example', async () => {
+    const { stdout } = await run('node', ['bin/mail2sms.js', 'check-config', '--config', 'config/mail2sms.yaml']);
+    expect(stdout).toMatch(/OK \(1 setup\(s\): alerts\)/);
+  });
+
+  it('exits 78 with file:line: field on a bad setup, without a stack trace', async () => {
+    dirs = writeConfig({ setups: [alertsSetup({ default_country: 'XX' })] });
+    const error = await run('node', ['bin/mail2sms.js', 'check-config', '-c', dirs.configFile]).then(
+      () => undefined,
+      (e: { code: number; stderr: string }) => e,
+    );
+    expect(error?.code).toBe(78);
+    expect(error?.stderr).toMatch(/alerts\.yaml:\d+:1: default_country: is not an ISO 3166 country code/);
+    expect(error?.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('exits 78 when the config file does not exist', async () => {
+    const error = await run('node', ['bin/mail2sms.js', 'check-config', '-c', '/nonexistent/mail2sms.yaml']).catch((e: { code: number; stderr: string }) => e);
+    expect(error).toMatchObject({ code: 78 });
+    expect((error as { stderr: string }).stderr).toContain('cannot read: ENOENT');
+  });
+
+  it('exits 64 on an unknown command', async () => {
+    const error = await run('node', ['bin/mail2sms.js', 'frobnicate']).catch((e: { code: number }) => e);
+    expect(error).toMatchObject({ code: 64 });
+  });
+});

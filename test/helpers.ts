@@ -1,0 +1,176 @@
+import { mkdtempSync, mkdirSync, writeFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import nodemailer from 'nodemailer';
+import { stringify } from 'yaml';
+import { loadConfig, type Config } from '../src/config/load.js';
+import { createLogger } from '../src/log.js';
+import { startDaemon, type RunningDaemon } from '../src/daemon.js';
+import type { SimulatedSms } from '../src/providers/simulator.js';
+
+export const SIM_SECRET = 'test-simulator-secret-0123456789';
+
+export interface TestDirs {
+  dir: string;
+  configFile: string;
+  dbFile: string;
+  cleanup(): void;
+}
+
+type Yaml = Record<string, unknown>;
+
+export function alertsSetup(overrides: Yaml = {}): Yaml {
+  return {
+    id: 'alerts',
+    senders: ['example.test'],
+    authorize: { ip: ['127.0.0.0/8', '::1/128'] },
+    sender_name: 'Example',
+    cooldown: '10m',
+    default_country: 'DK',
+    ...overrides,
+  };
+}
+
+/** Writes a config tree into a fresh temp dir; every listener on a random port. */
+export function writeConfig(options: { main?: Yaml; setups?: Yaml[]; provider?: Yaml } = {}): TestDirs {
+  const dir = mkdtempSync(join(tmpdir(), 'mail2sms-test-'));
+  mkdirSync(join(dir, 'setups'));
+  const main: Yaml = {
+    smtp: { listen: '127.0.0.1:0', hostname: 'mail2sms.test', max_message_size: '64KB', max_recipients: 5 },
+    sms_domains: ['sms.example.test'],
+    postmaster: 'admin@example.test',
+    storage: { path: 'data/ledger.db' },
+    http: { listen: '127.0.0.1:0' },
+    provider: { type: 'simulator', listen: '127.0.0.1:0', secret: SIM_SECRET, receipt_delay: '20ms', ...(options.provider ?? {}) },
+    dispatch: { poll_interval: '100ms', retry_base: '50ms' },
+    log: { level: 'debug' },
+    ...(options.main ?? {}),
+  };
+  const configFile = join(dir, 'mail2sms.yaml');
+  writeFileSync(configFile, stringify(main));
+  for (const setup of options.setups ?? [alertsSetup()]) {
+    writeFileSync(join(dir, 'setups', `${String(setup.id)}.yaml`), stringify(setup));
+  }
+  return { dir, configFile, dbFile: join(dir, 'data/ledger.db'), cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+export interface LogLine {
+  level: number;
+  msg: string;
+  [key: string]: unknown;
+}
+
+export interface TestDaemon {
+  daemon: RunningDaemon;
+  config: Config;
+  logs: LogLine[];
+  smtpPort: number;
+  simUrl: string;
+  stop(): Promise<void>;
+}
+
+export async function startTestDaemon(dirs: TestDirs): Promise<TestDaemon> {
+  const config = loadConfig(dirs.configFile);
+  const logs: LogLine[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      for (const line of chunk.toString('utf8').split('\n')) if (line.trim()) logs.push(JSON.parse(line) as LogLine);
+      done();
+    },
+  });
+  const logger = createLogger({ level: 'debug', destination: sink });
+  const daemon = await startDaemon({ config, logger });
+  return {
+    daemon,
+    config,
+    logs,
+    smtpPort: daemon.ports.smtp,
+    simUrl: `http://127.0.0.1:${daemon.ports.simulator}`,
+    stop: () => daemon.stop(),
+  };
+}
+
+export interface SendOutcome {
+  ok: boolean;
+  /** The final server reply, e.g. "250 2.0.0 Queued as ..." or "550 5.7.1 ...". */
+  response: string;
+  code: number | undefined;
+  rejected: string[];
+}
+
+export interface MailOptions {
+  port: number;
+  from: string;
+  to: string | string[];
+  bcc?: string | string[];
+  text?: string;
+  html?: string;
+  subject?: string;
+  messageId?: string;
+  headers?: Record<string, string>;
+  raw?: string;
+  /** Envelope override (for MAIL FROM:<> or recipients not in headers). */
+  envelope?: { from: string | false; to: string[] };
+}
+
+/** Sends one mail with nodemailer's SMTP client; resolves with the server's answer instead of throwing. */
+export async function sendMail(options: MailOptions): Promise<SendOutcome> {
+  const transport = nodemailer.createTransport({
+    host: '127.0.0.1',
+    port: options.port,
+    secure: false,
+    ignoreTLS: true,
+    connectionTimeout: 10_000,
+    greetingTimeout: 10_000,
+    socketTimeout: 20_000,
+  });
+  try {
+    const info = await transport.sendMail({
+      from: options.from,
+      to: options.to,
+      ...(options.bcc ? { bcc: options.bcc } : {}),
+      subject: options.subject ?? 'Test',
+      ...(options.raw !== undefined ? { raw: options.raw } : {}),
+      ...(options.text !== undefined ? { text: options.text } : {}),
+      ...(options.html !== undefined ? { html: options.html } : {}),
+      ...(options.messageId ? { messageId: options.messageId } : {}),
+      ...(options.headers ? { headers: options.headers } : {}),
+      ...(options.envelope ? { envelope: options.envelope as { from: string; to: string[] } } : {}),
+    });
+    return { ok: true, response: info.response, code: Number(info.response.slice(0, 3)), rejected: info.rejected.map(String) };
+  } catch (error) {
+    const e = error as { response?: string; responseCode?: number; rejected?: string[]; message: string };
+    return { ok: false, response: e.response ?? e.message, code: e.responseCode, rejected: e.rejected ?? [] };
+  } finally {
+    transport.close();
+  }
+}
+
+export async function simulatorMessages(simUrl: string): Promise<SimulatedSms[]> {
+  const response = await fetch(`${simUrl}/messages`);
+  return (await response.json()) as SimulatedSms[];
+}
+
+export async function simulatorStats(simUrl: string): Promise<{ messages: number; duplicates: number }> {
+  const response = await fetch(`${simUrl}/stats`);
+  return (await response.json()) as { messages: number; duplicates: number };
+}
+
+/** Polls until `check` returns a truthy value; fails with the last value after `timeoutMs`. Not a timing assertion. */
+export async function waitFor<T>(check: () => Promise<T> | T, what: string, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: T | undefined;
+  for (;;) {
+    last = await check();
+    if (last) return last;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last value: ${JSON.stringify(last)}`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+export function queueIdOf(response: string): string {
+  const match = /queued as (\w+)/i.exec(response);
+  if (!match) throw new Error(`no queue id in "${response}"`);
+  return match[1] as string;
+}

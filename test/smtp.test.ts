@@ -1,0 +1,168 @@
+import { createConnection } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { alertsSetup, sendMail, simulatorMessages, startTestDaemon, waitFor, writeConfig, type TestDaemon, type TestDirs } from './helpers.js';
+
+/*
+ * Every SMTP answer of the intake, spoken over TCP by nodemailer's client (and a
+ * raw socket where nodemailer cannot say the thing) to a daemon on a random port.
+ */
+
+let dirs: TestDirs;
+let t: TestDaemon;
+let port: number;
+
+beforeAll(async () => {
+  dirs = writeConfig({
+    setups: [
+      alertsSetup({ cooldown: 'off' }),
+      alertsSetup({ id: 'remote', senders: ['noc@remote.test'], authorize: { ip: ['192.0.2.0/24'] } }),
+    ],
+  });
+  t = await startTestDaemon(dirs);
+  port = t.smtpPort;
+});
+afterAll(async () => {
+  await t?.stop();
+  dirs?.cleanup();
+});
+
+/** Talks raw SMTP: sends each line after the previous reply and returns every reply line. */
+async function rawSession(lines: string[]): Promise<string[]> {
+  const socket = createConnection({ host: '127.0.0.1', port });
+  socket.setEncoding('utf8');
+  const replies: string[] = [];
+  let buffer = '';
+  let waiting: ((line: string) => void) | undefined;
+  socket.on('data', (chunk: string) => {
+    buffer += chunk;
+    let end: number;
+    while ((end = buffer.indexOf('\r\n')) !== -1) {
+      const line = buffer.slice(0, end);
+      buffer = buffer.slice(end + 2);
+      if (/^\d{3} /.test(line)) {
+        replies.push(line);
+        waiting?.(line);
+      }
+    }
+  });
+  const next = () => new Promise<string>((resolve) => (waiting = resolve));
+  await next(); // greeting
+  for (const line of lines) {
+    const reply = next();
+    socket.write(line + '\r\n');
+    await reply;
+  }
+  socket.end();
+  return replies;
+}
+
+describe('MAIL FROM', () => {
+  it('refuses an unknown sender with 550 5.7.1 and a reference', async () => {
+    const result = await sendMail({ port, from: 'eve@evil.test', to: '+4520123456@sms.example.test', text: 'hi' });
+    expect(result.code).toBe(550);
+    expect(result.response).toMatch(/^550 5\.7\.1 Sender <eve@evil\.test> is not allowed to send SMS here \[ref [\w.]+\]$/);
+  });
+
+  it('refuses a known sender from a network its setup does not authorise', async () => {
+    const result = await sendMail({ port, from: 'noc@remote.test', to: '+4520123456@sms.example.test', text: 'hi' });
+    expect(result.response).toMatch(/^550 5\.7\.1 Sender <noc@remote\.test> is not authorised from 127\.0\.0\.1/);
+  });
+
+  it('the reference in the reply is on the log line', async () => {
+    const result = await sendMail({ port, from: 'mallory@evil.test', to: '+4520123456@sms.example.test', text: 'hi' });
+    const ref = /\[ref ([\w.]+)\]/.exec(result.response)?.[1];
+    expect(ref).toBeDefined();
+    expect(t.logs.some((line) => line.ref === ref && line.refusal === 'unknown_sender')).toBe(true);
+  });
+
+  it('refuses a declared SIZE over the limit at MAIL FROM', async () => {
+    const replies = await rawSession(['EHLO client.test', 'MAIL FROM:<ops@example.test> SIZE=99999999', 'QUIT']);
+    expect(replies[2]).toMatch(/^552 5\.3\.4 Message size 99999999 exceeds the limit of 65536 bytes/);
+  });
+
+  it('accepts the null sender and drops the bounce without an SMS', async () => {
+    const before = (await simulatorMessages(t.simUrl)).length;
+    const result = await sendMail({
+      port,
+      from: 'mailer-daemon@example.test',
+      to: '+4520123499@sms.example.test',
+      text: 'Delivery failed',
+      envelope: { from: false, to: ['+4520123499@sms.example.test'] },
+    });
+    expect(result.response).toMatch(/^250 2\.0\.0 Bounce accepted and discarded/);
+    expect(t.logs.some((line) => line.msg === 'null sender (bounce) accepted and dropped')).toBe(true);
+    expect((await t.daemon.ledger.outbox({ recipient: '+4520123499' })).length).toBe(0);
+    expect((await simulatorMessages(t.simUrl)).length).toBe(before);
+  });
+});
+
+describe('RCPT TO', () => {
+  it('denies relaying to any domain that is not an SMS domain', async () => {
+    const result = await sendMail({ port, from: 'ops@example.test', to: 'someone@gmail.com', text: 'hi' });
+    expect(result.response).toMatch(/^550 5\.7\.1 Relaying denied: gmail\.com is not an SMS domain/);
+  });
+
+  it('denies relaying even for the null sender', async () => {
+    const replies = await rawSession(['EHLO c', 'MAIL FROM:<>', 'RCPT TO:<victim@gmail.com>', 'QUIT']);
+    expect(replies[3]).toMatch(/^550 5\.7\.1 Relaying denied/);
+  });
+
+  it('refuses a local part that is not a number with 550 5.1.3', async () => {
+    const result = await sendMail({ port, from: 'ops@example.test', to: 'not-a-number@sms.example.test', text: 'hi' });
+    expect(result.response).toMatch(/^550 5\.1\.3 "not-a-number" is not a phone number/);
+  });
+
+  it('refuses a number the number plan does not have with 550 5.1.3', async () => {
+    const result = await sendMail({ port, from: 'ops@example.test', to: '+4530000001@sms.example.test', text: 'hi' });
+    expect(result.response).toMatch(/^550 5\.1\.3 \+4530000001 is not a valid phone number/);
+  });
+
+  it('answers 452 4.5.3 past max_recipients, and the accepted ones still get their SMS', async () => {
+    const to = ['+4520123401', '+4520123402', '+4520123403', '+4520123404', '+4520123405', '+4520123406'].map((n) => `${n}@sms.example.test`);
+    const result = await sendMail({ port, from: 'ops@example.test', to, text: 'Batch' });
+    expect(result, JSON.stringify(result)).toMatchObject({ ok: true, rejected: ['+4520123406@sms.example.test'] });
+    const replies = await rawSession(['EHLO c', 'MAIL FROM:<ops@example.test>', ...to.map((a) => `RCPT TO:<${a}>`), 'QUIT']);
+    expect(replies[8]).toMatch(/^452 4\.5\.3 Too many recipients: at most 5 per message/);
+    await waitFor(async () => (await simulatorMessages(t.simUrl)).filter((m) => m.text === 'Batch').length === 5, 'five SMS');
+  });
+
+  it('accepts postmaster@ an SMS domain and logs the mail', async () => {
+    const result = await sendMail({ port, from: 'ops@example.test', to: 'postmaster@sms.example.test', subject: 'Abuse report', text: 'hello' });
+    expect(result.response).toMatch(/^250 2\.0\.0 Accepted for postmaster/);
+    expect(t.logs.some((line) => line.msg.startsWith('mail for postmaster received') && line.subject === 'Abuse report')).toBe(true);
+  });
+});
+
+describe('DATA', () => {
+  it('refuses a message over max_message_size with 552 5.3.4', async () => {
+    const result = await sendMail({ port, from: 'ops@example.test', to: '+4520123450@sms.example.test', text: 'x'.repeat(70 * 1024) });
+    expect(result.response).toMatch(/^552 5\.3\.4 Message size exceeds the limit of 65536 bytes/);
+    expect((await t.daemon.ledger.outbox({ recipient: '+4520123450' })).length).toBe(0);
+  });
+
+  it('refuses a message without text with 550 5.6.0', async () => {
+    const result = await sendMail({ port, from: 'ops@example.test', to: '+4520123451@sms.example.test', text: '  \n  ' });
+    expect(result.response).toMatch(/^550 5\.6\.0 The message has no text to send as SMS/);
+  });
+
+  it('drops a vacation auto-reply but sends an auto-generated alert', async () => {
+    const vacation = await sendMail({
+      port,
+      from: 'ops@example.test',
+      to: '+4520123452@sms.example.test',
+      text: 'I am away',
+      headers: { 'Auto-Submitted': 'auto-replied' },
+    });
+    expect(vacation.response).toMatch(/^250 2\.0\.0 Auto-reply accepted and discarded/);
+    const alert = await sendMail({
+      port,
+      from: 'ops@example.test',
+      to: '+4520123452@sms.example.test',
+      text: 'CPU high',
+      headers: { 'Auto-Submitted': 'auto-generated' },
+    });
+    expect(alert.response).toMatch(/^250 2\.0\.0 Queued as /);
+    const rows = await t.daemon.ledger.outbox({ recipient: '+4520123452' });
+    expect(rows).toHaveLength(1);
+  });
+});
