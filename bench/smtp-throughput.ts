@@ -695,6 +695,24 @@ interface ProfileNode {
   id: number;
   callFrame: { functionName: string; url: string; lineNumber: number };
   hitCount?: number;
+  children?: number[];
+}
+
+const sourceLines = new Map<string, string[]>();
+/** The text of a line of a local file (for naming a caller), trimmed. */
+function sourceLine(url: string, lineNumber: number): string {
+  if (!url.startsWith('file://')) return '';
+  const path = fileURLToPath(url);
+  let lines = sourceLines.get(path);
+  if (!lines) {
+    try {
+      lines = readFileSync(path, 'utf8').split('\n');
+    } catch {
+      lines = [];
+    }
+    sourceLines.set(path, lines);
+  }
+  return (lines[lineNumber] ?? '').trim().slice(0, 90);
 }
 
 function summariseProfile(file: string, top = 15): string {
@@ -720,9 +738,26 @@ function summariseProfile(file: string, top = 15): string {
           : short;
     byArea.set(area, (byArea.get(area) ?? 0) + us);
   }
+  // better-sqlite3 runs statements and the COMMIT (with its WAL fsync) synchronously inside
+  // sqliteTransaction, so its time is the ledger's; split it by which transaction called it.
+  const byId = new Map(profile.nodes.map((node) => [node.id, node]));
+  const parentOf = new Map<number, ProfileNode>();
+  for (const node of profile.nodes) for (const child of node.children ?? []) parentOf.set(child, node);
+  const subtreeUs = (node: ProfileNode): number =>
+    (selfUs.get(node.id) ?? 0) + (node.children ?? []).reduce((sum, id) => sum + (byId.get(id) ? subtreeUs(byId.get(id) as ProfileNode) : 0), 0);
+  const byTransaction = new Map<string, number>();
+  for (const node of profile.nodes) {
+    if (node.callFrame.functionName !== 'sqliteTransaction') continue;
+    const caller = parentOf.get(node.id);
+    if (!caller) continue;
+    const { url, lineNumber, functionName } = caller.callFrame;
+    const key = `${functionName || '(anonymous)'} ${url.replace(/^file:\/\//, '').replace(ROOT + '/', '')}:${lineNumber + 1}  ${sourceLine(url, lineNumber)}`;
+    byTransaction.set(key, (byTransaction.get(key) ?? 0) + subtreeUs(node));
+  }
   const rows = (map: Map<string, number>) =>
     [...map.entries()].sort((a, b) => b[1] - a[1]).slice(0, top).map(([k, us]) => `    ${fmt((100 * us) / totalUs, 1).padStart(5)}%  ${k}`).join('\n');
-  return `  profile ${file} (${fmt(totalUs / 1e6, 1)} s sampled)\n  by module/area (self time):\n${rows(byArea)}\n  top functions (self time):\n${rows(byFunction)}`;
+  return `  profile ${file} (${fmt(totalUs / 1e6, 1)} s sampled)\n  by module/area (self time):\n${rows(byArea)}\n  top functions (self time):\n${rows(byFunction)}` +
+    (byTransaction.size > 0 ? `\n  SQLite transactions (statements + COMMIT/fsync) by caller:\n${rows(byTransaction)}` : '');
 }
 
 // ---------------------------------------------------------------- main
