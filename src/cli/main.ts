@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { ConfigError, loadConfig, type Config } from '../config/load.js';
 import { parseListen } from '../config/units.js';
@@ -98,18 +99,40 @@ export function buildProgram(out: (text: string) => void, setExit: (code: number
     });
 
   program
+    .command('backup')
+    .description('write a consistent copy of the ledger with the SQLite online backup API (safe while the daemon runs)')
+    .argument('<destination>', 'file to write; must not exist')
+    .addOption(configOption())
+    .action(async (destination: string, opts: { config: string }) => {
+      const config = load(opts.config);
+      if (existsSync(destination)) throw new CliFailure(`${destination} already exists; refusing to overwrite a backup`, EXIT.cantCreate);
+      if (!existsSync(config.storagePath)) throw new CliFailure(`no ledger at ${config.storagePath}`, EXIT.unavailable);
+      const db = openDatabase(config.storagePath);
+      try {
+        const result = await db.backup(destination);
+        out(`backed up ${config.storagePath} to ${destination} (${result.totalPages} pages)\n`);
+      } catch (error) {
+        throw new CliFailure(`backup failed: ${(error as Error).message}`, EXIT.cantCreate);
+      } finally {
+        db.close();
+      }
+    });
+
+  program
     .command('provider-sim')
     .description('run the SMS provider simulator on its own')
     .option('-l, --listen <host:port>', 'address to listen on', '127.0.0.1:9090')
-    .requiredOption('-s, --secret <secret>', 'shared secret that signs delivery receipts (or MAIL2SMS_SIM_SECRET)', process.env.MAIL2SMS_SIM_SECRET)
+    .option('-s, --secret <secret>', 'shared secret that signs delivery receipts, 16+ characters (default: $MAIL2SMS_SIM_SECRET)')
     .option('--receipt-delay <ms>', 'delay before posting a delivery receipt', '200')
-    .action(async (opts: { listen: string; secret: string; receiptDelay: string }) => {
+    .action(async (opts: { listen: string; secret?: string; receiptDelay: string }) => {
+      const secret = opts.secret || process.env.MAIL2SMS_SIM_SECRET || '';
+      if (secret.length < 16) throw new CliFailure('--secret (or MAIL2SMS_SIM_SECRET): a secret of at least 16 characters is required', EXIT.usage);
       const listen = parseListen(opts.listen);
       if (!listen) throw new CliFailure(`--listen: "${opts.listen}" is not host:port`, EXIT.usage);
       const delay = Number(opts.receiptDelay);
       if (!Number.isInteger(delay) || delay < 0) throw new CliFailure('--receipt-delay: must be a whole number of milliseconds', EXIT.usage);
       const logger = createLogger();
-      const simulator = createProviderSimulator({ listen, secret: opts.secret, receiptDelayMs: delay, logger });
+      const simulator = createProviderSimulator({ listen, secret, receiptDelayMs: delay, logger });
       const started = await simulator.start();
       logger.info({ url: started.url, port: started.port }, 'provider simulator ready');
       setExit(await waitForSignals({ stop: () => simulator.stop() }));

@@ -133,6 +133,8 @@ export function createSmtpIntake(options: SmtpIntakeOptions): SmtpIntake {
     name: config.main.smtp.hostname,
     maxClients: config.main.smtp.max_clients,
     socketTimeout: config.main.smtp.socket_timeout,
+    // On shutdown a client in the middle of a transaction gets this long before 421.
+    closeTimeout: 10_000,
     banner: 'mail2sms ESMTP',
     // AUTH and STARTTLS arrive with the setup-authorisation issue; until then only IP rules authorise.
     disabledCommands: ['AUTH', 'STARTTLS'],
