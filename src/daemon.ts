@@ -52,7 +52,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       db,
       clock,
       logger: logger.child({ stage: 'ledger' }),
-      commitDelayMs: config.main.storage.commit_delay,
+      bookkeepingDelayMs: config.main.storage.bookkeeping_delay,
     });
     steps.push({ name: 'ledger', stop: () => ledger.close() });
 
@@ -72,7 +72,12 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       simulatorPort = started.port;
       steps.push({ name: 'simulator', stop: () => (simulator as ProviderSimulator).stop() });
     }
-    const provider = createSimulatorProvider({ baseUrl: simulatorUrl, secret: providerConfig.secret, timeoutMs: providerConfig.timeout });
+    const provider = createSimulatorProvider({
+      baseUrl: simulatorUrl,
+      secret: providerConfig.secret,
+      timeoutMs: providerConfig.timeout,
+      maxSockets: config.main.dispatch.concurrency,
+    });
 
     const http = createHttpApi({ listen: config.main.http.listen, ledger, provider, logger });
     const httpPort = await http.start();

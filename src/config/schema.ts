@@ -177,8 +177,8 @@ export const mainSchema = z.strictObject({
   setups_dir: z.string().default('setups'),
   storage: z.strictObject({
     path: z.string().min(1),
-    /** How long a group commit waits for more messages before writing; 0 = next tick. */
-    commit_delay: durationOrOff().transform((ms) => ms ?? 0).default(0),
+    /** How long dispatch bookkeeping (sent, retries, receipts) may wait to share a commit. */
+    bookkeeping_delay: durationOrOff().transform((ms) => ms ?? 0).default(10),
   }),
   http: z.strictObject({
     listen,

@@ -46,6 +46,11 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     return Math.round(base / 2 + random() * base); // jitter: 50–150 %
   }
 
+  /**
+   * Resolves when the provider has answered, which frees the slot; what the
+   * ledger records about it commits with the next group commit. If the process
+   * dies before that, the lease expires and the same idempotency key is sent again.
+   */
   async function sendOne(sms: ClaimedSms): Promise<void> {
     const log = logger.child({ qid: sms.queueId, outbox: sms.outboxId });
     const result = await provider.send({
@@ -55,27 +60,28 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       idempotencyKey: sms.idempotencyKey,
       callbackUrl: options.callbackUrl,
     });
+    let recorded: Promise<void>;
     if (result.ok) {
-      await ledger.recordSent(sms.outboxId, result.providerMessageId);
+      recorded = ledger.recordSent(sms.outboxId, result.providerMessageId);
       log.info({ to: maskNumber(sms.recipient), providerId: result.providerMessageId, attempt: sms.attempt }, 'sms sent');
-      return;
-    }
-    if (result.temporary && sms.attempt < options.maxAttempts) {
+    } else if (result.temporary && sms.attempt < options.maxAttempts) {
       const next = clock.now() + Math.max(result.retryAfterMs ?? 0, backoff(sms.attempt));
-      await ledger.recordRetry(sms.outboxId, result.reason, next);
+      recorded = ledger.recordRetry(sms.outboxId, result.reason, next);
       log.warn({ reason: result.reason, attempt: sms.attempt, next: new Date(next).toISOString() }, 'send failed temporarily; will retry');
-      return;
+    } else {
+      const reason = result.temporary ? `gave up after ${sms.attempt} attempts: ${result.reason}` : result.reason;
+      recorded = ledger.recordFailure(sms.outboxId, reason);
+      log.error({ reason, attempt: sms.attempt }, 'send failed permanently');
     }
-    const reason = result.temporary ? `gave up after ${sms.attempt} attempts: ${result.reason}` : result.reason;
-    await ledger.recordFailure(sms.outboxId, reason);
-    log.error({ reason, attempt: sms.attempt }, 'send failed permanently');
+    recorded.catch((error: unknown) => {
+      log.error({ err: error }, 'could not record the send outcome; the lease will expire and the row be sent again with the same idempotency key');
+    });
   }
 
   function track(sms: ClaimedSms): void {
     const job = sendOne(sms)
       .catch((error: unknown) => {
-        // The lease stays; the row is retried with the same idempotency key when it ends.
-        logger.error({ err: error, qid: sms.queueId, outbox: sms.outboxId }, 'could not record send outcome; lease will expire and the row be retried');
+        logger.error({ err: error, qid: sms.queueId, outbox: sms.outboxId }, 'send attempt failed unexpectedly; the lease will expire and the row be retried');
       })
       .finally(() => {
         active.delete(job);

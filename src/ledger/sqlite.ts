@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import type { Clock } from '../clock.js';
 import type { Logger } from '../log.js';
 import { StorageError } from '../errors.js';
@@ -22,19 +23,15 @@ export interface SqliteLedgerDeps {
   clock: Clock;
   logger: Logger;
   /**
-   * How long a group commit waits for more mails before writing (ms). 0 writes on
-   * the next turn of the event loop, which already batches every DATA that
-   * finished in the same turn.
+   * How long writes nobody waits on (sent, retry, receipts) may wait to share a
+   * commit with others (ms). Intake and claims commit on the next turn of the
+   * event loop, which already batches everything that finished in the same turn.
    */
-  commitDelayMs?: number;
-  /** Upper bound of mails in one transaction. */
+  bookkeepingDelayMs?: number;
+  /** Least time between two commits (ms); see scheduleFlush. */
+  minCommitIntervalMs?: number;
+  /** Upper bound of writes in one transaction. */
   maxBatch?: number;
-}
-
-interface Pending {
-  message: IntakeMessage;
-  resolve(outcome: IntakeOutcome): void;
-  reject(error: Error): void;
 }
 
 function newQueueId(now: number): string {
@@ -53,8 +50,9 @@ const TERMINAL: ReadonlySet<OutboxStatus> = new Set(['delivered', 'failed', 'exp
 
 export function createSqliteLedger(deps: SqliteLedgerDeps): Ledger {
   const { db, clock, logger } = deps;
-  const commitDelayMs = deps.commitDelayMs ?? 0;
-  const maxBatch = deps.maxBatch ?? 256;
+  const bookkeepingDelayMs = deps.bookkeepingDelayMs ?? 10;
+  const minCommitIntervalMs = deps.minCommitIntervalMs ?? 2;
+  const maxBatch = deps.maxBatch ?? 1024;
   const listeners: (() => void)[] = [];
 
   const stmt = {
@@ -182,55 +180,94 @@ export function createSqliteLedger(deps: SqliteLedgerDeps): Ledger {
     return { queueId, duplicate: false, decisions };
   }
 
-  // Group commit: every mail whose DATA finished before the flush shares one
-  // transaction, so one WAL fsync covers them all. Nobody is answered before it.
-  let pending: Pending[] = [];
-  let flushScheduled = false;
+  // Group commit: every write that arrives within one turn of the event loop
+  // (mails whose DATA finished, sends recorded, receipts, claims) shares one
+  // transaction and so one WAL fsync. Nobody is answered before that commit.
+  interface Write {
+    run(now: number): unknown;
+    resolve(value: unknown): void;
+    reject(error: Error): void;
+  }
+  let writes: Write[] = [];
+  let queuedSinceNotify = false;
 
-  const runBatch = db.transaction((batch: Pending[], now: number) =>
-    batch.map((item) => decide(item.message, newQueueId(now), now)),
-  );
-  const runOne = db.transaction((item: Pending, now: number) => decide(item.message, newQueueId(now), now));
+  const runAll = db.transaction((batch: Write[], now: number) => batch.map((w) => w.run(now)));
+  const runSingle = db.transaction((w: Write, now: number) => w.run(now));
 
   function flush(): void {
-    flushScheduled = false;
-    const batch = pending.splice(0, maxBatch);
-    if (pending.length > 0) scheduleFlush();
+    clearTimeout(timer);
+    timer = undefined;
+    timerUrgent = false;
+    if (immediate) clearImmediate(immediate);
+    immediate = undefined;
+    const batch = writes.length > maxBatch ? writes.splice(0, maxBatch) : writes;
+    if (batch === writes) writes = [];
+    else scheduleFlush();
     if (batch.length === 0) return;
     const now = clock.now();
-    let outcomes: IntakeOutcome[] | undefined;
+    let results: unknown[] | undefined;
     try {
-      outcomes = runBatch(batch, now);
+      results = runAll(batch, now);
     } catch (error) {
-      logger.warn({ err: error, batch: batch.length }, 'group commit failed; committing mails one by one');
+      logger.warn({ err: error, batch: batch.length }, 'group commit failed; committing writes one by one');
     }
-    let queued = false;
-    if (outcomes) {
-      batch.forEach((item, i) => item.resolve(outcomes[i] as IntakeOutcome));
-      queued = outcomes.some((o) => o.decisions.some((d) => d.outcome === 'queued'));
+    lastCommitAt = performance.now();
+    if (results) {
+      batch.forEach((w, i) => w.resolve(results[i]));
     } else {
-      // One bad mail must not cost the others their 250.
-      for (const item of batch) {
+      // One bad write must not cost the others their commit.
+      for (const w of batch) {
         try {
-          const outcome = runOne(item, now);
-          item.resolve(outcome);
-          queued ||= outcome.decisions.some((d) => d.outcome === 'queued');
+          w.resolve(runSingle(w, now));
         } catch (error) {
-          item.reject(new StorageError(`ledger write failed: ${(error as Error).message}`, { cause: error }));
+          w.reject(new StorageError(`ledger write failed: ${(error as Error).message}`, { cause: error }));
         }
       }
     }
-    if (queued) for (const listener of listeners) listener();
+    if (queuedSinceNotify) {
+      queuedSinceNotify = false;
+      for (const listener of listeners) listener();
+    }
   }
 
-  function scheduleFlush(): void {
-    if (flushScheduled) return;
-    flushScheduled = true;
-    if (commitDelayMs > 0) setTimeout(flush, commitDelayMs);
-    else setImmediate(flush);
+  // When to commit. A client waits for intake and dispatch waits for claims:
+  // those commit on the next turn of the event loop, but no sooner than
+  // minCommitIntervalMs after the previous commit, so under load one fsync
+  // covers everything that arrived meanwhile (group commit) instead of the
+  // event loop spending its time in fsync. Bookkeeping nobody waits on (sent,
+  // retries, receipts) rides along or waits at most bookkeepingDelayMs.
+  let timer: NodeJS.Timeout | undefined;
+  let timerUrgent = false;
+  let immediate: NodeJS.Immediate | undefined;
+  let lastCommitAt = 0;
+
+  function scheduleFlush(urgent = true): void {
+    if (immediate || (timer && (timerUrgent || !urgent))) return;
+    clearTimeout(timer);
+    timer = undefined;
+    const wait = urgent ? lastCommitAt + minCommitIntervalMs - performance.now() : bookkeepingDelayMs;
+    if (wait <= 0) {
+      immediate = setImmediate(flush);
+    } else {
+      timerUrgent = urgent;
+      timer = setTimeout(flush, wait);
+    }
   }
 
-  const claim = db.transaction((limit: number, leaseMs: number, now: number): ClaimedSms[] => {
+  function write<T>(run: (now: number) => T, urgent = true): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      writes.push({ run, resolve: resolve as (value: unknown) => void, reject });
+      scheduleFlush(urgent);
+    });
+  }
+
+  function accept(message: IntakeMessage, now: number): IntakeOutcome {
+    const outcome = decide(message, newQueueId(now), now);
+    if (outcome.decisions.some((d) => d.outcome === 'queued')) queuedSinceNotify = true;
+    return outcome;
+  }
+
+  function claim(limit: number, leaseMs: number, now: number): ClaimedSms[] {
     const ids = stmt.due.all({ now, limit }) as { id: number }[];
     const claimed: ClaimedSms[] = [];
     for (const { id } of ids) {
@@ -252,28 +289,28 @@ export function createSqliteLedger(deps: SqliteLedgerDeps): Ledger {
       });
     }
     return claimed;
-  });
+  }
 
-  const sent = db.transaction((outboxId: number, providerMessageId: string, now: number) => {
+  function sent(outboxId: number, providerMessageId: string, now: number): void {
     const changed = stmt.markSent.run(providerMessageId, now, now, outboxId).changes;
     if (changed === 0) return;
     stmt.sendsSent.run(now, outboxId);
     stmt.insertEvent.run(now, outboxId, null, 'sent', `provider id ${providerMessageId}`);
-  });
+  }
 
-  const retry = db.transaction((outboxId: number, reason: string, nextAttemptAt: number, now: number) => {
+  function retry(outboxId: number, reason: string, nextAttemptAt: number, now: number): void {
     if (stmt.markRetry.run(reason, nextAttemptAt, now, outboxId).changes === 0) return;
     stmt.insertEvent.run(now, outboxId, null, 'retry', `${reason}; next attempt ${new Date(nextAttemptAt).toISOString()}`);
-  });
+  }
 
-  const fail = db.transaction((outboxId: number, reason: string, now: number) => {
+  function fail(outboxId: number, reason: string, now: number): void {
     if (stmt.markFailed.run(reason, now, now, outboxId).changes === 0) return;
     // A row that fails permanently releases its cooldown reservation.
     stmt.release.run(now, outboxId);
     stmt.insertEvent.run(now, outboxId, null, 'failed', reason);
-  });
+  }
 
-  const receipt = db.transaction((r: Receipt, now: number): ReceiptOutcome => {
+  function receipt(r: Receipt, now: number): ReceiptOutcome {
     const row = stmt.byProviderId.get(r.providerMessageId) as { id: number; status: OutboxStatus; queueId: string } | undefined;
     let outcome: ReceiptOutcome;
     if (!row) outcome = 'unknown';
@@ -287,7 +324,7 @@ export function createSqliteLedger(deps: SqliteLedgerDeps): Ledger {
     }
     stmt.insertReceipt.run(now, r.providerMessageId, r.status, r.errorCode ?? null, outcome, r.rawBody);
     return outcome;
-  });
+  }
 
   const selectOutbox = `SELECT id, message_id AS queueId, recipient, status, reason, blocked_until AS blockedUntil, attempts,
       provider_message_id AS providerMessageId, created_at AS createdAt, sent_at AS sentAt, final_at AS finalAt FROM outbox`;
@@ -302,19 +339,13 @@ export function createSqliteLedger(deps: SqliteLedgerDeps): Ledger {
   }
 
   return {
-    acceptMessage(message) {
-      return new Promise<IntakeOutcome>((resolve, reject) => {
-        pending.push({ message, resolve, reject });
-        if (pending.length >= maxBatch) flush();
-        else scheduleFlush();
-      });
-    },
-    claimDue: (limit, leaseMs) => wrap('claim', () => claim(limit, leaseMs, clock.now())),
+    acceptMessage: (message) => write((now) => accept(message, now)),
+    claimDue: (limit, leaseMs) => write((now) => claim(limit, leaseMs, now)),
     nextDueAt: () => wrap('next due', () => (stmt.nextDue.get() as { t: number | null }).t ?? undefined),
-    recordSent: (outboxId, providerMessageId) => wrap('record sent', () => sent(outboxId, providerMessageId, clock.now())),
-    recordRetry: (outboxId, reason, nextAttemptAt) => wrap('record retry', () => retry(outboxId, reason, nextAttemptAt, clock.now())),
-    recordFailure: (outboxId, reason) => wrap('record failure', () => fail(outboxId, reason, clock.now())),
-    applyReceipt: (r) => wrap('receipt', () => receipt(r, clock.now())),
+    recordSent: (outboxId, providerMessageId) => write((now) => sent(outboxId, providerMessageId, now), false),
+    recordRetry: (outboxId, reason, nextAttemptAt) => write((now) => retry(outboxId, reason, nextAttemptAt, now), false),
+    recordFailure: (outboxId, reason) => write((now) => fail(outboxId, reason, now), false),
+    applyReceipt: (r) => write((now) => receipt(r, now), false),
     outbox: (filter = {}) =>
       wrap('outbox', () => {
         if (filter.queueId) return db.prepare(`${selectOutbox} WHERE message_id = ? ORDER BY id`).all(filter.queueId) as OutboxRow[];
@@ -325,7 +356,7 @@ export function createSqliteLedger(deps: SqliteLedgerDeps): Ledger {
       listeners.push(listener);
     },
     async close() {
-      if (pending.length > 0) flush();
+      while (writes.length > 0) flush();
       db.close();
     },
   };

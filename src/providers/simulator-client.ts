@@ -1,4 +1,5 @@
 import type { ReceiptStatus } from '../ledger/types.js';
+import { createHttpPost } from './http-client.js';
 import { SIGNATURE_HEADER, verifyBody } from './signing.js';
 import type { OutgoingSms, ReceiptParse, SendResult, SmsProvider } from './types.js';
 
@@ -6,38 +7,41 @@ export interface SimulatorClientOptions {
   baseUrl: string;
   secret: string;
   timeoutMs: number;
+  /** Upper bound of concurrent connections to the provider. */
+  maxSockets: number;
 }
 
 /** The adapter for our provider simulator, spoken to over real HTTP like any provider. */
 export function createSimulatorProvider(options: SimulatorClientOptions): SmsProvider {
-  const sendUrl = `${options.baseUrl.replace(/\/$/, '')}/send`;
+  const sendUrl = new URL(`${options.baseUrl.replace(/\/$/, '')}/send`);
+  const post = createHttpPost({ maxSockets: options.maxSockets });
   return {
     name: 'simulator',
     async send(sms: OutgoingSms): Promise<SendResult> {
-      let response: Response;
+      let response;
       try {
-        response = await fetch(sendUrl, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json', 'idempotency-key': sms.idempotencyKey },
-          body: JSON.stringify({ to: sms.to, from: sms.from, text: sms.text, callback_url: sms.callbackUrl }),
-          signal: AbortSignal.timeout(options.timeoutMs),
-        });
+        response = await post(
+          sendUrl,
+          JSON.stringify({ to: sms.to, from: sms.from, text: sms.text, callback_url: sms.callbackUrl }),
+          { 'idempotency-key': sms.idempotencyKey },
+          options.timeoutMs,
+        );
       } catch (error) {
-        const name = (error as Error).name;
-        return { ok: false, temporary: true, reason: name === 'TimeoutError' ? 'provider timed out' : `provider unreachable: ${causeOf(error)}` };
+        const code = (error as NodeJS.ErrnoException).code;
+        return { ok: false, temporary: true, reason: code === 'ETIMEDOUT' ? 'provider timed out' : `provider unreachable: ${code ?? (error as Error).message}` };
       }
-      const body = await response.text().catch(() => '');
-      if (response.ok) {
+      const { status, body } = response;
+      if (status >= 200 && status < 300) {
         const id = safeJson(body)?.id;
         if (typeof id === 'string' && id) return { ok: true, providerMessageId: id };
         return { ok: false, temporary: true, reason: 'provider answered without a message id' };
       }
-      const temporary = response.status === 429 || response.status >= 500;
-      const retryAfter = Number(response.headers.get('retry-after'));
+      const temporary = status === 429 || status >= 500;
+      const retryAfter = Number(response.headers['retry-after']);
       return {
         ok: false,
         temporary,
-        reason: `provider answered ${response.status}${body ? `: ${body.slice(0, 200)}` : ''}`,
+        reason: `provider answered ${status}${body ? `: ${body.slice(0, 200)}` : ''}`,
         ...(Number.isFinite(retryAfter) && retryAfter > 0 ? { retryAfterMs: retryAfter * 1000 } : {}),
       };
     },
@@ -62,11 +66,6 @@ export function createSimulatorProvider(options: SimulatorClientOptions): SmsPro
       };
     },
   };
-}
-
-function causeOf(error: unknown): string {
-  const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-  return cause?.code ?? cause?.message ?? (error as Error).message;
 }
 
 function safeJson(text: string): Record<string, unknown> | undefined {

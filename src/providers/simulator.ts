@@ -4,6 +4,7 @@ import type { Logger } from '../log.js';
 import type { ListenAddress } from '../config/units.js';
 import { BodyTooLarge, closeServer, listenOn, readBody, sendJson } from '../httpkit.js';
 import { SIGNATURE_HEADER, signBody } from './signing.js';
+import { createHttpPost } from './http-client.js';
 
 /*
  * The built-in SMS provider simulator: a real HTTP server that accepts sends,
@@ -41,17 +42,12 @@ export function createProviderSimulator(options: SimulatorOptions): ProviderSimu
   let receiptsPosted = 0;
   const timers = new Set<NodeJS.Timeout>();
   let server: Server | undefined;
+  const post = createHttpPost({ maxSockets: 32 });
 
   async function postReceipt(callbackUrl: string, sms: SimulatedSms, attempt = 1): Promise<void> {
     const body = JSON.stringify({ id: sms.id, status: 'delivered', to: sms.to, at: new Date().toISOString() });
     try {
-      const response = await fetch(callbackUrl, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', [SIGNATURE_HEADER]: signBody(options.secret, body) },
-        body,
-        signal: AbortSignal.timeout(5000),
-      });
-      await response.arrayBuffer();
+      const response = await post(new URL(callbackUrl), body, { [SIGNATURE_HEADER]: signBody(options.secret, body) }, 5000);
       receiptsPosted++;
       if (response.status >= 500 && attempt < 5) schedule(() => postReceipt(callbackUrl, sms, attempt + 1), 500 * attempt);
     } catch (error) {
@@ -122,6 +118,7 @@ export function createProviderSimulator(options: SimulatorOptions): ProviderSimu
     async stop() {
       for (const timer of timers) clearTimeout(timer);
       timers.clear();
+      post.destroy();
       if (server) await closeServer(server);
     },
   };
