@@ -1,8 +1,7 @@
 import { systemClock, type Clock } from './clock.js';
 import { loadConfig, type Config, ConfigError } from './config/load.js';
 import type { Logger } from './log.js';
-import { openDatabase, migrate } from './ledger/db.js';
-import { createSqliteLedger } from './ledger/sqlite.js';
+import { startLedgerThread } from './ledger/thread.js';
 import type { Ledger } from './ledger/types.js';
 import { createHttpApi, RECEIPTS_PATH } from './http/server.js';
 import { createProviderSimulator, type ProviderSimulator } from './providers/simulator.js';
@@ -20,6 +19,8 @@ export interface DaemonOptions {
 export interface RunningDaemon {
   ports: { smtp: number; http: number; simulator?: number };
   ledger: Ledger;
+  /** Resolves when the daemon can no longer work (the ledger thread died); it has stopped itself. */
+  failed: Promise<Error>;
   /** Re-reads the config files; keeps the running config (and says why) when the new one is invalid. */
   reload(): { ok: true } | { ok: false; error: string };
   stop(): Promise<void>;
@@ -45,15 +46,14 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   };
 
   try {
-    const db = openDatabase(config.storagePath);
-    const report = migrate(db, undefined, clock.now());
-    if (report.applied.length > 0) logger.info({ applied: report.applied, version: report.version }, 'database migrated');
-    const ledger = createSqliteLedger({
-      db,
-      clock,
-      logger: logger.child({ stage: 'ledger' }),
+    const ledger = await startLedgerThread({
+      path: config.storagePath,
       bookkeepingDelayMs: config.main.storage.bookkeeping_delay,
+      logLevel: config.main.log.level,
+      logger,
     });
+    const { applied, version } = ledger.migrations;
+    if (applied.length > 0) logger.info({ applied, version }, 'database migrated');
     steps.push({ name: 'ledger', stop: () => ledger.close() });
 
     const providerConfig = config.main.provider;
@@ -111,9 +111,16 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     logger.info({ ports, setups: config.setups.map((s) => s.id), storage: config.storagePath }, 'mail2sms ready');
 
     let stopping: Promise<void> | undefined;
+    const stop = () => (stopping ??= stopAll().then(() => logger.info('mail2sms stopped')));
+    const failed = ledger.failed.then(async (error) => {
+      logger.fatal({ err: error }, 'the ledger is gone; stopping so the service manager can restart us');
+      await stop();
+      return error;
+    });
     return {
       ports,
       ledger,
+      failed,
       reload() {
         try {
           const next = loadConfig(config.file);
@@ -126,10 +133,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
           return { ok: false, error: message };
         }
       },
-      stop() {
-        stopping ??= stopAll().then(() => logger.info('mail2sms stopped'));
-        return stopping;
-      },
+      stop,
     };
   } catch (error) {
     await stopAll();

@@ -70,7 +70,8 @@ export function buildProgram(out: (text: string) => void, setExit: (code: number
         throw new CliFailure(`cannot start: ${(error as Error).message}`, code === 'EADDRINUSE' || code === 'EACCES' ? EXIT.unavailable : EXIT.software);
       }
       const running = daemon;
-      setExit(await waitForSignals({ stop: () => running.stop(), reload: () => void running.reload() }));
+      const failed = running.failed.then(() => EXIT.software);
+      setExit(await Promise.race([waitForSignals({ stop: () => running.stop(), reload: () => void running.reload() }), failed]));
       logger.flush();
     });
 

@@ -1,0 +1,129 @@
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import type { Logger } from '../log.js';
+import { StorageError } from '../errors.js';
+import { packageRoot } from '../paths.js';
+import type { Ledger } from './types.js';
+import type { CallRequest, FromLedgerThread, LedgerThreadOptions } from './thread-protocol.js';
+
+export interface LedgerThread extends Ledger {
+  /** Migrations the thread applied when it opened the database. */
+  readonly migrations: { applied: string[]; version: number };
+  /** Resolves if the thread dies; the daemon cannot store anything after that. */
+  readonly failed: Promise<Error>;
+}
+
+const LEVELS: Record<number, 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal'> = {
+  10: 'trace',
+  20: 'debug',
+  30: 'info',
+  40: 'warn',
+  50: 'error',
+  60: 'fatal',
+};
+
+/**
+ * Runs the SQLite ledger in its own thread and speaks to it through the same
+ * Promise interface. Calls made in one turn of the event loop travel as one
+ * message; results come back the same way.
+ */
+export function startLedgerThread(options: LedgerThreadOptions & { logger: Logger }): Promise<LedgerThread> {
+  const { logger, ...threadOptions } = options;
+  // Always the compiled file: a worker thread cannot load our TypeScript source.
+  const script = join(packageRoot(), 'dist', 'src', 'ledger', 'thread-main.js');
+  const worker = new Worker(script, { workerData: threadOptions satisfies LedgerThreadOptions });
+
+  const pending = new Map<number, { resolve(value: unknown): void; reject(error: Error): void }>();
+  const listeners: (() => void)[] = [];
+  let nextId = 1;
+  let outgoing: CallRequest[] = [];
+  let posting = false;
+  let dead: Error | undefined;
+  let closing = false;
+  let markFailed: (error: Error) => void = () => undefined;
+  const failed = new Promise<Error>((resolve) => (markFailed = resolve));
+
+  function die(error: Error): void {
+    if (dead) return;
+    dead = error;
+    for (const { reject } of pending.values()) reject(new StorageError(`ledger thread stopped: ${error.message}`, { cause: error }));
+    pending.clear();
+    if (!closing) markFailed(error);
+  }
+
+  function call<T>(method: string, args: unknown[]): Promise<T> {
+    if (dead) return Promise.reject(new StorageError(`ledger thread stopped: ${dead.message}`));
+    return new Promise<T>((resolve, reject) => {
+      const id = nextId++;
+      pending.set(id, { resolve: resolve as (value: unknown) => void, reject });
+      outgoing.push({ id, method, args });
+      if (posting) return;
+      posting = true;
+      setImmediate(() => {
+        posting = false;
+        const batch = outgoing;
+        outgoing = [];
+        worker.postMessage(batch);
+      });
+    });
+  }
+
+  return new Promise<LedgerThread>((resolve, reject) => {
+    worker.on('message', (message: FromLedgerThread) => {
+      switch (message.type) {
+        case 'results':
+          for (const result of message.results) {
+            const waiter = pending.get(result.id);
+            if (!waiter) continue;
+            pending.delete(result.id);
+            if (result.ok) waiter.resolve(result.value);
+            else waiter.reject(result.storage ? new StorageError(result.error) : new Error(result.error));
+          }
+          break;
+        case 'queued':
+          for (const listener of listeners) listener();
+          break;
+        case 'log': {
+          const { level, msg, time: _time, pid: _pid, hostname: _host, ...fields } = JSON.parse(message.line) as Record<string, unknown>;
+          logger[LEVELS[level as number] ?? 'info'](fields, String(msg ?? ''));
+          break;
+        }
+        case 'fatal':
+          reject(new Error(`cannot open the ledger: ${message.error}`));
+          void worker.terminate();
+          break;
+        case 'ready':
+          resolve({
+            migrations: { applied: message.applied, version: message.version },
+            failed,
+            acceptMessage: (m) => call('acceptMessage', [m]),
+            claimDue: (limit, leaseMs) => call('claimDue', [limit, leaseMs]),
+            nextDueAt: () => call('nextDueAt', []),
+            recordSent: (outboxId, providerMessageId) => call('recordSent', [outboxId, providerMessageId]),
+            recordRetry: (outboxId, reason, at) => call('recordRetry', [outboxId, reason, at]),
+            recordFailure: (outboxId, reason) => call('recordFailure', [outboxId, reason]),
+            applyReceipt: (receipt) => call('applyReceipt', [receipt]),
+            outbox: (filter) => call('outbox', [filter]),
+            onQueued: (listener) => void listeners.push(listener),
+            async close() {
+              if (dead) return;
+              closing = true;
+              const exited = new Promise<void>((done) => worker.once('exit', () => done()));
+              await call('close', []).catch(() => undefined);
+              await exited;
+            },
+          });
+          break;
+      }
+    });
+    worker.on('error', (error) => {
+      logger.fatal({ err: error }, 'ledger thread crashed');
+      die(error);
+      reject(error);
+    });
+    worker.on('exit', (code) => {
+      die(new Error(`ledger thread exited (${code})`));
+      reject(new Error(`ledger thread exited (${code}) before it was ready`));
+    });
+  });
+}
