@@ -8,8 +8,10 @@ const GSM7_BASIC =
   '¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà';
 const GSM7_EXTENSION = '\f^{}\\[~]|€';
 
-const basic = new Set(Array.from(GSM7_BASIC));
-const extension = new Set(Array.from(GSM7_EXTENSION));
+/** Septets per BMP character: 1 (basic set), 2 (extension table, escaped), 0 (not GSM-7). All GSM-7 characters are in the BMP. */
+const SEPTETS = new Uint8Array(0x10000);
+for (const ch of GSM7_BASIC) SEPTETS[ch.charCodeAt(0)] = 1;
+for (const ch of GSM7_EXTENSION) SEPTETS[ch.charCodeAt(0)] = 2;
 
 export type SmsEncoding = 'GSM-7' | 'UCS-2';
 
@@ -23,7 +25,7 @@ export interface SmsMeasure {
 }
 
 export function isGsm7(text: string): boolean {
-  for (const ch of text) if (!basic.has(ch) && !extension.has(ch)) return false;
+  for (let i = 0; i < text.length; i++) if (SEPTETS[text.charCodeAt(i)] === 0) return false;
   return true;
 }
 
@@ -33,33 +35,31 @@ export function isGsm7(text: string): boolean {
  * escape pair and a surrogate pair are never split across parts.
  */
 export function measureSms(text: string): SmsMeasure {
-  const characters = Array.from(text);
-  if (isGsm7(text)) {
-    const sizes = characters.map((ch) => (extension.has(ch) ? 2 : 1));
-    return { encoding: 'GSM-7', units: sum(sizes), characters: characters.length, segments: countSegments(sizes, 160, 153) };
-  }
-  const sizes = characters.map((ch) => ch.length);
-  return { encoding: 'UCS-2', units: sum(sizes), characters: characters.length, segments: countSegments(sizes, 70, 67) };
-}
-
-function sum(values: number[]): number {
-  let total = 0;
-  for (const value of values) total += value;
-  return total;
-}
-
-function countSegments(sizes: number[], single: number, part: number): number {
-  const total = sum(sizes);
-  if (total === 0) return 0;
-  if (total <= single) return 1;
+  const gsm = isGsm7(text);
+  const single = gsm ? 160 : 70;
+  const part = gsm ? 153 : 67;
+  let units = 0;
+  let characters = 0;
   let segments = 1;
   let used = 0;
-  for (const size of sizes) {
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    let size: number;
+    if (gsm) size = SEPTETS[code] as number;
+    else if (code >= 0xd800 && code <= 0xdbff && i + 1 < text.length) {
+      const next = text.charCodeAt(i + 1);
+      size = next >= 0xdc00 && next <= 0xdfff ? 2 : 1;
+      if (size === 2) i++;
+    } else size = 1;
+    characters++;
+    units += size;
     if (used + size > part) {
       segments++;
       used = 0;
     }
     used += size;
   }
-  return segments;
+  if (units === 0) segments = 0;
+  else if (units <= single) segments = 1;
+  return { encoding: gsm ? 'GSM-7' : 'UCS-2', units, characters, segments };
 }

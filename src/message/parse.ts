@@ -1,10 +1,10 @@
 import { simpleParser, type HeaderValue } from 'mailparser';
 import type { EmailContent } from './text.js';
+import { parseSimpleEmail } from './fast-parse.js';
 
 /** What the pipeline needs from a parsed email, typed once at the edge. */
 export interface ParsedEmail extends EmailContent {
   messageId: string | undefined;
-  from: string | undefined;
   /** Vacation and out-of-office replies; `auto-generated` (alerting systems) is not one. */
   autoReply: boolean;
 }
@@ -16,7 +16,8 @@ function headerText(value: HeaderValue | undefined): string {
   return String(value);
 }
 
-export async function parseEmail(raw: Buffer): Promise<ParsedEmail> {
+/** The full MIME parse (mailparser): every structure, charset and encoding. */
+export async function parseEmailFully(raw: Buffer): Promise<ParsedEmail> {
   const mail = await simpleParser(raw, {
     skipTextToHtml: true,
     skipImageLinks: true,
@@ -27,9 +28,14 @@ export async function parseEmail(raw: Buffer): Promise<ParsedEmail> {
   return {
     messageId: mail.messageId?.trim() || undefined,
     subject: mail.subject,
-    from: mail.from?.value[0]?.address?.toLowerCase(),
     text: mail.text,
     html: typeof mail.html === 'string' ? mail.html : undefined,
     autoReply: autoSubmitted.startsWith('auto-replied') || mail.headers.has('x-autoreply') || mail.headers.has('x-autorespond'),
   };
+}
+
+/** Simple single-part mail takes the fast path; everything else the full parse. */
+export function parseEmail(raw: Buffer): Promise<ParsedEmail> {
+  const simple = parseSimpleEmail(raw);
+  return simple ? Promise.resolve(simple) : parseEmailFully(raw);
 }
