@@ -17,7 +17,7 @@
  * Everything listens on and talks to 127.0.0.1 only, on free ports.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, openSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -45,6 +45,8 @@ const { values: args } = parseArgs({
     quick: { type: 'boolean', default: false },
     profile: { type: 'boolean', default: false },
     'dispatch-concurrency': { type: 'string' },
+    'dispatch-rate': { type: 'string' },
+    'log-level': { type: 'string', default: 'info' },
     'deadline': { type: 'string', default: '1800' },
     keep: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
@@ -60,6 +62,8 @@ if (args.help) {
   --quick             small run for smoke use (also BENCH_QUICK=1)
   --profile           run the servers with --cpu-prof and print their top functions
   --dispatch-concurrency K   override mail2sms dispatch.concurrency (default: the config default)
+  --dispatch-rate R          mail2sms dispatch.rate_limit in SMS/s, a provider contract (default: 0 = unlimited)
+  --log-level L              mail2sms log.level (default info, as in production; the log goes to a file)
   --deadline S        abort the whole run after S seconds (default 1800)
   --keep              keep the temp dir (config, db, profiles)
 `);
@@ -78,6 +82,9 @@ const CONNECTIONS = intArg('connections', args.connections, 20, 1);
 const WARMUP = intArg('warmup', args.warmup, quick ? 200 : 1000, 0);
 const DEADLINE_S = intArg('deadline', args.deadline, 1800, 10);
 const DISPATCH_CONCURRENCY = args['dispatch-concurrency'] === undefined ? undefined : intArg('dispatch-concurrency', args['dispatch-concurrency'], 8, 1);
+const DISPATCH_RATE = intArg('dispatch-rate', args['dispatch-rate'], 0, 0);
+const LOG_LEVEL = args['log-level'] ?? 'info';
+if (!['fatal', 'error', 'warn', 'info', 'debug'].includes(LOG_LEVEL)) fail('--log-level: fatal|error|warn|info|debug');
 const TARGET = args.target ?? 'both';
 if (!['bare', 'mail2sms', 'both'].includes(TARGET)) fail('--target: bare, mail2sms or both');
 
@@ -101,8 +108,10 @@ interface Child {
 
 const children = new Set<Child>();
 
-function startChild(name: string, argv: string[], nodeFlags: string[] = []): Child {
-  const proc = spawn(process.execPath, [...nodeFlags, ...argv], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_ENV: 'production' } });
+function startChild(name: string, argv: string[], nodeFlags: string[] = [], logFile?: string): Child {
+  // A daemon's log goes to a file, as to journald in production, so this client does not pay for reading it.
+  const stdout = logFile ? openSync(logFile, 'a') : 'pipe';
+  const proc = spawn(process.execPath, [...nodeFlags, ...argv], { cwd: ROOT, stdio: ['ignore', stdout, 'pipe'], env: { ...process.env, NODE_ENV: 'production' } });
   const child: Child = { name, proc, out: [], exitCode: undefined, exited: Promise.resolve(null) };
   const keep = (chunk: Buffer) => {
     for (const line of chunk.toString('utf8').split('\n')) {
@@ -587,9 +596,11 @@ async function runMail2sms(numbers: string[], workDir: string, profileDir: strin
       `  listen: ${HOST}:${simPort}`,
       `  secret: ${secret}`,
       '  embedded: false',
-      ...(DISPATCH_CONCURRENCY !== undefined ? ['dispatch:', `  concurrency: ${DISPATCH_CONCURRENCY}`] : []),
+      'dispatch:',
+      ...(DISPATCH_CONCURRENCY !== undefined ? [`  concurrency: ${DISPATCH_CONCURRENCY}`] : []),
+      `  rate_limit: ${DISPATCH_RATE}`,
       'log:',
-      '  level: warn',
+      `  level: ${LOG_LEVEL}`,
       '',
     ].join('\n'),
   );
@@ -601,7 +612,7 @@ async function runMail2sms(numbers: string[], workDir: string, profileDir: strin
   let daemon: Child | undefined;
   try {
     await waitFor('the simulator /healthz', async () => ((await getJson(`${simUrl}/healthz`)) ? true : undefined), 20_000, sim);
-    daemon = startChild('mail2sms', [CLI, 'serve', '--config', configFile], flags('mail2sms'));
+    daemon = startChild('mail2sms', [CLI, 'serve', '--config', configFile], flags('mail2sms'), join(dir, 'mail2sms.log'));
     const d = daemon;
     await waitFor('the daemon /healthz', async () => ((await getJson(`http://${HOST}:${httpPort}/healthz`)) ? true : undefined), 30_000, d);
     await waitFor('the daemon SMTP greeting', () => smtpGreets(smtpPort), 30_000, d);

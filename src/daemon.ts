@@ -98,6 +98,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       leaseMs: d.lease,
       maxAttempts: d.max_attempts,
       retryBaseMs: d.retry_base,
+      ratePerSecond: d.rate_limit,
     });
     ledger.onQueued(() => dispatcher.wake());
     dispatcher.start();

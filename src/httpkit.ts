@@ -40,9 +40,20 @@ export function listenOn(server: Server, address: ListenAddress): Promise<number
   });
 }
 
-export function closeServer(server: Server): Promise<void> {
+/**
+ * Stops listening and ends keep-alive connections as soon as they are idle
+ * (a peer's kept-alive socket would otherwise hold close() for its whole
+ * timeout); after `graceMs` whatever is still open is cut.
+ */
+export function closeServer(server: Server, graceMs = 2000): Promise<void> {
   return new Promise((resolve) => {
-    server.close(() => resolve());
+    const sweep = setInterval(() => server.closeIdleConnections(), 50);
+    const cut = setTimeout(() => server.closeAllConnections(), graceMs);
+    server.close(() => {
+      clearInterval(sweep);
+      clearTimeout(cut);
+      resolve();
+    });
     server.closeIdleConnections();
   });
 }

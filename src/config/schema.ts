@@ -193,8 +193,10 @@ export const mainSchema = z.strictObject({
       lease: duration().default(60_000),
       max_attempts: z.number().int().min(1).default(8),
       retry_base: duration().default(2000),
+      /** Provider-wide SMS per second (your contract with the provider); 0 or off = no limit. */
+      rate_limit: z.union([z.literal('off'), z.number().min(0)]).transform((v) => (v === 'off' ? 0 : v)).default(0),
     })
-    .default({ concurrency: 8, poll_interval: 1000, lease: 60_000, max_attempts: 8, retry_base: 2000 }),
+    .default({ concurrency: 8, poll_interval: 1000, lease: 60_000, max_attempts: 8, retry_base: 2000, rate_limit: 0 }),
   log: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info') }).default({ level: 'info' }),
 });
 

@@ -15,6 +15,8 @@ export interface DispatcherOptions {
   leaseMs: number;
   maxAttempts: number;
   retryBaseMs: number;
+  /** Provider-wide sends per second; 0 = no limit. */
+  ratePerSecond?: number;
   random?: () => number;
 }
 
@@ -90,6 +92,18 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     active.add(job);
   }
 
+  // Provider-wide rate limit: a token bucket holding at most one second of sends.
+  const rate = options.ratePerSecond ?? 0;
+  let tokens = rate;
+  let refilledAt = clock.now();
+  function availableTokens(): number {
+    if (rate <= 0) return Number.POSITIVE_INFINITY;
+    const now = clock.now();
+    tokens = Math.min(rate, tokens + ((now - refilledAt) / 1000) * rate);
+    refilledAt = now;
+    return Math.floor(tokens);
+  }
+
   async function pump(): Promise<void> {
     if (!running) return;
     if (pumping) {
@@ -97,34 +111,46 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       return;
     }
     pumping = true;
+    let drained = false;
     try {
       do {
         again = false;
-        const free = options.concurrency - active.size;
-        if (free <= 0) break;
-        const claimed = await ledger.claimDue(free, options.leaseMs);
+        const allowed = Math.min(options.concurrency - active.size, availableTokens());
+        if (allowed <= 0) break;
+        const claimed = await ledger.claimDue(allowed, options.leaseMs);
+        if (rate > 0) tokens -= claimed.length;
         for (const sms of claimed) track(sms);
-        if (claimed.length === free) again = true;
-      } while (again && running && active.size < options.concurrency);
+        if (claimed.length < allowed) drained = true;
+        else again = true;
+      } while (again && running);
     } catch (error) {
       logger.error({ err: error }, 'dispatch could not claim rows; retrying at the next poll');
     } finally {
       pumping = false;
     }
-    await arm();
+    await arm(drained);
   }
 
-  async function arm(): Promise<void> {
+  /**
+   * Sets the next look: when nothing is due now, at the next due row (or the
+   * poll interval); when the rate limit holds us back, when the next token is
+   * there. At full concurrency a finishing send wakes us anyway.
+   */
+  async function arm(drained: boolean): Promise<void> {
+    if (!running) return;
+    let delay = options.pollIntervalMs;
+    if (drained) {
+      try {
+        const due = await ledger.nextDueAt();
+        if (due !== undefined) delay = Math.max(0, Math.min(delay, due - clock.now()));
+      } catch {
+        // keep the poll interval
+      }
+    } else if (rate > 0 && active.size < options.concurrency && availableTokens() < 1) {
+      delay = Math.min(delay, Math.ceil(((1 - tokens) / rate) * 1000));
+    }
     if (!running) return;
     clearTimeout(timer);
-    let delay = options.pollIntervalMs;
-    try {
-      const due = await ledger.nextDueAt();
-      if (due !== undefined) delay = Math.max(0, Math.min(delay, due - clock.now()));
-    } catch {
-      // keep the poll interval
-    }
-    if (delay === 0 && active.size >= options.concurrency) delay = options.pollIntervalMs;
     timer = setTimeout(() => void pump(), delay);
     timer.unref();
   }

@@ -77,11 +77,10 @@ export function createSqliteLedger(deps: SqliteLedgerDeps): Ledger {
       `INSERT INTO sends (recipient, channel, outbox_id, setup_id, state, reserved_at) VALUES (?, 'email', ?, ?, 'reserved', ?)`,
     ),
     insertEvent: db.prepare('INSERT INTO events (at, outbox_id, message_id, type, detail) VALUES (?, ?, ?, ?, ?)'),
-    due: db.prepare(
-      `SELECT o.id FROM outbox o
-        WHERE (o.status = 'queued' AND o.next_attempt_at <= @now) OR (o.status = 'sending' AND o.lease_until <= @now)
-        ORDER BY o.next_attempt_at, o.id LIMIT @limit`,
-    ),
+    // Two queries, not one with OR: each walks its partial index in order and
+    // stops at the limit, where an OR would collect every due row and sort them.
+    expiredLeases: db.prepare(`SELECT id FROM outbox WHERE status = 'sending' AND lease_until <= @now ORDER BY lease_until LIMIT @limit`),
+    due: db.prepare(`SELECT id FROM outbox WHERE status = 'queued' AND next_attempt_at <= @now ORDER BY next_attempt_at LIMIT @limit`),
     lease: db.prepare(
       `UPDATE outbox SET status = 'sending', lease_until = @leaseUntil, attempts = attempts + 1, updated_at = @now
         WHERE id = @id
@@ -185,6 +184,8 @@ export function createSqliteLedger(deps: SqliteLedgerDeps): Ledger {
   // transaction and so one WAL fsync. Nobody is answered before that commit.
   interface Write {
     run(now: number): unknown;
+    /** Must be on disk before its promise resolves (an answer depends on it). */
+    durable: boolean;
     resolve(value: unknown): void;
     reject(error: Error): void;
   }
@@ -205,6 +206,10 @@ export function createSqliteLedger(deps: SqliteLedgerDeps): Ledger {
     else scheduleFlush();
     if (batch.length === 0) return;
     const now = clock.now();
+    // A batch that only claims rows or records sends needs no fsync of its own:
+    // if the machine dies before the next durable commit syncs the WAL (which
+    // carries it along), the rows are sent again under the same idempotency key.
+    setSynchronous(batch.some((w) => w.durable) ? 'FULL' : 'NORMAL');
     let results: unknown[] | undefined;
     try {
       results = runAll(batch, now);
@@ -218,6 +223,7 @@ export function createSqliteLedger(deps: SqliteLedgerDeps): Ledger {
       // One bad write must not cost the others their commit.
       for (const w of batch) {
         try {
+          setSynchronous(w.durable ? 'FULL' : 'NORMAL');
           w.resolve(runSingle(w, now));
         } catch (error) {
           w.reject(new StorageError(`ledger write failed: ${(error as Error).message}`, { cause: error }));
@@ -254,10 +260,17 @@ export function createSqliteLedger(deps: SqliteLedgerDeps): Ledger {
     }
   }
 
-  function write<T>(run: (now: number) => T, urgent = true): Promise<T> {
+  let synchronous = 'FULL';
+  function setSynchronous(mode: 'FULL' | 'NORMAL'): void {
+    if (mode === synchronous) return;
+    db.pragma(`synchronous = ${mode}`);
+    synchronous = mode;
+  }
+
+  function write<T>(run: (now: number) => T, options: { urgent: boolean; durable: boolean }): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      writes.push({ run, resolve: resolve as (value: unknown) => void, reject });
-      scheduleFlush(urgent);
+      writes.push({ run, durable: options.durable, resolve: resolve as (value: unknown) => void, reject });
+      scheduleFlush(options.urgent);
     });
   }
 
@@ -268,7 +281,8 @@ export function createSqliteLedger(deps: SqliteLedgerDeps): Ledger {
   }
 
   function claim(limit: number, leaseMs: number, now: number): ClaimedSms[] {
-    const ids = stmt.due.all({ now, limit }) as { id: number }[];
+    const ids = stmt.expiredLeases.all({ now, limit }) as { id: number }[];
+    if (ids.length < limit) ids.push(...(stmt.due.all({ now, limit: limit - ids.length }) as { id: number }[]));
     const claimed: ClaimedSms[] = [];
     for (const { id } of ids) {
       const row = stmt.lease.get({ id, now, leaseUntil: now + leaseMs }) as
@@ -339,13 +353,15 @@ export function createSqliteLedger(deps: SqliteLedgerDeps): Ledger {
   }
 
   return {
-    acceptMessage: (message) => write((now) => accept(message, now)),
-    claimDue: (limit, leaseMs) => write((now) => claim(limit, leaseMs, now)),
+    // The client is waiting for its 250, and it must mean "on disk".
+    acceptMessage: (message) => write((now) => accept(message, now), { urgent: true, durable: true }),
+    claimDue: (limit, leaseMs) => write((now) => claim(limit, leaseMs, now), { urgent: true, durable: false }),
     nextDueAt: () => wrap('next due', () => (stmt.nextDue.get() as { t: number | null }).t ?? undefined),
-    recordSent: (outboxId, providerMessageId) => write((now) => sent(outboxId, providerMessageId, now), false),
-    recordRetry: (outboxId, reason, nextAttemptAt) => write((now) => retry(outboxId, reason, nextAttemptAt, now), false),
-    recordFailure: (outboxId, reason) => write((now) => fail(outboxId, reason, now), false),
-    applyReceipt: (r) => write((now) => receipt(r, now), false),
+    recordSent: (outboxId, providerMessageId) => write((now) => sent(outboxId, providerMessageId, now), { urgent: false, durable: false }),
+    recordRetry: (outboxId, reason, nextAttemptAt) => write((now) => retry(outboxId, reason, nextAttemptAt, now), { urgent: false, durable: false }),
+    recordFailure: (outboxId, reason) => write((now) => fail(outboxId, reason, now), { urgent: false, durable: true }),
+    // We answer the provider 200 after this; it will not send the receipt again.
+    applyReceipt: (r) => write((now) => receipt(r, now), { urgent: false, durable: true }),
     outbox: (filter = {}) =>
       wrap('outbox', () => {
         if (filter.queueId) return db.prepare(`${selectOutbox} WHERE message_id = ? ORDER BY id`).all(filter.queueId) as OutboxRow[];

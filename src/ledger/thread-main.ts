@@ -37,7 +37,8 @@ try {
     results.push(result);
     if (posting) return;
     posting = true;
-    setImmediate(() => {
+    // A commit resolves all its writes in one microtask checkpoint: one message back.
+    queueMicrotask(() => {
       posting = false;
       const batch = results;
       results = [];
