@@ -1,4 +1,6 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { packageRoot } from '../paths.js';
 import { Command, CommanderError, Option } from 'commander';
 import { ConfigError, loadConfig, type Config } from '../config/load.js';
 import { parseListen } from '../config/units.js';
@@ -9,6 +11,10 @@ import { createProviderSimulator } from '../providers/simulator.js';
 import { EXIT } from './exit.js';
 
 const DEFAULT_CONFIG = 'config/mail2sms.yaml';
+
+function packageVersion(): string {
+  return (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
+}
 
 class CliFailure extends Error {
   constructor(message: string, readonly exitCode: number) {
@@ -47,6 +53,7 @@ function waitForSignals(handlers: { stop: () => Promise<void>; reload?: () => vo
 export function buildProgram(out: (text: string) => void, setExit: (code: number) => void): Command {
   const program = new Command('mail2sms')
     .description('Inbound email-to-SMS gateway')
+    .version(packageVersion(), '-V, --version')
     .showHelpAfterError()
     .exitOverride()
     .configureOutput({ writeOut: out, writeErr: (text) => process.stderr.write(text) });

@@ -54,7 +54,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
    * dies before that, the lease expires and the same idempotency key is sent again.
    */
   async function sendOne(sms: ClaimedSms): Promise<void> {
-    const ids = { qid: sms.queueId, outbox: sms.outboxId };
+    const log = logger.child({ qid: sms.queueId, outbox: sms.outboxId });
     const result = await provider.send({
       to: sms.recipient,
       from: sms.senderName,
@@ -65,18 +65,18 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     let recorded: Promise<void>;
     if (result.ok) {
       recorded = ledger.recordSent(sms.outboxId, result.providerMessageId);
-      logger.info({ ...ids, to: maskNumber(sms.recipient), providerId: result.providerMessageId, attempt: sms.attempt }, 'sms sent');
+      log.info({ to: maskNumber(sms.recipient), providerId: result.providerMessageId, attempt: sms.attempt }, 'sms sent');
     } else if (result.temporary && sms.attempt < options.maxAttempts) {
       const next = clock.now() + Math.max(result.retryAfterMs ?? 0, backoff(sms.attempt));
       recorded = ledger.recordRetry(sms.outboxId, result.reason, next);
-      logger.warn({ ...ids, reason: result.reason, attempt: sms.attempt, next: new Date(next).toISOString() }, 'send failed temporarily; will retry');
+      log.warn({ reason: result.reason, attempt: sms.attempt, next: new Date(next).toISOString() }, 'send failed temporarily; will retry');
     } else {
       const reason = result.temporary ? `gave up after ${sms.attempt} attempts: ${result.reason}` : result.reason;
       recorded = ledger.recordFailure(sms.outboxId, reason);
-      logger.error({ ...ids, reason, attempt: sms.attempt }, 'send failed permanently');
+      log.error({ reason, attempt: sms.attempt }, 'send failed permanently');
     }
     recorded.catch((error: unknown) => {
-      logger.error({ ...ids, err: error }, 'could not record the send outcome; the lease will expire and the row be sent again with the same idempotency key');
+      log.error({ err: error }, 'could not record the send outcome; the lease will expire and the row be sent again with the same idempotency key');
     });
   }
 

@@ -72,17 +72,17 @@ export function createSmtpIntake(options: SmtpIntakeOptions): SmtpIntake {
   async function handleData(session: SMTPServerSession, state: SessionState, raw: Buffer): Promise<string> {
     const txn = state.txn as Transaction;
     const ref = txnRef(session, state);
-    const log = state.log;
+    const log = state.log.child({ ref });
     if (!txn.sender) {
-      log.info({ ref, bytes: raw.length }, 'null sender (bounce) accepted and dropped');
+      log.info({ bytes: raw.length }, 'null sender (bounce) accepted and dropped');
       return `2.0.0 Bounce accepted and discarded [ref ${ref}]`;
     }
     const email = await parseEmail(raw);
     if (txn.postmaster) {
-      log.warn({ ref, from: txn.mailFrom, subject: email.subject }, 'mail for postmaster received (forwarding is not yet implemented; it is logged only)');
+      log.warn({ from: txn.mailFrom, subject: email.subject }, 'mail for postmaster received (forwarding is not yet implemented; it is logged only)');
     }
     if (email.autoReply) {
-      log.info({ ref, from: txn.mailFrom }, 'auto-reply dropped: vacation and out-of-office replies are never sent as SMS');
+      log.info({ from: txn.mailFrom }, 'auto-reply dropped: vacation and out-of-office replies are never sent as SMS');
       return `2.0.0 Auto-reply accepted and discarded [ref ${ref}]`;
     }
     if (txn.numbers.size === 0) return `2.0.0 Accepted for postmaster [ref ${ref}]`;
@@ -105,20 +105,20 @@ export function createSmtpIntake(options: SmtpIntakeOptions): SmtpIntake {
       recipients: [...txn.numbers.keys()],
       cooldownMs: setup.cooldown,
     });
-    const qid = outcome.queueId;
+    const msgLog = log.child({ qid: outcome.queueId });
     if (outcome.duplicate) {
-      log.info({ ref, qid, from: txn.mailFrom, messageId: email.messageId }, 'retried mail: already accepted, no new SMS');
+      msgLog.info({ from: txn.mailFrom, messageId: email.messageId }, 'retried mail: already accepted, no new SMS');
       return `2.0.0 Already queued as ${outcome.queueId}`;
     }
     let suppressed = 0;
     for (const decision of outcome.decisions) {
       const to = maskNumber(decision.recipient);
-      if (decision.outcome === 'queued') log.info({ ref, qid, to, setup: setup.id, segments: sms.measure.segments }, 'sms queued');
-      else if (decision.outcome === 'duplicate') log.info({ ref, qid, to }, 'recipient already queued by an earlier copy of this mail');
+      if (decision.outcome === 'queued') msgLog.info({ to, setup: setup.id, segments: sms.measure.segments }, 'sms queued');
+      else if (decision.outcome === 'duplicate') msgLog.info({ to }, 'recipient already queued by an earlier copy of this mail');
       else {
         suppressed++;
-        log.info(
-          { ref, qid, to, reason: decision.reason, until: decision.blockedUntil ? new Date(decision.blockedUntil).toISOString() : 'pending send' },
+        msgLog.info(
+          { to, reason: decision.reason, until: decision.blockedUntil ? new Date(decision.blockedUntil).toISOString() : 'pending send' },
           'recipient suppressed',
         );
       }
