@@ -10,7 +10,7 @@ import { systemClock } from '../clock.js';
 import { migrate, openDatabase } from './db.js';
 import { createSqliteLedger } from './sqlite.js';
 import type { Ledger } from './types.js';
-import type { CallRequest, CallResult, FromLedgerThread, LedgerThreadOptions } from './thread-protocol.js';
+import { createBatcher, type CallRequest, type CallResult, type FromLedgerThread, type LedgerThreadOptions } from './thread-protocol.js';
 
 const port = parentPort;
 if (!port) throw new Error('thread-main must run as a worker thread');
@@ -31,28 +31,17 @@ try {
   });
   ledger.onQueued(() => send({ type: 'queued' }));
 
-  let results: CallResult[] = [];
-  let posting = false;
-  const reply = (result: CallResult) => {
-    results.push(result);
-    if (posting) return;
-    posting = true;
-    // A commit resolves all its writes in one microtask checkpoint: one message back.
-    queueMicrotask(() => {
-      posting = false;
-      const batch = results;
-      results = [];
-      send({ type: 'results', results: batch });
-    });
-  };
+  // A commit resolves all its writes in one microtask checkpoint: one message back.
+  const reply = createBatcher<CallResult>((results) => send({ type: 'results', results }));
 
   const methods = ledger as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
   port.on('message', (calls: CallRequest[]) => {
     for (const call of calls) {
       if (call.method === 'close') {
         void ledger.close().then(() => {
-          send({ type: 'results', results: [...results, { id: call.id, ok: true, value: undefined }] });
-          port.close();
+          reply({ id: call.id, ok: true, value: undefined });
+          // After every queued reply (they go out in microtasks) has been posted.
+          setImmediate(() => port.close());
         });
         return;
       }

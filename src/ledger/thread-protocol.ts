@@ -22,3 +22,21 @@ export type FromLedgerThread =
   | { type: 'results'; results: CallResult[] }
   | { type: 'queued' }
   | { type: 'log'; line: string };
+
+/**
+ * Collects items pushed during one task and hands them over as one array at
+ * the end of it (a microtask): one message per task instead of one per item,
+ * without waiting for a later turn of the event loop.
+ */
+export function createBatcher<T>(post: (items: T[]) => void): (item: T) => void {
+  let items: T[] = [];
+  return (item) => {
+    items.push(item);
+    if (items.length > 1) return;
+    queueMicrotask(() => {
+      const batch = items;
+      items = [];
+      post(batch);
+    });
+  };
+}

@@ -4,7 +4,7 @@ import type { Logger } from '../log.js';
 import { StorageError } from '../errors.js';
 import { packageRoot } from '../paths.js';
 import type { Ledger } from './types.js';
-import type { CallRequest, FromLedgerThread, LedgerThreadOptions } from './thread-protocol.js';
+import { createBatcher, type CallRequest, type FromLedgerThread, type LedgerThreadOptions } from './thread-protocol.js';
 
 export interface LedgerThread extends Ledger {
   /** Migrations the thread applied when it opened the database. */
@@ -36,8 +36,8 @@ export function startLedgerThread(options: LedgerThreadOptions & { logger: Logge
   const pending = new Map<number, { resolve(value: unknown): void; reject(error: Error): void }>();
   const listeners: (() => void)[] = [];
   let nextId = 1;
-  let outgoing: CallRequest[] = [];
-  let posting = false;
+  // Calls made in the same task travel together.
+  const post = createBatcher<CallRequest>((batch) => worker.postMessage(batch));
   let dead: Error | undefined;
   let closing = false;
   let markFailed: (error: Error) => void = () => undefined;
@@ -56,17 +56,7 @@ export function startLedgerThread(options: LedgerThreadOptions & { logger: Logge
     return new Promise<T>((resolve, reject) => {
       const id = nextId++;
       pending.set(id, { resolve: resolve as (value: unknown) => void, reject });
-      outgoing.push({ id, method, args });
-      if (posting) return;
-      posting = true;
-      // Calls made in the same task travel together; waiting for a later turn
-      // of the event loop would add its length to every reply's latency.
-      queueMicrotask(() => {
-        posting = false;
-        const batch = outgoing;
-        outgoing = [];
-        worker.postMessage(batch);
-      });
+      post({ id, method, args });
     });
   }
 
