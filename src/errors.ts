@@ -12,6 +12,7 @@ export type RefusalCode =
   | 'too_many_recipients'
   | 'message_too_large'
   | 'no_text'
+  | 'too_long'
   | 'storage_unavailable'
   | 'internal_error';
 

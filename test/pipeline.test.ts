@@ -86,7 +86,7 @@ describe('email in, SMS out', () => {
     const result = await sendMail({ port, from: 'erp@other.test', to: '+4550123403@sms.example.test', html: '<h1>Disk&nbsp;full</h1><p>on <b>db1</b></p>' });
     expect(result.code).toBe(250);
     const [sms] = await waitFor(() => smsTo('+4550123403').then((l) => (l.length ? l : undefined)), 'the SMS');
-    expect(sms?.text).toBe('DISK FULL\n\non db1');
+    expect(sms?.text).toBe('Disk full\n\non db1');
   });
 });
 

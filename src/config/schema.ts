@@ -2,6 +2,7 @@ import { isIP } from 'node:net';
 import { z } from 'zod';
 import { isSupportedCountry, type CountryCode } from 'libphonenumber-js/max';
 import { parseDuration, parseListen, parseSize, type ListenAddress } from './units.js';
+import type { CutMarker } from '../message/strip.js';
 
 /*
  * The schema is the single description of what a valid config is. YAML is parsed
@@ -101,6 +102,19 @@ const cidr = z.string().transform((raw, ctx): Cidr => {
   return { address, prefix, family: version === 4 ? 'ipv4' : 'ipv6', text: value };
 });
 
+/** A disclaimer's first words, or `/regex/flags`. */
+const cutMarker = z.string().min(1).transform((value, ctx): CutMarker => {
+  const regex = /^\/(.+)\/([a-z]*)$/.exec(value);
+  if (!regex) return { kind: 'text', text: value };
+  try {
+    // Each line is tested on its own; g and y would make test() stateful (and the config is frozen).
+    return { kind: 'regex', regex: new RegExp(regex[1] as string, (regex[2] as string).replace(/[gy]/g, '')) };
+  } catch (error) {
+    ctx.addIssue({ code: 'custom', message: `"${value}" is not a valid regular expression: ${(error as Error).message}` });
+    return z.NEVER;
+  }
+});
+
 /** Alphanumeric 3–11 characters with at least one letter, or a numeric sender of up to 15 digits. */
 const senderName = z.string().refine(
   (value) => (/^[A-Za-z0-9]{3,11}$/.test(value) && /[A-Za-z]/.test(value)) || /^\+?\d{3,15}$/.test(value),
@@ -130,6 +144,15 @@ export const setupSchema = z
     cooldown: durationOrOff().default(600_000),
     default_country: country,
     category: z.enum(['alert', 'marketing']).default('alert'),
+    /** Where the SMS text comes from. */
+    text: z.enum(['body', 'subject', 'subject+body']).default('body'),
+    text_separator: z.string().default('\n'),
+    /** Lines where a disclaimer starts: plain text (case-insensitive) or /regex/flags; the text is cut there. */
+    cut_markers: z.array(cutMarker).default([]),
+    /** Typographic quotes, dashes, ellipsis → GSM-7 equivalents, so one curly apostrophe does not halve the capacity. */
+    transliterate: z.boolean().default(true),
+    max_segments: z.number().int().min(1).max(10).default(3),
+    on_overflow: z.enum(['reject', 'truncate']).default('reject'),
   })
   .superRefine((setup, ctx) => {
     if (!setup.authorize.ip && !setup.allow_unauthenticated) {

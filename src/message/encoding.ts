@@ -29,20 +29,29 @@ export function isGsm7(text: string): boolean {
   return true;
 }
 
+interface Walk {
+  encoding: SmsEncoding;
+  units: number;
+  characters: number;
+  /** UTF-16 index where each concatenated part starts (for a single SMS: [0]). */
+  starts: number[];
+}
+
 /**
- * Segments: 160 septets / 70 UCS-2 units fit one SMS; longer messages split into
- * parts of 153 / 67 (the 6-byte concatenation header). An extension character's
- * escape pair and a surrogate pair are never split across parts.
+ * One pass over the text. 160 septets / 70 UCS-2 units fit one SMS; longer
+ * messages split into parts of 153 / 67 (the 6-byte concatenation header). An
+ * extension character's escape pair and a surrogate pair never split.
  */
-export function measureSms(text: string): SmsMeasure {
+function walk(text: string): Walk {
   const gsm = isGsm7(text);
   const single = gsm ? 160 : 70;
   const part = gsm ? 153 : 67;
   let units = 0;
   let characters = 0;
-  let segments = 1;
   let used = 0;
+  const starts = [0];
   for (let i = 0; i < text.length; i++) {
+    const start = i;
     const code = text.charCodeAt(i);
     let size: number;
     if (gsm) size = SEPTETS[code] as number;
@@ -54,12 +63,21 @@ export function measureSms(text: string): SmsMeasure {
     characters++;
     units += size;
     if (used + size > part) {
-      segments++;
+      starts.push(start);
       used = 0;
     }
     used += size;
   }
-  if (units === 0) segments = 0;
-  else if (units <= single) segments = 1;
-  return { encoding: gsm ? 'GSM-7' : 'UCS-2', units, characters, segments };
+  return { encoding: gsm ? 'GSM-7' : 'UCS-2', units, characters, starts: units === 0 ? [] : units <= single ? [0] : starts };
+}
+
+export function measureSms(text: string): SmsMeasure {
+  const { encoding, units, characters, starts } = walk(text);
+  return { encoding, units, characters, segments: starts.length };
+}
+
+/** The parts a concatenated SMS is sent as (what the segment count counts). */
+export function splitSms(text: string): string[] {
+  const { starts } = walk(text);
+  return starts.map((start, i) => text.slice(start, starts[i + 1] ?? text.length));
 }

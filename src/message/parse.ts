@@ -20,6 +20,8 @@ function headerText(value: HeaderValue | undefined): string {
 export async function parseEmailFully(raw: Buffer): Promise<ParsedEmail> {
   const mail = await simpleParser(raw, {
     skipTextToHtml: true,
+    // `text` must be the text/plain content only; HTML is converted by src/message/html.ts.
+    skipHtmlToText: true,
     skipImageLinks: true,
     skipTextLinks: true,
     keepCidLinks: false,

@@ -1,24 +1,56 @@
 /*
- * Email → SMS text, basic form: the text/plain part, else the HTML converted to
- * text (mailparser does the conversion), whitespace normalised. The issue
- * "Email → SMS text" deepens this (quotes, signatures, transliteration, limits)
- * behind the same function.
+ * Email → SMS text: the words that matter, in as few segments as they need.
+ * A pure function of the parsed email and the setup's text policy.
  */
-import { convert } from 'html-to-text';
 import { measureSms, type SmsMeasure } from './encoding.js';
+import { htmlToText } from './html.js';
+import { stripNonMessage, type CutMarker } from './strip.js';
+import { transliterate } from './transliterate.js';
+
+export type { CutMarker };
 
 export interface EmailContent {
   subject: string | undefined;
+  /** The text/plain content, if the mail has any. */
   text: string | undefined;
   html: string | undefined;
 }
 
-export type SmsText = { ok: true; text: string; measure: SmsMeasure } | { ok: false; reason: 'no_text' };
+export interface TextPolicy {
+  source: 'body' | 'subject' | 'subject+body';
+  separator: string;
+  cutMarkers: readonly CutMarker[];
+  transliterate: boolean;
+  maxSegments: number;
+  onOverflow: 'reject' | 'truncate';
+  /** Text that must be appended and fit the budget (the STOP clause of marketing setups). */
+  suffix: string;
+}
+
+export const DEFAULT_TEXT_POLICY: TextPolicy = {
+  source: 'body',
+  separator: '\n',
+  cutMarkers: [],
+  transliterate: true,
+  maxSegments: 3,
+  onOverflow: 'reject',
+  suffix: '',
+};
+
+export type TextWarning = 'stripping_left_nothing' | 'truncated' | 'html_converted';
+
+export type SmsText =
+  | { ok: true; text: string; measure: SmsMeasure; warnings: TextWarning[] }
+  | { ok: false; reason: 'no_text' }
+  | { ok: false; reason: 'too_long'; segments: number; maxSegments: number };
+
+const ZERO_WIDTH = /[\u200b\u200c\u200d\u2060\ufeff\u00ad]/g;
 
 export function normaliseWhitespace(input: string): string {
   return input
     .replace(/\r\n?/g, '\n')
-    .replace(/[\u00a0\t\f\v ]+/g, ' ')
+    .replace(ZERO_WIDTH, '')
+    .replace(/[\t\f\v ]+/g, ' ')
     .split('\n')
     .map((line) => line.trim())
     .join('\n')
@@ -26,19 +58,71 @@ export function normaliseWhitespace(input: string): string {
     .trim();
 }
 
-export function buildSmsText(content: EmailContent): SmsText {
-  const source = content.text?.trim() ? content.text : content.html ? htmlToText(content.html) : '';
-  const text = normaliseWhitespace(source);
-  if (!text) return { ok: false, reason: 'no_text' };
-  return { ok: true, text, measure: measureSms(text) };
+function bodyOf(content: EmailContent, policy: TextPolicy, warnings: TextWarning[]): string {
+  let body = content.text ?? '';
+  if (!body.trim() && content.html) {
+    body = htmlToText(content.html);
+    warnings.push('html_converted');
+  }
+  const stripped = stripNonMessage(body.replace(/\r\n?/g, '\n'), policy.cutMarkers);
+  if (stripped.fellBack) warnings.push('stripping_left_nothing');
+  return stripped.text;
 }
 
-function htmlToText(html: string): string {
-  return convert(html, {
-    wordwrap: false,
-    selectors: [
-      { selector: 'a', options: { hideLinkHrefIfSameAsText: true } },
-      { selector: 'img', format: 'skip' },
-    ],
-  });
+export function buildSmsText(content: EmailContent, policy: TextPolicy = DEFAULT_TEXT_POLICY): SmsText {
+  const warnings: TextWarning[] = [];
+  const subject = content.subject ?? '';
+  const raw =
+    policy.source === 'subject'
+      ? subject
+      : policy.source === 'subject+body'
+        ? [normaliseWhitespace(subject), normaliseWhitespace(bodyOf(content, policy, warnings))].filter(Boolean).join(policy.separator)
+        : bodyOf(content, policy, warnings);
+  let text = normaliseWhitespace(policy.transliterate ? transliterate(raw) : raw.replace(/\u00a0/g, ' '));
+  if (!text) return { ok: false, reason: 'no_text' };
+
+  const suffix = policy.suffix ? `\n${policy.suffix}` : '';
+  let measure = measureSms(text + suffix);
+  if (measure.segments > policy.maxSegments) {
+    if (policy.onOverflow === 'reject') return { ok: false, reason: 'too_long', segments: measure.segments, maxSegments: policy.maxSegments };
+    text = truncateToSegments(text, policy.maxSegments, suffix);
+    warnings.push('truncated');
+    measure = measureSms(text + suffix);
+  }
+  return { ok: true, text: text + suffix, measure, warnings };
+}
+
+const ELLIPSIS = '...'; // three dots: the one-character ellipsis is not GSM-7
+
+/**
+ * The longest start of `text` that, cut after a whole word and ending in "...",
+ * fits `maxSegments` together with `suffix`. Falls back to a cut between
+ * characters (never inside a surrogate pair) when no word boundary fits.
+ */
+export function truncateToSegments(text: string, maxSegments: number, suffix = ''): string {
+  const fits = (candidate: string) => measureSms(candidate + suffix).segments <= maxSegments;
+  const cut = (end: number) => text.slice(0, end).replace(/[\s.,;:!?-]+$/u, '') + ELLIPSIS;
+  const boundaries: number[] = [];
+  for (const match of text.matchAll(/\s+/g)) if (match.index > 0) boundaries.push(match.index);
+  // Segment count only grows with the prefix, so search the boundaries.
+  let lo = 0;
+  let hi = boundaries.length - 1;
+  let best = -1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    if (fits(cut(boundaries[mid] as number))) {
+      best = mid;
+      lo = mid + 1;
+    } else hi = mid - 1;
+  }
+  if (best >= 0) return cut(boundaries[best] as number);
+  const chars = Array.from(text);
+  let low = 0;
+  let high = chars.length;
+  while (low < high) {
+    const mid = (low + high + 1) >> 1;
+    if (fits(chars.slice(0, mid).join('') + ELLIPSIS)) low = mid;
+    else high = mid - 1;
+  }
+  return chars.slice(0, low).join('') + ELLIPSIS;
 }

@@ -4,6 +4,7 @@ import type { SenderMatch } from '../config/match.js';
 import type { Setup } from '../config/schema.js';
 import { refusal, type Refusal } from '../errors.js';
 import { parseRecipientNumber } from '../numbers/parse.js';
+import type { TextPolicy } from '../message/text.js';
 
 /*
  * The intake rules as plain functions of (config, envelope): no sockets, no
@@ -74,4 +75,17 @@ export function checkRecipient(config: Config, setup: Setup | undefined, address
     return { ok: false, refusal: refusal(number.reason, `${number.detail}; address SMS as +<country code><number>@${domain}`) };
   }
   return { ok: true, kind: 'sms', e164: number.e164 };
+}
+
+/** The setup's text rules in the form src/message takes them. */
+export function textPolicyFor(setup: Setup): TextPolicy {
+  return {
+    source: setup.text,
+    separator: setup.text_separator,
+    cutMarkers: setup.cut_markers,
+    transliterate: setup.transliterate,
+    maxSegments: setup.max_segments,
+    onOverflow: setup.on_overflow,
+    suffix: '',
+  };
 }

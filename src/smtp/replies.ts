@@ -13,6 +13,7 @@ const REPLIES: Record<RefusalCode, { code: number; enhanced: string }> = {
   too_many_recipients: { code: 452, enhanced: '4.5.3' },
   message_too_large: { code: 552, enhanced: '5.3.4' },
   no_text: { code: 550, enhanced: '5.6.0' },
+  too_long: { code: 550, enhanced: '5.3.4' },
   storage_unavailable: { code: 451, enhanced: '4.3.0' },
   internal_error: { code: 451, enhanced: '4.3.0' },
 };

@@ -7,7 +7,7 @@ import { maskNumber, type Logger } from '../log.js';
 import type { Ledger } from '../ledger/types.js';
 import { parseEmail } from '../message/parse.js';
 import { buildSmsText } from '../message/text.js';
-import { checkRecipient, checkSender, normaliseIp } from './policy.js';
+import { checkRecipient, checkSender, normaliseIp, textPolicyFor } from './policy.js';
 import { replyError } from './replies.js';
 
 export interface SmtpIntakeOptions {
@@ -87,8 +87,18 @@ export function createSmtpIntake(options: SmtpIntakeOptions): SmtpIntake {
     }
     if (txn.numbers.size === 0) return `2.0.0 Accepted for postmaster [ref ${ref}]`;
     const setup = txn.sender.setup;
-    const sms = buildSmsText(email);
-    if (!sms.ok) throw refuse(session, state, refusal('no_text', 'The message has no text to send as SMS'));
+    const sms = buildSmsText(email, textPolicyFor(setup));
+    if (!sms.ok && sms.reason === 'no_text') {
+      throw refuse(session, state, refusal('no_text', 'The message has no text to send as SMS (attachments are not sent)'));
+    }
+    if (!sms.ok) {
+      throw refuse(
+        session,
+        state,
+        refusal('too_long', `The SMS would be ${sms.segments} segments; this sender's limit is ${sms.maxSegments} (shorten the message)`),
+      );
+    }
+    if (sms.warnings.length > 0) log.info({ warnings: sms.warnings, segments: sms.measure.segments }, 'sms text built with warnings');
 
     const headerEnd = raw.indexOf('\r\n\r\n');
     const bodyHash = createHash('sha256').update(headerEnd === -1 ? raw : raw.subarray(headerEnd + 4)).digest('hex');
