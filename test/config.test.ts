@@ -62,6 +62,11 @@ describe('config loading', () => {
     expect(issuesOf(() => loadConfig(dirs!.configFile))).toMatch(/authorize: no authorisation rule/);
   });
 
+  it('refuses a cut marker that is not a valid regular expression', () => {
+    dirs = writeConfig({ setups: [alertsSetup({ cut_markers: ['Confidential', '/([unclosed/i'] })] });
+    expect(issuesOf(() => loadConfig(dirs!.configFile))).toMatch(/alerts\.yaml:\d+:\d+: cut_markers\.1: "\/\(\[unclosed\/i" is not a valid regular expression/);
+  });
+
   it('names both files when two setups claim the same sender', () => {
     dirs = writeConfig({ setups: [alertsSetup(), alertsSetup({ id: 'billing', senders: ['ops@x.test', 'example.test'] })] });
     const message = issuesOf(() => loadConfig(dirs!.configFile));

@@ -16,6 +16,7 @@ beforeAll(async () => {
     setups: [
       alertsSetup({ cooldown: 'off' }),
       alertsSetup({ id: 'remote', senders: ['noc@remote.test'], authorize: { ip: ['192.0.2.0/24'] } }),
+      alertsSetup({ id: 'short', senders: ['pager@short.test'], max_segments: 1 }),
     ],
   });
   t = await startTestDaemon(dirs);
@@ -142,6 +143,36 @@ describe('DATA', () => {
 
   it('refuses a message without text with 550 5.6.0', async () => {
     const result = await sendMail({ port, from: 'ops@example.test', to: '+4520123451@sms.example.test', text: '  \n  ' });
+    expect(result.response).toMatch(/^550 5\.6\.0 The message has no text to send as SMS/);
+  });
+
+  it('refuses a text over the setup\'s max_segments with 550 5.3.4 naming the count', async () => {
+    const result = await sendMail({ port, from: 'pager@short.test', to: '+4520123453@sms.example.test', text: 'Disk full. '.repeat(20) });
+    expect(result.response).toMatch(/^550 5\.3\.4 The SMS would be 2 segments; this sender's limit is 1 \(shorten the message\)/);
+  });
+
+  it('refuses an attachment-only mail with 550 5.6.0', async () => {
+    const result = await sendMail({
+      port,
+      from: 'ops@example.test',
+      to: '+4520123454@sms.example.test',
+      raw: [
+        'From: ops@example.test',
+        'To: +4520123454@sms.example.test',
+        'Subject: scan',
+        'MIME-Version: 1.0',
+        'Content-Type: multipart/mixed; boundary="b1"',
+        '',
+        '--b1',
+        'Content-Type: application/pdf; name="scan.pdf"',
+        'Content-Disposition: attachment; filename="scan.pdf"',
+        'Content-Transfer-Encoding: base64',
+        '',
+        'JVBERi0xLjQKJcfsj6IK',
+        '--b1--',
+        '',
+      ].join('\r\n'),
+    });
     expect(result.response).toMatch(/^550 5\.6\.0 The message has no text to send as SMS/);
   });
 
