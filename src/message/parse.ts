@@ -17,7 +17,7 @@ function headerText(value: HeaderValue | undefined): string {
 }
 
 /** The full MIME parse (mailparser): every structure, charset and encoding. */
-export async function parseEmailFully(raw: Buffer): Promise<ParsedEmail> {
+export async function parseEmailFully(raw: Buffer, depth = 0): Promise<ParsedEmail> {
   const mail = await simpleParser(raw, {
     skipTextToHtml: true,
     // `text` must be the text/plain content only; HTML is converted by src/message/html.ts.
@@ -27,11 +27,20 @@ export async function parseEmailFully(raw: Buffer): Promise<ParsedEmail> {
     keepCidLinks: false,
   });
   const autoSubmitted = headerText(mail.headers.get('auto-submitted')).toLowerCase();
+  let text = mail.text;
+  let html = typeof mail.html === 'string' ? mail.html : undefined;
+  // A forwarded mail with no note of its own: its text is the forwarded message's.
+  const forwarded = mail.attachments.find((a) => a.contentType === 'message/rfc822');
+  if (!text?.trim() && !html && forwarded && depth < 3) {
+    const inner = await parseEmailFully(forwarded.content, depth + 1);
+    text = inner.text;
+    html = inner.html;
+  }
   return {
     messageId: mail.messageId?.trim() || undefined,
     subject: mail.subject,
-    text: mail.text,
-    html: typeof mail.html === 'string' ? mail.html : undefined,
+    text,
+    html,
     autoReply: autoSubmitted.startsWith('auto-replied') || mail.headers.has('x-autoreply') || mail.headers.has('x-autorespond'),
   };
 }
