@@ -1,5 +1,6 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { setupSchema } from '../src/config/schema.js';
 import { measureSms } from '../src/message/encoding.js';
@@ -24,6 +25,21 @@ function read(name: string, suffix: string): string | undefined {
   const file = join(dir, name + suffix);
   return existsSync(file) ? readFileSync(file, 'utf8') : undefined;
 }
+
+describe('any input', () => {
+  it('never crashes the parser and never yields an empty SMS without a reason', async () => {
+    const header = fc.constantFrom('', 'Content-Type: text/plain; charset=utf-8\r\n', 'Content-Type: multipart/mixed; boundary=x\r\n', 'Content-Transfer-Encoding: base64\r\n', 'Content-Type: text/html\r\n');
+    await fc.assert(
+      fc.asyncProperty(header, fc.uint8Array({ maxLength: 600 }), async (head, body) => {
+        const raw = Buffer.concat([Buffer.from(`Subject: x\r\n${head}\r\n`), Buffer.from(body)]);
+        const result = buildSmsText(await parseEmail(raw));
+        if (result.ok) expect(result.text.trim()).not.toBe('');
+        else expect(['no_text', 'too_long']).toContain(result.reason);
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
 
 describe('the mail corpus', () => {
   it('has at least 40 mails, each with an expected SMS or refusal', () => {

@@ -82,7 +82,8 @@ describe('segment boundaries', () => {
   });
 
   it.each([
-    [69, 1], [70, 1], [71, 2], [133, 2], [134, 2], [135, 3], [201, 3], [202, 4],
+    [66, 1], [67, 1], [68, 1], [69, 1], [70, 1], [71, 2],
+    [133, 2], [134, 2], [135, 3], [200, 3], [201, 3], [202, 4],
   ])('%d UCS-2 characters are %d SMS', (length, segments) => {
     expect(measureSms('ł'.repeat(length)).segments).toBe(segments);
   });
