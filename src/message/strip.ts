@@ -38,13 +38,18 @@ function matchesMarker(line: string, markers: readonly CutMarker[]): boolean {
 }
 
 /** The index of the first line where quoted/signature/footer/disclaimer text begins, or lines.length. */
+/** Quote headers are short and end with a colon; testing only those keeps long lines linear. */
+function isQuoteHeader(line: string): boolean {
+  return line.length <= MAX_HEADER_LINE && line.endsWith(':') && QUOTE_HEADERS.some((re) => re.test(line));
+}
+const MAX_HEADER_LINE = 400;
+
 function cutIndex(lines: string[], markers: readonly CutMarker[]): number {
   for (let i = 0; i < lines.length; i++) {
     const line = (lines[i] as string).trim();
-    const withNext = `${line} ${(lines[i + 1] ?? '').trim()}`;
-    if (QUOTE_HEADERS.some((re) => re.test(line))) return i;
-    if (/^(On|Am|Le|Den)\b/i.test(line) && !line.endsWith(':') && QUOTE_HEADERS.some((re) => re.test(withNext))) return i;
-    if (ORIGINAL_MESSAGE.test(line)) return i;
+    if (isQuoteHeader(line)) return i;
+    if (line.length <= MAX_HEADER_LINE && !line.endsWith(':') && /^(On|Am|Le|Den)\b/i.test(line) && isQuoteHeader(`${line} ${(lines[i + 1] ?? '').trim()}`)) return i;
+    if (line.startsWith('-') && ORIGINAL_MESSAGE.test(line)) return i;
     if (OUTLOOK_FROM.test(line)) {
       for (let j = i + 1; j <= i + 3 && j < lines.length; j++) {
         if (OUTLOOK_SENT.test((lines[j] as string).trim())) {

@@ -99,7 +99,10 @@ const ELLIPSIS = '...'; // three dots: the one-character ellipsis is not GSM-7
  * fits `maxSegments` together with `suffix`. Falls back to a cut between
  * characters (never inside a surrogate pair) when no word boundary fits.
  */
-export function truncateToSegments(text: string, maxSegments: number, suffix = ''): string {
+export function truncateToSegments(input: string, maxSegments: number, suffix = ''): string {
+  // Whatever fits has at most 160 UTF-16 units per segment: look no further (and never end on half a surrogate pair).
+  let text = input.slice(0, maxSegments * 160 + 1);
+  if (/[\ud800-\udbff]$/.test(text)) text = text.slice(0, -1);
   const fits = (candidate: string) => measureSms(candidate + suffix).segments <= maxSegments;
   const cut = (end: number) => text.slice(0, end).replace(/[\s.,;:!?-]+$/u, '') + ELLIPSIS;
   const boundaries: number[] = [];
