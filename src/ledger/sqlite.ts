@@ -1,5 +1,4 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { performance } from 'node:perf_hooks';
 import type { Clock } from '../clock.js';
 import type { Logger } from '../log.js';
 import { StorageError } from '../errors.js';
@@ -28,8 +27,6 @@ export interface SqliteLedgerDeps {
    * event loop, which already batches everything that finished in the same turn.
    */
   bookkeepingDelayMs?: number;
-  /** Least time between two commits (ms); see scheduleFlush. */
-  minCommitIntervalMs?: number;
   /** Upper bound of writes in one transaction. */
   maxBatch?: number;
 }
@@ -51,7 +48,6 @@ const TERMINAL: ReadonlySet<OutboxStatus> = new Set(['delivered', 'failed', 'exp
 export function createSqliteLedger(deps: SqliteLedgerDeps): Ledger {
   const { db, clock, logger } = deps;
   const bookkeepingDelayMs = deps.bookkeepingDelayMs ?? 10;
-  const minCommitIntervalMs = deps.minCommitIntervalMs ?? 2;
   const maxBatch = deps.maxBatch ?? 1024;
   const listeners: (() => void)[] = [];
 
@@ -182,6 +178,8 @@ export function createSqliteLedger(deps: SqliteLedgerDeps): Ledger {
   // Group commit: every write that arrives within one turn of the event loop
   // (mails whose DATA finished, sends recorded, receipts, claims) shares one
   // transaction and so one WAL fsync. Nobody is answered before that commit.
+  // In the ledger thread a turn lasts as long as the previous commit, so the
+  // batch grows with the load and the disk's latency.
   interface Write {
     run(now: number): unknown;
     /** Must be on disk before its promise resolves (an answer depends on it). */
@@ -198,7 +196,6 @@ export function createSqliteLedger(deps: SqliteLedgerDeps): Ledger {
   function flush(): void {
     clearTimeout(timer);
     timer = undefined;
-    timerUrgent = false;
     if (immediate) clearImmediate(immediate);
     immediate = undefined;
     const batch = writes.length > maxBatch ? writes.splice(0, maxBatch) : writes;
@@ -216,7 +213,6 @@ export function createSqliteLedger(deps: SqliteLedgerDeps): Ledger {
     } catch (error) {
       logger.warn({ err: error, batch: batch.length }, 'group commit failed; committing writes one by one');
     }
-    lastCommitAt = performance.now();
     if (results) {
       batch.forEach((w, i) => w.resolve(results[i]));
     } else {
@@ -237,26 +233,20 @@ export function createSqliteLedger(deps: SqliteLedgerDeps): Ledger {
   }
 
   // When to commit. A client waits for intake and dispatch waits for claims:
-  // those commit on the next turn of the event loop, but no sooner than
-  // minCommitIntervalMs after the previous commit, so under load one fsync
-  // covers everything that arrived meanwhile (group commit) instead of the
-  // event loop spending its time in fsync. Bookkeeping nobody waits on (sent,
-  // retries, receipts) rides along or waits at most bookkeepingDelayMs.
+  // those commit on the next turn of the event loop, together with whatever
+  // else arrived by then. Bookkeeping nobody waits on (sent, retries,
+  // receipts) rides along, or waits at most bookkeepingDelayMs.
   let timer: NodeJS.Timeout | undefined;
-  let timerUrgent = false;
   let immediate: NodeJS.Immediate | undefined;
-  let lastCommitAt = 0;
 
   function scheduleFlush(urgent = true): void {
-    if (immediate || (timer && (timerUrgent || !urgent))) return;
-    clearTimeout(timer);
-    timer = undefined;
-    const wait = urgent ? lastCommitAt + minCommitIntervalMs - performance.now() : bookkeepingDelayMs;
-    if (wait <= 0) {
+    if (immediate) return;
+    if (urgent) {
+      clearTimeout(timer);
+      timer = undefined;
       immediate = setImmediate(flush);
     } else {
-      timerUrgent = urgent;
-      timer = setTimeout(flush, wait);
+      timer ??= setTimeout(flush, bookkeepingDelayMs);
     }
   }
 

@@ -27,7 +27,6 @@ try {
     clock: systemClock,
     logger,
     bookkeepingDelayMs: options.bookkeepingDelayMs,
-    minCommitIntervalMs: 0,
   });
   ledger.onQueued(() => send({ type: 'queued' }));
 
