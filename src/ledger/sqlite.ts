@@ -212,6 +212,7 @@ export function createSqliteLedger(deps: SqliteLedgerDeps): Ledger {
       results = runAll(batch, now);
     } catch (error) {
       logger.warn({ err: error, batch: batch.length }, 'group commit failed; committing writes one by one');
+      if ((error as { code?: string }).code === 'SQLITE_FULL') reclaimWal();
     }
     if (results) {
       batch.forEach((w, i) => w.resolve(results[i]));
@@ -247,6 +248,20 @@ export function createSqliteLedger(deps: SqliteLedgerDeps): Ledger {
       immediate = setImmediate(flush);
     } else {
       timer ??= setTimeout(flush, bookkeepingDelayMs);
+    }
+  }
+
+  /**
+   * On a full disk the WAL may be what fills it, and the checkpoint that would
+   * let SQLite reuse it only runs after a successful commit. Copy it into the
+   * database and truncate it, so the space is free for the next attempt.
+   */
+  function reclaimWal(): void {
+    try {
+      const [result] = db.pragma('wal_checkpoint(TRUNCATE)') as { busy: number; log: number; checkpointed: number }[];
+      logger.warn({ checkpoint: result }, 'disk full: checkpointed and truncated the WAL');
+    } catch (error) {
+      logger.error({ err: error }, 'disk full: could not checkpoint the WAL');
     }
   }
 
