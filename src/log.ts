@@ -31,3 +31,8 @@ export function maskNumber(e164: string): string {
   if (e164.length <= 6) return e164.replace(/\d/g, '*');
   return e164.slice(0, 5) + '*'.repeat(e164.length - 7) + e164.slice(-2);
 }
+
+/** Masks every phone-number-like run of digits in a free text (for log lines that quote a reply). */
+export function maskNumbersIn(text: string): string {
+  return text.replace(/\+?\d{6,}/g, (digits) => maskNumber(digits));
+}

@@ -195,6 +195,13 @@ describe('delivery receipts', () => {
     expect(after).toEqual(row);
   });
 
+  it('no log line carries the provider secret or a full phone number at info level', () => {
+    const lines = t.logs.filter((l) => l.level >= 30).map((l) => JSON.stringify(l));
+    expect(lines.length).toBeGreaterThan(20);
+    expect(lines.filter((l) => l.includes(SIM_SECRET))).toEqual([]);
+    expect(lines.filter((l) => /\+45\d{8}/.test(l))).toEqual([]);
+  });
+
   it('the simulator saw no duplicate sends in this whole file', async () => {
     expect((await simulatorStats(t.simUrl)).duplicates).toBe(0);
   });

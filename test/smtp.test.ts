@@ -116,6 +116,10 @@ describe('RCPT TO', () => {
   it('refuses a number the number plan does not have with 550 5.1.3', async () => {
     const result = await sendMail({ port, from: 'ops@example.test', to: '+4530000001@sms.example.test', text: 'hi' });
     expect(result.response).toMatch(/^550 5\.1\.3 \+4530000001 is not a valid phone number/);
+    // The client is told the number; the log line masks it.
+    const ref = /\[ref ([\w.]+)\]/.exec(result.response)?.[1];
+    const line = t.logs.find((l) => l.ref === ref && l.refusal === 'invalid_number');
+    expect(line).toMatchObject({ to: '+4530****01@sms.example.test', msg: expect.stringContaining('+4530****01 is not a valid phone number') });
   });
 
   it('answers 452 4.5.3 past max_recipients, and the accepted ones still get their SMS', async () => {

@@ -3,7 +3,7 @@ import { SMTPServer, type SMTPServerDataStream, type SMTPServerSession } from 's
 import type { Config } from '../config/load.js';
 import type { SenderMatch } from '../config/match.js';
 import { refusal, StorageError, type Refusal } from '../errors.js';
-import { maskNumber, type Logger } from '../log.js';
+import { maskNumber, maskNumbersIn, type Logger } from '../log.js';
 import type { Ledger } from '../ledger/types.js';
 import { parseEmail } from '../message/parse.js';
 import { buildSmsText } from '../message/text.js';
@@ -65,7 +65,8 @@ export function createSmtpIntake(options: SmtpIntakeOptions): SmtpIntake {
 
   function refuse(session: SMTPServerSession, state: SessionState, why: Refusal, extra: Record<string, unknown> = {}) {
     const ref = txnRef(session, state);
-    state.log.info({ ref, refusal: why.code, ...extra }, why.detail);
+    const fields = Object.fromEntries(Object.entries(extra).map(([key, value]) => [key, typeof value === 'string' ? maskNumbersIn(value) : value]));
+    state.log.info({ ref, refusal: why.code, ...fields }, maskNumbersIn(why.detail));
     return replyError(why, ref);
   }
 
