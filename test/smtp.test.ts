@@ -108,6 +108,22 @@ describe('RCPT TO', () => {
     expect(replies[3]).toMatch(/^550 5\.7\.1 Relaying denied/);
   });
 
+  it.each([
+    ['percent hack', 'user%other.test@sms.example.test', /^550 5\.1\.3 /],
+    ['percent hack with a number', '+4520123456%evil.test@sms.example.test', /^550 5\.1\.3 /],
+    ['source route', '@sms.example.test:victim@other.test', /^550 5\.7\.1 Relaying denied/],
+    ['another domain', 'victim@other.test', /^550 5\.7\.1 Relaying denied/],
+    ['a subdomain of the SMS domain', '+4520123456@evil.sms.example.test', /^550 5\.7\.1 Relaying denied/],
+    ['the SMS domain as a suffix', '+4520123456@sms.example.test.evil.test', /^550 5\.7\.1 Relaying denied/],
+    ['an IP literal', 'victim@[192.0.2.1]', /^550 5\.7\.1 Relaying denied/],
+    ['a quoted local part with an @', '"victim@other.test"@sms.example.test', /^(550 5\.1\.3 |501 )/],
+    ['a bang path', 'other.test!victim@sms.example.test', /^550 5\.1\.3 /],
+    ['no domain', 'victim', /^(550 5\.7\.1 Relaying denied|501 )/],
+  ])('never relays: %s (%s)', async (_name, rcpt, reply) => {
+    const replies = await rawSession(['EHLO c', 'MAIL FROM:<ops@example.test>', `RCPT TO:<${rcpt}>`, 'QUIT']);
+    expect(replies[3]).toMatch(reply);
+  });
+
   it('refuses a local part that is not a number with 550 5.1.3', async () => {
     const result = await sendMail({ port, from: 'ops@example.test', to: 'not-a-number@sms.example.test', text: 'hi' });
     expect(result.response).toMatch(/^550 5\.1\.3 "not-a-number" is not a phone number/);
