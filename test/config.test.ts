@@ -38,9 +38,22 @@ describe('config loading', () => {
     expect(message).toMatch(/setups\/alerts\.yaml:9:1: cooldown: "10 minutes" is not a duration/);
   });
 
-  it('reports an unknown key with its line', () => {
-    dirs = writeConfig({ setups: [alertsSetup({ cooldwn: '5m' })] });
-    expect(issuesOf(() => loadConfig(dirs!.configFile))).toMatch(/alerts\.yaml:\d+:1: cooldwn: unknown key/);
+  it.each([
+    ['a typo', { cooldwn: '5m' }, 'cooldwn: unknown key: did you mean `cooldown`?'],
+    ['another spelling', { sendername: 'Ops' }, 'sendername: unknown key: did you mean `sender_name`?'],
+    ['words swapped', { country_default: 'DK' }, 'country_default: unknown key: did you mean `default_country`?'],
+    ['a nested typo', { authorize: { ips: ['10.0.0.0/8'] } }, 'authorize.ips: unknown key: did you mean `ip`?'],
+    ['nothing close', { colour: 'blue' }, "colour: unknown key (see the README's configuration reference)"],
+  ])('reports an unknown key with its line and a hint: %s', (_name, extra, message) => {
+    dirs = writeConfig({ setups: [alertsSetup(extra)] });
+    const text = issuesOf(() => loadConfig(dirs!.configFile));
+    expect(text).toContain(message);
+    expect(text).toMatch(/alerts\.yaml:\d+:\d+: /);
+  });
+
+  it('hints in the main file too', () => {
+    dirs = writeConfig({ main: { smtp: { listen: '127.0.0.1:0', max_recipient: 5 } } });
+    expect(issuesOf(() => loadConfig(dirs!.configFile))).toMatch(/mail2sms\.yaml:\d+:\d+: smtp\.max_recipient: unknown key: did you mean `max_recipients`\?/);
   });
 
   it('reports a missing required field', () => {

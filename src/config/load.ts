@@ -79,10 +79,65 @@ function parseYamlFile<S extends z.ZodType>(file: string, schema: S): Parsed<z.o
         file: shown,
         ...pos,
         field: fieldPath.length > 0 ? fieldPath.join('.') : undefined,
-        message: issue.code === 'unrecognized_keys' ? `unknown key${extra.length > 1 ? `s ${extra.join(', ')}` : ''} (check the spelling; see the README's config reference)` : describe(issue),
+        message: issue.code === 'unrecognized_keys' ? unknownKeyMessage(schema, path, extra) : describe(issue),
       };
     }),
   };
+}
+
+function unknownKeyMessage(schema: z.ZodType, path: (string | number)[], keys: string[]): string {
+  const known = knownKeys(schema, path);
+  const hints = keys.map((key) => closest(key, known)).filter((hint): hint is string => hint !== undefined);
+  const what = keys.length > 1 ? `unknown keys ${keys.join(', ')}` : 'unknown key';
+  return hints.length > 0 ? `${what}: did you mean \`${hints.join('`, `')}\`?` : `${what} (see the README's configuration reference)`;
+}
+
+/** The keys the schema knows for the object at `path`. */
+function knownKeys(schema: z.ZodType, path: (string | number)[]): string[] {
+  let node: unknown = schema;
+  const unwrap = (value: unknown): unknown => {
+    for (let guard = 0; guard < 10; guard++) {
+      const def = (value as { _zod?: { def?: { type?: string; innerType?: unknown; in?: unknown } } })._zod?.def;
+      if (def?.type === 'default' || def?.type === 'optional' || def?.type === 'nullable') value = def.innerType;
+      else if (def?.type === 'pipe') value = def.in;
+      else return value;
+    }
+    return value;
+  };
+  for (const part of path) {
+    node = unwrap(node);
+    const shape = (node as { shape?: Record<string, unknown> }).shape;
+    if (!shape || typeof part !== 'string' || !(part in shape)) return [];
+    node = shape[part];
+  }
+  const shape = (unwrap(node) as { shape?: Record<string, unknown> }).shape;
+  return shape ? Object.keys(shape).filter((key) => key !== '$schema') : [];
+}
+
+/** The known key a typo most likely meant: edit distance ≤ 2, or the same words in another order. */
+function closest(key: string, known: string[]): string | undefined {
+  let best: { key: string; distance: number } | undefined;
+  for (const candidate of known) {
+    const distance = editDistance(key.toLowerCase(), candidate.toLowerCase());
+    if (distance <= 2 && (!best || distance < best.distance)) best = { key: candidate, distance };
+  }
+  if (best) return best.key;
+  const words = (k: string) => k.toLowerCase().split(/[_\-\s]+/).sort().join('_');
+  return known.find((candidate) => words(candidate) === words(key));
+}
+
+function editDistance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let previous = row[0] as number;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const current = row[j] as number;
+      row[j] = Math.min(current + 1, (row[j - 1] as number) + 1, previous + (a[i - 1] === b[j - 1] ? 0 : 1));
+      previous = current;
+    }
+  }
+  return row[b.length] as number;
 }
 
 function describe(issue: z.core.$ZodIssue): string {
