@@ -9,6 +9,7 @@ export type RefusalCode =
   | 'relay_denied'
   | 'not_a_number'
   | 'invalid_number'
+  | 'country_not_allowed'
   | 'too_many_recipients'
   | 'message_too_large'
   | 'no_text'

@@ -51,6 +51,17 @@ describe('config loading', () => {
     expect(text).toMatch(/alerts\.yaml:\d+:\d+: /);
   });
 
+  it.each([
+    ['purpose', { purpose: 'newsletter' }, 'purpose: not yet supported'],
+    ['sending_window', { sending_window: 'Mon-Fri 08:00-20:00' }, 'sending_window: not yet supported'],
+    ['on_suppressed: reject', { on_suppressed: 'reject' }, 'on_suppressed: reject is not yet supported'],
+    ['an empty allowed_countries', { allowed_countries: [] }, 'allowed_countries: is an empty list'],
+    ['a bad country', { allowed_countries: ['DK', 'XY'] }, 'allowed_countries.1: is not an ISO 3166 country code'],
+  ])('refuses %s with a clear reason, never ignoring it', (_name, extra, message) => {
+    dirs = writeConfig({ setups: [alertsSetup(extra)] });
+    expect(issuesOf(() => loadConfig(dirs!.configFile))).toContain(message);
+  });
+
   it('hints in the main file too', () => {
     dirs = writeConfig({ main: { smtp: { listen: '127.0.0.1:0', max_recipient: 5 } } });
     expect(issuesOf(() => loadConfig(dirs!.configFile))).toMatch(/mail2sms\.yaml:\d+:\d+: smtp\.max_recipient: unknown key: did you mean `max_recipients`\?/);

@@ -17,6 +17,7 @@ beforeAll(async () => {
       alertsSetup({ cooldown: 'off' }),
       alertsSetup({ id: 'remote', senders: ['noc@remote.test'], authorize: { ip: ['192.0.2.0/24'] } }),
       alertsSetup({ id: 'short', senders: ['pager@short.test'], max_segments: 1 }),
+      alertsSetup({ id: 'danish', senders: ['dk@danish.test'], allowed_countries: ['DK'], max_recipients: 2 }),
     ],
   });
   t = await startTestDaemon(dirs);
@@ -145,6 +146,19 @@ describe('RCPT TO', () => {
     const replies = await rawSession(['EHLO c', 'MAIL FROM:<ops@example.test>', ...to.map((a) => `RCPT TO:<${a}>`), 'QUIT']);
     expect(replies[8]).toMatch(/^452 4\.5\.3 Too many recipients: at most 5 per message/);
     await waitFor(async () => (await simulatorMessages(t.simUrl)).filter((m) => m.text === 'Batch').length === 5, 'five SMS');
+  });
+
+  it('refuses a country the setup does not allow with 550 5.7.1', async () => {
+    const replies = await rawSession(['EHLO c', 'MAIL FROM:<dk@danish.test>', 'RCPT TO:<+46701234567@sms.example.test>', 'RCPT TO:<+4520123456@sms.example.test>', 'QUIT']);
+    expect(replies[3]).toMatch(/^550 5\.7\.1 \+46701234567 is in SE; this sender may only send to DK/);
+    expect(replies[4]).toMatch(/^250 /);
+  });
+
+  it("applies the setup's own max_recipients below the server's", async () => {
+    const rcpts = ['+4520123401', '+4520123402', '+4520123403'].map((n) => `RCPT TO:<${n}@sms.example.test>`);
+    const replies = await rawSession(['EHLO c', 'MAIL FROM:<dk@danish.test>', ...rcpts, 'QUIT']);
+    expect(replies.slice(3, 6).map((r) => r.slice(0, 9))).toEqual(['250 Accep', '250 Accep', '452 4.5.3']);
+    expect(replies[5]).toMatch(/at most 2 per message/);
   });
 
   it('accepts postmaster@ an SMS domain and logs the mail', async () => {

@@ -153,6 +153,14 @@ export const setupSchema = z
     transliterate: z.boolean().default(true),
     max_segments: z.number().int().min(1).max(10).default(3),
     on_overflow: z.enum(['reject', 'truncate']).default('reject'),
+    /** Only numbers of these countries; others get 550 5.7.1 at RCPT TO. Absent = any country. */
+    allowed_countries: z.array(country).min(1, 'is an empty list: no number could ever be sent to').optional(),
+    /** Recipients per mail for this setup (the server's smtp.max_recipients still caps it). */
+    max_recipients: z.number().int().min(1).max(1000).optional(),
+    on_suppressed: z.enum(['accept', 'reject']).default('accept'),
+    // Parsed so they are never silently ignored; refused below until their issues land.
+    purpose: z.unknown().optional(),
+    sending_window: z.unknown().optional(),
   })
   .superRefine((setup, ctx) => {
     if (!setup.authorize.ip && !setup.allow_unauthenticated) {
@@ -164,6 +172,15 @@ export const setupSchema = z
     }
     if (setup.category === 'marketing') {
       ctx.addIssue({ code: 'custom', path: ['category'], message: 'marketing setups are not yet supported (they need the consent rules)' });
+    }
+    if (setup.purpose !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['purpose'], message: 'not yet supported (consent purposes come with the consent rules)' });
+    }
+    if (setup.sending_window !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['sending_window'], message: 'not yet supported (sending windows come with the dispatch rules)' });
+    }
+    if (setup.on_suppressed === 'reject') {
+      ctx.addIssue({ code: 'custom', path: ['on_suppressed'], message: 'reject is not yet supported (suppressed recipients are accepted and recorded)' });
     }
   });
 

@@ -74,6 +74,12 @@ export function checkRecipient(config: Config, setup: Setup | undefined, address
   if (!number.ok) {
     return { ok: false, refusal: refusal(number.reason, `${number.detail}; address SMS as +<country code><number>@${domain}`) };
   }
+  if (setup.allowed_countries && !(number.country && setup.allowed_countries.includes(number.country))) {
+    return {
+      ok: false,
+      refusal: refusal('country_not_allowed', `${number.e164} is in ${number.country ?? 'no single country'}; this sender may only send to ${setup.allowed_countries.join(', ')}`),
+    };
+  }
   return { ok: true, kind: 'sms', e164: number.e164 };
 }
 

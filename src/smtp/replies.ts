@@ -10,6 +10,7 @@ const REPLIES: Record<RefusalCode, { code: number; enhanced: string }> = {
   relay_denied: { code: 550, enhanced: '5.7.1' },
   not_a_number: { code: 550, enhanced: '5.1.3' },
   invalid_number: { code: 550, enhanced: '5.1.3' },
+  country_not_allowed: { code: 550, enhanced: '5.7.1' },
   too_many_recipients: { code: 452, enhanced: '4.5.3' },
   message_too_large: { code: 552, enhanced: '5.3.4' },
   no_text: { code: 550, enhanced: '5.6.0' },

@@ -176,7 +176,7 @@ export function createSmtpIntake(options: SmtpIntakeOptions): SmtpIntake {
       const txn = state.txn;
       if (!txn) return callback(Object.assign(new Error('5.5.1 Send MAIL FROM first'), { responseCode: 503 }));
       const key = address.address.toLowerCase();
-      const limit = state.config.main.smtp.max_recipients;
+      const limit = Math.min(state.config.main.smtp.max_recipients, txn.sender?.setup.max_recipients ?? Number.POSITIVE_INFINITY);
       if (!txn.addresses.has(key) && txn.addresses.size >= limit) {
         return callback(refuse(session, state, refusal('too_many_recipients', `Too many recipients: at most ${limit} per message, send the rest in another message`)));
       }
