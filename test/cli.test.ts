@@ -1,10 +1,10 @@
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
-import { sendMail, startTestDaemon, writeConfig, type TestDirs } from './helpers.js';
+import { sendMail, startTestDaemon, waitFor, writeConfig, type TestDirs } from './helpers.js';
 
 const run = promisify(execFile);
 const cli = (...args: string[]) => run(process.execPath, ['bin/mail2sms.js', ...args]);
@@ -79,5 +79,44 @@ describe('mail2sms serve', () => {
     } finally {
       await t.stop();
     }
+  });
+});
+
+describe('mail2sms explain', () => {
+  const eml = 'test/fixtures/mail/26-nagios-alert-7bit.eml';
+
+  it('shows setup, authorisation, each recipient and the SMS text, reading the cooldown from the ledger', async () => {
+    dirs = writeConfig();
+    const t = await startTestDaemon(dirs);
+    try {
+      expect((await sendMail({ port: t.smtpPort, from: 'ops@example.test', to: '+4520123495@sms.example.test', text: 'earlier' })).code).toBe(250);
+      await waitFor(async () => (await t.daemon.ledger.outbox({ recipient: '+4520123495' }))[0]?.sentAt, 'the earlier SMS sent');
+    } finally {
+      await t.stop();
+    }
+    const { stdout } = await cli('explain', eml, '-c', dirs.configFile, '--from', 'nagios@example.test', '--to', '+4520123495@sms.example.test', '004520123496@sms.example.test', 'x@gmail.com', '--json');
+    const report = JSON.parse(stdout) as import('../src/cli/explain.js').ExplainReport;
+    expect(report.setup).toEqual({ id: 'alerts', file: expect.stringContaining('alerts.yaml'), matchedBy: 'domain example.test' });
+    expect(report.sender).toEqual({ accepted: true });
+    expect(report.recipients).toEqual([
+      { address: '+4520123495@sms.example.test', verdict: 'cooldown', number: '+4520123495', until: expect.stringMatching(/^\d{4}-\d\d-\d\dT/) },
+      { address: '004520123496@sms.example.test', verdict: 'would_send', number: '+4520123496' },
+      { address: 'x@gmail.com', verdict: 'refused', reply: expect.stringMatching(/^550 5\.7\.1 Relaying denied/) },
+    ]);
+    expect(report.sms).toMatchObject({ encoding: 'GSM-7', senderName: 'Example', text: readFileSync('test/fixtures/mail/26-nagios-alert-7bit.sms.txt', 'utf8').replace(/\n$/, '') });
+  });
+
+  it('says why a sender would be refused, in the text form', async () => {
+    dirs = writeConfig();
+    const fromElsewhere = await cli('explain', eml, '-c', dirs.configFile, '--from', 'ops@example.test', '--ip', '192.0.2.7');
+    expect(fromElsewhere.stdout).toContain('MAIL FROM:  refused: 550 5.7.1 Sender <ops@example.test> is not authorised from 192.0.2.7');
+    const unknown = await cli('explain', eml, '-c', dirs.configFile, '--from', 'eve@evil.test');
+    expect(unknown.stdout).toContain('Setup:      none matches this sender');
+  });
+
+  it('exits 65 for a file it cannot read and 64 for a bad --ip', async () => {
+    dirs = writeConfig();
+    expect(await failure(cli('explain', 'nope.eml', '-c', dirs.configFile))).toMatchObject({ code: 65 });
+    expect(await failure(cli('explain', eml, '-c', dirs.configFile, '--ip', 'localhost'))).toMatchObject({ code: 64 });
   });
 });

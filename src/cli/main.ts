@@ -9,6 +9,10 @@ import { migrate, openDatabase } from '../ledger/db.js';
 import { startDaemon } from '../daemon.js';
 import { createProviderSimulator } from '../providers/simulator.js';
 import { EXIT } from './exit.js';
+import { explainMail, formatExplain } from './explain.js';
+import { createCooldownCheck } from '../ledger/cooldown.js';
+import Database from 'better-sqlite3';
+import { isIP } from 'node:net';
 
 const DEFAULT_CONFIG = 'config/mail2sms.yaml';
 
@@ -103,6 +107,40 @@ export function buildProgram(out: (text: string) => void, setExit: (code: number
         out(report.applied.length > 0 ? `applied ${report.applied.join(', ')}; schema version ${report.version}\n` : `up to date; schema version ${report.version}\n`);
       } finally {
         db.close();
+      }
+    });
+
+  program
+    .command('explain')
+    .description('show what the daemon would do with a mail, without sending: setup, authorisation, each recipient, the SMS text')
+    .argument('<file>', 'the mail (.eml)')
+    .option('--from <address>', 'envelope sender (default: the From header)')
+    .option('--to <address...>', 'envelope recipients (default: the To and Cc headers)')
+    .option('--ip <address>', 'client IP address', '127.0.0.1')
+    .option('--json', 'print JSON')
+    .addOption(configOption())
+    .action(async (file: string, opts: { from?: string; to?: string[]; ip: string; json?: boolean; config: string }) => {
+      const config = load(opts.config);
+      let raw: Buffer;
+      try {
+        raw = readFileSync(file);
+      } catch (error) {
+        throw new CliFailure(`cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`, EXIT.dataErr);
+      }
+      if (isIP(opts.ip) === 0) throw new CliFailure(`--ip: "${opts.ip}" is not an IP address`, EXIT.usage);
+      // The cooldown is read from the ledger if there is one; explain never writes.
+      const db = existsSync(config.storagePath) ? new Database(config.storagePath, { readonly: true, fileMustExist: true }) : undefined;
+      try {
+        const report = await explainMail(config, raw, {
+          ...(opts.from ? { from: opts.from } : {}),
+          to: opts.to ?? [],
+          ip: opts.ip,
+          now: Date.now(),
+          ...(db ? { cooldown: createCooldownCheck(db) } : {}),
+        });
+        out(opts.json ? JSON.stringify(report, null, 2) + '\n' : formatExplain(report));
+      } finally {
+        db?.close();
       }
     });
 

@@ -3,6 +3,7 @@ import type { Clock } from '../clock.js';
 import type { Logger } from '../log.js';
 import { StorageError } from '../errors.js';
 import type { Db } from './db.js';
+import { createCooldownCheck } from './cooldown.js';
 import type {
   ClaimedSms,
   IntakeMessage,
@@ -51,13 +52,9 @@ export function createSqliteLedger(deps: SqliteLedgerDeps): Ledger {
   const maxBatch = deps.maxBatch ?? 1024;
   const listeners: (() => void)[] = [];
 
+  const cooldown = createCooldownCheck(db);
   const stmt = {
     findDuplicate: db.prepare('SELECT message_id AS queueId FROM outbox WHERE dedup_key = ? AND created_at > ? LIMIT 1'),
-    cooldownBlocker: db.prepare(
-      `SELECT state, sent_at AS sentAt FROM sends
-        WHERE recipient = ? AND (state = 'reserved' OR (state = 'sent' AND sent_at > ?))
-        ORDER BY state = 'reserved' DESC, sent_at DESC LIMIT 1`,
-    ),
     insertMessage: db.prepare(
       `INSERT INTO messages (id, received_at, setup_id, mail_from, header_message_id, body_hash, client_ip, session_ref,
          sender_name, sms_text, encoding, segments, characters)
@@ -146,11 +143,9 @@ export function createSqliteLedger(deps: SqliteLedgerDeps): Ledger {
     });
     fresh.forEach(({ recipient, key }, index) => {
       // A row never blocks itself: the check runs before this row's reservation exists.
-      const blocker =
-        message.cooldownMs === null
-          ? undefined
-          : (stmt.cooldownBlocker.get(recipient, now - message.cooldownMs) as { state: string; sentAt: number | null } | undefined);
-      const blockedUntil = blocker?.sentAt != null && message.cooldownMs !== null ? blocker.sentAt + message.cooldownMs : null;
+      const verdict = cooldown(recipient, message.cooldownMs, now);
+      const blocker = verdict.blocked;
+      const blockedUntil = verdict.blocked ? verdict.until : null;
       const row = {
         queueId,
         recipient,
