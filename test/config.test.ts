@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -157,5 +157,20 @@ describe('mail2sms check-config', () => {
   it('exits 64 on an unknown command', async () => {
     const error = await run('node', ['bin/mail2sms.js', 'frobnicate']).catch((e: { code: number }) => e);
     expect(error).toMatchObject({ code: 64 });
+  });
+});
+
+describe('JSON Schema for editors', () => {
+  it('config/setup.schema.json is what `mail2sms schema` prints (never stale)', async () => {
+    const { stdout } = await run('node', ['bin/mail2sms.js', 'schema']);
+    expect(stdout).toBe(readFileSync('config/setup.schema.json', 'utf8'));
+    const schema = JSON.parse(stdout) as { properties: Record<string, { description?: string }>; required: string[]; additionalProperties: boolean };
+    expect(schema.required).toEqual(['id', 'senders', 'sender_name', 'default_country']);
+    expect(schema.additionalProperties).toBe(false);
+    for (const [key, property] of Object.entries(schema.properties)) expect([key, typeof property.description]).toEqual([key, 'string']);
+  });
+
+  it('the example setup points editors at it', () => {
+    expect(readFileSync('config/setups/alerts.yaml', 'utf8').split('\n')[0]).toBe('# yaml-language-server: $schema=../setup.schema.json');
   });
 });

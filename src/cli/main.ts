@@ -4,6 +4,7 @@ import { packageRoot } from '../paths.js';
 import { Command, CommanderError, Option } from 'commander';
 import { ConfigError, loadConfig, type Config } from '../config/load.js';
 import { parseListen } from '../config/units.js';
+import { setupJsonSchema } from '../config/schema.js';
 import { createLogger } from '../log.js';
 import { migrate, openDatabase } from '../ledger/db.js';
 import { startDaemon } from '../daemon.js';
@@ -143,6 +144,11 @@ export function buildProgram(out: (text: string) => void, setExit: (code: number
         db?.close();
       }
     });
+
+  program
+    .command('schema')
+    .description('print the JSON Schema of a setup file (shipped as config/setup.schema.json)')
+    .action(() => out(JSON.stringify(setupJsonSchema(), null, 2) + '\n'));
 
   program
     .command('backup')

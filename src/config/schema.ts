@@ -130,37 +130,38 @@ const country = z
 
 export const setupSchema = z
   .strictObject({
-    $schema: z.string().optional(),
-    id: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/i, 'must be letters, digits, - or _ (max 64)'),
-    description: z.string().optional(),
-    senders: z.array(senderPattern).min(1, 'lists no sender'),
+    $schema: z.string().optional().meta({ description: 'JSON Schema reference for editors.' }),
+    id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/, 'must be letters, digits, - or _ (max 64)').meta({ description: 'Unique name of the setup (letters, digits, - and _).' }),
+    description: z.string().optional().meta({ description: 'Free text for admins.' }),
+    senders: z.array(senderPattern).min(1, 'lists no sender').meta({ description: 'Envelope senders this setup owns: ops@example.test (exact), example.test or @example.test (the domain), *.example.test (subdomains only). Exact beats domain beats *.domain.', examples: [['ops@example.test', 'example.test', '*.example.test']] }),
     authorize: z
       .strictObject({
-        ip: z.array(cidr).min(1, 'is an empty list').optional(),
+        ip: z.array(cidr).min(1, 'is an empty list').optional().meta({ description: 'Networks the client must connect from (IPv4 and IPv6 CIDR).', examples: [['127.0.0.0/8', '::1/128']] }),
       })
-      .default({}),
-    allow_unauthenticated: z.boolean().default(false),
-    sender_name: senderName,
-    cooldown: durationOrOff().default(600_000),
-    default_country: country,
-    category: z.enum(['alert', 'marketing']).default('alert'),
+      .default({})
+      .meta({ description: 'How a client proves it may send as this setup. Every rule listed must hold.' }),
+    allow_unauthenticated: z.boolean().default(false).meta({ description: 'Accept any client that claims a sender of this setup. Only for closed networks.' }),
+    sender_name: senderName.meta({ description: 'SMS sender: 3–11 letters/digits with at least one letter (one-way), or a phone number of up to 15 digits.', pattern: '^([A-Za-z0-9]{3,11}|\\+?[0-9]{3,15})$' }),
+    cooldown: durationOrOff().default(600_000).meta({ description: 'A number that got any SMS from the organisation within this interval is skipped: 30s, 10m, 24h, 7d, or off.', pattern: '^(off|([0-9]+(ms|s|m|h|d|w))+)$' }),
+    default_country: country.meta({ description: 'ISO 3166 country of numbers written without a country code.', pattern: '^[A-Za-z]{2}$' }),
+    category: z.enum(['alert', 'marketing']).default('alert').meta({ description: 'alert (sent to every number that has not opted out); marketing is not yet supported.' }),
     /** Where the SMS text comes from. */
-    text: z.enum(['body', 'subject', 'subject+body']).default('body'),
-    text_separator: z.string().default('\n'),
+    text: z.enum(['body', 'subject', 'subject+body']).default('body').meta({ description: 'Where the SMS text comes from.' }),
+    text_separator: z.string().default('\n').meta({ description: 'Between subject and body when text is subject+body.' }),
     /** Lines where a disclaimer starts: plain text (case-insensitive) or /regex/flags; the text is cut there. */
-    cut_markers: z.array(cutMarker).default([]),
+    cut_markers: z.array(cutMarker).default([]).meta({ description: 'Where a disclaimer starts: text (any case) or /regex/flags. The SMS is cut at that line.' }),
     /** Typographic quotes, dashes, ellipsis → GSM-7 equivalents, so one curly apostrophe does not halve the capacity. */
-    transliterate: z.boolean().default(true),
-    max_segments: z.number().int().min(1).max(10).default(3),
-    on_overflow: z.enum(['reject', 'truncate']).default('reject'),
+    transliterate: z.boolean().default(true).meta({ description: 'Curly quotes, dashes, ellipsis and odd spaces become GSM-7, so they do not halve the capacity of an SMS.' }),
+    max_segments: z.number().int().min(1).max(10).default(3).meta({ description: 'Longest SMS in segments (153 GSM-7 / 67 UCS-2 characters each when concatenated).' }),
+    on_overflow: z.enum(['reject', 'truncate']).default('reject').meta({ description: 'Over max_segments: reject (550 5.3.4) or truncate after a whole word with "...".' }),
     /** Only numbers of these countries; others get 550 5.7.1 at RCPT TO. Absent = any country. */
-    allowed_countries: z.array(country).min(1, 'is an empty list: no number could ever be sent to').optional(),
+    allowed_countries: z.array(country).min(1, 'is an empty list: no number could ever be sent to').optional().meta({ description: 'Only numbers of these countries (ISO 3166); others get 550 5.7.1.' }),
     /** Recipients per mail for this setup (the server's smtp.max_recipients still caps it). */
-    max_recipients: z.number().int().min(1).max(1000).optional(),
-    on_suppressed: z.enum(['accept', 'reject']).default('accept'),
+    max_recipients: z.number().int().min(1).max(1000).optional().meta({ description: 'Recipients per mail for this setup (smtp.max_recipients still caps it).' }),
+    on_suppressed: z.enum(['accept', 'reject']).default('accept').meta({ description: 'accept: 250 and the suppression is recorded. reject is not yet supported.' }),
     // Parsed so they are never silently ignored; refused below until their issues land.
-    purpose: z.unknown().optional(),
-    sending_window: z.unknown().optional(),
+    purpose: z.unknown().optional().meta({ description: 'Not yet supported (consent purposes).' }),
+    sending_window: z.unknown().optional().meta({ description: 'Not yet supported (sending windows).' }),
   })
   .superRefine((setup, ctx) => {
     if (!setup.authorize.ip && !setup.allow_unauthenticated) {
@@ -183,6 +184,16 @@ export const setupSchema = z
       ctx.addIssue({ code: 'custom', path: ['on_suppressed'], message: 'reject is not yet supported (suppressed recipients are accepted and recorded)' });
     }
   });
+
+/** JSON Schema of a setup file, for editors (VS Code YAML: `# yaml-language-server: $schema=…`). */
+export function setupJsonSchema(): Record<string, unknown> {
+  return {
+    ...z.toJSONSchema(setupSchema, { io: 'input', unrepresentable: 'any' }),
+    $id: 'https://mail2sms.example.test/setup.schema.json',
+    title: 'mail2sms setup',
+    description: 'One setup: who may send SMS, how they are authorised, and the rules for their messages. See the README.',
+  };
+}
 
 export type SetupInput = z.input<typeof setupSchema>;
 export type SetupFields = z.output<typeof setupSchema>;
