@@ -126,6 +126,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
         try {
           const next = loadConfig(config.file);
           config = next;
+          smtp.updateTls(next);
           logger.info({ setups: next.setups.map((s) => s.id) }, 'config reloaded; new sessions use it (listen addresses need a restart)');
           return { ok: true };
         } catch (error) {

@@ -6,6 +6,9 @@
 export type RefusalCode =
   | 'unknown_sender'
   | 'sender_not_authorised'
+  | 'auth_required'
+  | 'auth_failed'
+  | 'auth_locked'
   | 'relay_denied'
   | 'not_a_number'
   | 'invalid_number'

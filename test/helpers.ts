@@ -112,6 +112,9 @@ export interface MailOptions {
   raw?: string;
   /** Envelope override (for MAIL FROM:<> or recipients not in headers). */
   envelope?: { from: string | false; to: string[] };
+  /** STARTTLS (self-signed test certificate) and SMTP AUTH. */
+  auth?: { user: string; pass: string; method?: 'PLAIN' | 'LOGIN' };
+  starttls?: boolean;
 }
 
 /** Sends one mail with nodemailer's SMTP client; resolves with the server's answer instead of throwing. */
@@ -120,7 +123,8 @@ export async function sendMail(options: MailOptions): Promise<SendOutcome> {
     host: '127.0.0.1',
     port: options.port,
     secure: false,
-    ignoreTLS: true,
+    ...(options.starttls ? { requireTLS: true, tls: { rejectUnauthorized: false } } : { ignoreTLS: true }),
+    ...(options.auth ? { auth: { user: options.auth.user, pass: options.auth.pass }, authMethod: options.auth.method ?? 'PLAIN' } : {}),
     connectionTimeout: 10_000,
     greetingTimeout: 10_000,
     socketTimeout: 20_000,

@@ -11,6 +11,7 @@ import { startDaemon } from '../daemon.js';
 import { createProviderSimulator } from '../providers/simulator.js';
 import { EXIT } from './exit.js';
 import { explainMail, formatExplain } from './explain.js';
+import { hashPassword } from '../smtp/passwords.js';
 import { createCooldownCheck } from '../ledger/cooldown.js';
 import Database from 'better-sqlite3';
 import { isIP } from 'node:net';
@@ -146,6 +147,15 @@ export function buildProgram(out: (text: string) => void, setExit: (code: number
     });
 
   program
+    .command('hash-password')
+    .description('read a password (typed without echo, or from standard input) and print its scrypt hash for authorize.smtp_auth')
+    .action(async () => {
+      const password = await readPassword();
+      if (!password) throw new CliFailure('no password given', EXIT.usage);
+      out((await hashPassword(password)) + '\n');
+    });
+
+  program
     .command('schema')
     .description('print the JSON Schema of a setup file (shipped as config/setup.schema.json)')
     .action(() => out(JSON.stringify(setupJsonSchema(), null, 2) + '\n'));
@@ -191,6 +201,36 @@ export function buildProgram(out: (text: string) => void, setExit: (code: number
     });
 
   return program;
+}
+
+/** A password from a terminal (not echoed) or the first line of standard input. */
+async function readPassword(): Promise<string> {
+  const stdin = process.stdin;
+  if (!stdin.isTTY) {
+    const chunks: Buffer[] = [];
+    for await (const chunk of stdin) chunks.push(chunk as Buffer);
+    return (Buffer.concat(chunks).toString('utf8').split(/\r?\n/)[0] ?? '');
+  }
+  process.stderr.write('Password: ');
+  stdin.setRawMode(true);
+  stdin.resume();
+  return new Promise((resolve) => {
+    let password = '';
+    const onData = (data: Buffer) => {
+      for (const ch of data.toString('utf8')) {
+        if (ch === '\r' || ch === '\n' || ch === '\u0004') {
+          stdin.setRawMode(false);
+          stdin.pause();
+          stdin.off('data', onData);
+          process.stderr.write('\n');
+          return resolve(password);
+        }
+        if (ch === '\u0003') process.exit(EXIT.usage);
+        password = ch === '\u007f' ? password.slice(0, -1) : password + ch;
+      }
+    };
+    stdin.on('data', onData);
+  });
 }
 
 /** Runs the CLI and returns the exit code; never lets a stack trace reach the user. */

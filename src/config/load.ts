@@ -15,6 +15,10 @@ export interface Config {
   storagePath: string;
   /** Where the provider posts receipts. */
   publicUrl: string;
+  /** STARTTLS certificate and key, read when the config was loaded. */
+  tls: { cert: Buffer; key: Buffer } | undefined;
+  /** SMTP AUTH users of every setup, by user name. */
+  users: ReadonlyMap<string, { setup: Setup; passwordHash: string }>;
 }
 
 export interface ConfigIssue {
@@ -217,6 +221,38 @@ export function loadConfig(mainFile: string): Config {
       message: `sender "${conflict.pattern}" is claimed by setup "${conflict.first.id}" (${conflict.first.file}) and setup "${conflict.second.id}" (${conflict.second.file})`,
     });
   }
+  const users = new Map<string, { setup: Setup; passwordHash: string }>();
+  for (const setup of setups) {
+    for (const user of setup.authorize.smtp_auth ?? []) {
+      const twin = users.get(user.user);
+      if (twin) issues.push({ file: setup.file, field: 'authorize.smtp_auth', message: `user "${user.user}" is also a user of setup "${twin.setup.id}" (${twin.setup.file})` });
+      else users.set(user.user, { setup, passwordHash: user.password_hash as string });
+    }
+  }
+  const smtp = main.value.smtp;
+  let tls: Config['tls'];
+  if (smtp.tls) {
+    const read = (field: 'cert' | 'key'): Buffer | undefined => {
+      const path = resolve(dir, (smtp.tls as { cert: string; key: string })[field]);
+      try {
+        return readFileSync(path);
+      } catch (error) {
+        issues.push({ file: displayPath(file), ...lineOf(file, ['smtp', 'tls', field]), field: `smtp.tls.${field}`, message: `cannot read ${displayPath(path)}: ${(error as NodeJS.ErrnoException).code ?? String(error)}` });
+        return undefined;
+      }
+    };
+    const cert = read('cert');
+    const key = read('key');
+    if (cert && key) tls = { cert, key };
+  }
+  if (users.size > 0 && !smtp.tls && smtp.require_tls) {
+    issues.push({
+      file: displayPath(file),
+      ...lineOf(file, ['smtp']),
+      field: 'smtp.tls',
+      message: `setup(s) ${[...new Set([...users.values()].map((u) => u.setup.id))].join(', ')} use smtp_auth, which needs STARTTLS: set smtp.tls (cert and key), or require_tls: false on a trusted network`,
+    });
+  }
   if (issues.length > 0) throw new ConfigError(issues);
 
   const http = main.value.http.listen;
@@ -227,6 +263,8 @@ export function loadConfig(mainFile: string): Config {
     senders: index,
     storagePath: resolve(dir, main.value.storage.path),
     publicUrl: (main.value.http.public_url ?? `http://${http.host.includes(':') ? `[${http.host}]` : http.host}:${http.port}`).replace(/\/$/, ''),
+    tls,
+    users,
   });
 }
 
@@ -234,8 +272,20 @@ export function configLabel(config: Config): string {
   return `${basename(config.file)} with ${config.setups.length} setup(s)`;
 }
 
+/** The line of a field in a YAML file, for checks made after parsing. */
+function lineOf(file: string, path: (string | number)[]): { line?: number; column?: number } {
+  try {
+    const lineCounter = new LineCounter();
+    const doc = parseDocument(readFileSync(file, 'utf8'), { lineCounter });
+    return locate(doc, path, lineCounter);
+  } catch {
+    return {};
+  }
+}
+
 function deepFreeze<T>(value: T): T {
-  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+  // Buffers (certificates) and Maps cannot be frozen element-wise; they are never handed out for writing.
+  if (value && typeof value === 'object' && !Object.isFrozen(value) && !ArrayBuffer.isView(value) && !(value instanceof Map)) {
     Object.freeze(value);
     for (const child of Object.values(value as object)) deepFreeze(child);
   }

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { isSupportedCountry, type CountryCode } from 'libphonenumber-js/max';
 import { parseDuration, parseListen, parseSize, type ListenAddress } from './units.js';
 import type { CutMarker } from '../message/strip.js';
+import { HASH_PATTERN } from '../smtp/passwords.js';
 
 /*
  * The schema is the single description of what a valid config is. YAML is parsed
@@ -136,6 +137,22 @@ export const setupSchema = z
     senders: z.array(senderPattern).min(1, 'lists no sender').meta({ description: 'Envelope senders this setup owns: ops@example.test (exact), example.test or @example.test (the domain), *.example.test (subdomains only). Exact beats domain beats *.domain.', examples: [['ops@example.test', 'example.test', '*.example.test']] }),
     authorize: z
       .strictObject({
+        smtp_auth: z
+          .array(
+            z.strictObject({
+              user: z.string().min(1).max(256).meta({ description: 'The AUTH user name.' }),
+              password_hash: z
+                .string()
+                .regex(HASH_PATTERN, 'is not a password hash: run `mail2sms hash-password` and paste what it prints')
+                .optional()
+                .meta({ description: 'scrypt hash printed by `mail2sms hash-password`.' }),
+              // Caught below with a clear message rather than as an unknown key.
+              password: z.unknown().optional().meta({ description: 'Never: plain-text passwords are refused; use password_hash.' }),
+            }),
+          )
+          .min(1, 'is an empty list')
+          .optional()
+          .meta({ description: 'Users who may send as this setup after SMTP AUTH (PLAIN/LOGIN, over TLS when smtp.require_tls).' }),
         ip: z.array(cidr).min(1, 'is an empty list').optional().meta({ description: 'Networks the client must connect from (IPv4 and IPv6 CIDR).', examples: [['127.0.0.0/8', '::1/128']] }),
       })
       .default({})
@@ -164,13 +181,20 @@ export const setupSchema = z
     sending_window: z.unknown().optional().meta({ description: 'Not yet supported (sending windows).' }),
   })
   .superRefine((setup, ctx) => {
-    if (!setup.authorize.ip && !setup.allow_unauthenticated) {
+    if (!setup.authorize.ip && !setup.authorize.smtp_auth && !setup.allow_unauthenticated) {
       ctx.addIssue({
         code: 'custom',
         path: ['authorize'],
-        message: 'no authorisation rule: list authorize.ip (or set allow_unauthenticated: true to accept any client that claims a sender)',
+        message: 'no authorisation rule: list authorize.ip or authorize.smtp_auth (or set allow_unauthenticated: true to accept any client that claims a sender)',
       });
     }
+    setup.authorize.smtp_auth?.forEach((user, i) => {
+      if (user.password !== undefined) {
+        ctx.addIssue({ code: 'custom', path: ['authorize', 'smtp_auth', i, 'password'], message: 'plain-text passwords are refused: run `mail2sms hash-password` and write password_hash instead' });
+      } else if (user.password_hash === undefined) {
+        ctx.addIssue({ code: 'custom', path: ['authorize', 'smtp_auth', i], message: 'needs a password_hash (from `mail2sms hash-password`)' });
+      }
+    });
     if (setup.category === 'marketing') {
       ctx.addIssue({ code: 'custom', path: ['category'], message: 'marketing setups are not yet supported (they need the consent rules)' });
     }
@@ -222,6 +246,14 @@ export const mainSchema = z.strictObject({
     max_recipients: z.number().int().min(1).max(1000).default(50),
     max_clients: z.number().int().min(1).default(200),
     socket_timeout: duration().default(60_000),
+    /** STARTTLS; files are read at start and on every reload. */
+    tls: z.strictObject({ cert: z.string().min(1), key: z.string().min(1) }).optional(),
+    /** AUTH only after STARTTLS (smtp-server answers 538 before it). */
+    require_tls: z.boolean().default(true),
+    /** Wait before answering a failed AUTH, to slow down guessing. */
+    auth_failure_delay: duration().default(1000),
+    /** Failed AUTHs from one IP address within an hour before it is refused for the rest of the hour. */
+    auth_failure_limit: z.number().int().min(1).default(10),
   }),
   sms_domains: z.array(domain).min(1, 'lists no SMS domain'),
   postmaster: emailAddress.optional(),

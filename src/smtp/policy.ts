@@ -32,10 +32,21 @@ function blockListFor(setup: Setup): BlockList | undefined {
 
 export type SenderVerdict = { ok: true; match: SenderMatch } | { ok: false; refusal: Refusal };
 
-/** MAIL FROM: which setup owns this sender, and may this client send as it. */
-export function checkSender(config: Config, envelopeSender: string, clientIp: string): SenderVerdict {
+/**
+ * MAIL FROM: which setup owns this sender, and may this client send as it.
+ * Every rule the setup lists must hold: the client's network and, with
+ * smtp_auth, a login as one of the setup's users.
+ */
+export function checkSender(config: Config, envelopeSender: string, clientIp: string, user?: string): SenderVerdict {
   const match = config.senders.match(envelopeSender);
   if (!match) return { ok: false, refusal: refusal('unknown_sender', `Sender <${envelopeSender}> is not allowed to send SMS here`) };
+  const users = match.setup.authorize.smtp_auth;
+  if (users) {
+    if (user === undefined) return { ok: false, refusal: refusal('auth_required', `Authentication required to send as <${envelopeSender}>`) };
+    if (!users.some((u) => u.user === user)) {
+      return { ok: false, refusal: refusal('sender_not_authorised', `User ${user} may not send as <${envelopeSender}>`) };
+    }
+  }
   const list = blockListFor(match.setup);
   if (list) {
     const ip = normaliseIp(clientIp);

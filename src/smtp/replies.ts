@@ -7,6 +7,9 @@ import type { Refusal, RefusalCode } from '../errors.js';
 const REPLIES: Record<RefusalCode, { code: number; enhanced: string }> = {
   unknown_sender: { code: 550, enhanced: '5.7.1' },
   sender_not_authorised: { code: 550, enhanced: '5.7.1' },
+  auth_required: { code: 530, enhanced: '5.7.0' },
+  auth_failed: { code: 535, enhanced: '5.7.8' },
+  auth_locked: { code: 454, enhanced: '4.7.0' },
   relay_denied: { code: 550, enhanced: '5.7.1' },
   not_a_number: { code: 550, enhanced: '5.1.3' },
   invalid_number: { code: 550, enhanced: '5.1.3' },

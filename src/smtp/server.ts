@@ -9,6 +9,10 @@ import { parseEmail } from '../message/parse.js';
 import { buildSmsText } from '../message/text.js';
 import { checkRecipient, checkSender, normaliseIp, textPolicyFor } from './policy.js';
 import { replyError } from './replies.js';
+import { verifyPassword } from './passwords.js';
+
+/** A real hash nobody's password matches, verified for unknown users so a login costs the same either way. */
+const UNKNOWN_USER_HASH = 'scrypt$16384$8$1$AAAAAAAAAAAAAAAAAAAAAA==$' + Buffer.alloc(32).toString('base64');
 
 export interface SmtpIntakeOptions {
   /** The config in force; each session keeps the one it started with. */
@@ -19,6 +23,8 @@ export interface SmtpIntakeOptions {
 
 export interface SmtpIntake {
   start(): Promise<number>;
+  /** Swaps in the certificate of a reloaded config for new STARTTLS handshakes. */
+  updateTls(config: Config): void;
   /** Stops accepting: connected clients get 421 and new connections are refused. */
   stop(): Promise<void>;
 }
@@ -140,6 +146,29 @@ export function createSmtpIntake(options: SmtpIntakeOptions): SmtpIntake {
 
   let server: SMTPServer | undefined;
 
+  // Failed AUTHs per client address in the current hour; over the limit the address is refused until the hour ends.
+  const authFailures = new Map<string, { count: number; since: number }>();
+
+  async function authenticate(config: Config, username: string, password: string, ip: string): Promise<Refusal | undefined> {
+    const now = Date.now();
+    const record = authFailures.get(ip);
+    if (record && now - record.since > 3_600_000) authFailures.delete(ip);
+    const failures = authFailures.get(ip);
+    if (failures && failures.count >= config.main.smtp.auth_failure_limit) {
+      return refusal('auth_locked', `Too many failed logins from ${ip}; try again later`);
+    }
+    const user = config.users.get(username);
+    // Unknown users cost the same scrypt as known ones, so timing does not tell which exist.
+    const ok = await verifyPassword(password, user?.passwordHash ?? UNKNOWN_USER_HASH);
+    if (ok && user) {
+      authFailures.delete(ip);
+      return undefined;
+    }
+    authFailures.set(ip, { count: (failures?.count ?? 0) + 1, since: failures?.since ?? now });
+    await new Promise((resolve) => setTimeout(resolve, config.main.smtp.auth_failure_delay));
+    return refusal('auth_failed', 'Authentication credentials invalid');
+  }
+
   const build = (config: Config) => new SMTPServer({
     name: config.main.smtp.hostname,
     maxClients: config.main.smtp.max_clients,
@@ -147,10 +176,28 @@ export function createSmtpIntake(options: SmtpIntakeOptions): SmtpIntake {
     // On shutdown a client in the middle of a transaction gets this long before 421.
     closeTimeout: 10_000,
     banner: 'mail2sms ESMTP',
-    // AUTH and STARTTLS arrive with the setup-authorisation issue; until then only IP rules authorise.
-    disabledCommands: ['AUTH', 'STARTTLS'],
+    disabledCommands: [...(config.tls ? [] : ['STARTTLS']), ...(config.users.size > 0 ? [] : ['AUTH'])],
+    ...(config.tls ? { key: config.tls.key, cert: config.tls.cert } : {}),
+    authMethods: ['PLAIN', 'LOGIN'],
+    // With require_tls, smtp-server answers AUTH before STARTTLS with 538.
+    allowInsecureAuth: !config.main.smtp.require_tls,
     authOptional: true,
     logger: false,
+    onAuth(auth, session, callback) {
+      const state = stateOf(session);
+      const username = auth.username ?? '';
+      authenticate(state.config, username, auth.password ?? '', normaliseIp(session.remoteAddress)).then(
+        (failure) => {
+          if (failure) return callback(refuse(session, state, failure, { user: username }));
+          state.log.info({ user: username }, 'authenticated');
+          callback(null, { user: username });
+        },
+        (error: unknown) => {
+          state.log.error({ err: error }, 'AUTH failed unexpectedly');
+          callback(replyError(refusal('internal_error', 'Temporary local problem, try again later'), txnRef(session, state)));
+        },
+      );
+    },
     onConnect(session, callback) {
       stateOf(session).log.debug('connect');
       callback();
@@ -165,7 +212,7 @@ export function createSmtpIntake(options: SmtpIntakeOptions): SmtpIntake {
       if (declared > state.config.main.smtp.max_message_size) {
         return callback(refuse(session, state, refusal('message_too_large', `Message size ${declared} exceeds the limit of ${state.config.main.smtp.max_message_size} bytes`)));
       }
-      const verdict = checkSender(state.config, mailFrom, session.remoteAddress);
+      const verdict = checkSender(state.config, mailFrom, session.remoteAddress, typeof session.user === 'string' ? session.user : undefined);
       if (!verdict.ok) return callback(refuse(session, state, verdict.refusal, { from: mailFrom }));
       state.txn.sender = verdict.match;
       state.log.debug({ from: mailFrom, setup: verdict.match.setup.id, rule: verdict.match.rule }, 'sender accepted');
@@ -239,6 +286,9 @@ export function createSmtpIntake(options: SmtpIntakeOptions): SmtpIntake {
           resolve(typeof bound === 'object' && bound ? bound.port : listen.port);
         });
       });
+    },
+    updateTls(config) {
+      if (server && config.tls) server.updateSecureContext({ key: config.tls.key, cert: config.tls.cert });
     },
     stop() {
       return new Promise((resolve) => (server ? server.close(() => resolve()) : resolve()));
