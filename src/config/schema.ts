@@ -254,6 +254,12 @@ export const mainSchema = z.strictObject({
     auth_failure_delay: duration().default(1000),
     /** Failed AUTHs from one IP address within an hour before it is refused for the rest of the hour. */
     auth_failure_limit: z.number().int().min(1).default(10),
+    /** New connections per client address per minute; more get 421 4.7.0. */
+    max_connection_rate: z.number().int().min(1).default(600),
+    /** Load balancers (exact addresses) that send a PROXY protocol header, so rules see the real client. */
+    proxy_protocol: z
+      .array(z.string().refine((value) => isIP(value) !== 0, { message: 'is not an IP address' }))
+      .default([]),
   }),
   sms_domains: z.array(domain).min(1, 'lists no SMS domain'),
   postmaster: emailAddress.optional(),

@@ -146,6 +146,20 @@ export function createSmtpIntake(options: SmtpIntakeOptions): SmtpIntake {
 
   let server: SMTPServer | undefined;
 
+  // Connections per client address in the current minute.
+  const connections = new Map<string, { count: number; since: number }>();
+  function connectionAllowed(config: Config, ip: string): boolean {
+    const now = Date.now();
+    let entry = connections.get(ip);
+    if (!entry || now - entry.since >= 60_000) {
+      if (connections.size > 10_000) connections.clear(); // bounded under a flood of addresses
+      entry = { count: 0, since: now };
+      connections.set(ip, entry);
+    }
+    entry.count++;
+    return entry.count <= config.main.smtp.max_connection_rate;
+  }
+
   // Failed AUTHs per client address in the current hour; over the limit the address is refused until the hour ends.
   const authFailures = new Map<string, { count: number; since: number }>();
 
@@ -179,6 +193,8 @@ export function createSmtpIntake(options: SmtpIntakeOptions): SmtpIntake {
     disabledCommands: [...(config.tls ? [] : ['STARTTLS']), ...(config.users.size > 0 ? [] : ['AUTH'])],
     ...(config.tls ? { key: config.tls.key, cert: config.tls.cert } : {}),
     authMethods: ['PLAIN', 'LOGIN'],
+    // Only the listed load balancers may (and must) send a PROXY header; rules then see the real client.
+    ...(config.main.smtp.proxy_protocol.length > 0 ? { useProxy: [...config.main.smtp.proxy_protocol] } : {}),
     // With require_tls, smtp-server answers AUTH before STARTTLS with 538.
     allowInsecureAuth: !config.main.smtp.require_tls,
     authOptional: true,
@@ -199,7 +215,13 @@ export function createSmtpIntake(options: SmtpIntakeOptions): SmtpIntake {
       );
     },
     onConnect(session, callback) {
-      stateOf(session).log.debug('connect');
+      const state = stateOf(session);
+      const ip = normaliseIp(session.remoteAddress);
+      if (!connectionAllowed(state.config, ip)) {
+        state.log.warn({ refusal: 'connection_rate' }, 'too many connections from this address');
+        return callback(Object.assign(new Error(`4.7.0 Too many connections from ${ip}; slow down`), { responseCode: 421 }));
+      }
+      state.log.debug('connect');
       callback();
     },
     onMailFrom(address, session, callback) {
