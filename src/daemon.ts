@@ -1,3 +1,5 @@
+import { rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { systemClock, type Clock } from './clock.js';
 import { loadConfig, type Config, ConfigError } from './config/load.js';
 import type { Logger } from './log.js';
@@ -9,6 +11,10 @@ import { createSimulatorProvider } from './providers/simulator-client.js';
 import { createDispatcher, type Dispatcher } from './dispatch/worker.js';
 import { createSmtpIntake, type SmtpIntake } from './smtp/server.js';
 import { formatListen } from './config/units.js';
+
+export function pidFileFor(config: Config): string {
+  return join(dirname(config.storagePath), 'mail2sms.pid');
+}
 
 export interface DaemonOptions {
   config: Config;
@@ -107,6 +113,11 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     const smtp: SmtpIntake = createSmtpIntake({ getConfig: () => config, ledger, logger });
     const smtpPort = await smtp.start();
     steps.push({ name: 'smtp', stop: () => smtp.stop() });
+
+    // `mail2sms reload` finds the daemon through this file, next to the ledger.
+    const pidFile = pidFileFor(config);
+    writeFileSync(pidFile, `${process.pid}\n`);
+    steps.push({ name: 'pid file', stop: async () => rmSync(pidFile, { force: true }) });
 
     const ports = { smtp: smtpPort, http: httpPort, ...(simulatorPort !== undefined ? { simulator: simulatorPort } : {}) };
     logger.info({ ports, setups: config.setups.map((s) => s.id), storage: config.storagePath }, 'mail2sms ready');

@@ -7,7 +7,7 @@ import { parseListen } from '../config/units.js';
 import { setupJsonSchema } from '../config/schema.js';
 import { createLogger } from '../log.js';
 import { migrate, openDatabase } from '../ledger/db.js';
-import { startDaemon } from '../daemon.js';
+import { pidFileFor, startDaemon } from '../daemon.js';
 import { createProviderSimulator } from '../providers/simulator.js';
 import { EXIT } from './exit.js';
 import { explainMail, formatExplain } from './explain.js';
@@ -95,6 +95,27 @@ export function buildProgram(out: (text: string) => void, setExit: (code: number
     .action((opts: { config: string }) => {
       const config = load(opts.config);
       out(`${config.file}: OK (${config.setups.length} setup(s): ${config.setups.map((s) => s.id).join(', ')})\n`);
+    });
+
+  program
+    .command('reload')
+    .description('validate the config here, then tell the running daemon to reload it (SIGHUP; same as systemctl reload)')
+    .addOption(configOption())
+    .action((opts: { config: string }) => {
+      const config = load(opts.config);
+      const pidFile = pidFileFor(config);
+      let pid: number;
+      try {
+        pid = Number(readFileSync(pidFile, 'utf8').trim());
+      } catch {
+        throw new CliFailure(`no running daemon: ${pidFile} does not exist`, EXIT.unavailable);
+      }
+      try {
+        process.kill(pid, 'SIGHUP');
+      } catch (error) {
+        throw new CliFailure(`no daemon with pid ${pid} (${(error as NodeJS.ErrnoException).code}); ${pidFile} is stale`, EXIT.unavailable);
+      }
+      out(`config valid; asked mail2sms (pid ${pid}) to reload\n`);
     });
 
   program
