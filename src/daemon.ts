@@ -11,6 +11,7 @@ import { createSimulatorProvider } from './providers/simulator-client.js';
 import { createDispatcher, type Dispatcher } from './dispatch/worker.js';
 import { createSmtpIntake, type SmtpIntake } from './smtp/server.js';
 import { formatListen } from './config/units.js';
+import type { DnsResolver } from './smtp/sender-auth.js';
 
 export function pidFileFor(config: Config): string {
   return join(dirname(config.storagePath), 'mail2sms.pid');
@@ -20,6 +21,8 @@ export interface DaemonOptions {
   config: Config;
   logger: Logger;
   clock?: Clock;
+  /** DNS for SPF and DKIM; the system resolver when absent. */
+  resolver?: DnsResolver;
 }
 
 export interface RunningDaemon {
@@ -110,7 +113,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     dispatcher.start();
     steps.push({ name: 'dispatch', stop: () => dispatcher.stop() });
 
-    const smtp: SmtpIntake = createSmtpIntake({ getConfig: () => config, ledger, logger });
+    const smtp: SmtpIntake = createSmtpIntake({ getConfig: () => config, ledger, logger, ...(options.resolver ? { resolver: options.resolver } : {}) });
     const smtpPort = await smtp.start();
     steps.push({ name: 'smtp', stop: () => smtp.stop() });
 

@@ -70,7 +70,7 @@ export interface TestDaemon {
   stop(): Promise<void>;
 }
 
-export async function startTestDaemon(dirs: TestDirs): Promise<TestDaemon> {
+export async function startTestDaemon(dirs: TestDirs, extra: { resolver?: (name: string, type: string) => Promise<unknown> } = {}): Promise<TestDaemon> {
   const config = loadConfig(dirs.configFile);
   const logs: LogLine[] = [];
   const sink = new Writable({
@@ -80,7 +80,7 @@ export async function startTestDaemon(dirs: TestDirs): Promise<TestDaemon> {
     },
   });
   const logger = createLogger({ level: 'debug', destination: sink });
-  const daemon = await startDaemon({ config, logger });
+  const daemon = await startDaemon({ config, logger, ...extra });
   return {
     daemon,
     config,

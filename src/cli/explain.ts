@@ -65,6 +65,8 @@ export async function explainMail(config: Config, raw: Buffer, options: ExplainO
   }
   const setup = sender.match.setup;
   report.setup = { id: setup.id, file: setup.file, matchedBy: `${sender.match.rule} ${sender.match.pattern}` };
+  const dnsRules = [setup.authorize.spf && 'SPF', setup.authorize.dkim && 'DKIM'].filter(Boolean);
+  if (dnsRules.length > 0) report.note = `${dnsRules.join(' and ')} must also pass; explain does not query DNS, the daemon does`;
 
   const numbers = new Set<string>();
   for (const address of to) {
@@ -85,7 +87,7 @@ export async function explainMail(config: Config, raw: Buffer, options: ExplainO
 
   const email = await parseEmail(raw);
   if (email.autoReply) {
-    report.note = 'an auto-reply (Auto-Submitted: auto-replied / X-Autoreply): accepted and dropped, never sent';
+    report.note = (report.note ? `${report.note}; ` : '') + 'an auto-reply (Auto-Submitted: auto-replied / X-Autoreply): accepted and dropped, never sent';
     return report;
   }
   const sms = buildSmsText(email, textPolicyFor(setup));

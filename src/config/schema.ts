@@ -153,6 +153,8 @@ export const setupSchema = z
           .min(1, 'is an empty list')
           .optional()
           .meta({ description: 'Users who may send as this setup after SMTP AUTH (PLAIN/LOGIN, over TLS when smtp.require_tls).' }),
+        spf: z.literal('pass').optional().meta({ description: 'The envelope sender domain\'s SPF must pass for the client (checked at MAIL FROM).' }),
+        dkim: z.literal('pass').optional().meta({ description: 'A DKIM signature aligned with the From header, which must be the sender\'s domain, must pass (checked after DATA).' }),
         ip: z.array(cidr).min(1, 'is an empty list').optional().meta({ description: 'Networks the client must connect from (IPv4 and IPv6 CIDR).', examples: [['127.0.0.0/8', '::1/128']] }),
       })
       .default({})
@@ -181,11 +183,12 @@ export const setupSchema = z
     sending_window: z.unknown().optional().meta({ description: 'Not yet supported (sending windows).' }),
   })
   .superRefine((setup, ctx) => {
-    if (!setup.authorize.ip && !setup.authorize.smtp_auth && !setup.allow_unauthenticated) {
+    const rules = setup.authorize;
+    if (!rules.ip && !rules.smtp_auth && !rules.spf && !rules.dkim && !setup.allow_unauthenticated) {
       ctx.addIssue({
         code: 'custom',
         path: ['authorize'],
-        message: 'no authorisation rule: list authorize.ip or authorize.smtp_auth (or set allow_unauthenticated: true to accept any client that claims a sender)',
+        message: 'no authorisation rule: list authorize.ip, smtp_auth, spf or dkim (or set allow_unauthenticated: true to accept any client that claims a sender)',
       });
     }
     setup.authorize.smtp_auth?.forEach((user, i) => {

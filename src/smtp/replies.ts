@@ -8,6 +8,9 @@ const REPLIES: Record<RefusalCode, { code: number; enhanced: string }> = {
   unknown_sender: { code: 550, enhanced: '5.7.1' },
   sender_not_authorised: { code: 550, enhanced: '5.7.1' },
   auth_required: { code: 530, enhanced: '5.7.0' },
+  spf_failed: { code: 550, enhanced: '5.7.23' }, // RFC 7372: SPF validation failed
+  dkim_failed: { code: 550, enhanced: '5.7.20' }, // RFC 7372: no passing DKIM signature found
+  dns_temporary: { code: 451, enhanced: '4.4.3' }, // directory server failure
   auth_failed: { code: 535, enhanced: '5.7.8' },
   auth_locked: { code: 454, enhanced: '4.7.0' },
   relay_denied: { code: 550, enhanced: '5.7.1' },

@@ -10,6 +10,7 @@ import { buildSmsText } from '../message/text.js';
 import { checkRecipient, checkSender, normaliseIp, textPolicyFor } from './policy.js';
 import { replyError } from './replies.js';
 import { verifyPassword } from './passwords.js';
+import { checkDkim, checkSpf, type DnsResolver } from './sender-auth.js';
 
 /** A real hash nobody's password matches, verified for unknown users so a login costs the same either way. */
 const UNKNOWN_USER_HASH = 'scrypt$16384$8$1$AAAAAAAAAAAAAAAAAAAAAA==$' + Buffer.alloc(32).toString('base64');
@@ -19,7 +20,12 @@ export interface SmtpIntakeOptions {
   getConfig(): Config;
   ledger: Ledger;
   logger: Logger;
+  /** DNS for SPF and DKIM (default: the system resolver); tests pass their own. */
+  resolver?: DnsResolver;
 }
+
+/** How long SPF and DKIM may take, DNS included, before the client is told to retry. */
+const SENDER_AUTH_TIMEOUT_MS = 10_000;
 
 export interface SmtpIntake {
   start(): Promise<number>;
@@ -83,6 +89,10 @@ export function createSmtpIntake(options: SmtpIntakeOptions): SmtpIntake {
     if (!txn.sender) {
       log.info({ bytes: raw.length }, 'null sender (bounce) accepted and dropped');
       return `2.0.0 Bounce accepted and discarded [ref ${ref}]`;
+    }
+    if (txn.sender.setup.authorize.dkim && txn.numbers.size > 0) {
+      const failure = await checkDkim({ raw, envelopeSender: txn.mailFrom, resolver: options.resolver, timeoutMs: SENDER_AUTH_TIMEOUT_MS });
+      if (failure) throw refuse(session, state, failure);
     }
     const email = await parseEmail(raw);
     if (txn.postmaster) {
@@ -236,9 +246,27 @@ export function createSmtpIntake(options: SmtpIntakeOptions): SmtpIntake {
       }
       const verdict = checkSender(state.config, mailFrom, session.remoteAddress, typeof session.user === 'string' ? session.user : undefined);
       if (!verdict.ok) return callback(refuse(session, state, verdict.refusal, { from: mailFrom }));
-      state.txn.sender = verdict.match;
-      state.log.debug({ from: mailFrom, setup: verdict.match.setup.id, rule: verdict.match.rule }, 'sender accepted');
-      callback();
+      const txn = state.txn;
+      const accept = () => {
+        txn.sender = verdict.match;
+        state.log.debug({ from: mailFrom, setup: verdict.match.setup.id, rule: verdict.match.rule }, 'sender accepted');
+        callback();
+      };
+      if (!verdict.match.setup.authorize.spf) return accept();
+      checkSpf({
+        sender: mailFrom,
+        ip: normaliseIp(session.remoteAddress),
+        helo: session.hostNameAppearsAs || 'unknown',
+        hostname: state.config.main.smtp.hostname,
+        resolver: options.resolver,
+        timeoutMs: SENDER_AUTH_TIMEOUT_MS,
+      }).then(
+        (failure) => (failure ? callback(refuse(session, state, failure, { from: mailFrom })) : accept()),
+        (error: unknown) => {
+          state.log.error({ err: error }, 'SPF check failed unexpectedly');
+          callback(replyError(refusal('internal_error', 'Temporary local problem, try again later'), txnRef(session, state)));
+        },
+      );
     },
     onRcptTo(address, session, callback) {
       const state = stateOf(session);
