@@ -114,6 +114,19 @@ describe('mail2sms explain', () => {
     expect(unknown.stdout).toContain('Setup:      none matches this sender');
   });
 
+  it('takes the SMTP AUTH user into account', async () => {
+    const { hashPassword } = await import('../src/smtp/passwords.js');
+    const { alertsSetup } = await import('./helpers.js');
+    dirs = writeConfig({
+      main: { smtp: { listen: '127.0.0.1:0', require_tls: false } },
+      setups: [alertsSetup({ authorize: { smtp_auth: [{ user: 'nagios', password_hash: await hashPassword('x') }] } })],
+    });
+    const anonymous = await cli('explain', eml, '-c', dirs.configFile, '--from', 'nagios@example.test');
+    expect(anonymous.stdout).toContain('MAIL FROM:  refused: 530 5.7.0 Authentication required to send as <nagios@example.test>');
+    const loggedIn = await cli('explain', eml, '-c', dirs.configFile, '--from', 'nagios@example.test', '--user', 'nagios');
+    expect(loggedIn.stdout).toContain('MAIL FROM:  accepted (authorised)');
+  });
+
   it('exits 65 for a file it cannot read and 64 for a bad --ip', async () => {
     dirs = writeConfig();
     expect(await failure(cli('explain', 'nope.eml', '-c', dirs.configFile))).toMatchObject({ code: 65 });

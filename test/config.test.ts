@@ -52,6 +52,13 @@ describe('config loading', () => {
   });
 
   it.each([
+    ['a bad CIDR', { authorize: { ip: ['10.0.0.0/33'] } }, 'authorize.ip.0: "10.0.0.0/33" is not an IP address or CIDR range'],
+    ['a host name instead of an address', { authorize: { ip: ['gateway.example.test'] } }, 'authorize.ip.0: "gateway.example.test" is not an IP address or CIDR range'],
+    ['a bad duration', { cooldown: '5 mins' }, 'cooldown: "5 mins" is not a duration (use e.g. 30s, 10m, 24h, 7d, or off)'],
+    ['a bad sender', { senders: ['not an address'] }, 'senders.0: "not an address" is not a sender'],
+    ['a plain-text password', { authorize: { smtp_auth: [{ user: 'u', password: 'secret' }] } }, 'plain-text passwords are refused'],
+    ['a hash that is not one', { authorize: { smtp_auth: [{ user: 'u', password_hash: 'md5:abc' }] } }, 'authorize.smtp_auth.0.password_hash: is not a password hash'],
+    ['an spf rule other than pass', { authorize: { spf: 'softfail' } }, 'authorize.spf:'],
     ['purpose', { purpose: 'newsletter' }, 'purpose: not yet supported'],
     ['sending_window', { sending_window: 'Mon-Fri 08:00-20:00' }, 'sending_window: not yet supported'],
     ['on_suppressed: reject', { on_suppressed: 'reject' }, 'on_suppressed: reject is not yet supported'],

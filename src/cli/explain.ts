@@ -16,6 +16,8 @@ import { replyCode } from '../smtp/replies.js';
 
 export interface ExplainOptions {
   from?: string;
+  /** The SMTP AUTH user the client would log in as. */
+  user?: string;
   to: string[];
   ip: string;
   now: number;
@@ -56,7 +58,7 @@ export async function explainMail(config: Config, raw: Buffer, options: ExplainO
   const to = options.to.length > 0 ? options.to : [...addresses(headers.to), ...addresses(headers.cc)];
   const report: ExplainReport = { envelope: { from, to, ip: options.ip }, setup: null, sender: { accepted: true }, recipients: [], sms: null };
 
-  const sender = checkSender(config, from, options.ip);
+  const sender = checkSender(config, from, options.ip, options.user);
   if (!sender.ok) {
     const match = config.senders.match(from);
     if (match) report.setup = { id: match.setup.id, file: match.setup.file, matchedBy: `${match.rule} ${match.pattern}` };

@@ -140,9 +140,10 @@ export function buildProgram(out: (text: string) => void, setExit: (code: number
     .option('--from <address>', 'envelope sender (default: the From header)')
     .option('--to <address...>', 'envelope recipients (default: the To and Cc headers)')
     .option('--ip <address>', 'client IP address', '127.0.0.1')
+    .option('--user <name>', 'SMTP AUTH user the client logs in as')
     .option('--json', 'print JSON')
     .addOption(configOption())
-    .action(async (file: string, opts: { from?: string; to?: string[]; ip: string; json?: boolean; config: string }) => {
+    .action(async (file: string, opts: { from?: string; to?: string[]; ip: string; user?: string; json?: boolean; config: string }) => {
       const config = load(opts.config);
       let raw: Buffer;
       try {
@@ -156,6 +157,7 @@ export function buildProgram(out: (text: string) => void, setExit: (code: number
       try {
         const report = await explainMail(config, raw, {
           ...(opts.from ? { from: opts.from } : {}),
+          ...(opts.user ? { user: opts.user } : {}),
           to: opts.to ?? [],
           ip: opts.ip,
           now: Date.now(),
