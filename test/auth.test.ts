@@ -1,10 +1,9 @@
 import { execFileSync } from 'node:child_process';
-import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../src/config/load.js';
 import { hashPassword, verifyPassword } from '../src/smtp/passwords.js';
-import { alertsSetup, queueIdOf, sendMail, simulatorMessages, startTestDaemon, waitFor, writeConfig, type TestDaemon, type TestDirs } from './helpers.js';
+import { alertsSetup, queueIdOf, sendMail, simulatorMessages, smtpDialogue, startTestDaemon, waitFor, writeConfig, type TestDaemon, type TestDirs } from './helpers.js';
 
 /*
  * SMTP AUTH over STARTTLS with a certificate made for the test, and every
@@ -85,31 +84,8 @@ describe('SMTP AUTH', () => {
   });
 
   it('AUTH before STARTTLS gets 538', async () => {
-    const socket = createConnection({ host: '127.0.0.1', port });
-    socket.setEncoding('utf8');
-    const lines: string[] = [];
-    await new Promise<void>((resolve) => {
-      let buffer = '';
-      let sent = false;
-      socket.on('data', (chunk: string) => {
-        buffer += chunk;
-        for (let end = buffer.indexOf('\r\n'); end !== -1; end = buffer.indexOf('\r\n')) {
-          const line = buffer.slice(0, end);
-          buffer = buffer.slice(end + 2);
-          if (!/^\d{3} /.test(line)) continue;
-          lines.push(line);
-          if (line.startsWith('220') && !sent) socket.write('EHLO c\r\n');
-          else if (line.startsWith('250') && !sent) {
-            sent = true;
-            socket.write(`AUTH PLAIN ${Buffer.from(`\0erp\0${passwords.erp}`).toString('base64')}\r\n`);
-          } else if (sent && lines.length === 3) {
-            socket.end('QUIT\r\n');
-            resolve();
-          }
-        }
-      });
-    });
-    expect(lines[2]).toMatch(/^538 /);
+    const replies = await smtpDialogue(port, ['EHLO c', `AUTH PLAIN ${Buffer.from(`\0erp\0${passwords.erp}`).toString('base64')}`, 'QUIT']);
+    expect(replies[2]).toMatch(/^538 /);
   });
 
   it('too many failed logins from one address lock it out, even with the right password', async () => {

@@ -1,6 +1,7 @@
 import { mkdtempSync, mkdirSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createConnection } from 'node:net';
 import { Writable } from 'node:stream';
 import nodemailer from 'nodemailer';
 import { stringify } from 'yaml';
@@ -162,12 +163,12 @@ export async function simulatorStats(simUrl: string): Promise<{ messages: number
 }
 
 /** Polls until `check` returns a truthy value; fails with the last value after `timeoutMs`. Not a timing assertion. */
-export async function waitFor<T>(check: () => Promise<T> | T, what: string, timeoutMs = 15_000): Promise<T> {
+export async function waitFor<T>(check: () => Promise<T> | T, what: string, timeoutMs = 15_000): Promise<Exclude<T, undefined | null | false | 0 | ''>> {
   const deadline = Date.now() + timeoutMs;
   let last: T | undefined;
   for (;;) {
     last = await check();
-    if (last) return last;
+    if (last) return last as Exclude<T, undefined | null | false | 0 | ''>;
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last value: ${JSON.stringify(last)}`);
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
@@ -177,4 +178,60 @@ export function queueIdOf(response: string): string {
   const match = /queued as (\w+)/i.exec(response);
   if (!match) throw new Error(`no queue id in "${response}"`);
   return match[1] as string;
+}
+
+export interface SmtpConversation {
+  /** Sends a line (or nothing, to read the greeting) and resolves with the next final reply line ('' once closed). */
+  say(line?: string): Promise<string>;
+  close(): void;
+}
+
+/** A raw SMTP connection for what a client library will not say; `proxyFrom` first sends a PROXY v1 header as a load balancer would. */
+export function openSmtp(port: number, options: { proxyFrom?: string } = {}): SmtpConversation {
+  const socket = createConnection({ host: '127.0.0.1', port });
+  socket.setEncoding('utf8');
+  if (options.proxyFrom) socket.write(`PROXY TCP4 ${options.proxyFrom} 127.0.0.1 40000 25\r\n`);
+  const replies: string[] = [];
+  const waiters: ((line: string) => void)[] = [];
+  let closed = false;
+  let buffer = '';
+  const deliver = (line: string) => {
+    const waiter = waiters.shift();
+    if (waiter) waiter(line);
+    else replies.push(line);
+  };
+  socket.on('data', (chunk: string) => {
+    buffer += chunk;
+    for (let end = buffer.indexOf('\r\n'); end !== -1; end = buffer.indexOf('\r\n')) {
+      const line = buffer.slice(0, end);
+      buffer = buffer.slice(end + 2);
+      if (/^\d{3} /.test(line)) deliver(line);
+    }
+  });
+  socket.on('error', () => undefined);
+  socket.on('close', () => {
+    closed = true;
+    while (waiters.length > 0) deliver('');
+  });
+  return {
+    say(line) {
+      if (line !== undefined && !closed) socket.write(line + '\r\n');
+      if (replies.length > 0) return Promise.resolve(replies.shift() as string);
+      if (closed) return Promise.resolve('');
+      return new Promise((resolve) => waiters.push(resolve));
+    },
+    close: () => socket.end(),
+  };
+}
+
+/** Greeting, then each line after the previous reply; returns every reply (greeting first). */
+export async function smtpDialogue(port: number, lines: string[], options: { proxyFrom?: string } = {}): Promise<string[]> {
+  const smtp = openSmtp(port, options);
+  const replies = [await smtp.say()];
+  for (const line of lines) {
+    if (replies[replies.length - 1] === '' || replies[replies.length - 1]?.startsWith('421')) break;
+    replies.push(await smtp.say(line));
+  }
+  smtp.close();
+  return replies.filter((reply) => reply !== '');
 }

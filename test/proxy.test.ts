@@ -1,6 +1,5 @@
-import { createConnection } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { alertsSetup, startTestDaemon, writeConfig, type TestDaemon, type TestDirs } from './helpers.js';
+import { alertsSetup, smtpDialogue, startTestDaemon, writeConfig, type TestDaemon, type TestDirs } from './helpers.js';
 
 /*
  * Behind a load balancer: the PROXY protocol header gives the real client's
@@ -22,32 +21,8 @@ afterAll(async () => {
   dirs?.cleanup();
 });
 
-/** Connects as the load balancer would: a PROXY v1 line for `client`, then SMTP. Returns every reply line. */
-async function viaProxy(client: string, lines: string[]): Promise<string[]> {
-  const socket = createConnection({ host: '127.0.0.1', port: t.smtpPort });
-  socket.setEncoding('utf8');
-  socket.write(`PROXY TCP4 ${client} 127.0.0.1 40000 25\r\n`);
-  const replies: string[] = [];
-  let buffer = '';
-  let next = 0;
-  await new Promise<void>((resolve) => {
-    socket.on('close', () => resolve());
-    socket.on('data', (chunk: string) => {
-      buffer += chunk;
-      for (let end = buffer.indexOf('\r\n'); end !== -1; end = buffer.indexOf('\r\n')) {
-        const line = buffer.slice(0, end);
-        buffer = buffer.slice(end + 2);
-        if (!/^\d{3} /.test(line)) continue;
-        replies.push(line);
-        if (line.startsWith('421')) return;
-        const command = lines[next++];
-        if (command) socket.write(command + '\r\n');
-        else socket.end();
-      }
-    });
-  });
-  return replies;
-}
+/** Connects as the load balancer would: a PROXY v1 line for `client`, then SMTP. */
+const viaProxy = (client: string, lines: string[]) => smtpDialogue(t.smtpPort, lines, { proxyFrom: client });
 
 describe('PROXY protocol', () => {
   it('IP rules see the real client, not the load balancer', async () => {

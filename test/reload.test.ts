@@ -4,7 +4,7 @@ import { stringify } from 'yaml';
 import { afterEach, describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { alertsSetup, sendMail, startTestDaemon, waitFor, writeConfig, type TestDirs } from './helpers.js';
+import { alertsSetup, openSmtp, sendMail, startTestDaemon, waitFor, writeConfig, type TestDirs } from './helpers.js';
 
 const run = promisify(execFile);
 import { startProcess, type Proc } from './process.js';
@@ -57,23 +57,8 @@ describe('reload under traffic', () => {
     const d = writeConfig({ setups: [alertsSetup({ cooldown: 'off' })] });
     const t = await startTestDaemon(d);
     try {
-      const { createConnection } = await import('node:net');
-      const socket = createConnection({ host: '127.0.0.1', port: t.smtpPort });
-      socket.setEncoding('utf8');
-      let buffer = '';
-      const waiters: ((line: string) => void)[] = [];
-      socket.on('data', (chunk: string) => {
-        buffer += chunk;
-        for (let end = buffer.indexOf('\r\n'); end !== -1; end = buffer.indexOf('\r\n')) {
-          const line = buffer.slice(0, end);
-          buffer = buffer.slice(end + 2);
-          if (/^\d{3} /.test(line)) waiters.shift()?.(line);
-        }
-      });
-      const say = (line?: string) => new Promise<string>((resolve) => {
-        waiters.push(resolve);
-        if (line !== undefined) socket.write(line + '\r\n');
-      });
+      const smtp = openSmtp(t.smtpPort);
+      const say = smtp.say;
       await say(); // greeting
       await say('EHLO old-session');
       expect(await say('MAIL FROM:<ops@example.test>')).toMatch(/^250 /);
@@ -85,7 +70,7 @@ describe('reload under traffic', () => {
       expect(await say('RCPT TO:<+4520123483@sms.example.test>')).toMatch(/^250 /);
       expect(await say('DATA')).toMatch(/^354 /);
       expect(await say('Subject: old\r\n\r\nstarted before the reload\r\n.')).toMatch(/^250 2\.0\.0 Queued as /);
-      socket.end('QUIT\r\n');
+      await say('QUIT');
 
       const fresh = await sendMail({ port: t.smtpPort, from: 'ops@example.test', to: '+4520123484@sms.example.test', text: 'after' });
       expect(fresh.response).toMatch(/^550 5\.7\.1 Sender <ops@example\.test> is not authorised from 127\.0\.0\.1/);

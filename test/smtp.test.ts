@@ -1,6 +1,5 @@
-import { createConnection } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { alertsSetup, sendMail, simulatorMessages, startTestDaemon, waitFor, writeConfig, type TestDaemon, type TestDirs } from './helpers.js';
+import { alertsSetup, sendMail, simulatorMessages, smtpDialogue, startTestDaemon, waitFor, writeConfig, type TestDaemon, type TestDirs } from './helpers.js';
 
 /*
  * Every SMTP answer of the intake, spoken over TCP by nodemailer's client (and a
@@ -28,35 +27,7 @@ afterAll(async () => {
   dirs?.cleanup();
 });
 
-/** Talks raw SMTP: sends each line after the previous reply and returns every reply line. */
-async function rawSession(lines: string[]): Promise<string[]> {
-  const socket = createConnection({ host: '127.0.0.1', port });
-  socket.setEncoding('utf8');
-  const replies: string[] = [];
-  let buffer = '';
-  let waiting: ((line: string) => void) | undefined;
-  socket.on('data', (chunk: string) => {
-    buffer += chunk;
-    let end: number;
-    while ((end = buffer.indexOf('\r\n')) !== -1) {
-      const line = buffer.slice(0, end);
-      buffer = buffer.slice(end + 2);
-      if (/^\d{3} /.test(line)) {
-        replies.push(line);
-        waiting?.(line);
-      }
-    }
-  });
-  const next = () => new Promise<string>((resolve) => (waiting = resolve));
-  await next(); // greeting
-  for (const line of lines) {
-    const reply = next();
-    socket.write(line + '\r\n');
-    await reply;
-  }
-  socket.end();
-  return replies;
-}
+const rawSession = (lines: string[]) => smtpDialogue(port, lines);
 
 describe('MAIL FROM', () => {
   it('refuses an unknown sender with 550 5.7.1 and a reference', async () => {
