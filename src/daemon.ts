@@ -12,6 +12,7 @@ import { createDispatcher, type Dispatcher } from './dispatch/worker.js';
 import { createSmtpIntake, type SmtpIntake } from './smtp/server.js';
 import { formatListen } from './config/units.js';
 import type { DnsResolver } from './smtp/sender-auth.js';
+import { createMetrics } from './metrics.js';
 
 export function pidFileFor(config: Config): string {
   return join(dirname(config.storagePath), 'mail2sms.pid');
@@ -88,7 +89,23 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       maxSockets: config.main.dispatch.concurrency,
     });
 
-    const http = createHttpApi({ listen: config.main.http.listen, ledger, provider, logger });
+    const metrics = createMetrics();
+    let inFlight = () => 0; // set once dispatch runs
+    const http = createHttpApi({
+      listen: config.main.http.listen,
+      ledger,
+      provider,
+      logger,
+      metrics,
+      gauges: async () => {
+        const depth = await ledger.queueDepth();
+        return {
+          mail2sms_outbox_queued: { help: 'Outbox rows waiting to be sent.', value: depth.queued },
+          mail2sms_outbox_sending: { help: 'Outbox rows claimed for sending.', value: depth.sending },
+          mail2sms_dispatch_in_flight: { help: 'Provider calls in flight in this process.', value: inFlight() },
+        };
+      },
+    });
     const httpPort = await http.start();
     steps.push({ name: 'http', stop: () => http.stop() });
     const publicUrl = config.main.http.public_url
@@ -108,12 +125,14 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       maxAttempts: d.max_attempts,
       retryBaseMs: d.retry_base,
       ratePerSecond: d.rate_limit,
+      metrics,
     });
+    inFlight = () => dispatcher.inFlight();
     ledger.onQueued(() => dispatcher.wake());
     dispatcher.start();
     steps.push({ name: 'dispatch', stop: () => dispatcher.stop() });
 
-    const smtp: SmtpIntake = createSmtpIntake({ getConfig: () => config, ledger, logger, ...(options.resolver ? { resolver: options.resolver } : {}) });
+    const smtp: SmtpIntake = createSmtpIntake({ getConfig: () => config, ledger, logger, metrics, ...(options.resolver ? { resolver: options.resolver } : {}) });
     const smtpPort = await smtp.start();
     steps.push({ name: 'smtp', stop: () => smtp.stop() });
 

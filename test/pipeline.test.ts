@@ -202,6 +202,19 @@ describe('delivery receipts', () => {
     expect(lines.filter((l) => /\+45\d{8}/.test(l))).toEqual([]);
   });
 
+  it('GET /metrics counts what happened, in the Prometheus text format', async () => {
+    const response = await fetch(`http://127.0.0.1:${t.daemon.ports.http}/metrics`);
+    expect(response.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
+    const text = await response.text();
+    const value = (series: string) => Number(new RegExp(`^${series.replace(/[{}"]/g, '\\$&')} (\\d+)$`, 'm').exec(text)?.[1] ?? NaN);
+    expect(value('mail2sms_mails_accepted_total')).toBeGreaterThanOrEqual(50);
+    expect(value('mail2sms_recipients_total{decision="suppressed_cooldown"}')).toBeGreaterThanOrEqual(49);
+    expect(value('mail2sms_smtp_refusals_total{reason="storage_unavailable"}')).toBe(1);
+    expect(value('mail2sms_receipts_total{outcome="stale"}')).toBe(1);
+    expect(value('mail2sms_dispatch_total{result="sent"}')).toBeGreaterThan(0);
+    expect(text).toMatch(/^# TYPE mail2sms_outbox_queued gauge\nmail2sms_outbox_queued \d+$/m);
+  });
+
   it('the simulator saw no duplicate sends in this whole file', async () => {
     expect((await simulatorStats(t.simUrl)).duplicates).toBe(0);
   });

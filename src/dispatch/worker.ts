@@ -2,6 +2,7 @@ import type { Clock } from '../clock.js';
 import { maskNumber, type Logger } from '../log.js';
 import type { ClaimedSms, Ledger } from '../ledger/types.js';
 import type { SmsProvider } from '../providers/types.js';
+import { noMetrics, type Metrics } from '../metrics.js';
 
 export interface DispatcherOptions {
   ledger: Ledger;
@@ -17,6 +18,7 @@ export interface DispatcherOptions {
   retryBaseMs: number;
   /** Provider-wide sends per second; 0 = no limit. */
   ratePerSecond?: number;
+  metrics?: Metrics;
   random?: () => number;
 }
 
@@ -37,6 +39,7 @@ export interface Dispatcher {
 export function createDispatcher(options: DispatcherOptions): Dispatcher {
   const { ledger, provider, clock, logger } = options;
   const random = options.random ?? Math.random;
+  const metrics = options.metrics ?? noMetrics;
   let running = false;
   let pumping = false;
   let again = false;
@@ -63,6 +66,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       callbackUrl: options.callbackUrl,
     });
     let recorded: Promise<void>;
+    metrics.inc('mail2sms_dispatch_total', { result: result.ok ? 'sent' : result.temporary && sms.attempt < options.maxAttempts ? 'retry' : 'failed' });
     if (result.ok) {
       recorded = ledger.recordSent(sms.outboxId, result.providerMessageId);
       log.info({ to: maskNumber(sms.recipient), providerId: result.providerMessageId, attempt: sms.attempt }, 'sms sent');

@@ -4,12 +4,16 @@ import type { Ledger } from '../ledger/types.js';
 import type { SmsProvider } from '../providers/types.js';
 import type { ListenAddress } from '../config/units.js';
 import { BodyTooLarge, closeServer, listenOn, readBody, sendJson } from '../httpkit.js';
+import { noMetrics, type Metrics } from '../metrics.js';
 
 export interface HttpApiOptions {
   listen: ListenAddress;
   ledger: Ledger;
   provider: SmsProvider;
   logger: Logger;
+  metrics?: Metrics;
+  /** Gauges read at scrape time. */
+  gauges?: () => Promise<Record<string, { help: string; value: number }>>;
 }
 
 export interface HttpApi {
@@ -23,6 +27,7 @@ export const RECEIPTS_PATH = '/receipts';
 export function createHttpApi(options: HttpApiOptions): HttpApi {
   const { ledger, provider } = options;
   const logger = options.logger.child({ stage: 'http' });
+  const metrics = options.metrics ?? noMetrics;
   let server: Server | undefined;
 
   async function receipt(headers: Record<string, string | string[] | undefined>, raw: string): Promise<[number, unknown]> {
@@ -32,6 +37,7 @@ export function createHttpApi(options: HttpApiOptions): HttpApi {
       return [parsed.status, { error: parsed.reason }];
     }
     const outcome = await ledger.applyReceipt(parsed.receipt);
+    metrics.inc('mail2sms_receipts_total', { outcome });
     const log = { providerId: parsed.receipt.providerMessageId, status: parsed.receipt.status, outcome };
     if (outcome === 'unknown') {
       logger.warn(log, 'receipt for an unknown provider message id');
@@ -47,6 +53,19 @@ export function createHttpApi(options: HttpApiOptions): HttpApi {
         const path = new URL(req.url ?? '/', 'http://mail2sms').pathname;
         const route = `${req.method} ${path}`;
         if (route === 'GET /healthz') return sendJson(res, 200, { status: 'ok' });
+        if (route === 'GET /metrics') {
+          (options.gauges ? options.gauges() : Promise.resolve({}))
+            .then((gauges) => {
+              const text = metrics.render(gauges);
+              res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+              res.end(text);
+            })
+            .catch((error: unknown) => {
+              logger.error({ err: error }, 'metrics could not be read');
+              sendJson(res, 503, { error: 'metrics unavailable' });
+            });
+          return;
+        }
         if (route === `POST ${RECEIPTS_PATH}`) {
           readBody(req)
             .then((raw) => receipt(req.headers, raw))

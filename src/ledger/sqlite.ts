@@ -105,6 +105,8 @@ export function createSqliteLedger(deps: SqliteLedgerDeps): Ledger {
          reason = CASE WHEN @status = 'failed' THEN 'provider: ' || coalesce(@errorCode, 'delivery failed') ELSE reason END
         WHERE id = @id`,
     ),
+    countQueued: db.prepare(`SELECT count(*) AS n FROM outbox WHERE status = 'queued'`),
+    countSending: db.prepare(`SELECT count(*) AS n FROM outbox WHERE status = 'sending'`),
     insertReceipt: db.prepare(
       'INSERT INTO receipts (received_at, provider_message_id, status, error_code, outcome, body) VALUES (?, ?, ?, ?, ?, ?)',
     ),
@@ -368,6 +370,11 @@ export function createSqliteLedger(deps: SqliteLedgerDeps): Ledger {
         if (filter.recipient) return db.prepare(`${selectOutbox} WHERE recipient = ? ORDER BY id`).all(filter.recipient) as OutboxRow[];
         return db.prepare(`${selectOutbox} ORDER BY id`).all() as OutboxRow[];
       }),
+    queueDepth: () =>
+      wrap('queue depth', () => ({
+        queued: (stmt.countQueued.get() as { n: number }).n,
+        sending: (stmt.countSending.get() as { n: number }).n,
+      })),
     onQueued(listener) {
       listeners.push(listener);
     },

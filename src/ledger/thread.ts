@@ -96,6 +96,7 @@ export function startLedgerThread(options: LedgerThreadOptions & { logger: Logge
             recordFailure: (outboxId, reason) => call('recordFailure', [outboxId, reason]),
             applyReceipt: (receipt) => call('applyReceipt', [receipt]),
             outbox: (filter) => call('outbox', [filter]),
+            queueDepth: () => call('queueDepth', []),
             onQueued: (listener) => void listeners.push(listener),
             async close() {
               if (dead) return;

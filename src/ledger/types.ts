@@ -90,6 +90,8 @@ export interface Ledger {
   recordFailure(outboxId: number, reason: string): Promise<void>;
   applyReceipt(receipt: Receipt): Promise<ReceiptOutcome>;
   outbox(filter?: { queueId?: string; recipient?: string }): Promise<OutboxRow[]>;
+  /** Rows waiting to be sent and rows being sent (for metrics; reads the partial indexes only). */
+  queueDepth(): Promise<{ queued: number; sending: number }>;
   /** Called after each commit that queued rows, so dispatch wakes without polling. */
   onQueued(listener: () => void): void;
   close(): Promise<void>;

@@ -9,6 +9,7 @@ import { parseEmail } from '../message/parse.js';
 import { buildSmsText } from '../message/text.js';
 import { checkRecipient, checkSender, normaliseIp, textPolicyFor } from './policy.js';
 import { replyError } from './replies.js';
+import { noMetrics, type Metrics } from '../metrics.js';
 import { verifyPassword } from './passwords.js';
 import { checkDkim, checkSpf, type DnsResolver } from './sender-auth.js';
 
@@ -22,6 +23,7 @@ export interface SmtpIntakeOptions {
   logger: Logger;
   /** DNS for SPF and DKIM (default: the system resolver); tests pass their own. */
   resolver?: DnsResolver;
+  metrics?: Metrics;
 }
 
 /** How long SPF and DKIM may take, DNS included, before the client is told to retry. */
@@ -56,6 +58,7 @@ export function createSmtpIntake(options: SmtpIntakeOptions): SmtpIntake {
   const { ledger } = options;
   const logger = options.logger.child({ stage: 'smtp' });
   const sessions = new Map<string, SessionState>();
+  const metrics = options.metrics ?? noMetrics;
 
   function stateOf(session: SMTPServerSession): SessionState {
     let state = sessions.get(session.id);
@@ -79,6 +82,7 @@ export function createSmtpIntake(options: SmtpIntakeOptions): SmtpIntake {
     const ref = txnRef(session, state);
     const fields = Object.fromEntries(Object.entries(extra).map(([key, value]) => [key, typeof value === 'string' ? maskNumbersIn(value) : value]));
     state.log.info({ ref, refusal: why.code, ...fields }, maskNumbersIn(why.detail));
+    metrics.inc('mail2sms_smtp_refusals_total', { reason: why.code });
     return replyError(why, ref);
   }
 
@@ -137,8 +141,10 @@ export function createSmtpIntake(options: SmtpIntakeOptions): SmtpIntake {
       msgLog.info({ from: txn.mailFrom, messageId: email.messageId }, 'retried mail: already accepted, no new SMS');
       return `2.0.0 Already queued as ${outcome.queueId}`;
     }
+    metrics.inc('mail2sms_mails_accepted_total');
     let suppressed = 0;
     for (const decision of outcome.decisions) {
+      metrics.inc('mail2sms_recipients_total', { decision: decision.outcome === 'suppressed' ? `suppressed_${decision.reason ?? 'other'}` : decision.outcome });
       const to = maskNumber(decision.recipient);
       if (decision.outcome === 'queued') msgLog.info({ to, setup: setup.id, segments: sms.measure.segments }, 'sms queued');
       else if (decision.outcome === 'duplicate') msgLog.info({ to }, 'recipient already queued by an earlier copy of this mail');
@@ -232,6 +238,7 @@ export function createSmtpIntake(options: SmtpIntakeOptions): SmtpIntake {
         return callback(Object.assign(new Error(`4.7.0 Too many connections from ${ip}; slow down`), { responseCode: 421 }));
       }
       state.log.debug('connect');
+      metrics.inc('mail2sms_smtp_connections_total');
       callback();
     },
     onMailFrom(address, session, callback) {
@@ -305,6 +312,7 @@ export function createSmtpIntake(options: SmtpIntakeOptions): SmtpIntake {
           (error: unknown) => {
             if (error instanceof Error && 'responseCode' in error) return callback(error);
             const ref = txnRef(session, state);
+            metrics.inc('mail2sms_smtp_refusals_total', { reason: error instanceof StorageError ? 'storage_unavailable' : 'internal_error' });
             if (error instanceof StorageError) {
               state.log.error({ err: error, ref }, 'ledger unavailable; answered 451, the client will retry');
               return callback(replyError(refusal('storage_unavailable', 'Cannot store the message right now, try again later'), ref));
