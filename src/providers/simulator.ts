@@ -13,6 +13,9 @@ import { createHttpPost } from './http-client.js';
  * delivery receipt back to the callback URL after a delay.
  */
 
+/** Messages kept for GET /messages (and for de-duplication). */
+const MAX_KEPT = 100_000;
+
 export interface SimulatedSms {
   id: string;
   to: string;
@@ -39,6 +42,7 @@ export function createProviderSimulator(options: SimulatorOptions): ProviderSimu
   const messages: SimulatedSms[] = [];
   const byKey = new Map<string, SimulatedSms>();
   let duplicates = 0;
+  let forgotten = 0;
   let receiptsPosted = 0;
   const timers = new Set<NodeJS.Timeout>();
   let server: Server | undefined;
@@ -86,6 +90,12 @@ export function createProviderSimulator(options: SimulatorOptions): ProviderSimu
     const sms: SimulatedSms = { id: randomUUID(), to, from, text, idempotency_key: idempotencyKey, received_at: new Date().toISOString() };
     messages.push(sms);
     if (idempotencyKey) byKey.set(idempotencyKey, sms);
+    // A simulator left running for weeks keeps the latest messages only.
+    if (messages.length > MAX_KEPT) {
+      const dropped = messages.shift() as SimulatedSms;
+      if (dropped.idempotency_key) byKey.delete(dropped.idempotency_key);
+      forgotten++;
+    }
     if (typeof callbackUrl === 'string' && /^https?:\/\//.test(callbackUrl)) {
       schedule(() => postReceipt(callbackUrl, sms), options.receiptDelayMs);
     }
@@ -98,7 +108,7 @@ export function createProviderSimulator(options: SimulatorOptions): ProviderSimu
         const url = new URL(req.url ?? '/', 'http://simulator');
         const route = `${req.method} ${url.pathname}`;
         if (route === 'GET /messages') return sendJson(res, 200, messages);
-        if (route === 'GET /stats') return sendJson(res, 200, { messages: messages.length, duplicates, receipts_posted: receiptsPosted });
+        if (route === 'GET /stats') return sendJson(res, 200, { messages: messages.length + forgotten, duplicates, receipts_posted: receiptsPosted });
         if (route === 'GET /healthz') return sendJson(res, 200, { status: 'ok' });
         if (route === 'POST /send') {
           const key = req.headers['idempotency-key'];

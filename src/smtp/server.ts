@@ -194,6 +194,7 @@ export function createSmtpIntake(options: SmtpIntakeOptions): SmtpIntake {
       authFailures.delete(ip);
       return undefined;
     }
+    if (authFailures.size > 10_000 && !failures) authFailures.clear(); // bounded when guesses come from many addresses
     authFailures.set(ip, { count: (failures?.count ?? 0) + 1, since: failures?.since ?? now });
     await new Promise((resolve) => setTimeout(resolve, config.main.smtp.auth_failure_delay));
     return refusal('auth_failed', 'Authentication credentials invalid');
