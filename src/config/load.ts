@@ -1,5 +1,5 @@
 import { readFileSync, readdirSync, statSync } from 'node:fs';
-import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
+import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { LineCounter, parseDocument, isMap, type Document, type Node } from 'yaml';
 import type { z } from 'zod';
 import { mainSchema, setupSchema, type MainConfig, type Setup } from './schema.js';
@@ -266,10 +266,6 @@ export function loadConfig(mainFile: string): Config {
     tls,
     users,
   });
-}
-
-export function configLabel(config: Config): string {
-  return `${basename(config.file)} with ${config.setups.length} setup(s)`;
 }
 
 /** The line of a field in a YAML file, for checks made after parsing. */

@@ -222,7 +222,6 @@ export function setupJsonSchema(): Record<string, unknown> {
   };
 }
 
-export type SetupInput = z.input<typeof setupSchema>;
 export type SetupFields = z.output<typeof setupSchema>;
 export interface Setup extends SetupFields {
   /** The file the setup came from, for messages that must name it. */
@@ -293,4 +292,3 @@ export const mainSchema = z.strictObject({
 });
 
 export type MainConfig = z.output<typeof mainSchema>;
-export type ProviderConfig = MainConfig['provider'];
