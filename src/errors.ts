@@ -12,6 +12,7 @@ export type RefusalCode =
   | 'dns_temporary'
   | 'auth_failed'
   | 'auth_locked'
+  | 'connection_rate'
   | 'relay_denied'
   | 'not_a_number'
   | 'invalid_number'

@@ -38,7 +38,7 @@ describe('per-address connection rate', () => {
     const replies = [];
     for (let i = 0; i < 6; i++) replies.push((await viaProxy('198.51.100.7', ['QUIT']))[0]);
     expect(replies.slice(0, 5).every((r) => r?.startsWith('220'))).toBe(true);
-    expect(replies[5]).toMatch(/^421 4\.7\.0 Too many connections from 198\.51\.100\.7; slow down/);
+    expect(replies[5]).toMatch(/^421 4\.7\.0 Too many connections from 198\.51\.100\.7; slow down \[ref [\w.]+\]$/);
     expect((await viaProxy('198.51.100.8', ['QUIT']))[0]).toMatch(/^220 /);
   });
 });

@@ -66,19 +66,23 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       callbackUrl: options.callbackUrl,
     });
     let recorded: Promise<void>;
-    metrics.inc('mail2sms_dispatch_total', { result: result.ok ? 'sent' : result.temporary && sms.attempt < options.maxAttempts ? 'retry' : 'failed' });
+    let outcome: 'sent' | 'retry' | 'failed';
     if (result.ok) {
+      outcome = 'sent';
       recorded = ledger.recordSent(sms.outboxId, result.providerMessageId);
       log.info({ to: maskNumber(sms.recipient), providerId: result.providerMessageId, attempt: sms.attempt }, 'sms sent');
     } else if (result.temporary && sms.attempt < options.maxAttempts) {
+      outcome = 'retry';
       const next = clock.now() + Math.max(result.retryAfterMs ?? 0, backoff(sms.attempt));
       recorded = ledger.recordRetry(sms.outboxId, result.reason, next);
       log.warn({ reason: result.reason, attempt: sms.attempt, next: new Date(next).toISOString() }, 'send failed temporarily; will retry');
     } else {
+      outcome = 'failed';
       const reason = result.temporary ? `gave up after ${sms.attempt} attempts: ${result.reason}` : result.reason;
       recorded = ledger.recordFailure(sms.outboxId, reason);
       log.error({ reason, attempt: sms.attempt }, 'send failed permanently');
     }
+    metrics.inc('mail2sms_dispatch_total', { result: outcome });
     recorded.catch((error: unknown) => {
       log.error({ err: error }, 'could not record the send outcome; the lease will expire and the row be sent again with the same idempotency key');
     });

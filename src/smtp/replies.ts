@@ -13,6 +13,7 @@ const REPLIES: Record<RefusalCode, { code: number; enhanced: string }> = {
   dns_temporary: { code: 451, enhanced: '4.4.3' }, // directory server failure
   auth_failed: { code: 535, enhanced: '5.7.8' },
   auth_locked: { code: 454, enhanced: '4.7.0' },
+  connection_rate: { code: 421, enhanced: '4.7.0' },
   relay_denied: { code: 550, enhanced: '5.7.1' },
   not_a_number: { code: 550, enhanced: '5.1.3' },
   invalid_number: { code: 550, enhanced: '5.1.3' },

@@ -235,8 +235,7 @@ export function createSmtpIntake(options: SmtpIntakeOptions): SmtpIntake {
       const state = stateOf(session);
       const ip = normaliseIp(session.remoteAddress);
       if (!connectionAllowed(state.config, ip)) {
-        state.log.warn({ refusal: 'connection_rate' }, 'too many connections from this address');
-        return callback(Object.assign(new Error(`4.7.0 Too many connections from ${ip}; slow down`), { responseCode: 421 }));
+        return callback(refuse(session, state, refusal('connection_rate', `Too many connections from ${ip}; slow down`)));
       }
       state.log.debug('connect');
       metrics.inc('mail2sms_smtp_connections_total');
