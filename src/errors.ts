@@ -21,6 +21,7 @@ export type RefusalCode =
   | 'message_too_large'
   | 'no_text'
   | 'too_long'
+  | 'recipient_suppressed'
   | 'storage_unavailable'
   | 'internal_error';
 

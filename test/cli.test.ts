@@ -16,8 +16,8 @@ afterEach(() => dirs?.cleanup());
 describe('mail2sms migrate', () => {
   it('creates the ledger, then reports it up to date', async () => {
     dirs = writeConfig();
-    expect((await cli('migrate', '-c', dirs.configFile)).stdout).toBe('applied 0001_initial.sql; schema version 1\n');
-    expect((await cli('migrate', '-c', dirs.configFile)).stdout).toBe('up to date; schema version 1\n');
+    expect((await cli('migrate', '-c', dirs.configFile)).stdout).toBe('applied 0001_initial.sql, 0002_consent.sql; schema version 2\n');
+    expect((await cli('migrate', '-c', dirs.configFile)).stdout).toBe('up to date; schema version 2\n');
   });
 });
 
@@ -99,7 +99,7 @@ describe('mail2sms explain', () => {
     expect(report.setup).toEqual({ id: 'alerts', file: expect.stringContaining('alerts.yaml'), matchedBy: 'domain example.test' });
     expect(report.sender).toEqual({ accepted: true });
     expect(report.recipients).toEqual([
-      { address: '+4520123495@sms.example.test', verdict: 'cooldown', number: '+4520123495', until: expect.stringMatching(/^\d{4}-\d\d-\d\dT/) },
+      { address: '+4520123495@sms.example.test', verdict: 'suppressed', reason: 'cooldown', rejectedAtRcpt: false, number: '+4520123495', detail: expect.stringMatching(/^cooldown until \d{4}-\d\d-\d\dT/) },
       { address: '004520123496@sms.example.test', verdict: 'would_send', number: '+4520123496' },
       { address: 'x@gmail.com', verdict: 'refused', reply: expect.stringMatching(/^550 5\.7\.1 Relaying denied/) },
     ]);

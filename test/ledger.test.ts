@@ -46,7 +46,8 @@ function mail(recipients: string[], cooldownMs: number | null = 10 * MINUTE, ove
     text: 'Server down',
     measure: measureSms('Server down'),
     recipients,
-    cooldownMs,
+    rules: { setupId: 'alerts', cooldownMs, purpose: null, dailyLimit: null, numberDailyLimit: null },
+    stopClauseAppended: false,
     ...overrides,
   };
 }
@@ -77,7 +78,8 @@ describe('cooldown', () => {
     await ledger.acceptMessage(mail(['+4520123456']));
     clock.advance(60 * MINUTE);
     const result = await ledger.acceptMessage(mail(['+4520123456']));
-    expect(result.decisions[0]).toEqual({ recipient: '+4520123456', outcome: 'suppressed', reason: 'cooldown' });
+    expect(result.decisions[0]).toMatchObject({ recipient: '+4520123456', outcome: 'suppressed', reason: 'cooldown', detail: 'cooldown: an earlier SMS to this number is still pending' });
+    expect(result.decisions[0]?.blockedUntil).toBeUndefined();
   });
 
   it('a row that fails permanently releases its reservation', async () => {
@@ -153,7 +155,10 @@ describe('migrations', () => {
   it('are applied once and recorded', () => {
     expect(migrate(db).applied).toEqual([]);
     const rows = db.prepare('SELECT version, name FROM schema_migrations').all();
-    expect(rows).toEqual([{ version: 1, name: '0001_initial.sql' }]);
+    expect(rows).toEqual([
+      { version: 1, name: '0001_initial.sql' },
+      { version: 2, name: '0002_consent.sql' },
+    ]);
   });
 
   it('refuse a database written by a newer version', () => {

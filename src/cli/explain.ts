@@ -1,11 +1,11 @@
 import { simpleParser, type AddressObject } from 'mailparser';
 import type { Config } from '../config/load.js';
-import type { CooldownVerdict } from '../ledger/cooldown.js';
+import type { RecipientRules, RuleVerdict, SuppressionReason } from '../ledger/rules.js';
 import { parseEmail } from '../message/parse.js';
 import { buildSmsText } from '../message/text.js';
 import type { SmsEncoding } from '../message/encoding.js';
 import type { Refusal } from '../errors.js';
-import { checkRecipient, checkSender, textPolicyFor } from '../smtp/policy.js';
+import { checkRecipient, checkSender, rulesFor, textPolicyFor } from '../smtp/policy.js';
 import { replyCode } from '../smtp/replies.js';
 
 /*
@@ -21,12 +21,13 @@ export interface ExplainOptions {
   to: string[];
   ip: string;
   now: number;
-  cooldown?: (recipient: string, cooldownMs: number | null, now: number) => CooldownVerdict;
+  /** The organisation's rules read from the ledger (consent, caps, cooldown), when there is one. */
+  rules?: (recipient: string, rules: RecipientRules, now: number) => RuleVerdict;
 }
 
 export type RecipientReport =
   | { address: string; verdict: 'would_send'; number: string }
-  | { address: string; verdict: 'cooldown'; number: string; until: string | null }
+  | { address: string; verdict: 'suppressed'; number: string; reason: SuppressionReason; detail: string; rejectedAtRcpt: boolean }
   | { address: string; verdict: 'postmaster' }
   | { address: string; verdict: 'refused'; reply: string };
 
@@ -78,11 +79,11 @@ export async function explainMail(config: Config, raw: Buffer, options: ExplainO
     else if (numbers.has(verdict.e164)) continue;
     else {
       numbers.add(verdict.e164);
-      const cooldown = options.cooldown?.(verdict.e164, setup.cooldown, options.now) ?? { blocked: false };
+      const rule = options.rules?.(verdict.e164, rulesFor(config, setup), options.now) ?? { allowed: true };
       report.recipients.push(
-        cooldown.blocked
-          ? { address, verdict: 'cooldown', number: verdict.e164, until: cooldown.until === null ? null : new Date(cooldown.until).toISOString() }
-          : { address, verdict: 'would_send', number: verdict.e164 },
+        rule.allowed
+          ? { address, verdict: 'would_send', number: verdict.e164 }
+          : { address, verdict: 'suppressed', number: verdict.e164, reason: rule.reason, detail: rule.detail, rejectedAtRcpt: setup.on_suppressed === 'reject' },
       );
     }
   }
@@ -112,8 +113,8 @@ export function formatExplain(report: ExplainReport): string {
     const what =
       r.verdict === 'would_send'
         ? `${r.number}: would send`
-        : r.verdict === 'cooldown'
-          ? `${r.number}: suppressed by cooldown ${r.until ? `until ${r.until}` : '(an earlier SMS is still pending)'}`
+        : r.verdict === 'suppressed'
+          ? `${r.number}: ${r.rejectedAtRcpt ? 'refused (550 5.7.1)' : 'suppressed'}: ${r.reason} — ${r.detail}`
           : r.verdict === 'postmaster'
             ? 'postmaster: accepted and logged'
             : `refused: ${r.reply}`;

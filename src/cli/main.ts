@@ -12,7 +12,7 @@ import { createProviderSimulator } from '../providers/simulator.js';
 import { EXIT } from './exit.js';
 import { explainMail, formatExplain } from './explain.js';
 import { hashPassword } from '../smtp/passwords.js';
-import { createCooldownCheck } from '../ledger/cooldown.js';
+import { createRuleReader } from '../ledger/rules.js';
 import Database from 'better-sqlite3';
 import { isIP } from 'node:net';
 
@@ -152,16 +152,22 @@ export function buildProgram(out: (text: string) => void, setExit: (code: number
         throw new CliFailure(`cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`, EXIT.dataErr);
       }
       if (isIP(opts.ip) === 0) throw new CliFailure(`--ip: "${opts.ip}" is not an IP address`, EXIT.usage);
-      // The cooldown is read from the ledger if there is one; explain never writes.
+      // Consent, caps and cooldown are read from the ledger if there is one; explain never writes.
       const db = existsSync(config.storagePath) ? new Database(config.storagePath, { readonly: true, fileMustExist: true }) : undefined;
       try {
+        let rules: ReturnType<typeof createRuleReader> | undefined;
+        try {
+          rules = db ? createRuleReader(db) : undefined;
+        } catch (error) {
+          throw new CliFailure(`cannot read the ledger ${config.storagePath}: ${(error as Error).message} (run \`mail2sms migrate\` if it was written by an older version)`, EXIT.software);
+        }
         const report = await explainMail(config, raw, {
           ...(opts.from ? { from: opts.from } : {}),
           ...(opts.user ? { user: opts.user } : {}),
           to: opts.to ?? [],
           ip: opts.ip,
           now: Date.now(),
-          ...(db ? { cooldown: createCooldownCheck(db) } : {}),
+          ...(rules ? { rules: (recipient, recipientRules, now) => rules.evaluate(recipient, recipientRules, now) } : {}),
         });
         out(opts.json ? JSON.stringify(report, null, 2) + '\n' : formatExplain(report));
       } finally {

@@ -195,6 +195,7 @@ export function loadConfig(mainFile: string): Config {
 
   const setups: Setup[] = [];
   const byId = new Map<string, Setup>();
+  const pathOf = new Map<Setup, string>();
   for (const name of names) {
     const setupFile = join(setupsDir, name);
     const parsed = parseYamlFile(setupFile, setupSchema);
@@ -207,6 +208,7 @@ export function loadConfig(mainFile: string): Config {
       continue;
     }
     byId.set(setup.id, setup);
+    pathOf.set(setup, setupFile);
     setups.push(setup);
   }
   if (names.length === 0 && issues.length === 0) {
@@ -220,6 +222,17 @@ export function loadConfig(mainFile: string): Config {
       field: 'senders',
       message: `sender "${conflict.pattern}" is claimed by setup "${conflict.first.id}" (${conflict.first.file}) and setup "${conflict.second.id}" (${conflict.second.file})`,
     });
+  }
+  const purposes = Object.keys(main.value.consent.purposes);
+  for (const setup of setups) {
+    if (setup.purpose !== undefined && !purposes.includes(setup.purpose)) {
+      issues.push({
+        file: setup.file,
+        ...lineOf(pathOf.get(setup) as string, ['purpose']),
+        field: 'purpose',
+        message: `purpose "${setup.purpose}" is not declared under consent.purposes in ${displayPath(file)}${purposes.length ? ` (declared: ${purposes.join(', ')})` : ' (none are)'}`,
+      });
+    }
   }
   const users = new Map<string, { setup: Setup; passwordHash: string }>();
   for (const setup of setups) {

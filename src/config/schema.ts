@@ -163,7 +163,10 @@ export const setupSchema = z
     sender_name: senderName.meta({ description: 'SMS sender: 3–11 letters/digits with at least one letter (one-way), or a phone number of up to 15 digits.', pattern: '^([A-Za-z0-9]{3,11}|\\+?[0-9]{3,15})$' }),
     cooldown: durationOrOff().default(600_000).meta({ description: 'A number that got any SMS from the organisation within this interval is skipped: 30s, 10m, 24h, 7d, or off.', pattern: '^(off|([0-9]+(ms|s|m|h|d|w))+)$' }),
     default_country: country.meta({ description: 'ISO 3166 country of numbers written without a country code.', pattern: '^[A-Za-z]{2}$' }),
-    category: z.enum(['alert', 'marketing']).default('alert').meta({ description: 'alert (sent to every number that has not opted out); marketing is not yet supported.' }),
+    category: z.enum(['alert', 'marketing']).default('alert').meta({ description: 'alert: sent to every number that has not opted out. marketing: only to numbers with an active opt-in for `purpose`, with the STOP clause appended.' }),
+    purpose: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'must be lower-case letters, digits, - or _').optional().meta({ description: 'Marketing setups: the consent purpose (declared under consent.purposes in mail2sms.yaml) a number must have opted in to.' }),
+    opt_out_text: z.string().min(1).optional().meta({ description: 'Marketing setups: the opt-out text appended to every SMS instead of consent.stop_clause.text. Required with an alphanumeric sender_name, which cannot receive a STOP reply: give a link or an email address.' }),
+    daily_limit: z.number().int().min(1).optional().meta({ description: 'At most this many SMS from this setup in any 24 hours; more are suppressed (daily_limit). A guard against mail loops and misconfigured systems.' }),
     /** Where the SMS text comes from. */
     text: z.enum(['body', 'subject', 'subject+body']).default('body').meta({ description: 'Where the SMS text comes from.' }),
     text_separator: z.string().default('\n').meta({ description: 'Between subject and body when text is subject+body.' }),
@@ -177,9 +180,8 @@ export const setupSchema = z
     allowed_countries: z.array(country).min(1, 'is an empty list: no number could ever be sent to').optional().meta({ description: 'Only numbers of these countries (ISO 3166); others get 550 5.7.1.' }),
     /** Recipients per mail for this setup (the server's smtp.max_recipients still caps it). */
     max_recipients: z.number().int().min(1).max(1000).optional().meta({ description: 'Recipients per mail for this setup (smtp.max_recipients still caps it).' }),
-    on_suppressed: z.enum(['accept', 'reject']).default('accept').meta({ description: 'accept: 250 and the suppression is recorded. reject is not yet supported.' }),
-    // Parsed so they are never silently ignored; refused below until their issues land.
-    purpose: z.unknown().optional().meta({ description: 'Not yet supported (consent purposes).' }),
+    on_suppressed: z.enum(['accept', 'reject']).default('accept').meta({ description: 'accept: 250 and the suppression is recorded. reject: 550 5.7.1 at RCPT TO naming the reason (and when a cooldown ends).' }),
+    // Parsed so it is never silently ignored; refused below until its issue lands.
     sending_window: z.unknown().optional().meta({ description: 'Not yet supported (sending windows).' }),
   })
   .superRefine((setup, ctx) => {
@@ -198,17 +200,21 @@ export const setupSchema = z
         ctx.addIssue({ code: 'custom', path: ['authorize', 'smtp_auth', i], message: 'needs a password_hash (from `mail2sms hash-password`)' });
       }
     });
-    if (setup.category === 'marketing') {
-      ctx.addIssue({ code: 'custom', path: ['category'], message: 'marketing setups are not yet supported (they need the consent rules)' });
+    if (setup.category === 'marketing' && setup.purpose === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['purpose'], message: 'a marketing setup needs a purpose: only numbers that opted in to it get its SMS' });
     }
-    if (setup.purpose !== undefined) {
-      ctx.addIssue({ code: 'custom', path: ['purpose'], message: 'not yet supported (consent purposes come with the consent rules)' });
+    if (setup.category === 'alert' && setup.purpose !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['purpose'], message: 'only marketing setups have a purpose (alerts go to every number that has not opted out); set category: marketing or remove it' });
+    }
+    if (setup.category === 'marketing' && setup.opt_out_text === undefined && !/^\+?\d+$/.test(setup.sender_name)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['opt_out_text'],
+        message: `sender_name "${setup.sender_name}" is alphanumeric, so recipients cannot reply STOP: set opt_out_text to a link or an email address where they can opt out`,
+      });
     }
     if (setup.sending_window !== undefined) {
       ctx.addIssue({ code: 'custom', path: ['sending_window'], message: 'not yet supported (sending windows come with the dispatch rules)' });
-    }
-    if (setup.on_suppressed === 'reject') {
-      ctx.addIssue({ code: 'custom', path: ['on_suppressed'], message: 'reject is not yet supported (suppressed recipients are accepted and recorded)' });
     }
   });
 
@@ -237,6 +243,51 @@ const simulatorProvider = z.strictObject({
   embedded: z.boolean().default(true),
   receipt_delay: duration().default(200),
   timeout: duration().default(10_000),
+});
+
+const keywordList = z.array(z.string().trim().min(1)).default([]);
+
+const consentConfig = z
+  .strictObject({
+    /** Marketing purposes and how long an opt-in lasts without any SMS under it. */
+    purposes: z
+      .record(
+        z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'must be lower-case letters, digits, - or _'),
+        z.strictObject({ max_silence: durationOrOff().default(null), description: z.string().optional() }).nullable().transform((v) => v ?? { max_silence: null }),
+      )
+      .default({}),
+    /** Appended to marketing SMS that do not already carry an opt-out text. */
+    stop_clause: z
+      .strictObject({
+        text: z.string().min(1).default('Reply STOP to opt out'),
+        /** Phrases that already count as an opt-out text, any case and accents, in your languages. */
+        detect: z.array(z.string().min(1)).default(['STOP']),
+        /** Append it to one number at most once in this period; off = every SMS. */
+        once_per: durationOrOff().default(null),
+      })
+      .default({ text: 'Reply STOP to opt out', detect: ['STOP'], once_per: null }),
+    /** Keywords in addition to the built-in English ones. */
+    keywords: z
+      .strictObject({ opt_out: keywordList, opt_out_whole: keywordList, opt_in: keywordList, help: keywordList })
+      .default({ opt_out: [], opt_out_whole: [], opt_in: [], help: [] }),
+    /** Numeric sender for answers to keywords (confirmation, help): alphanumeric senders cannot be replied to. */
+    reply_sender: z.string().regex(/^\+?\d{3,15}$/, 'must be a phone number (digits): answers must be something the recipient can reply to').optional(),
+    /** Sent when a number opts in again (START); empty = no confirmation. */
+    confirmation_text: z.string().default('You will receive SMS from us again. Reply STOP to opt out.'),
+    help_text: z.string().default('Reply STOP to opt out, START to opt in again.'),
+  })
+  .default({
+    purposes: {},
+    stop_clause: { text: 'Reply STOP to opt out', detect: ['STOP'], once_per: null },
+    keywords: { opt_out: [], opt_out_whole: [], opt_in: [], help: [] },
+    confirmation_text: 'You will receive SMS from us again. Reply STOP to opt out.',
+    help_text: 'Reply STOP to opt out, START to opt in again.',
+  });
+
+/** A bearer token's SHA-256 (tokens are random, so a fast hash is enough; `mail2sms token` prints both). */
+const apiToken = z.strictObject({
+  name: z.string().min(1),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/, 'is not a SHA-256 hex digest: run `mail2sms token` and paste the sha256 it prints'),
 });
 
 export const mainSchema = z.strictObject({
@@ -275,7 +326,16 @@ export const mainSchema = z.strictObject({
     listen,
     /** Base URL the provider uses to reach our receipts endpoint; defaults to http://<listen>. */
     public_url: z.url().optional(),
+    /** Systems that may report their sends (POST /sends) with `Authorization: Bearer <token>`. */
+    tokens: z.array(apiToken).default([]),
   }),
+  consent: consentConfig,
+  limits: z
+    .strictObject({
+      /** SMS one number may get from the whole organisation in any 24 hours (every setup and channel); off = no cap. */
+      per_number_daily: z.union([z.literal('off'), z.number().int().min(1)]).transform((v) => (v === 'off' ? null : v)).default(20),
+    })
+    .default({ per_number_daily: 20 }),
   provider: z.discriminatedUnion('type', [simulatorProvider]),
   dispatch: z
     .strictObject({

@@ -3,9 +3,12 @@ import type { Clock } from '../clock.js';
 import type { Logger } from '../log.js';
 import { StorageError } from '../errors.js';
 import type { Db } from './db.js';
-import { createCooldownCheck } from './cooldown.js';
+import { createRuleReader } from './rules.js';
+import { createConsentStore } from './consent.js';
 import type {
   ClaimedSms,
+  InboundOutcome,
+  InboundSms,
   IntakeMessage,
   IntakeOutcome,
   Ledger,
@@ -52,22 +55,36 @@ export function createSqliteLedger(deps: SqliteLedgerDeps): Ledger {
   const maxBatch = deps.maxBatch ?? 1024;
   const listeners: (() => void)[] = [];
 
-  const cooldown = createCooldownCheck(db);
+  const rules = createRuleReader(db);
+  const consent = createConsentStore(db);
   const stmt = {
     findDuplicate: db.prepare('SELECT message_id AS queueId FROM outbox WHERE dedup_key = ? AND created_at > ? LIMIT 1'),
     insertMessage: db.prepare(
       `INSERT INTO messages (id, received_at, setup_id, mail_from, header_message_id, body_hash, client_ip, session_ref,
-         sender_name, sms_text, encoding, segments, characters)
+         sender_name, sms_text, encoding, segments, characters, cooldown_ms, purpose, sms_text_no_clause)
        VALUES (@id, @receivedAt, @setupId, @mailFrom, @headerMessageId, @bodyHash, @clientIp, @sessionRef,
-         @senderName, @text, @encoding, @segments, @characters)`,
+         @senderName, @text, @encoding, @segments, @characters, @cooldownMs, @purpose, @textNoClause)`,
     ),
     insertOutbox: db.prepare(
       `INSERT INTO outbox (message_id, recipient, status, reason, blocked_until, dedup_key, idempotency_key,
-         created_at, updated_at, next_attempt_at)
-       VALUES (@queueId, @recipient, @status, @reason, @blockedUntil, @dedupKey, @idempotencyKey, @now, @now, @nextAttemptAt)`,
+         created_at, updated_at, next_attempt_at, stop_clause)
+       VALUES (@queueId, @recipient, @status, @reason, @blockedUntil, @dedupKey, @idempotencyKey, @now, @now, @nextAttemptAt, @stopClause)`,
     ),
     insertReservation: db.prepare(
-      `INSERT INTO sends (recipient, channel, outbox_id, setup_id, state, reserved_at) VALUES (?, 'email', ?, ?, 'reserved', ?)`,
+      `INSERT INTO sends (recipient, channel, outbox_id, setup_id, state, reserved_at, purpose) VALUES (?, ?, ?, ?, 'reserved', ?, ?)`,
+    ),
+    hadStopClause: db.prepare(
+      `SELECT 1 FROM outbox WHERE recipient = ? AND stop_clause = 1 AND created_at > ? AND status NOT IN ('suppressed', 'failed', 'expired', 'rejected') LIMIT 1`,
+    ).pluck(),
+    insertInbound: db.prepare(
+      `INSERT INTO inbound_messages (received_at, provider_id, sender, recipient, text, keyword, action)
+       VALUES (@receivedAt, @providerId, @from, @to, @text, @kind, @action)
+       ON CONFLICT (provider_id) DO NOTHING`,
+    ),
+    inboundByProviderId: db.prepare('SELECT id, action FROM inbound_messages WHERE provider_id = ?'),
+    suppressClaimed: db.prepare(
+      `UPDATE outbox SET status = 'suppressed', reason = ?, blocked_until = ?, final_at = ?, updated_at = ?, lease_until = NULL
+        WHERE id = ? AND status = 'sending'`,
     ),
     insertEvent: db.prepare('INSERT INTO events (at, outbox_id, message_id, type, detail) VALUES (?, ?, ?, ?, ?)'),
     // Two queries, not one with OR: each walks its partial index in order and
@@ -77,9 +94,12 @@ export function createSqliteLedger(deps: SqliteLedgerDeps): Ledger {
     lease: db.prepare(
       `UPDATE outbox SET status = 'sending', lease_until = @leaseUntil, attempts = attempts + 1, updated_at = @now
         WHERE id = @id
-        RETURNING id, message_id AS queueId, recipient, idempotency_key AS idempotencyKey, attempts, status`,
+        RETURNING id, message_id AS queueId, recipient, idempotency_key AS idempotencyKey, attempts, status, stop_clause AS stopClause`,
     ),
-    claimDetails: db.prepare('SELECT sender_name AS senderName, sms_text AS text, setup_id AS setupId FROM messages WHERE id = ?'),
+    claimDetails: db.prepare(
+      `SELECT sender_name AS senderName, CASE WHEN @stopClause = 0 AND sms_text_no_clause IS NOT NULL THEN sms_text_no_clause ELSE sms_text END AS text,
+              setup_id AS setupId, cooldown_ms AS cooldownMs, purpose FROM messages WHERE id = @queueId`,
+    ),
     nextDue: db.prepare(
       `SELECT min(t) AS t FROM (
          SELECT min(next_attempt_at) AS t FROM outbox WHERE status = 'queued'
@@ -142,29 +162,35 @@ export function createSqliteLedger(deps: SqliteLedgerDeps): Ledger {
       encoding: message.measure.encoding,
       segments: message.measure.segments,
       characters: message.measure.characters,
+      cooldownMs: message.rules.cooldownMs,
+      purpose: message.rules.purpose?.name ?? null,
+      textNoClause: message.stopClauseOnce?.text ?? null,
     });
     fresh.forEach(({ recipient, key }, index) => {
-      // A row never blocks itself: the check runs before this row's reservation exists.
-      const verdict = cooldown(recipient, message.cooldownMs, now);
-      const blocker = verdict.blocked;
-      const blockedUntil = verdict.blocked ? verdict.until : null;
+      // A row never blocks itself: the check runs before this row's reservation exists,
+      // and the reservation is written in the same transaction.
+      const verdict = rules.evaluate(recipient, message.rules, now);
+      const blockedUntil = verdict.allowed ? null : (verdict.until ?? null);
+      let stopClause = message.stopClauseAppended ? 1 : 0;
+      if (stopClause && message.stopClauseOnce && stmt.hadStopClause.get(recipient, now - message.stopClauseOnce.periodMs)) stopClause = 0;
       const row = {
         queueId,
         recipient,
-        status: blocker ? 'suppressed' : 'queued',
-        reason: blocker ? 'cooldown' : null,
+        status: verdict.allowed ? 'queued' : 'suppressed',
+        reason: verdict.allowed ? null : verdict.reason,
         blockedUntil,
         dedupKey: key,
         idempotencyKey: `${queueId}.${index}`,
         now,
-        nextAttemptAt: blocker ? null : now,
+        nextAttemptAt: verdict.allowed ? now : null,
+        stopClause: verdict.allowed ? stopClause : 0,
       };
       const outboxId = Number(stmt.insertOutbox.run(row).lastInsertRowid);
-      if (blocker) {
-        stmt.insertEvent.run(now, outboxId, queueId, 'suppressed', blockedUntil ? `cooldown until ${new Date(blockedUntil).toISOString()}` : 'cooldown: an earlier SMS to this number is still pending');
-        decisions.push({ recipient, outcome: 'suppressed', reason: 'cooldown', ...(blockedUntil ? { blockedUntil } : {}) });
+      if (!verdict.allowed) {
+        stmt.insertEvent.run(now, outboxId, queueId, 'suppressed', `${verdict.reason}: ${verdict.detail}`);
+        decisions.push({ recipient, outcome: 'suppressed', reason: verdict.reason, detail: verdict.detail, ...(blockedUntil ? { blockedUntil } : {}) });
       } else {
-        stmt.insertReservation.run(recipient, outboxId, message.setupId, now);
+        stmt.insertReservation.run(recipient, 'email', outboxId, message.setupId, now, message.rules.purpose?.name ?? null);
         stmt.insertEvent.run(now, outboxId, queueId, 'queued', null);
         decisions.push({ recipient, outcome: 'queued' });
       }
@@ -288,10 +314,26 @@ export function createSqliteLedger(deps: SqliteLedgerDeps): Ledger {
     const claimed: ClaimedSms[] = [];
     for (const { id } of ids) {
       const row = stmt.lease.get({ id, now, leaseUntil: now + leaseMs }) as
-        | { id: number; queueId: string; recipient: string; idempotencyKey: string; attempts: number }
+        | { id: number; queueId: string; recipient: string; idempotencyKey: string; attempts: number; stopClause: number }
         | undefined;
       if (!row) continue;
-      const details = stmt.claimDetails.get(row.queueId) as { senderName: string; text: string; setupId: string };
+      const details = stmt.claimDetails.get({ queueId: row.queueId, stopClause: row.stopClause }) as {
+        senderName: string;
+        text: string;
+        setupId: string;
+        cooldownMs: number | null;
+        purpose: string | null;
+      };
+      // The rules again, now that the SMS is about to go: a STOP, a revoked
+      // opt-in or another channel's SMS since intake wins over the queued row.
+      const verdict = rules.recheck(row.recipient, { cooldownMs: details.cooldownMs, purpose: details.purpose, outboxId: row.id }, now);
+      if (!verdict.allowed) {
+        stmt.suppressClaimed.run(verdict.reason, verdict.until ?? null, now, now, row.id);
+        stmt.release.run(now, row.id);
+        stmt.insertEvent.run(now, row.id, row.queueId, 'suppressed', `at send time: ${verdict.reason}: ${verdict.detail}`);
+        logger.info({ qid: row.queueId, outbox: row.id, reason: verdict.reason }, 'suppressed at send time');
+        continue;
+      }
       stmt.insertEvent.run(now, row.id, row.queueId, 'claimed', `attempt ${row.attempts}`);
       claimed.push({
         outboxId: row.id,
@@ -342,6 +384,51 @@ export function createSqliteLedger(deps: SqliteLedgerDeps): Ledger {
     return outcome;
   }
 
+  /**
+   * An inbound SMS: stored as evidence first, then acted on in the same
+   * transaction (consent change, answer SMS), so a webhook delivered twice
+   * acts once.
+   */
+  function inbound(sms: InboundSms, now: number): InboundOutcome {
+    const existing = stmt.inboundByProviderId.get(sms.providerId) as { id: number; action: string } | undefined;
+    if (existing) return { duplicate: true, inboundId: existing.id, action: existing.action };
+    const action =
+      sms.kind === 'opt_out' ? 'opted out' : sms.kind === 'opt_in' ? 'opted in' : sms.kind === 'help' ? 'help sent' : 'no keyword';
+    const inboundId = Number(
+      stmt.insertInbound.run({ receivedAt: sms.receivedAt, providerId: sms.providerId, from: sms.from, to: sms.to ?? null, text: sms.text, kind: sms.kind, action: sms.reply ? `${action}; answered` : action })
+        .lastInsertRowid,
+    );
+    const outcome: InboundOutcome = { duplicate: false, inboundId, action };
+    if (sms.kind === 'opt_out' || sms.kind === 'opt_in') {
+      const [event] = consent.change(
+        [{ recipient: sms.from, action: sms.kind, at: sms.receivedAt, source: 'sms', evidence: `SMS "${sms.text}" (keyword ${sms.keyword ?? '?'})`, inboundId }],
+        now,
+      );
+      outcome.consentEventId = event?.id;
+    }
+    if (sms.reply) {
+      // The answer is an SMS the organisation sends: it bypasses the cooldown
+      // (the number just wrote to us) but is reserved like any other, so it counts.
+      const queueId = newQueueId(now);
+      stmt.insertMessage.run({
+        id: queueId, receivedAt: now, setupId: '(keywords)', mailFrom: '', headerMessageId: null, bodyHash: '', clientIp: null,
+        sessionRef: `inbound#${inboundId}`, senderName: sms.reply.senderName, text: sms.reply.text, encoding: sms.reply.measure.encoding,
+        segments: sms.reply.measure.segments, characters: sms.reply.measure.characters, cooldownMs: null, purpose: null, textNoClause: null,
+      });
+      const outboxId = Number(
+        stmt.insertOutbox.run({
+          queueId, recipient: sms.from, status: 'queued', reason: null, blockedUntil: null, dedupKey: null,
+          idempotencyKey: `${queueId}.0`, now, nextAttemptAt: now, stopClause: 0,
+        }).lastInsertRowid,
+      );
+      stmt.insertReservation.run(sms.from, 'keyword', outboxId, null, now, null);
+      stmt.insertEvent.run(now, outboxId, queueId, 'queued', `answer to inbound SMS #${inboundId} (${sms.kind})`);
+      queuedSinceNotify = true;
+      outcome.replyQueueId = queueId;
+    }
+    return outcome;
+  }
+
   const selectOutbox = `SELECT id, message_id AS queueId, recipient, status, reason, blocked_until AS blockedUntil, attempts,
       provider_message_id AS providerMessageId, created_at AS createdAt, sent_at AS sentAt, final_at AS finalAt FROM outbox`;
 
@@ -364,6 +451,10 @@ export function createSqliteLedger(deps: SqliteLedgerDeps): Ledger {
     recordFailure: (outboxId, reason) => write((now) => fail(outboxId, reason, now), { urgent: false, durable: true }),
     // We answer the provider 200 after this; it will not send the receipt again.
     applyReceipt: (r) => write((now) => receipt(r, now), { urgent: false, durable: true }),
+    checkRecipient: (recipient, recipientRules) => wrap('check recipient', () => rules.evaluate(recipient, recipientRules, clock.now())),
+    changeConsent: (changes) => write((now) => consent.change(changes, now), { urgent: true, durable: true }),
+    recordExternalSends: (sends) => write(() => consent.recordSends(sends), { urgent: true, durable: true }),
+    recordInbound: (sms) => write((now) => inbound(sms, now), { urgent: true, durable: true }),
     outbox: (filter = {}) =>
       wrap('outbox', () => {
         if (filter.queueId) return db.prepare(`${selectOutbox} WHERE message_id = ? ORDER BY id`).all(filter.queueId) as OutboxRow[];

@@ -97,6 +97,10 @@ export function startLedgerThread(options: LedgerThreadOptions & { logger: Logge
             applyReceipt: (receipt) => call('applyReceipt', [receipt]),
             outbox: (filter) => call('outbox', [filter]),
             queueDepth: () => call('queueDepth', []),
+            checkRecipient: (recipient, rules) => call('checkRecipient', [recipient, rules]),
+            changeConsent: (changes) => call('changeConsent', [changes]),
+            recordExternalSends: (sends) => call('recordExternalSends', [sends]),
+            recordInbound: (sms) => call('recordInbound', [sms]),
             onQueued: (listener) => void listeners.push(listener),
             async close() {
               if (dead) return;

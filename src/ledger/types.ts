@@ -1,4 +1,8 @@
 import type { SmsMeasure } from '../message/encoding.js';
+import type { ConsentChange, ConsentEvent, ExternalSend } from './consent.js';
+import type { RecipientRules, RuleVerdict, SuppressionReason } from './rules.js';
+
+export type { RecipientRules, RuleVerdict, SuppressionReason };
 
 /*
  * The ledger is the hand-off between stages: intake writes decisions and outbox
@@ -8,8 +12,6 @@ import type { SmsMeasure } from '../message/encoding.js';
  */
 
 export type OutboxStatus = 'queued' | 'sending' | 'sent' | 'delivered' | 'failed' | 'expired' | 'rejected' | 'unknown' | 'suppressed';
-
-export type SuppressionReason = 'cooldown';
 
 export interface IntakeMessage {
   setupId: string;
@@ -23,15 +25,24 @@ export interface IntakeMessage {
   measure: SmsMeasure;
   /** E.164 numbers, already de-duplicated. */
   recipients: readonly string[];
-  /** The setup's cooldown interval in ms; null = off. */
-  cooldownMs: number | null;
+  /** The organisation's rules for this setup: consent, caps, cooldown. */
+  rules: RecipientRules;
+  /** True when `text` ends with the STOP clause that was appended to it. */
+  stopClauseAppended: boolean;
+  /**
+   * When the clause need only reach a number once per period: the period, and
+   * the text without the clause for numbers that had it within that period.
+   */
+  stopClauseOnce?: { periodMs: number; text: string };
 }
 
 export interface RecipientDecision {
   recipient: string;
   outcome: 'queued' | 'suppressed' | 'duplicate';
   reason?: SuppressionReason;
-  /** For cooldown: when the number may get an SMS again (undefined while another send is still pending). */
+  /** For people: the rule and its numbers. */
+  detail?: string;
+  /** For cooldown and caps: when the number may get an SMS again (undefined while another send is still pending). */
   blockedUntil?: number;
 }
 
@@ -51,6 +62,27 @@ export interface ClaimedSms {
   idempotencyKey: string;
   attempt: number;
   setupId: string;
+}
+
+/** An SMS received from a number (a reply or a keyword), classified by the caller. */
+export interface InboundSms {
+  providerId: string;
+  from: string;
+  to: string | undefined;
+  text: string;
+  receivedAt: number;
+  kind: 'opt_out' | 'opt_in' | 'help' | 'none';
+  keyword?: string;
+  /** The SMS to answer with (opt-in confirmation, help text); it bypasses cooldown and is recorded. */
+  reply?: { senderName: string; text: string; measure: SmsMeasure };
+}
+
+export interface InboundOutcome {
+  duplicate: boolean;
+  inboundId: number;
+  action: string;
+  replyQueueId?: string;
+  consentEventId?: number;
 }
 
 export type ReceiptStatus = 'delivered' | 'failed';
@@ -92,6 +124,11 @@ export interface Ledger {
   outbox(filter?: { queueId?: string; recipient?: string }): Promise<OutboxRow[]>;
   /** Rows waiting to be sent and rows being sent (for metrics; reads the partial indexes only). */
   queueDepth(): Promise<{ queued: number; sending: number }>;
+  /** Read-only verdict of the rules (RCPT TO in reject mode, explain). */
+  checkRecipient(recipient: string, rules: RecipientRules): Promise<RuleVerdict>;
+  changeConsent(changes: ConsentChange[]): Promise<ConsentEvent[]>;
+  recordExternalSends(sends: ExternalSend[]): Promise<{ recorded: number; duplicates: number }>;
+  recordInbound(inbound: InboundSms): Promise<InboundOutcome>;
   /** Called after each commit that queued rows, so dispatch wakes without polling. */
   onQueued(listener: () => void): void;
   close(): Promise<void>;

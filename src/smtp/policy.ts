@@ -5,6 +5,7 @@ import type { Setup } from '../config/schema.js';
 import { refusal, type Refusal } from '../errors.js';
 import { parseRecipientNumber } from '../numbers/parse.js';
 import type { TextPolicy } from '../message/text.js';
+import type { RecipientRules } from '../ledger/rules.js';
 
 /*
  * The intake rules as plain functions of (config, envelope): no sockets, no
@@ -92,6 +93,18 @@ export function checkRecipient(config: Config, setup: Setup | undefined, address
     };
   }
   return { ok: true, kind: 'sms', e164: number.e164 };
+}
+
+/** The organisation's recipient rules for one setup, in the form the ledger checks them. */
+export function rulesFor(config: Config, setup: Setup): RecipientRules {
+  const purpose = setup.category === 'marketing' && setup.purpose !== undefined ? setup.purpose : null;
+  return {
+    setupId: setup.id,
+    cooldownMs: setup.cooldown,
+    purpose: purpose === null ? null : { name: purpose, maxSilenceMs: config.main.consent.purposes[purpose]?.max_silence ?? null },
+    dailyLimit: setup.daily_limit ?? null,
+    numberDailyLimit: config.main.limits.per_number_daily,
+  };
 }
 
 /** The setup's text rules in the form src/message takes them. */

@@ -7,7 +7,7 @@ import { maskNumber, maskNumbersIn, type Logger } from '../log.js';
 import type { Ledger } from '../ledger/types.js';
 import { parseEmail } from '../message/parse.js';
 import { buildSmsText } from '../message/text.js';
-import { checkRecipient, checkSender, normaliseIp, textPolicyFor } from './policy.js';
+import { checkRecipient, checkSender, normaliseIp, rulesFor, textPolicyFor } from './policy.js';
 import { replyError } from './replies.js';
 import { noMetrics, type Metrics } from '../metrics.js';
 import { verifyPassword } from './passwords.js';
@@ -52,6 +52,19 @@ interface SessionState {
   log: Logger;
   transactions: number;
   txn: Transaction | undefined;
+}
+
+const REASON_TEXT: Record<string, string> = {
+  opted_out: 'the number opted out of SMS',
+  no_consent: 'the number has not opted in to this kind of SMS',
+  stale_consent: 'the number\'s opt-in has lapsed',
+  daily_limit: 'this sender reached its daily SMS limit',
+  number_daily_limit: 'the number reached the daily SMS limit',
+  cooldown: 'the number got an SMS recently (cooldown)',
+};
+
+function suppressionText(reason: string | undefined, detail: string | undefined): string {
+  return `${REASON_TEXT[reason ?? ''] ?? 'suppressed'}${detail ? ` — ${detail}` : ''}`;
 }
 
 export function createSmtpIntake(options: SmtpIntakeOptions): SmtpIntake {
@@ -134,7 +147,8 @@ export function createSmtpIntake(options: SmtpIntakeOptions): SmtpIntake {
       text: sms.text,
       measure: sms.measure,
       recipients: [...txn.numbers.keys()],
-      cooldownMs: setup.cooldown,
+      rules: rulesFor(state.config, setup),
+      stopClauseAppended: false,
     });
     const msgLog = log.child({ qid: outcome.queueId });
     if (outcome.duplicate) {
@@ -142,6 +156,7 @@ export function createSmtpIntake(options: SmtpIntakeOptions): SmtpIntake {
       return `2.0.0 Already queued as ${outcome.queueId}`;
     }
     metrics.inc('mail2sms_mails_accepted_total');
+    const suppressedReasons = new Set<string>();
     let suppressed = 0;
     for (const decision of outcome.decisions) {
       metrics.inc('mail2sms_recipients_total', { decision: decision.outcome === 'suppressed' ? `suppressed_${decision.reason ?? 'other'}` : decision.outcome });
@@ -150,13 +165,17 @@ export function createSmtpIntake(options: SmtpIntakeOptions): SmtpIntake {
       else if (decision.outcome === 'duplicate') msgLog.info({ to }, 'recipient already queued by an earlier copy of this mail');
       else {
         suppressed++;
-        msgLog.info(
-          { to, reason: decision.reason, until: decision.blockedUntil ? new Date(decision.blockedUntil).toISOString() : 'pending send' },
-          'recipient suppressed',
-        );
+        suppressedReasons.add(decision.reason ?? 'other');
+        msgLog.info({ to, reason: decision.reason, detail: decision.detail }, 'recipient suppressed');
       }
     }
-    const note = suppressed > 0 ? `; ${suppressed} of ${outcome.decisions.length} recipient(s) suppressed (cooldown)` : '';
+    if (setup.on_suppressed === 'reject' && suppressed === outcome.decisions.length) {
+      // RCPT TO checked each recipient, but the rules may have changed before the
+      // atomic decision at DATA; every recipient is suppressed, so nothing was queued.
+      const first = outcome.decisions[0];
+      throw refuse(session, state, refusal('recipient_suppressed', `Not sent: ${suppressionText(first?.reason, first?.detail)} (recorded as ${outcome.queueId})`));
+    }
+    const note = suppressed > 0 ? `; ${suppressed} of ${outcome.decisions.length} recipient(s) suppressed (${[...suppressedReasons].join(', ')})` : '';
     return `2.0.0 Queued as ${outcome.queueId}${note}`;
   }
 
@@ -286,10 +305,25 @@ export function createSmtpIntake(options: SmtpIntakeOptions): SmtpIntake {
       }
       const verdict = checkRecipient(state.config, txn.sender?.setup, address.address);
       if (!verdict.ok) return callback(refuse(session, state, verdict.refusal, { to: address.address }));
-      txn.addresses.add(key);
-      if (verdict.kind === 'postmaster') txn.postmaster = true;
-      else txn.numbers.set(verdict.e164, address.address);
-      callback();
+      const accept = () => {
+        txn.addresses.add(key);
+        if (verdict.kind === 'postmaster') txn.postmaster = true;
+        else txn.numbers.set(verdict.e164, address.address);
+        callback();
+      };
+      const setup = txn.sender?.setup;
+      if (verdict.kind !== 'sms' || setup?.on_suppressed !== 'reject') return accept();
+      // Reject mode: the sender wants to hear at once that this number will not get the SMS.
+      ledger.checkRecipient(verdict.e164, rulesFor(state.config, setup)).then(
+        (rule) => {
+          if (rule.allowed) return accept();
+          callback(refuse(session, state, refusal('recipient_suppressed', `${verdict.e164} will not get this SMS: ${suppressionText(rule.reason, rule.detail)}`), { to: maskNumber(verdict.e164), reason: rule.reason }));
+        },
+        (error: unknown) => {
+          state.log.error({ err: error }, 'ledger unavailable at RCPT TO');
+          callback(refuse(session, state, refusal('storage_unavailable', 'Temporary storage problem, try again later')));
+        },
+      );
     },
     onData(stream: SMTPServerDataStream, session, callback) {
       const state = stateOf(session);

@@ -1,0 +1,171 @@
+import type { Db } from './db.js';
+import { GLOBAL_PURPOSE } from './rules.js';
+
+/*
+ * Consent changes, sends reported by other channels, and the audit views over
+ * them. Plain synchronous functions over one connection: the ledger thread
+ * runs them inside its group commit, the CLI runs them on its own connection
+ * (SQLite serialises the two writers; busy_timeout covers the wait).
+ */
+
+export type ConsentAction = 'opt_in' | 'opt_out';
+
+export interface ConsentChange {
+  recipient: string;
+  /** A marketing purpose, or undefined/'' for the global switch (STOP / START). */
+  purpose?: string;
+  action: ConsentAction;
+  /** When consent was given or withdrawn (defaults to now). */
+  at?: number;
+  source: string;
+  evidence?: string;
+  inboundId?: number;
+}
+
+export interface ConsentEvent {
+  id: number;
+  at: number;
+  recordedAt: number;
+  recipient: string;
+  /** '' = the global switch. */
+  purpose: string;
+  action: ConsentAction;
+  previous: ConsentAction | null;
+  source: string;
+  evidence: string | null;
+  inboundId: number | null;
+}
+
+export type Channel = 'email' | 'api' | 'campaign' | 'automation' | 'keyword';
+export const REPORTED_CHANNELS = ['api', 'campaign', 'automation'] as const;
+export type ReportedChannel = (typeof REPORTED_CHANNELS)[number];
+
+export interface ExternalSend {
+  recipient: string;
+  at: number;
+  channel: ReportedChannel;
+  /** The other system's id for the send; a send reported twice with the same ref counts once. */
+  ref?: string;
+  purpose?: string;
+}
+
+export interface HistoryEntry {
+  at: number;
+  kind: 'sms' | 'suppressed' | 'send' | 'consent' | 'inbound' | 'event';
+  summary: string;
+  /** Identifiers to look further: queue id, outbox id, consent event id… */
+  ref?: string;
+}
+
+export interface ConsentStore {
+  /** Appends the changes in one transaction (all or nothing); returns the events written. */
+  change(changes: readonly ConsentChange[], now: number): ConsentEvent[];
+  current(recipient: string): { purpose: string; state: ConsentAction; since: number; source: string }[];
+  events(filter: { recipient?: string; since?: number }): IterableIterator<ConsentEvent>;
+  /** Inserts sends from other channels in one transaction; repeats (same channel and ref) are skipped. */
+  recordSends(sends: readonly ExternalSend[]): { recorded: number; duplicates: number };
+  history(recipient: string, limit?: number): HistoryEntry[];
+}
+
+export function createConsentStore(db: Db): ConsentStore {
+  const stmt = {
+    latest: db.prepare('SELECT action FROM consent_events WHERE recipient = ? AND purpose = ? ORDER BY id DESC LIMIT 1').pluck(),
+    insert: db.prepare(
+      `INSERT INTO consent_events (at, recorded_at, recipient, purpose, action, previous, source, evidence, inbound_id)
+       VALUES (@at, @recordedAt, @recipient, @purpose, @action, @previous, @source, @evidence, @inboundId)`,
+    ),
+    current: db.prepare(
+      `SELECT purpose, state, since, source FROM consent_state WHERE recipient = ? ORDER BY purpose`,
+    ),
+    insertSend: db.prepare(
+      `INSERT INTO sends (recipient, channel, state, reserved_at, sent_at, ref, purpose)
+       VALUES (@recipient, @channel, 'sent', @at, @at, @ref, @purpose)
+       ON CONFLICT (channel, ref) WHERE ref IS NOT NULL DO NOTHING`,
+    ),
+  };
+
+  const selectEvents = `SELECT id, at, recorded_at AS recordedAt, recipient, purpose, action, previous, source, evidence,
+      inbound_id AS inboundId FROM consent_events`;
+
+  const changeAll = db.transaction((changes: readonly ConsentChange[], now: number) => {
+    const written: ConsentEvent[] = [];
+    for (const c of changes) {
+      const purpose = c.purpose ?? GLOBAL_PURPOSE;
+      const previous = (stmt.latest.get(c.recipient, purpose) as ConsentAction | undefined) ?? null;
+      const row = {
+        at: c.at ?? now,
+        recordedAt: now,
+        recipient: c.recipient,
+        purpose,
+        action: c.action,
+        previous,
+        source: c.source,
+        evidence: c.evidence ?? null,
+        inboundId: c.inboundId ?? null,
+      };
+      const id = Number(stmt.insert.run(row).lastInsertRowid);
+      written.push({ id, ...row });
+    }
+    return written;
+  });
+
+  const sendAll = db.transaction((sends: readonly ExternalSend[]) => {
+    let recorded = 0;
+    for (const s of sends) {
+      recorded += stmt.insertSend.run({ recipient: s.recipient, channel: s.channel, at: s.at, ref: s.ref ?? null, purpose: s.purpose ?? null }).changes;
+    }
+    return { recorded, duplicates: sends.length - recorded };
+  });
+
+  const historyQuery = db.prepare(`
+    SELECT * FROM (
+      SELECT o.created_at AS at, CASE WHEN o.status = 'suppressed' THEN 'suppressed' ELSE 'sms' END AS kind,
+             o.message_id AS ref,
+             'email from ' || m.mail_from || ' via setup ' || m.setup_id || ': ' || o.status ||
+               coalesce(' (' || o.reason || ')', '') ||
+               coalesce('; sent ' || strftime('%Y-%m-%dT%H:%M:%fZ', o.sent_at / 1000.0, 'unixepoch'), '') ||
+               coalesce('; final ' || strftime('%Y-%m-%dT%H:%M:%fZ', o.final_at / 1000.0, 'unixepoch'), '') ||
+               ' — "' || substr(m.sms_text, 1, 60) || CASE WHEN length(m.sms_text) > 60 THEN '…' ELSE '' END || '"' AS summary
+        FROM outbox o JOIN messages m ON m.id = o.message_id WHERE o.recipient = @r
+      UNION ALL
+      SELECT e.at, 'event', o.message_id, 'outbox row ' || o.id || ': ' || e.type || coalesce(' — ' || e.detail, '')
+        FROM outbox o JOIN events e ON e.outbox_id = o.id
+       WHERE o.recipient = @r AND e.type NOT IN ('queued', 'claimed', 'sent')
+      UNION ALL
+      SELECT s.sent_at, 'send', s.ref, 'SMS sent by channel ' || s.channel || coalesce(' (ref ' || s.ref || ')', '') ||
+             coalesce(' for purpose ' || s.purpose, '')
+        FROM sends s WHERE s.recipient = @r AND s.outbox_id IS NULL AND s.state = 'sent'
+      UNION ALL
+      SELECT c.at, 'consent', 'consent#' || c.id,
+             CASE c.action WHEN 'opt_in' THEN 'opt-in' ELSE 'opt-out' END ||
+             CASE c.purpose WHEN '' THEN ' (all SMS)' ELSE ' for purpose ' || c.purpose END ||
+             ' by ' || c.source || coalesce(' — ' || c.evidence, '') ||
+             ' (before: ' || coalesce(c.previous, 'none') || ')'
+        FROM consent_events c WHERE c.recipient = @r
+      UNION ALL
+      SELECT i.received_at, 'inbound', 'inbound#' || i.id, 'SMS received: "' || i.text || '" → ' || i.action
+        FROM inbound_messages i WHERE i.sender = @r
+    ) ORDER BY at DESC, kind LIMIT @limit`);
+
+  return {
+    change: (changes, now) => changeAll(changes, now),
+    current: (recipient) =>
+      stmt.current.all(recipient) as { purpose: string; state: ConsentAction; since: number; source: string }[],
+    events(filter) {
+      const where: string[] = [];
+      const params: Record<string, unknown> = {};
+      if (filter.recipient) {
+        where.push('recipient = @recipient');
+        params.recipient = filter.recipient;
+      }
+      if (filter.since !== undefined) {
+        where.push('recorded_at >= @since');
+        params.since = filter.since;
+      }
+      const sql = `${selectEvents}${where.length ? ' WHERE ' + where.join(' AND ') : ''} ORDER BY id`;
+      return db.prepare(sql).iterate(params) as IterableIterator<ConsentEvent>;
+    },
+    recordSends: (sends) => sendAll(sends),
+    history: (recipient, limit = 1000) => historyQuery.all({ r: recipient, limit }) as HistoryEntry[],
+  };
+}

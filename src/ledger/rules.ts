@@ -1,0 +1,158 @@
+import type { Db } from './db.js';
+import { createCooldownCheck } from './cooldown.js';
+
+/*
+ * "May this number get this SMS now?" — the organisation-wide rules, read from
+ * the ledger. One function answers it for intake (inside the transaction that
+ * reserves the send, so check and reservation are atomic), for RCPT TO in
+ * `on_suppressed: reject` setups, for `explain`, and again at send time.
+ */
+
+export type SuppressionReason = 'opted_out' | 'no_consent' | 'stale_consent' | 'daily_limit' | 'number_daily_limit' | 'cooldown';
+
+/** The global consent switch (STOP / START) is stored under this purpose. */
+export const GLOBAL_PURPOSE = '';
+
+const DAY_MS = 86_400_000;
+
+export interface RecipientRules {
+  setupId: string;
+  /** The setup's cooldown; null = off. */
+  cooldownMs: number | null;
+  /** Marketing setups: the purpose whose opt-in is required. Alert setups: null. */
+  purpose: { name: string; maxSilenceMs: number | null } | null;
+  /** SMS this setup may send in any 24 hours; null = no cap. */
+  dailyLimit: number | null;
+  /** SMS one number may get from the whole organisation in any 24 hours; null = no cap. */
+  numberDailyLimit: number | null;
+}
+
+export type RuleVerdict =
+  | { allowed: true }
+  | {
+      allowed: false;
+      reason: SuppressionReason;
+      /** When the number is free again, if the rule knows (cooldown, daily caps); null while an earlier SMS is pending. */
+      until?: number | null;
+      /** For people: the rule and its numbers. */
+      detail: string;
+    };
+
+export interface ConsentRecord {
+  action: 'opt_in' | 'opt_out';
+  at: number;
+  source: string;
+}
+
+export interface RuleReader {
+  evaluate(recipient: string, rules: RecipientRules, now: number): RuleVerdict;
+  /** The re-check just before sending: consent withdrawn, or another channel's SMS inside the cooldown. */
+  recheck(recipient: string, rules: { cooldownMs: number | null; purpose: string | null; outboxId: number }, now: number): RuleVerdict;
+  latestConsent(recipient: string, purpose: string): ConsentRecord | undefined;
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+export function createRuleReader(db: Db): RuleReader {
+  const cooldown = createCooldownCheck(db);
+  const stmt = {
+    consent: db.prepare(
+      'SELECT action, at, source FROM consent_events WHERE recipient = ? AND purpose = ? ORDER BY id DESC LIMIT 1',
+    ),
+    lastSentForPurpose: db.prepare(
+      `SELECT max(sent_at) AS at FROM sends WHERE recipient = ? AND state = 'sent' AND purpose = ?`,
+    ),
+    setupCount: db.prepare(
+      `SELECT count(*) AS n, min(reserved_at) AS oldest FROM
+         (SELECT reserved_at FROM sends WHERE setup_id = ? AND reserved_at > ? AND state != 'released' ORDER BY reserved_at DESC LIMIT ?)`,
+    ),
+    numberCount: db.prepare(
+      `SELECT count(*) AS n, min(reserved_at) AS oldest FROM
+         (SELECT reserved_at FROM sends WHERE recipient = ? AND reserved_at > ? AND state != 'released' ORDER BY reserved_at DESC LIMIT ?)`,
+    ),
+    sentByOthers: db.prepare(
+      `SELECT max(sent_at) AS at FROM sends
+        WHERE recipient = ? AND state = 'sent' AND sent_at > ? AND (outbox_id IS NULL OR outbox_id != ?)`,
+    ),
+  };
+
+  function latestConsent(recipient: string, purpose: string): ConsentRecord | undefined {
+    return stmt.consent.get(recipient, purpose) as ConsentRecord | undefined;
+  }
+
+  function consentVerdict(recipient: string, purpose: { name: string; maxSilenceMs: number | null } | null, now: number): RuleVerdict {
+    const global = latestConsent(recipient, GLOBAL_PURPOSE);
+    if (global?.action === 'opt_out') {
+      return { allowed: false, reason: 'opted_out', detail: `opted out at ${iso(global.at)} (${global.source})` };
+    }
+    if (!purpose) return { allowed: true };
+    const optIn = latestConsent(recipient, purpose.name);
+    if (!optIn) return { allowed: false, reason: 'no_consent', detail: `no opt-in for purpose ${purpose.name}` };
+    if (optIn.action === 'opt_out') {
+      return { allowed: false, reason: 'no_consent', detail: `opt-in for purpose ${purpose.name} revoked at ${iso(optIn.at)} (${optIn.source})` };
+    }
+    if (purpose.maxSilenceMs !== null) {
+      const lastSent = (stmt.lastSentForPurpose.get(recipient, purpose.name) as { at: number | null }).at;
+      const freshSince = Math.max(optIn.at, lastSent ?? 0);
+      // Half-open like the cooldown: exactly max_silence after the last contact the opt-in is stale.
+      if (now - freshSince >= purpose.maxSilenceMs) {
+        return {
+          allowed: false,
+          reason: 'stale_consent',
+          detail: `opt-in for purpose ${purpose.name} is stale: nothing sent under it since ${iso(freshSince)}`,
+        };
+      }
+    }
+    return { allowed: true };
+  }
+
+  function capVerdict(
+    query: typeof stmt.setupCount,
+    key: string,
+    limit: number | null,
+    now: number,
+    reason: 'daily_limit' | 'number_daily_limit',
+    what: string,
+  ): RuleVerdict {
+    if (limit === null) return { allowed: true };
+    const { n, oldest } = query.get(key, now - DAY_MS, limit) as { n: number; oldest: number | null };
+    if (n < limit) return { allowed: true };
+    // The window slides: a place frees up when the oldest of the last `limit` sends is a day old.
+    const until = (oldest ?? now) + DAY_MS;
+    return { allowed: false, reason, until, detail: `${what} reached its limit of ${limit} SMS in 24 hours; free again at ${iso(until)}` };
+  }
+
+  return {
+    latestConsent,
+    evaluate(recipient, rules, now) {
+      const consent = consentVerdict(recipient, rules.purpose, now);
+      if (!consent.allowed) return consent;
+      const setupCap = capVerdict(stmt.setupCount, rules.setupId, rules.dailyLimit, now, 'daily_limit', `setup ${rules.setupId}`);
+      if (!setupCap.allowed) return setupCap;
+      const numberCap = capVerdict(stmt.numberCount, recipient, rules.numberDailyLimit, now, 'number_daily_limit', 'this number');
+      if (!numberCap.allowed) return numberCap;
+      const blocked = cooldown(recipient, rules.cooldownMs, now);
+      if (blocked.blocked) {
+        return {
+          allowed: false,
+          reason: 'cooldown',
+          until: blocked.until,
+          detail: blocked.until === null ? 'cooldown: an earlier SMS to this number is still pending' : `cooldown until ${iso(blocked.until)}`,
+        };
+      }
+      return { allowed: true };
+    },
+    recheck(recipient, rules, now) {
+      const consent = consentVerdict(recipient, rules.purpose === null ? null : { name: rules.purpose, maxSilenceMs: null }, now);
+      if (!consent.allowed) return consent;
+      if (rules.cooldownMs !== null) {
+        const other = (stmt.sentByOthers.get(recipient, now - rules.cooldownMs, rules.outboxId) as { at: number | null }).at;
+        if (other !== null) {
+          const until = other + rules.cooldownMs;
+          return { allowed: false, reason: 'cooldown', until, detail: `cooldown: another SMS reached this number at ${iso(other)}; free again at ${iso(until)}` };
+        }
+      }
+      return { allowed: true };
+    },
+  };
+}
