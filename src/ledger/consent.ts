@@ -145,7 +145,7 @@ export function createConsentStore(db: Db): ConsentStore {
       UNION ALL
       SELECT i.received_at, 'inbound', 'inbound#' || i.id, 'SMS received: "' || i.text || '" → ' || i.action
         FROM inbound_messages i WHERE i.sender = @r
-    ) ORDER BY at DESC, kind LIMIT @limit`);
+    ) ORDER BY at DESC, CASE kind WHEN 'event' THEN 1 ELSE 0 END, kind LIMIT @limit`);
 
   return {
     change: (changes, now) => changeAll(changes, now),
