@@ -1,8 +1,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { packageRoot } from '../paths.js';
-import { Command, CommanderError, Option } from 'commander';
-import { ConfigError, loadConfig, type Config } from '../config/load.js';
+import { Command, CommanderError } from 'commander';
+import { CliFailure, configOption, load } from './common.js';
+import { registerLedgerCommands } from './ledger-commands.js';
 import { parseListen } from '../config/units.js';
 import { setupJsonSchema } from '../config/schema.js';
 import { createLogger } from '../log.js';
@@ -16,26 +17,10 @@ import { createRuleReader } from '../ledger/rules.js';
 import Database from 'better-sqlite3';
 import { isIP } from 'node:net';
 
-const DEFAULT_CONFIG = 'config/mail2sms.yaml';
-
 function packageVersion(): string {
   return (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
 }
 
-class CliFailure extends Error {
-  constructor(message: string, readonly exitCode: number) {
-    super(message);
-  }
-}
-
-function load(path: string): Config {
-  try {
-    return loadConfig(path);
-  } catch (error) {
-    if (error instanceof ConfigError) throw new CliFailure(`invalid configuration:\n${error.message}`, EXIT.config);
-    throw error;
-  }
-}
 
 function waitForSignals(handlers: { stop: () => Promise<void>; reload?: () => void }): Promise<number> {
   return new Promise((resolve) => {
@@ -64,7 +49,6 @@ export function buildProgram(out: (text: string) => void, setExit: (code: number
     .exitOverride()
     .configureOutput({ writeOut: out, writeErr: (text) => process.stderr.write(text) });
 
-  const configOption = () => new Option('-c, --config <file>', 'main config file').default(DEFAULT_CONFIG);
 
   program
     .command('serve')
@@ -208,6 +192,8 @@ export function buildProgram(out: (text: string) => void, setExit: (code: number
         db.close();
       }
     });
+
+  registerLedgerCommands(program, out);
 
   program
     .command('provider-sim')

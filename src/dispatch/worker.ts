@@ -20,6 +20,8 @@ export interface DispatcherOptions {
   ratePerSecond?: number;
   metrics?: Metrics;
   random?: () => number;
+  /** Checked in the same step that starts the provider call: a number whose opt-out is being committed is not sent to. */
+  gate?: { isClosed(recipient: string): boolean };
 }
 
 export interface Dispatcher {
@@ -58,6 +60,14 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
    */
   async function sendOne(sms: ClaimedSms): Promise<void> {
     const log = logger.child({ qid: sms.queueId, outbox: sms.outboxId });
+    if (options.gate?.isClosed(sms.recipient)) {
+      // Back to the queue: the next claim sees the committed opt-out and
+      // suppresses the row, or sends it if the opt-out could not be stored.
+      log.info({ to: maskNumber(sms.recipient) }, 'opt-out being recorded for this number; not sending');
+      metrics.inc('mail2sms_dispatch_total', { result: 'held_for_opt_out' });
+      await ledger.recordRetry(sms.outboxId, 'held: an opt-out for this number was being recorded', clock.now() + 1000);
+      return;
+    }
     const result = await provider.send({
       to: sms.recipient,
       from: sms.senderName,

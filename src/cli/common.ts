@@ -1,0 +1,23 @@
+import { Option } from 'commander';
+import { ConfigError, loadConfig, type Config } from '../config/load.js';
+import { EXIT } from './exit.js';
+
+export const DEFAULT_CONFIG = 'config/mail2sms.yaml';
+
+/** A failure the user caused or can fix: printed as one line, with its exit code. */
+export class CliFailure extends Error {
+  constructor(message: string, readonly exitCode: number) {
+    super(message);
+  }
+}
+
+export function load(path: string): Config {
+  try {
+    return loadConfig(path);
+  } catch (error) {
+    if (error instanceof ConfigError) throw new CliFailure(`invalid configuration:\n${error.message}`, EXIT.config);
+    throw error;
+  }
+}
+
+export const configOption = () => new Option('-c, --config <file>', 'main config file').default(DEFAULT_CONFIG);

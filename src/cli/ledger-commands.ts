@@ -1,0 +1,324 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import { isSupportedCountry, type CountryCode } from 'libphonenumber-js/max';
+import { migrate, openDatabase, type Db } from '../ledger/db.js';
+import { createConsentStore, REPORTED_CHANNELS, type ConsentChange, type ConsentEvent, type ExternalSend, type ReportedChannel } from '../ledger/consent.js';
+import { parseRecipientNumber } from '../numbers/parse.js';
+import { parseCsv, parseNdjson, toCsv, type TableRow } from './tabular.js';
+import { CliFailure, configOption, load } from './common.js';
+import { EXIT } from './exit.js';
+
+/*
+ * The ledger from the command line: other channels report their sends,
+ * compliance records and reads consent, and anyone can ask why a number did
+ * or did not get an SMS. Every command works while the daemon runs (SQLite
+ * serialises the two writers).
+ */
+
+/** A number as typed: international (+45…, 0045…), or national with --country. */
+export function readNumber(value: string, country: string | undefined, where = 'number'): string {
+  const code = country?.toUpperCase();
+  if (code !== undefined && !isSupportedCountry(code)) throw new CliFailure(`--country: "${country}" is not an ISO 3166 country code`, EXIT.usage);
+  const compact = value.trim();
+  if (!code && !/^(\+|00)/.test(compact.replace(/[\s().-]/g, ''))) {
+    throw new CliFailure(`${where}: "${value}" has no country code; write +<country code><number> or pass --country`, EXIT.dataErr);
+  }
+  const parsed = parseRecipientNumber(compact, (code ?? 'DK') as CountryCode);
+  if (!parsed.ok) throw new CliFailure(`${where}: ${parsed.detail}`, EXIT.dataErr);
+  return parsed.e164;
+}
+
+/** RFC 3339 / ISO 8601 with a zone, or epoch milliseconds. */
+export function readTime(value: string, where: string): number {
+  if (/^\d{10,}$/.test(value)) return Number(value);
+  const ms = /(Z|[+-]\d\d:?\d\d)$/i.test(value) ? Date.parse(value) : Number.NaN;
+  if (Number.isNaN(ms)) throw new CliFailure(`${where}: "${value}" is not a time (use RFC 3339 with a zone, e.g. 2026-11-22T09:00:00Z)`, EXIT.dataErr);
+  return ms;
+}
+
+function openLedger(path: string, mustExist: boolean): Db {
+  if (mustExist && !existsSync(path)) throw new CliFailure(`no ledger at ${path}`, EXIT.unavailable);
+  const db = openDatabase(path);
+  migrate(db);
+  return db;
+}
+
+function readTable(file: string): { rows: TableRow[]; format: 'csv' | 'ndjson' } {
+  let text: string;
+  try {
+    text = readFileSync(file === '-' ? 0 : file, 'utf8');
+  } catch (error) {
+    throw new CliFailure(`cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`, EXIT.dataErr);
+  }
+  const format = /\.(nd)?jsonl?$/i.test(file) || /^\s*\{/.test(text) ? 'ndjson' : 'csv';
+  const parsed = format === 'ndjson' ? parseNdjson(text) : parseCsv(text);
+  if (!parsed.ok) throw new CliFailure(`${file}: ${parsed.errors.map((e) => `line ${e.line}: ${e.message}`).join('\n')}`, EXIT.dataErr);
+  return { rows: parsed.rows, format };
+}
+
+/** Runs `read` over every row; reports every bad row with its line, or returns them all. */
+function readRows<T>(file: string, rows: TableRow[], read: (row: TableRow) => T): T[] {
+  const good: T[] = [];
+  const bad: string[] = [];
+  for (const row of rows) {
+    try {
+      good.push(read(row));
+    } catch (error) {
+      if (!(error instanceof CliFailure)) throw error;
+      bad.push(`${file}:${row.line}: ${error.message}`);
+    }
+  }
+  if (bad.length > 0) {
+    const shown = bad.slice(0, 50).join('\n') + (bad.length > 50 ? `\n… and ${bad.length - 50} more` : '');
+    throw new CliFailure(`${bad.length} invalid row(s); nothing was imported:\n${shown}`, EXIT.dataErr);
+  }
+  return good;
+}
+
+function field(row: TableRow, name: string): string | undefined {
+  const value = row.fields[name];
+  return value === undefined || value.trim() === '' ? undefined : value.trim();
+}
+
+function readChannel(value: string): ReportedChannel {
+  if (!(REPORTED_CHANNELS as readonly string[]).includes(value)) {
+    throw new CliFailure(`channel "${value}" is not one of ${REPORTED_CHANNELS.join(', ')}`, EXIT.dataErr);
+  }
+  return value as ReportedChannel;
+}
+
+const ISO = (ms: number) => new Date(ms).toISOString();
+
+function eventRecord(e: ConsentEvent): Record<string, string> {
+  return {
+    id: String(e.id),
+    at: ISO(e.at),
+    recorded_at: ISO(e.recordedAt),
+    number: e.recipient,
+    purpose: e.purpose === '' ? '*' : e.purpose,
+    action: e.action,
+    previous: e.previous ?? '',
+    source: e.source,
+    evidence: e.evidence ?? '',
+  };
+}
+
+export function registerLedgerCommands(program: Command, out: (text: string) => void): void {
+  program
+    .command('record-send')
+    .description('report an SMS another channel sent, so the organisation-wide cooldown and caps count it')
+    .argument('[number]', 'the number it went to (+45…)')
+    .option('--at <time>', 'when it was sent (RFC 3339; default now)')
+    .option('--channel <channel>', `the channel: ${REPORTED_CHANNELS.join(' | ')}`, 'api')
+    .option('--ref <id>', 'the other system\'s id for the send: reporting it again counts once')
+    .option('--purpose <purpose>', 'the consent purpose of a marketing send (keeps that opt-in fresh)')
+    .option('--file <file>', 'many sends from CSV or NDJSON (columns number, at, channel, ref, purpose); all or nothing')
+    .option('--country <code>', 'country of numbers written without a country code')
+    .addOption(configOption())
+    .action((number: string | undefined, opts: { at?: string; channel: string; ref?: string; purpose?: string; file?: string; country?: string; config: string }) => {
+      const config = load(opts.config);
+      let sends: ExternalSend[];
+      if (opts.file) {
+        if (number) throw new CliFailure('give a number or --file, not both', EXIT.usage);
+        const file = opts.file;
+        const { rows } = readTable(file);
+        const now = Date.now();
+        sends = readRows(file, rows, (row) => {
+          const to = field(row, 'number');
+          if (!to) throw new CliFailure('number: missing', EXIT.dataErr);
+          const at = field(row, 'at');
+          const ref = field(row, 'ref');
+          const purpose = field(row, 'purpose');
+          return {
+            recipient: readNumber(to, opts.country),
+            at: at ? readTime(at, 'at') : now,
+            channel: readChannel(field(row, 'channel') ?? opts.channel),
+            ...(ref ? { ref } : {}),
+            ...(purpose ? { purpose } : {}),
+          };
+        });
+      } else {
+        if (!number) throw new CliFailure('give the number the SMS went to, or --file', EXIT.usage);
+        sends = [{
+          recipient: readNumber(number, opts.country),
+          at: opts.at ? readTime(opts.at, '--at') : Date.now(),
+          channel: readChannel(opts.channel),
+          ...(opts.ref ? { ref: opts.ref } : {}),
+          ...(opts.purpose ? { purpose: opts.purpose } : {}),
+        }];
+      }
+      const db = openLedger(config.storagePath, false);
+      try {
+        const result = createConsentStore(db).recordSends(sends);
+        out(`recorded ${result.recorded} send(s)${result.duplicates ? `; ${result.duplicates} already recorded (same channel and ref)` : ''}\n`);
+      } finally {
+        db.close();
+      }
+    });
+
+  const consent = program.command('consent').description('record, show and export consent (opt-in per purpose, global opt-out)');
+
+  const change = (action: 'opt_in' | 'opt_out') => (number: string, opts: { purpose?: string; source: string; evidence?: string; at?: string; country?: string; config: string }) => {
+    const config = load(opts.config);
+    if (opts.purpose && !(opts.purpose in config.main.consent.purposes)) {
+      throw new CliFailure(`--purpose: "${opts.purpose}" is not declared under consent.purposes (declared: ${Object.keys(config.main.consent.purposes).join(', ') || 'none'})`, EXIT.usage);
+    }
+    const recipient = readNumber(number, opts.country);
+    const db = openLedger(config.storagePath, false);
+    try {
+      const [event] = createConsentStore(db).change(
+        [{ recipient, action, source: opts.source, ...(opts.purpose ? { purpose: opts.purpose } : {}), ...(opts.evidence ? { evidence: opts.evidence } : {}), ...(opts.at ? { at: readTime(opts.at, '--at') } : {}) }],
+        Date.now(),
+      );
+      const scope = opts.purpose ? `purpose ${opts.purpose}` : 'all SMS';
+      out(`${recipient}: ${action === 'opt_in' ? 'opted in to' : 'opted out of'} ${scope} (was ${event?.previous ?? 'none'}; event ${event?.id})\n`);
+    } finally {
+      db.close();
+    }
+  };
+  for (const [name, action, what] of [
+    ['set', 'opt_in', 'record an opt-in: for --purpose, or (without it) lift a global opt-out'],
+    ['revoke', 'opt_out', 'record an opt-out: of --purpose, or (without it) of every SMS'],
+  ] as const) {
+    consent
+      .command(name)
+      .description(what)
+      .argument('<number>')
+      .option('--purpose <purpose>', 'the marketing purpose (default: the global switch)')
+      .requiredOption('--source <source>', 'where the change came from (web form, phone call, …)')
+      .option('--evidence <text>', 'what proves it (form id, call note, …)')
+      .option('--at <time>', 'when it was given (default now)')
+      .option('--country <code>', 'country of a number without country code')
+      .addOption(configOption())
+      .action(change(action));
+  }
+
+  consent
+    .command('import')
+    .description('bulk opt-in from CSV or NDJSON (columns number, and optionally at, evidence, source); all or nothing')
+    .argument('<file>')
+    .requiredOption('--purpose <purpose>', 'the purpose the numbers opted in to')
+    .requiredOption('--source <source>', 'where the opt-ins came from')
+    .option('--country <code>', 'country of numbers written without a country code')
+    .addOption(configOption())
+    .action((file: string, opts: { purpose: string; source: string; country?: string; config: string }) => {
+      const config = load(opts.config);
+      if (!(opts.purpose in config.main.consent.purposes)) {
+        throw new CliFailure(`--purpose: "${opts.purpose}" is not declared under consent.purposes (declared: ${Object.keys(config.main.consent.purposes).join(', ') || 'none'})`, EXIT.usage);
+      }
+      const { rows } = readTable(file);
+      const changes = readRows<ConsentChange>(file, rows, (row) => {
+        const number = field(row, 'number');
+        if (!number) throw new CliFailure('number: missing', EXIT.dataErr);
+        const at = field(row, 'at');
+        const evidence = field(row, 'evidence');
+        return {
+          recipient: readNumber(number, opts.country),
+          purpose: opts.purpose,
+          action: 'opt_in',
+          source: field(row, 'source') ?? opts.source,
+          ...(at ? { at: readTime(at, 'at') } : {}),
+          ...(evidence ? { evidence } : {}),
+        };
+      });
+      const db = openLedger(config.storagePath, false);
+      try {
+        const written = createConsentStore(db).change(changes, Date.now());
+        out(`imported ${written.length} opt-in(s) for purpose ${opts.purpose}\n`);
+      } finally {
+        db.close();
+      }
+    });
+
+  consent
+    .command('show')
+    .description('the current consent of one number, per purpose, and how it came about')
+    .argument('<number>')
+    .option('--country <code>')
+    .option('--json', 'print JSON')
+    .addOption(configOption())
+    .action((number: string, opts: { country?: string; json?: boolean; config: string }) => {
+      const config = load(opts.config);
+      const recipient = readNumber(number, opts.country);
+      const db = openLedger(config.storagePath, true);
+      try {
+        const store = createConsentStore(db);
+        const current = store.current(recipient);
+        const events = [...store.events({ recipient })].map(eventRecord);
+        if (opts.json) return out(JSON.stringify({ number: recipient, current: current.map((c) => ({ ...c, since: ISO(c.since) })), events }, null, 2) + '\n');
+        const globalOut = current.find((c) => c.purpose === '' && c.state === 'opt_out');
+        const lines = [`${recipient}: ${globalOut ? `OPTED OUT of all SMS since ${ISO(globalOut.since)} (${globalOut.source})` : 'may receive alerts'}`];
+        for (const c of current.filter((c) => c.purpose !== '')) {
+          lines.push(`  purpose ${c.purpose}: ${c.state === 'opt_in' ? 'opted in' : 'opted out'} since ${ISO(c.since)} (${c.source})`);
+        }
+        if (events.length === 0) lines.push('  no consent recorded');
+        else lines.push('  changes:', ...events.map((e) => `    ${e.at} ${e.action} ${e.purpose === '*' ? '(all SMS)' : e.purpose} by ${e.source}${e.evidence ? ` — ${e.evidence}` : ''} (before: ${e.previous || 'none'})`));
+        out(lines.join('\n') + '\n');
+      } finally {
+        db.close();
+      }
+    });
+
+  consent
+    .command('export')
+    .description('the consent audit trail: every change with time, source, evidence and previous state')
+    .option('--since <time>', 'only changes recorded since (RFC 3339)')
+    .option('--format <format>', 'csv | ndjson', 'csv')
+    .addOption(configOption())
+    .action((opts: { since?: string; format: string; config: string }) => {
+      const config = load(opts.config);
+      if (opts.format !== 'csv' && opts.format !== 'ndjson') throw new CliFailure(`--format: "${opts.format}" is not csv or ndjson`, EXIT.usage);
+      const since = opts.since ? readTime(opts.since, '--since') : undefined;
+      const db = openLedger(config.storagePath, true);
+      try {
+        const events = createConsentStore(db).events(since === undefined ? {} : { since });
+        const header = ['id', 'at', 'recorded_at', 'number', 'purpose', 'action', 'previous', 'source', 'evidence'];
+        if (opts.format === 'ndjson') {
+          for (const e of events) out(JSON.stringify(eventRecord(e)) + '\n');
+        } else {
+          out(toCsv(header, []));
+          for (const e of events) {
+            const record = eventRecord(e);
+            out(toCsv(null, [header.map((h) => record[h] ?? '')]));
+          }
+        }
+      } finally {
+        db.close();
+      }
+    });
+
+  program
+    .command('history')
+    .description('every SMS, suppression, consent change and inbound SMS for one number, newest first')
+    .argument('<number>')
+    .option('--country <code>')
+    .option('--limit <n>', 'at most this many entries', '200')
+    .option('--json', 'print JSON')
+    .addOption(configOption())
+    .action((number: string, opts: { country?: string; limit: string; json?: boolean; config: string }) => {
+      const config = load(opts.config);
+      const recipient = readNumber(number, opts.country);
+      const limit = Number(opts.limit);
+      if (!Number.isInteger(limit) || limit < 1) throw new CliFailure('--limit: must be a positive whole number', EXIT.usage);
+      const db = openLedger(config.storagePath, true);
+      try {
+        const entries = createConsentStore(db).history(recipient, limit);
+        if (opts.json) return out(JSON.stringify(entries.map((e) => ({ ...e, at: ISO(e.at) })), null, 2) + '\n');
+        if (entries.length === 0) return out(`${recipient}: nothing recorded\n`);
+        out(`${recipient}\n` + entries.map((e) => `  ${ISO(e.at)}  ${e.kind.padEnd(10)} ${e.summary}${e.ref ? `  [${e.ref}]` : ''}`).join('\n') + '\n');
+      } finally {
+        db.close();
+      }
+    });
+
+  program
+    .command('token')
+    .description('make a bearer token for POST /sends: prints the token (give it to the other system) and its sha256 (for http.tokens)')
+    .argument('<name>', 'who will use it, e.g. campaign-tool')
+    .action((name: string) => {
+      const token = randomBytes(32).toString('base64url');
+      const sha256 = createHash('sha256').update(token).digest('hex');
+      out(`token:  ${token}\n\n# in mail2sms.yaml, under http:\ntokens:\n  - name: ${name}\n    sha256: ${sha256}\n`);
+    });
+}
