@@ -4,6 +4,7 @@
  */
 import { measureSms, type SmsMeasure } from './encoding.js';
 import { htmlToText } from './html.js';
+import { hasStopClause } from './stop-clause.js';
 import { stripNonMessage, type CutMarker } from './strip.js';
 import { transliterate } from './transliterate.js';
 
@@ -23,8 +24,20 @@ export interface TextPolicy {
   transliterate: boolean;
   maxSegments: number;
   onOverflow: 'reject' | 'truncate';
-  /** Text that must be appended and fit the budget (the STOP clause of marketing setups). */
+  /** Text that must always be appended and fit the budget (after a line break). */
   suffix: string;
+  /**
+   * The STOP clause of marketing setups: `text` is appended (after a line
+   * break, after any suffix) unless the body already contains one of the
+   * `detect` phrases. It counts against maxSegments and is never truncated;
+   * the body is. Transliterated like the body when `transliterate` is on.
+   */
+  stopClause?: StopClause;
+}
+
+export interface StopClause {
+  text: string;
+  detect: readonly string[];
 }
 
 export const DEFAULT_TEXT_POLICY: TextPolicy = {
@@ -40,7 +53,7 @@ export const DEFAULT_TEXT_POLICY: TextPolicy = {
 export type TextWarning = 'stripping_left_nothing' | 'truncated' | 'html_converted';
 
 export type SmsText =
-  | { ok: true; text: string; measure: SmsMeasure; warnings: TextWarning[] }
+  | { ok: true; text: string; measure: SmsMeasure; warnings: TextWarning[]; stopClauseAppended: boolean }
   | { ok: false; reason: 'no_text' }
   | { ok: false; reason: 'too_long'; segments: number; maxSegments: number };
 
@@ -81,15 +94,28 @@ export function buildSmsText(content: EmailContent, policy: TextPolicy = DEFAULT
   let text = normaliseWhitespace(policy.transliterate ? transliterate(raw) : raw.replace(/\u00a0/g, ' '));
   if (!text) return { ok: false, reason: 'no_text' };
 
-  const suffix = policy.suffix ? `\n${policy.suffix}` : '';
-  let measure = measureSms(text + suffix);
+  const clause = policy.stopClause;
+  const clauseText = clause ? `\n${policy.transliterate ? transliterate(clause.text) : clause.text}` : '';
+  const fixed = policy.suffix ? `\n${policy.suffix}` : '';
+  let append = clause && !hasStopClause(text, clause.detect);
+  let tail = append ? fixed + clauseText : fixed;
+  let measure = measureSms(text + tail);
   if (measure.segments > policy.maxSegments) {
     if (policy.onOverflow === 'reject') return { ok: false, reason: 'too_long', segments: measure.segments, maxSegments: policy.maxSegments };
-    text = truncateToSegments(text, policy.maxSegments, suffix);
+    let cut = truncateToSegments(text, policy.maxSegments, tail);
+    // The sender's own clause may be what got cut off: then ours goes in, and the body is cut again to make room.
+    if (clause && !append && !hasStopClause(cut, clause.detect)) {
+      append = true;
+      tail = fixed + clauseText;
+      cut = truncateToSegments(text, policy.maxSegments, tail);
+    }
+    text = cut;
     warnings.push('truncated');
-    measure = measureSms(text + suffix);
+    measure = measureSms(text + tail);
+    // Only when the appended text alone (with "...") is over the budget: nothing of the body can make it fit.
+    if (measure.segments > policy.maxSegments) return { ok: false, reason: 'too_long', segments: measure.segments, maxSegments: policy.maxSegments };
   }
-  return { ok: true, text: text + suffix, measure, warnings };
+  return { ok: true, text: text + tail, measure, warnings, stopClauseAppended: append === true };
 }
 
 const ELLIPSIS = '...'; // three dots: the one-character ellipsis is not GSM-7
