@@ -4,6 +4,7 @@ import { isSupportedCountry, type CountryCode } from 'libphonenumber-js/max';
 import { parseDuration, parseListen, parseSize, type ListenAddress } from './units.js';
 import type { CutMarker } from '../message/strip.js';
 import { HASH_PATTERN } from '../smtp/passwords.js';
+import { DEFAULT_KEYWORDS, keywordsSchema } from '../consent/keywords.js';
 
 /*
  * The schema is the single description of what a valid config is. YAML is parsed
@@ -245,8 +246,6 @@ const simulatorProvider = z.strictObject({
   timeout: duration().default(10_000),
 });
 
-const keywordList = z.array(z.string().trim().min(1)).default([]);
-
 const consentConfig = z
   .strictObject({
     /** Marketing purposes and how long an opt-in lasts without any SMS under it. */
@@ -267,9 +266,7 @@ const consentConfig = z
       })
       .default({ text: 'Reply STOP to opt out', detect: ['STOP'], once_per: null }),
     /** Keywords in addition to the built-in English ones. */
-    keywords: z
-      .strictObject({ opt_out: keywordList, opt_out_whole: keywordList, opt_in: keywordList, help: keywordList })
-      .default({ opt_out: [], opt_out_whole: [], opt_in: [], help: [] }),
+    keywords: keywordsSchema,
     /** Numeric sender for answers to keywords (confirmation, help): alphanumeric senders cannot be replied to. */
     reply_sender: z.string().regex(/^\+?\d{3,15}$/, 'must be a phone number (digits): answers must be something the recipient can reply to').optional(),
     /** Sent when a number opts in again (START); empty = no confirmation. */
@@ -279,7 +276,7 @@ const consentConfig = z
   .default({
     purposes: {},
     stop_clause: { text: 'Reply STOP to opt out', detect: ['STOP'], once_per: null },
-    keywords: { opt_out: [], opt_out_whole: [], opt_in: [], help: [] },
+    keywords: DEFAULT_KEYWORDS,
     confirmation_text: 'You will receive SMS from us again. Reply STOP to opt out.',
     help_text: 'Reply STOP to opt out, START to opt in again.',
   });

@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { Logger } from '../log.js';
 import type { Ledger } from '../ledger/types.js';
 import type { SmsProvider } from '../providers/types.js';
@@ -12,6 +12,8 @@ export interface HttpApiOptions {
   provider: SmsProvider;
   logger: Logger;
   metrics?: Metrics;
+  /** More POST routes ("POST /sends"): raw body in, status and JSON out. */
+  routes?: Record<string, { maxBytes?: number; handle(headers: IncomingHttpHeaders, raw: string): Promise<[number, unknown]> }>;
   /** Gauges read at scrape time. */
   gauges?: () => Promise<Record<string, { help: string; value: number }>>;
 }
@@ -74,6 +76,18 @@ export function createHttpApi(options: HttpApiOptions): HttpApi {
               if (error instanceof BodyTooLarge) return sendJson(res, 413, { error: 'body too large' });
               logger.error({ err: error }, 'receipt could not be stored');
               sendJson(res, 503, { error: 'temporarily unavailable' }); // the provider retries
+            });
+          return;
+        }
+        const handler = options.routes?.[route];
+        if (handler) {
+          readBody(req, handler.maxBytes)
+            .then((raw) => handler.handle(req.headers, raw))
+            .then(([status, body]) => sendJson(res, status, body))
+            .catch((error: unknown) => {
+              if (error instanceof BodyTooLarge) return sendJson(res, 413, { error: 'body too large' });
+              logger.error({ err: error, route }, 'request could not be handled');
+              sendJson(res, 503, { error: 'temporarily unavailable' });
             });
           return;
         }

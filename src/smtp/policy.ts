@@ -108,8 +108,12 @@ export function rulesFor(config: Config, setup: Setup): RecipientRules {
 }
 
 /** The setup's text rules in the form src/message takes them. */
-export function textPolicyFor(setup: Setup): TextPolicy {
+export function textPolicyFor(config: Config, setup: Setup): TextPolicy {
+  const stop = config.main.consent.stop_clause;
+  const clauseText = setup.opt_out_text ?? stop.text;
   return {
+    // Marketing SMS carry an opt-out text unless the body has one already.
+    ...(setup.category === 'marketing' ? { stopClause: { text: clauseText, detect: [...stop.detect, clauseText] } } : {}),
     source: setup.text,
     separator: setup.text_separator,
     cutMarkers: setup.cut_markers,

@@ -6,7 +6,7 @@ import { refusal, StorageError, type Refusal } from '../errors.js';
 import { maskNumber, maskNumbersIn, type Logger } from '../log.js';
 import type { Ledger } from '../ledger/types.js';
 import { parseEmail } from '../message/parse.js';
-import { buildSmsText } from '../message/text.js';
+import { buildSmsText, type TextPolicy } from '../message/text.js';
 import { checkRecipient, checkSender, normaliseIp, rulesFor, textPolicyFor } from './policy.js';
 import { replyError } from './replies.js';
 import { noMetrics, type Metrics } from '../metrics.js';
@@ -62,6 +62,18 @@ const REASON_TEXT: Record<string, string> = {
   number_daily_limit: 'the number reached the daily SMS limit',
   cooldown: 'the number got an SMS recently (cooldown)',
 };
+
+/**
+ * With consent.stop_clause.once_per, a number that had the clause recently
+ * gets the text without it (and so perhaps less truncated).
+ */
+function stopClauseOnce(config: Config, email: Parameters<typeof buildSmsText>[0], policy: TextPolicy, appended: boolean): { stopClauseOnce?: { periodMs: number; text: string } } {
+  const periodMs = config.main.consent.stop_clause.once_per;
+  if (!appended || periodMs === null) return {};
+  const { stopClause: _clause, ...withoutClause } = policy;
+  const plain = buildSmsText(email, withoutClause);
+  return plain.ok ? { stopClauseOnce: { periodMs, text: plain.text } } : {};
+}
 
 function suppressionText(reason: string | undefined, detail: string | undefined): string {
   return `${REASON_TEXT[reason ?? ''] ?? 'suppressed'}${detail ? ` — ${detail}` : ''}`;
@@ -121,7 +133,8 @@ export function createSmtpIntake(options: SmtpIntakeOptions): SmtpIntake {
     }
     if (txn.numbers.size === 0) return `2.0.0 Accepted for postmaster [ref ${ref}]`;
     const setup = txn.sender.setup;
-    const sms = buildSmsText(email, textPolicyFor(setup));
+    const policy = textPolicyFor(state.config, setup);
+    const sms = buildSmsText(email, policy);
     if (!sms.ok && sms.reason === 'no_text') {
       throw refuse(session, state, refusal('no_text', 'The message has no text to send as SMS (attachments are not sent)'));
     }
@@ -148,7 +161,8 @@ export function createSmtpIntake(options: SmtpIntakeOptions): SmtpIntake {
       measure: sms.measure,
       recipients: [...txn.numbers.keys()],
       rules: rulesFor(state.config, setup),
-      stopClauseAppended: false,
+      stopClauseAppended: sms.stopClauseAppended,
+      ...stopClauseOnce(state.config, email, policy, sms.stopClauseAppended),
     });
     const msgLog = log.child({ qid: outcome.queueId });
     if (outcome.duplicate) {

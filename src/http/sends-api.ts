@@ -1,0 +1,116 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { IncomingHttpHeaders } from 'node:http';
+import { z } from 'zod';
+import type { ExternalSend, ReportedChannel } from '../ledger/consent.js';
+import { REPORTED_CHANNELS } from '../ledger/consent.js';
+import type { Ledger } from '../ledger/types.js';
+import { parseRecipientNumber } from '../numbers/parse.js';
+import { parseCsv, parseNdjson, type TableRow } from '../cli/tabular.js';
+
+/*
+ * POST /sends: other systems (a campaign tool, an automation) report the SMS
+ * they sent, so the organisation-wide cooldown and caps count them. Bearer
+ * token from http.tokens; JSON (one object or an array), NDJSON or CSV; all
+ * or nothing, with the line of every bad row.
+ */
+
+export interface ApiToken {
+  name: string;
+  sha256: string;
+}
+
+/** The name of the token that matches, or undefined. Compares digests in constant time. */
+export function authenticate(headers: IncomingHttpHeaders, tokens: readonly ApiToken[]): string | undefined {
+  const match = /^Bearer\s+(\S+)$/i.exec(headers.authorization ?? '');
+  if (!match) return undefined;
+  const given = createHash('sha256').update(match[1] as string).digest();
+  let found: string | undefined;
+  for (const token of tokens) {
+    if (timingSafeEqual(given, Buffer.from(token.sha256, 'hex'))) found = token.name;
+  }
+  return found;
+}
+
+const sendRecord = z.strictObject({
+  number: z.string().min(1),
+  at: z.union([z.string(), z.number()]).optional(),
+  channel: z.enum(REPORTED_CHANNELS).optional(),
+  ref: z.string().min(1).max(200).optional(),
+  purpose: z.string().min(1).max(64).optional(),
+});
+
+function readAt(value: string | number | undefined, now: number): number | string {
+  if (value === undefined || value === '') return now;
+  if (typeof value === 'number' || /^\d{10,}$/.test(value)) return Number(value);
+  const ms = /(Z|[+-]\d\d:?\d\d)$/i.test(value) ? Date.parse(value) : Number.NaN;
+  return Number.isNaN(ms) ? `"${value}" is not an RFC 3339 time with a zone` : ms;
+}
+
+export type SendsResult = [number, Record<string, unknown>];
+
+export function createSendsEndpoint(deps: { ledger: Ledger; tokens(): readonly ApiToken[]; now(): number }) {
+  return async (headers: IncomingHttpHeaders, raw: string): Promise<SendsResult> => {
+    const tokens = deps.tokens();
+    if (tokens.length === 0) return [403, { error: 'no API tokens are configured (http.tokens)' }];
+    const client = authenticate(headers, tokens);
+    if (!client) return [401, { error: 'missing or unknown bearer token' }];
+
+    const type = (headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
+    let rows: TableRow[];
+    if (type === 'text/csv') {
+      const parsed = parseCsv(raw);
+      if (!parsed.ok) return [400, { error: 'invalid CSV', errors: parsed.errors }];
+      rows = parsed.rows;
+    } else if (type === 'application/x-ndjson' || type === 'application/ndjson') {
+      const parsed = parseNdjson(raw);
+      if (!parsed.ok) return [400, { error: 'invalid NDJSON', errors: parsed.errors }];
+      rows = parsed.rows;
+    } else if (type === 'application/json') {
+      let body: unknown;
+      try {
+        body = JSON.parse(raw);
+      } catch {
+        return [400, { error: 'body is not JSON' }];
+      }
+      const list = Array.isArray(body) ? body : [body];
+      rows = list.map((fields, i) => ({ line: i + 1, fields: fields as Record<string, unknown> }));
+    } else {
+      return [415, { error: 'send application/json, application/x-ndjson or text/csv' }];
+    }
+
+    const now = deps.now();
+    const sends: ExternalSend[] = [];
+    const errors: { line: number; message: string }[] = [];
+    for (const row of rows) {
+      // CSV cells are strings; an empty optional cell means "not given".
+      const fields = Object.fromEntries(Object.entries(row.fields).filter(([, v]) => v !== '' && v !== null));
+      const parsed = sendRecord.safeParse(fields);
+      if (!parsed.success) {
+        errors.push({ line: row.line, message: parsed.error.issues.map((i) => `${i.path.join('.') || 'record'}: ${i.message}`).join('; ') });
+        continue;
+      }
+      const record = parsed.data;
+      const number = record.number.replace(/[\s().-]/g, '');
+      const e164 = /^(\+|00)/.test(number) ? parseRecipientNumber(number, 'DK') : undefined;
+      if (!e164?.ok) {
+        errors.push({ line: row.line, message: `number: "${record.number}" is not an international number (+<country code><number>)` });
+        continue;
+      }
+      const at = readAt(record.at, now);
+      if (typeof at === 'string') {
+        errors.push({ line: row.line, message: `at: ${at}` });
+        continue;
+      }
+      sends.push({
+        recipient: e164.e164,
+        at,
+        channel: (record.channel ?? 'api') as ReportedChannel,
+        ...(record.ref ? { ref: record.ref } : {}),
+        ...(record.purpose ? { purpose: record.purpose } : {}),
+      });
+    }
+    if (errors.length > 0) return [400, { error: `${errors.length} invalid record(s); nothing was recorded`, errors: errors.slice(0, 100) }];
+    const result = await deps.ledger.recordExternalSends(sends);
+    return [200, { ...result, client }];
+  };
+}
