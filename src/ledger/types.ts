@@ -53,12 +53,21 @@ export interface ClaimedSms {
   setupId: string;
 }
 
-export type ReceiptStatus = 'delivered' | 'failed';
+export type ReceiptStatus = 'delivered' | 'failed' | 'expired' | 'rejected';
 
+/**
+ * One delivery receipt as the provider sent it. A concatenated SMS may get one
+ * receipt per part (`part` of `parts`, 1-based); combining them is the ledger's job.
+ */
 export interface Receipt {
   providerMessageId: string;
   status: ReceiptStatus;
   errorCode?: string;
+  /** 1-based part this receipt is about, when the provider reports parts separately. */
+  part?: number;
+  parts?: number;
+  /** When the provider says the status happened (epoch ms), if it says. */
+  providerTimestamp?: number;
   rawBody: string;
 }
 
