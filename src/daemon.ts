@@ -5,9 +5,9 @@ import { loadConfig, type Config, ConfigError } from './config/load.js';
 import type { Logger } from './log.js';
 import { startLedgerThread } from './ledger/thread.js';
 import type { Ledger } from './ledger/types.js';
-import { createHttpApi, RECEIPTS_PATH } from './http/server.js';
+import { createHttpApi, INBOUND_PATH, RECEIPTS_PATH } from './http/server.js';
 import { createProviderSimulator, type ProviderSimulator } from './providers/simulator.js';
-import { createSimulatorProvider } from './providers/simulator-client.js';
+import { createProvider } from './providers/index.js';
 import { createDispatcher, type Dispatcher } from './dispatch/worker.js';
 import { createSmtpIntake, type SmtpIntake } from './smtp/server.js';
 import { formatListen } from './config/units.js';
@@ -67,27 +67,30 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     steps.push({ name: 'ledger', stop: () => ledger.close() });
 
     const providerConfig = config.main.provider;
-    let simulator: ProviderSimulator | undefined;
-    let simulatorUrl = `http://${formatListen(providerConfig.listen)}`;
+    let simulatorUrl: string | undefined;
     let simulatorPort: number | undefined;
-    if (providerConfig.embedded) {
-      simulator = createProviderSimulator({
+    // Known once HTTP listens (its port may be 0); the simulator reads it per simulated inbound SMS.
+    let inboundUrl: string | undefined;
+    if (providerConfig.type === 'simulator' && providerConfig.embedded) {
+      const simulator: ProviderSimulator = createProviderSimulator({
         listen: providerConfig.listen,
         secret: providerConfig.secret,
         receiptDelayMs: providerConfig.receipt_delay,
         logger: logger.child({ stage: 'simulator' }),
+        clock,
+        inboundUrl: () => providerConfig.inbound_url ?? inboundUrl,
       });
       const started = await simulator.start();
       simulatorUrl = started.url;
       simulatorPort = started.port;
-      steps.push({ name: 'simulator', stop: () => (simulator as ProviderSimulator).stop() });
+      steps.push({ name: 'simulator', stop: () => simulator.stop() });
     }
-    const provider = createSimulatorProvider({
-      baseUrl: simulatorUrl,
-      secret: providerConfig.secret,
-      timeoutMs: providerConfig.timeout,
+    const provider = createProvider(providerConfig, {
+      clock,
       maxSockets: config.main.dispatch.concurrency,
+      ...(simulatorUrl !== undefined ? { simulatorUrl } : {}),
     });
+    steps.push({ name: 'provider', stop: async () => provider.close() });
 
     const metrics = createMetrics();
     let inFlight = () => 0; // set once dispatch runs
@@ -96,6 +99,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       ledger,
       provider,
       logger,
+      clock,
       metrics,
       gauges: async () => {
         const depth = await ledger.queueDepth();
@@ -111,6 +115,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     const publicUrl = config.main.http.public_url
       ? config.publicUrl
       : `http://${formatListen({ host: config.main.http.listen.host, port: httpPort })}`;
+    inboundUrl = publicUrl + INBOUND_PATH;
 
     const d = config.main.dispatch;
     const dispatcher: Dispatcher = createDispatcher({
