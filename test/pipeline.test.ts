@@ -225,6 +225,15 @@ describe('delivery receipts', () => {
   });
 });
 
+describe('simulated inbound SMS', () => {
+  it('the embedded simulator posts a signed webhook to <public url>/inbound and relays the answer', async () => {
+    // The /inbound route comes with the inbound SMS rules; until then the daemon's 404 comes back as it was.
+    const response = await fetch(`${t.simUrl}/simulate/inbound`, { method: 'POST', body: JSON.stringify({ from: '+4520123456', text: 'STOP' }) });
+    expect(response.status).toBe(404);
+    expect(await response.json()).toEqual({ error: 'no route POST /inbound' });
+  });
+});
+
 describe('provider rate limit', () => {
   it('never sends faster than dispatch.rate_limit (after a one-second burst)', async () => {
     const limited = writeConfig({

@@ -287,11 +287,13 @@ const httpProvider = z
     url: z.url({ protocol: /^https?$/ }),
     method: z.enum(['POST', 'PUT', 'PATCH']).default('POST'),
     timeout: duration().default(10_000),
+    // One object with both keys optional rather than a union, so an error names the field (provider.auth.bearer).
     auth: z
-      .union([
-        z.strictObject({ bearer: secretString() }),
-        z.strictObject({ basic: z.strictObject({ user: z.string().min(1), password: secretString() }) }),
-      ])
+      .strictObject({
+        bearer: secretString().optional(),
+        basic: z.strictObject({ user: z.string().min(1), password: secretString() }).optional(),
+      })
+      .refine((auth) => (auth.bearer === undefined) !== (auth.basic === undefined), { message: 'give either bearer or basic' })
       .optional(),
     /** Extra request headers; values may use ${ENV_NAME} (API keys). */
     headers: z.record(z.string(), secretString()).default({}),

@@ -82,8 +82,8 @@ export function createHttpJsonProvider(config: HttpProviderConfig, deps: HttpJso
   const permanent: ReadonlySet<number> = config.permanent_statuses ? new Set(config.permanent_statuses) : defaultPermanentStatuses();
   const fixedHeaders: Record<string, string> = { accept: 'application/json', 'content-type': 'application/json' };
   for (const [name, value] of Object.entries(config.headers)) fixedHeaders[name.toLowerCase()] = value;
-  if (config.auth && 'bearer' in config.auth) fixedHeaders.authorization = `Bearer ${config.auth.bearer}`;
-  if (config.auth && 'basic' in config.auth) {
+  if (config.auth?.bearer !== undefined) fixedHeaders.authorization = `Bearer ${config.auth.bearer}`;
+  if (config.auth?.basic) {
     const { user, password } = config.auth.basic;
     fixedHeaders.authorization = `Basic ${Buffer.from(`${user}:${password}`, 'utf8').toString('base64')}`;
   }
