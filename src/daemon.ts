@@ -5,14 +5,17 @@ import { loadConfig, type Config, ConfigError } from './config/load.js';
 import type { Logger } from './log.js';
 import { startLedgerThread } from './ledger/thread.js';
 import type { Ledger } from './ledger/types.js';
-import { createHttpApi, RECEIPTS_PATH } from './http/server.js';
+import { createHttpApi, INBOUND_PATH, RECEIPTS_PATH } from './http/server.js';
 import { createProviderSimulator, type ProviderSimulator } from './providers/simulator.js';
-import { createSimulatorProvider } from './providers/simulator-client.js';
+import { createProvider } from './providers/index.js';
 import { createDispatcher, type Dispatcher } from './dispatch/worker.js';
 import { createSmtpIntake, type SmtpIntake } from './smtp/server.js';
 import { formatListen } from './config/units.js';
 import type { DnsResolver } from './smtp/sender-auth.js';
 import { createMetrics } from './metrics.js';
+import { createOptOutGate } from './consent/gate.js';
+import { createInboundHandler } from './consent/inbound.js';
+import { createSendsEndpoint } from './http/sends-api.js';
 
 export function pidFileFor(config: Config): string {
   return join(dirname(config.storagePath), 'mail2sms.pid');
@@ -67,36 +70,56 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     steps.push({ name: 'ledger', stop: () => ledger.close() });
 
     const providerConfig = config.main.provider;
-    let simulator: ProviderSimulator | undefined;
-    let simulatorUrl = `http://${formatListen(providerConfig.listen)}`;
+    let simulatorUrl: string | undefined;
     let simulatorPort: number | undefined;
-    if (providerConfig.embedded) {
-      simulator = createProviderSimulator({
+    // Known once HTTP listens (its port may be 0); the simulator reads it per simulated inbound SMS.
+    let inboundUrl: string | undefined;
+    if (providerConfig.type === 'simulator' && providerConfig.embedded) {
+      const simulator: ProviderSimulator = createProviderSimulator({
         listen: providerConfig.listen,
         secret: providerConfig.secret,
         receiptDelayMs: providerConfig.receipt_delay,
         logger: logger.child({ stage: 'simulator' }),
+        clock,
+        inboundUrl: () => providerConfig.inbound_url ?? inboundUrl,
       });
       const started = await simulator.start();
       simulatorUrl = started.url;
       simulatorPort = started.port;
-      steps.push({ name: 'simulator', stop: () => (simulator as ProviderSimulator).stop() });
+      steps.push({ name: 'simulator', stop: () => simulator.stop() });
     }
-    const provider = createSimulatorProvider({
-      baseUrl: simulatorUrl,
-      secret: providerConfig.secret,
-      timeoutMs: providerConfig.timeout,
+    const provider = createProvider(providerConfig, {
+      clock,
       maxSockets: config.main.dispatch.concurrency,
+      ...(simulatorUrl !== undefined ? { simulatorUrl } : {}),
     });
+    steps.push({ name: 'provider', stop: async () => provider.close() });
 
     const metrics = createMetrics();
     let inFlight = () => 0; // set once dispatch runs
+    const gate = createOptOutGate({ clock, holdMs: 2 * config.main.dispatch.lease });
+    const handleInbound = createInboundHandler({ ledger, getConfig: () => config, gate, logger, clock, metrics });
     const http = createHttpApi({
       listen: config.main.http.listen,
       ledger,
       provider,
       logger,
+      clock,
       metrics,
+      routes: {
+        [`POST ${INBOUND_PATH}`]: {
+          async handle(headers, raw) {
+            const parsed = provider.parseInbound(headers, raw, clock.now());
+            if (!parsed.ok) {
+              logger.warn({ status: parsed.status, reason: parsed.reason }, 'inbound SMS refused');
+              return [parsed.status, { error: parsed.reason }];
+            }
+            const outcome = await handleInbound(parsed.inbound);
+            return [200, { id: outcome.inboundId, action: outcome.action, duplicate: outcome.duplicate }];
+          },
+        },
+        'POST /sends': { maxBytes: 32 * 1024 * 1024, handle: createSendsEndpoint({ ledger, tokens: () => config.main.http.tokens, now: () => clock.now() }) },
+      },
       gauges: async () => {
         const depth = await ledger.queueDepth();
         return {
@@ -111,6 +134,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     const publicUrl = config.main.http.public_url
       ? config.publicUrl
       : `http://${formatListen({ host: config.main.http.listen.host, port: httpPort })}`;
+    inboundUrl = publicUrl + INBOUND_PATH;
 
     const d = config.main.dispatch;
     const dispatcher: Dispatcher = createDispatcher({
@@ -126,6 +150,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       retryBaseMs: d.retry_base,
       ratePerSecond: d.rate_limit,
       metrics,
+      gate,
     });
     inFlight = () => dispatcher.inFlight();
     ledger.onQueued(() => dispatcher.wake());

@@ -167,15 +167,20 @@ describe('delivery receipts', () => {
       body,
     });
 
-  it('refuses a receipt without a valid signature with 403', async () => {
+  it('refuses a receipt without a valid signature with 403 and says why', async () => {
     const body = JSON.stringify({ id: 'x', status: 'delivered' });
-    expect((await post(body)).status).toBe(403);
-    expect((await post(body, signBody('wrong-secret-wrong-secret', body))).status).toBe(403);
+    const refusal = async (response: Response) => [response.status, await response.json()];
+    expect(await refusal(await post(body))).toEqual([403, { error: 'missing' }]);
+    expect(await refusal(await post(body, 'sha256=00'))).toEqual([403, { error: 'malformed' }]);
+    expect(await refusal(await post(body, signBody('wrong-secret-wrong-secret', body, Date.now())))).toEqual([403, { error: 'bad_signature' }]);
+    // A captured receipt replayed ten minutes later.
+    expect(await refusal(await post(body, signBody(SIM_SECRET, body, Date.now() - 600_000)))).toEqual([403, { error: 'too_old' }]);
+    expect(await refusal(await post(body, signBody(SIM_SECRET, body, Date.now() + 600_000)))).toEqual([403, { error: 'in_future' }]);
   });
 
   it('answers 404 for an unknown provider id and logs it', async () => {
     const body = JSON.stringify({ id: 'no-such-id', status: 'delivered' });
-    const response = await post(body, signBody(SIM_SECRET, body));
+    const response = await post(body, signBody(SIM_SECRET, body, Date.now()));
     expect(response.status).toBe(404);
     expect(t.logs.some((l) => l.msg === 'receipt for an unknown provider message id' && l.providerId === 'no-such-id')).toBe(true);
   });
@@ -186,10 +191,10 @@ describe('delivery receipts', () => {
     await waitFor(async () => (await statusOf(queueId))[0] === 'delivered', 'delivered');
     const [row] = await t.daemon.ledger.outbox({ queueId });
     const delivered = JSON.stringify({ id: row?.providerMessageId, status: 'delivered' });
-    const again = await post(delivered, signBody(SIM_SECRET, delivered));
+    const again = await post(delivered, signBody(SIM_SECRET, delivered, Date.now()));
     expect(await again.json()).toEqual({ outcome: 'duplicate' });
     const failed = JSON.stringify({ id: row?.providerMessageId, status: 'failed', error_code: 'EXPIRED' });
-    const late = await post(failed, signBody(SIM_SECRET, failed));
+    const late = await post(failed, signBody(SIM_SECRET, failed, Date.now()));
     expect(await late.json()).toEqual({ outcome: 'stale' });
     const [after] = await t.daemon.ledger.outbox({ queueId });
     expect(after).toEqual(row);

@@ -93,7 +93,7 @@ export async function explainMail(config: Config, raw: Buffer, options: ExplainO
     report.note = (report.note ? `${report.note}; ` : '') + 'an auto-reply (Auto-Submitted: auto-replied / X-Autoreply): accepted and dropped, never sent';
     return report;
   }
-  const sms = buildSmsText(email, textPolicyFor(config, setup));
+  const sms = buildSmsText(email, textPolicyFor(setup, config.main.consent.stop_clause));
   if (sms.ok) {
     report.sms = { ...sms.measure, text: sms.text, warnings: sms.warnings, senderName: setup.sender_name };
   } else if (sms.reason === 'no_text') {

@@ -5,7 +5,8 @@ import { isSupportedCountry, type CountryCode } from 'libphonenumber-js/max';
 import { migrate, openDatabase, type Db } from '../ledger/db.js';
 import { createConsentStore, REPORTED_CHANNELS, type ConsentChange, type ConsentEvent, type ExternalSend, type ReportedChannel } from '../ledger/consent.js';
 import { parseRecipientNumber } from '../numbers/parse.js';
-import { parseCsv, parseNdjson, toCsv, type TableRow } from './tabular.js';
+import { toCsv } from './tabular.js';
+import { parseTable, type TableRow } from './table.js';
 import { CliFailure, configOption, load } from './common.js';
 import { EXIT } from './exit.js';
 
@@ -52,7 +53,7 @@ function readTable(file: string): { rows: TableRow[]; format: 'csv' | 'ndjson' }
     throw new CliFailure(`cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`, EXIT.dataErr);
   }
   const format = /\.(nd)?jsonl?$/i.test(file) || /^\s*\{/.test(text) ? 'ndjson' : 'csv';
-  const parsed = format === 'ndjson' ? parseNdjson(text) : parseCsv(text);
+  const parsed = parseTable(text, format);
   if (!parsed.ok) throw new CliFailure(`${file}: ${parsed.errors.map((e) => `line ${e.line}: ${e.message}`).join('\n')}`, EXIT.dataErr);
   return { rows: parsed.rows, format };
 }
@@ -78,7 +79,9 @@ function readRows<T>(file: string, rows: TableRow[], read: (row: TableRow) => T)
 
 function field(row: TableRow, name: string): string | undefined {
   const value = row.fields[name];
-  return value === undefined || value.trim() === '' ? undefined : value.trim();
+  if (value === undefined || value === null) return undefined;
+  const text = String(value).trim();
+  return text === '' ? undefined : text;
 }
 
 function readChannel(value: string): ReportedChannel {
@@ -277,11 +280,7 @@ export function registerLedgerCommands(program: Command, out: (text: string) => 
         if (opts.format === 'ndjson') {
           for (const e of events) out(JSON.stringify(eventRecord(e)) + '\n');
         } else {
-          out(toCsv(header, []));
-          for (const e of events) {
-            const record = eventRecord(e);
-            out(toCsv(null, [header.map((h) => record[h] ?? '')]));
-          }
+          out(toCsv(header, [...events].map(eventRecord)));
         }
       } finally {
         db.close();

@@ -244,6 +244,8 @@ const simulatorProvider = z.strictObject({
   embedded: z.boolean().default(true),
   receipt_delay: duration().default(200),
   timeout: duration().default(10_000),
+  /** Where the embedded simulator posts simulated inbound SMS; default <http.public_url>/inbound. */
+  inbound_url: z.url().optional(),
 });
 
 const consentConfig = z
@@ -286,6 +288,110 @@ const apiToken = z.strictObject({
   name: z.string().min(1),
   sha256: z.string().regex(/^[0-9a-f]{64}$/, 'is not a SHA-256 hex digest: run `mail2sms token` and paste the sha256 it prints'),
 });
+
+/**
+ * A secret that may be written `${ENV_NAME}` (or contain such references), read
+ * from the environment when the config is loaded, so the YAML can be committed
+ * without it. A missing variable is a config error on this field. The value is
+ * never logged (nothing logs the config).
+ */
+const secretString = () =>
+  z.string().min(1).transform((value, ctx): string => {
+    const missing: string[] = [];
+    const expanded = value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_, name: string) => {
+      const env = process.env[name];
+      if (env === undefined || env === '') missing.push(name);
+      return env ?? '';
+    });
+    if (missing.length > 0) {
+      ctx.addIssue({ code: 'custom', message: `environment variable ${missing.join(', ')} is not set` });
+      return z.NEVER;
+    }
+    return expanded;
+  });
+
+/** Placeholders a request body template may use; see src/providers/http-json.ts. */
+export const BODY_PLACEHOLDERS = ['to', 'from', 'text', 'idempotency_key', 'callback_url'] as const;
+
+/** Every string in the template may only use the known placeholders. */
+function checkTemplate(value: unknown, ctx: z.RefinementCtx, path: (string | number)[]): void {
+  if (typeof value === 'string') {
+    for (const match of value.matchAll(/\{\{\s*([^}]*?)\s*\}\}/g)) {
+      if (!(BODY_PLACEHOLDERS as readonly string[]).includes(match[1] as string)) {
+        ctx.addIssue({ code: 'custom', path, message: `unknown placeholder {{${match[1]}}} (use ${BODY_PLACEHOLDERS.map((p) => `{{${p}}}`).join(' ')})` });
+      }
+    }
+  } else if (Array.isArray(value)) value.forEach((item, i) => checkTemplate(item, ctx, [...path, i]));
+  else if (value && typeof value === 'object') for (const [key, item] of Object.entries(value)) checkTemplate(item, ctx, [...path, key]);
+}
+
+const dotPath = z.string().regex(/^[^.\s]+(\.[^.\s]+)*$/, 'must be a dot path such as messages.0.id');
+const receiptStatus = z.enum(['delivered', 'failed', 'expired', 'rejected']);
+
+/** A generic HTTP/JSON SMS provider described in YAML (src/providers/http-json.ts). */
+const httpProvider = z
+  .strictObject({
+    type: z.literal('http'),
+    url: z.url({ protocol: /^https?$/ }),
+    method: z.enum(['POST', 'PUT', 'PATCH']).default('POST'),
+    timeout: duration().default(10_000),
+    // One object with both keys optional rather than a union, so an error names the field (provider.auth.bearer).
+    auth: z
+      .strictObject({
+        bearer: secretString().optional(),
+        basic: z.strictObject({ user: z.string().min(1), password: secretString() }).optional(),
+      })
+      .refine((auth) => (auth.bearer === undefined) !== (auth.basic === undefined), { message: 'give either bearer or basic' })
+      .optional(),
+    /** Extra request headers; values may use ${ENV_NAME} (API keys). */
+    headers: z.record(z.string(), secretString()).default({}),
+    /** The JSON request body; string values may hold {{to}} {{from}} {{text}} {{idempotency_key}} {{callback_url}}. */
+    body: z.record(z.string(), z.unknown()),
+    /** Dot path to the provider's message id in the answer, e.g. messages.0.id. */
+    id_path: dotPath,
+    parts_path: dotPath.optional(),
+    /** Header carrying our idempotency key; null or off when the provider has none. */
+    idempotency_header: z
+      .union([z.string().regex(/^[A-Za-z0-9-]+$/, 'must be a header name'), z.null(), z.literal('off'), z.literal(false)])
+      .transform((value) => (value === 'off' || value === false ? null : value))
+      .default('Idempotency-Key'),
+    /** HTTP statuses that fail a send for good; default every 4xx but 408 and 429. */
+    permanent_statuses: z.array(z.number().int().min(300).max(599)).optional(),
+    receipts: z
+      .strictObject({
+        secret: secretString().refine((value) => value.length >= 16, { message: 'must be at least 16 characters' }),
+        signature: z.literal('mail2sms').default('mail2sms'),
+        id_path: dotPath,
+        status_path: dotPath,
+        /** Provider status → ours; anything else is refused with 400. */
+        status_map: z.record(z.string(), receiptStatus),
+        error_path: dotPath.optional(),
+        part_path: dotPath.optional(),
+        parts_path: dotPath.optional(),
+        timestamp_path: dotPath.optional(),
+      })
+      .optional(),
+    /** Inbound SMS webhooks, signed with receipts.secret. */
+    inbound: z
+      .strictObject({
+        id_path: dotPath,
+        from_path: dotPath,
+        text_path: dotPath,
+        to_path: dotPath.optional(),
+        received_at_path: dotPath.optional(),
+      })
+      .optional(),
+  })
+  .superRefine((provider, ctx) => {
+    checkTemplate(provider.body, ctx, ['body']);
+    if (provider.inbound && !provider.receipts) {
+      ctx.addIssue({ code: 'custom', path: ['inbound'], message: 'needs receipts.secret, which also signs inbound webhooks' });
+    }
+  });
+
+export type SimulatorProviderConfig = z.output<typeof simulatorProvider>;
+export type HttpProviderConfig = z.output<typeof httpProvider>;
+export type ProviderConfig = SimulatorProviderConfig | HttpProviderConfig;
 
 export const mainSchema = z.strictObject({
   $schema: z.string().optional(),
@@ -333,7 +439,7 @@ export const mainSchema = z.strictObject({
       per_number_daily: z.union([z.literal('off'), z.number().int().min(1)]).transform((v) => (v === 'off' ? null : v)).default(20),
     })
     .default({ per_number_daily: 20 }),
-  provider: z.discriminatedUnion('type', [simulatorProvider]),
+  provider: z.discriminatedUnion('type', [simulatorProvider, httpProvider]),
   dispatch: z
     .strictObject({
       concurrency: z.number().int().min(1).max(256).default(8),

@@ -5,7 +5,7 @@ import type { ExternalSend, ReportedChannel } from '../ledger/consent.js';
 import { REPORTED_CHANNELS } from '../ledger/consent.js';
 import type { Ledger } from '../ledger/types.js';
 import { parseRecipientNumber } from '../numbers/parse.js';
-import { parseCsv, parseNdjson, type TableRow } from '../cli/tabular.js';
+import { parseTable, type TableRow } from '../cli/table.js';
 
 /*
  * POST /sends: other systems (a campaign tool, an automation) report the SMS
@@ -57,13 +57,9 @@ export function createSendsEndpoint(deps: { ledger: Ledger; tokens(): readonly A
 
     const type = (headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
     let rows: TableRow[];
-    if (type === 'text/csv') {
-      const parsed = parseCsv(raw);
-      if (!parsed.ok) return [400, { error: 'invalid CSV', errors: parsed.errors }];
-      rows = parsed.rows;
-    } else if (type === 'application/x-ndjson' || type === 'application/ndjson') {
-      const parsed = parseNdjson(raw);
-      if (!parsed.ok) return [400, { error: 'invalid NDJSON', errors: parsed.errors }];
+    if (type === 'text/csv' || type === 'application/x-ndjson' || type === 'application/ndjson') {
+      const parsed = parseTable(raw, type === 'text/csv' ? 'csv' : 'ndjson');
+      if (!parsed.ok) return [400, { error: `invalid ${type === 'text/csv' ? 'CSV' : 'NDJSON'}`, errors: parsed.errors.slice(0, 100) }];
       rows = parsed.rows;
     } else if (type === 'application/json') {
       let body: unknown;

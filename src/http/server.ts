@@ -5,12 +5,15 @@ import type { SmsProvider } from '../providers/types.js';
 import type { ListenAddress } from '../config/units.js';
 import { BodyTooLarge, closeServer, listenOn, readBody, sendJson } from '../httpkit.js';
 import { noMetrics, type Metrics } from '../metrics.js';
+import { systemClock, type Clock } from '../clock.js';
 
 export interface HttpApiOptions {
   listen: ListenAddress;
   ledger: Ledger;
   provider: SmsProvider;
   logger: Logger;
+  /** Checks the timestamps of signed callbacks. */
+  clock?: Clock;
   metrics?: Metrics;
   /** More POST routes ("POST /sends"): raw body in, status and JSON out. */
   routes?: Record<string, { maxBytes?: number; handle(headers: IncomingHttpHeaders, raw: string): Promise<[number, unknown]> }>;
@@ -24,16 +27,19 @@ export interface HttpApi {
 }
 
 export const RECEIPTS_PATH = '/receipts';
+/** Where providers post inbound SMS (the route itself comes with the inbound SMS rules). */
+export const INBOUND_PATH = '/inbound';
 
 /** The daemon's HTTP listener: delivery receipts and health. */
 export function createHttpApi(options: HttpApiOptions): HttpApi {
   const { ledger, provider } = options;
   const logger = options.logger.child({ stage: 'http' });
   const metrics = options.metrics ?? noMetrics;
+  const clock = options.clock ?? systemClock;
   let server: Server | undefined;
 
   async function receipt(headers: Record<string, string | string[] | undefined>, raw: string): Promise<[number, unknown]> {
-    const parsed = provider.parseReceipt(headers, raw);
+    const parsed = provider.parseReceipt(headers, raw, clock.now());
     if (!parsed.ok) {
       logger.warn({ status: parsed.status, reason: parsed.reason }, 'receipt refused');
       return [parsed.status, { error: parsed.reason }];

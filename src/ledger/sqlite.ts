@@ -8,7 +8,7 @@ import { createConsentStore } from './consent.js';
 import type {
   ClaimedSms,
   InboundOutcome,
-  InboundSms,
+  InboundRecord,
   IntakeMessage,
   IntakeOutcome,
   Ledger,
@@ -389,7 +389,7 @@ export function createSqliteLedger(deps: SqliteLedgerDeps): Ledger {
    * transaction (consent change, answer SMS), so a webhook delivered twice
    * acts once.
    */
-  function inbound(sms: InboundSms, now: number): InboundOutcome {
+  function inbound(sms: InboundRecord, now: number): InboundOutcome {
     const existing = stmt.inboundByProviderId.get(sms.providerId) as { id: number; action: string } | undefined;
     if (existing) return { duplicate: true, inboundId: existing.id, action: existing.action };
     const action =

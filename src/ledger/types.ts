@@ -65,7 +65,7 @@ export interface ClaimedSms {
 }
 
 /** An SMS received from a number (a reply or a keyword), classified by the caller. */
-export interface InboundSms {
+export interface InboundRecord {
   providerId: string;
   from: string;
   to: string | undefined;
@@ -85,12 +85,22 @@ export interface InboundOutcome {
   consentEventId?: number;
 }
 
-export type ReceiptStatus = 'delivered' | 'failed';
 
+export type ReceiptStatus = 'delivered' | 'failed' | 'expired' | 'rejected';
+
+/**
+ * One delivery receipt as the provider sent it. A concatenated SMS may get one
+ * receipt per part (`part` of `parts`, 1-based); combining them is the ledger's job.
+ */
 export interface Receipt {
   providerMessageId: string;
   status: ReceiptStatus;
   errorCode?: string;
+  /** 1-based part this receipt is about, when the provider reports parts separately. */
+  part?: number;
+  parts?: number;
+  /** When the provider says the status happened (epoch ms), if it says. */
+  providerTimestamp?: number;
   rawBody: string;
 }
 
@@ -128,7 +138,7 @@ export interface Ledger {
   checkRecipient(recipient: string, rules: RecipientRules): Promise<RuleVerdict>;
   changeConsent(changes: ConsentChange[]): Promise<ConsentEvent[]>;
   recordExternalSends(sends: ExternalSend[]): Promise<{ recorded: number; duplicates: number }>;
-  recordInbound(inbound: InboundSms): Promise<InboundOutcome>;
+  recordInbound(inbound: InboundRecord): Promise<InboundOutcome>;
   /** Called after each commit that queued rows, so dispatch wakes without polling. */
   onQueued(listener: () => void): void;
   close(): Promise<void>;

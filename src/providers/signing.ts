@@ -1,15 +1,65 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 
+/*
+ * Receipt and inbound webhook signatures, Stripe style:
+ *
+ *   x-mail2sms-signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>">
+ *
+ * The timestamp is inside the MAC, so a captured request cannot be replayed
+ * after the tolerance window, and cannot be re-dated without the secret.
+ * Several v1= entries may be given (a sender rotating secrets); one match is enough.
+ */
+
 export const SIGNATURE_HEADER = 'x-mail2sms-signature';
 
-/** HMAC-SHA256 of the raw body, hex, as `sha256=<hex>`. */
-export function signBody(secret: string, body: string): string {
-  return 'sha256=' + createHmac('sha256', secret).update(body, 'utf8').digest('hex');
+/** How far a signature's timestamp may be from our clock, either way. */
+export const DEFAULT_SIGNATURE_TOLERANCE_MS = 300_000;
+
+export type SignatureFailure = 'missing' | 'malformed' | 'bad_signature' | 'too_old' | 'in_future';
+
+export type SignatureCheck = { ok: true } | { ok: false; reason: SignatureFailure };
+
+function mac(secret: string, timestamp: string, body: string): string {
+  return createHmac('sha256', secret).update(`${timestamp}.${body}`, 'utf8').digest('hex');
 }
 
-export function verifyBody(secret: string, body: string, signature: string | undefined): boolean {
-  if (!signature) return false;
-  const expected = Buffer.from(signBody(secret, body));
-  const given = Buffer.from(signature.trim());
-  return given.length === expected.length && timingSafeEqual(given, expected);
+/** The header value for `body` signed at `nowMs`. */
+export function signBody(secret: string, body: string, nowMs: number): string {
+  const t = String(Math.floor(nowMs / 1000));
+  return `t=${t},v1=${mac(secret, t, body)}`;
+}
+
+/**
+ * Checks a signature header. The MAC is checked before the time, so an
+ * unsigned request learns nothing about our clock; the compare is timing-safe.
+ */
+export function verifySignature(
+  secret: string,
+  body: string,
+  header: string | string[] | undefined,
+  nowMs: number,
+  toleranceMs: number = DEFAULT_SIGNATURE_TOLERANCE_MS,
+): SignatureCheck {
+  const value = Array.isArray(header) ? header[0] : header;
+  if (value === undefined || value.trim() === '') return { ok: false, reason: 'missing' };
+  let timestamp: string | undefined;
+  const signatures: string[] = [];
+  for (const item of value.split(',')) {
+    const eq = item.indexOf('=');
+    if (eq <= 0) return { ok: false, reason: 'malformed' };
+    const key = item.slice(0, eq).trim();
+    const part = item.slice(eq + 1).trim();
+    if (key === 't') timestamp = part;
+    else if (key === 'v1') signatures.push(part);
+    // Other schemes (v0, future versions) are ignored, as Stripe does.
+  }
+  if (timestamp === undefined || !/^\d{1,12}$/.test(timestamp) || signatures.length === 0) return { ok: false, reason: 'malformed' };
+  if (signatures.some((s) => !/^[0-9a-f]{64}$/i.test(s))) return { ok: false, reason: 'malformed' };
+  const expected = Buffer.from(mac(secret, timestamp, body), 'hex');
+  const matches = signatures.some((s) => timingSafeEqual(Buffer.from(s, 'hex'), expected));
+  if (!matches) return { ok: false, reason: 'bad_signature' };
+  const signedAt = Number(timestamp) * 1000;
+  if (nowMs - signedAt > toleranceMs) return { ok: false, reason: 'too_old' };
+  if (signedAt - nowMs > toleranceMs) return { ok: false, reason: 'in_future' };
+  return { ok: true };
 }

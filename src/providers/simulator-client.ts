@@ -1,7 +1,9 @@
-import type { ReceiptStatus } from '../ledger/types.js';
-import { createHttpPost } from './http-client.js';
-import { SIGNATURE_HEADER, verifyBody } from './signing.js';
-import type { OutgoingSms, ReceiptParse, SendResult, SmsProvider } from './types.js';
+import { z } from 'zod';
+import type { Clock } from '../clock.js';
+import { createHttpClient } from './http-client.js';
+import { SIGNATURE_HEADER, verifySignature } from './signing.js';
+import { classifyAnswer, classifyCallError, defaultPermanentStatuses, toE164 } from './classify.js';
+import type { HttpHeaders, InboundParse, OutgoingSms, ReceiptParse, SendResult, SmsProvider } from './types.js';
 
 export interface SimulatorClientOptions {
   baseUrl: string;
@@ -9,69 +11,96 @@ export interface SimulatorClientOptions {
   timeoutMs: number;
   /** Upper bound of concurrent connections to the provider. */
   maxSockets: number;
+  /** For Retry-After dates. */
+  clock: Clock;
 }
+
+const sendAnswer = z.object({ id: z.string().min(1), parts: z.number().int().min(1).optional() });
+
+/** What the simulator posts to the receipts URL (see simulator.ts). */
+export const simulatorReceiptSchema = z.object({
+  id: z.string().min(1),
+  status: z.enum(['delivered', 'failed', 'expired', 'rejected']),
+  error_code: z.union([z.string(), z.number()]).optional(),
+  part: z.number().int().min(1).optional(),
+  parts: z.number().int().min(1).optional(),
+  timestamp: z.union([z.iso.datetime(), z.number()]).optional(),
+});
+
+/** What the simulator posts to the inbound URL. */
+export const simulatorInboundSchema = z.object({
+  id: z.string().min(1),
+  from: z.string().min(1),
+  to: z.string(),
+  text: z.string(),
+  received_at: z.iso.datetime(),
+});
+
+const PERMANENT = defaultPermanentStatuses();
 
 /** The adapter for our provider simulator, spoken to over real HTTP like any provider. */
 export function createSimulatorProvider(options: SimulatorClientOptions): SmsProvider {
   const sendUrl = new URL(`${options.baseUrl.replace(/\/$/, '')}/send`);
-  const post = createHttpPost({ maxSockets: options.maxSockets });
+  const client = createHttpClient({ maxSockets: options.maxSockets });
+
+  function verify(headers: HttpHeaders, rawBody: string, nowMs: number): { ok: false; status: 403; reason: string } | undefined {
+    const check = verifySignature(options.secret, rawBody, headers[SIGNATURE_HEADER], nowMs);
+    return check.ok ? undefined : { ok: false, status: 403, reason: check.reason };
+  }
+
   return {
     name: 'simulator',
+    idempotent: true,
     async send(sms: OutgoingSms): Promise<SendResult> {
+      const body = JSON.stringify({ to: sms.to, from: sms.from, text: sms.text, callback_url: sms.callbackUrl });
       let response;
       try {
-        response = await post(
-          sendUrl,
-          JSON.stringify({ to: sms.to, from: sms.from, text: sms.text, callback_url: sms.callbackUrl }),
-          { 'idempotency-key': sms.idempotencyKey },
-          options.timeoutMs,
-        );
+        response = await client.request('POST', sendUrl, body, { 'idempotency-key': sms.idempotencyKey }, options.timeoutMs);
       } catch (error) {
-        const code = (error as NodeJS.ErrnoException).code;
-        return { ok: false, temporary: true, reason: code === 'ETIMEDOUT' ? 'provider timed out' : `provider unreachable: ${code ?? (error as Error).message}` };
+        return classifyCallError(error);
       }
-      const { status, body } = response;
-      if (status >= 200 && status < 300) {
-        const id = safeJson(body)?.id;
-        if (typeof id === 'string' && id) return { ok: true, providerMessageId: id };
-        return { ok: false, temporary: true, reason: 'provider answered without a message id' };
-      }
-      const temporary = status === 429 || status >= 500;
-      const retryAfter = Number(response.headers['retry-after']);
-      return {
-        ok: false,
-        temporary,
-        reason: `provider answered ${status}${body ? `: ${body.slice(0, 200)}` : ''}`,
-        ...(Number.isFinite(retryAfter) && retryAfter > 0 ? { retryAfterMs: retryAfter * 1000 } : {}),
-      };
+      return classifyAnswer(response, PERMANENT, options.clock.now(), (text) => {
+        const parsed = sendAnswer.safeParse(safeJson(text));
+        return parsed.success ? { id: parsed.data.id, parts: parsed.data.parts } : { id: undefined };
+      });
     },
-    parseReceipt(headers, rawBody): ReceiptParse {
-      const signature = headers[SIGNATURE_HEADER];
-      if (!verifyBody(options.secret, rawBody, Array.isArray(signature) ? signature[0] : signature)) {
-        return { ok: false, status: 403, reason: 'bad or missing signature' };
-      }
-      const body = safeJson(rawBody);
-      const status = body?.status;
-      if (typeof body?.id !== 'string' || (status !== 'delivered' && status !== 'failed')) {
-        return { ok: false, status: 400, reason: 'receipt needs "id" and "status" (delivered|failed)' };
-      }
+    parseReceipt(headers, rawBody, nowMs): ReceiptParse {
+      const refused = verify(headers, rawBody, nowMs);
+      if (refused) return refused;
+      const parsed = simulatorReceiptSchema.safeParse(safeJson(rawBody));
+      if (!parsed.success) return { ok: false, status: 400, reason: 'receipt needs "id" and "status" (delivered|failed|expired|rejected)' };
+      const r = parsed.data;
+      const timestamp = typeof r.timestamp === 'string' ? Date.parse(r.timestamp) : r.timestamp;
       return {
         ok: true,
         receipt: {
-          providerMessageId: body.id,
-          status: status as ReceiptStatus,
-          ...(typeof body.error_code === 'string' ? { errorCode: body.error_code } : {}),
+          providerMessageId: r.id,
+          status: r.status,
+          ...(r.error_code !== undefined ? { errorCode: String(r.error_code) } : {}),
+          ...(r.part !== undefined ? { part: r.part } : {}),
+          ...(r.parts !== undefined ? { parts: r.parts } : {}),
+          ...(timestamp !== undefined ? { providerTimestamp: timestamp } : {}),
           rawBody,
         },
       };
     },
+    parseInbound(headers, rawBody, nowMs): InboundParse {
+      const refused = verify(headers, rawBody, nowMs);
+      if (refused) return refused;
+      const parsed = simulatorInboundSchema.safeParse(safeJson(rawBody));
+      if (!parsed.success) return { ok: false, status: 400, reason: 'inbound SMS needs "id", "from", "to", "text" and "received_at"' };
+      const from = toE164(parsed.data.from);
+      if (!from) return { ok: false, status: 400, reason: '"from" is not a phone number' };
+      const { id, to, text, received_at: receivedAt } = parsed.data;
+      return { ok: true, inbound: { providerId: id, from, to, text, receivedAt: Date.parse(receivedAt) } };
+    },
+    close: () => client.destroy(),
   };
 }
 
-function safeJson(text: string): Record<string, unknown> | undefined {
+export function safeJson(text: string): unknown {
   try {
-    const value: unknown = JSON.parse(text);
-    return value && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+    return JSON.parse(text) as unknown;
   } catch {
     return undefined;
   }

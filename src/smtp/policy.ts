@@ -108,8 +108,7 @@ export function rulesFor(config: Config, setup: Setup): RecipientRules {
 }
 
 /** The setup's text rules in the form src/message takes them. */
-export function textPolicyFor(config: Config, setup: Setup): TextPolicy {
-  const stop = config.main.consent.stop_clause;
+export function textPolicyFor(setup: Setup, stop: { text: string; detect: readonly string[] } = { text: 'Reply STOP to opt out', detect: ['STOP'] }): TextPolicy {
   const clauseText = setup.opt_out_text ?? stop.text;
   return {
     // Marketing SMS carry an opt-out text unless the body has one already.

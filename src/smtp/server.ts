@@ -60,7 +60,7 @@ const REASON_TEXT: Record<string, string> = {
   stale_consent: 'the number\'s opt-in has lapsed',
   daily_limit: 'this sender reached its daily SMS limit',
   number_daily_limit: 'the number reached the daily SMS limit',
-  cooldown: 'the number got an SMS recently (cooldown)',
+  cooldown: 'the number got an SMS recently',
 };
 
 /**
@@ -76,7 +76,8 @@ function stopClauseOnce(config: Config, email: Parameters<typeof buildSmsText>[0
 }
 
 function suppressionText(reason: string | undefined, detail: string | undefined): string {
-  return `${REASON_TEXT[reason ?? ''] ?? 'suppressed'}${detail ? ` — ${detail}` : ''}`;
+  // SMTP replies are ASCII: no dashes or quotes beyond it.
+  return `${REASON_TEXT[reason ?? ''] ?? 'suppressed'}${detail ? `; ${detail}` : ''}`;
 }
 
 export function createSmtpIntake(options: SmtpIntakeOptions): SmtpIntake {
@@ -133,7 +134,7 @@ export function createSmtpIntake(options: SmtpIntakeOptions): SmtpIntake {
     }
     if (txn.numbers.size === 0) return `2.0.0 Accepted for postmaster [ref ${ref}]`;
     const setup = txn.sender.setup;
-    const policy = textPolicyFor(state.config, setup);
+    const policy = textPolicyFor(setup, state.config.main.consent.stop_clause);
     const sms = buildSmsText(email, policy);
     if (!sms.ok && sms.reason === 'no_text') {
       throw refuse(session, state, refusal('no_text', 'The message has no text to send as SMS (attachments are not sent)'));

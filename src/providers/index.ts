@@ -1,0 +1,32 @@
+import type { Clock } from '../clock.js';
+import type { ProviderConfig } from '../config/schema.js';
+import { formatListen } from '../config/units.js';
+import { createHttpJsonProvider } from './http-json.js';
+import { createSimulatorProvider } from './simulator-client.js';
+import type { SmsProvider } from './types.js';
+
+export type { SmsProvider, SendResult, OutgoingSms, ReceiptParse, InboundParse, InboundSms, HttpHeaders } from './types.js';
+
+export interface ProviderDeps {
+  clock: Clock;
+  /** Upper bound of concurrent connections to the provider (dispatch concurrency). */
+  maxSockets: number;
+  /** The simulator's URL when the daemon started it itself (its port may have been 0); else its `listen`. */
+  simulatorUrl?: string;
+}
+
+/** The adapter for `provider:` in the main config. */
+export function createProvider(config: ProviderConfig, deps: ProviderDeps): SmsProvider {
+  switch (config.type) {
+    case 'simulator':
+      return createSimulatorProvider({
+        baseUrl: deps.simulatorUrl ?? `http://${formatListen(config.listen)}`,
+        secret: config.secret,
+        timeoutMs: config.timeout,
+        maxSockets: deps.maxSockets,
+        clock: deps.clock,
+      });
+    case 'http':
+      return createHttpJsonProvider(config, { clock: deps.clock, maxSockets: deps.maxSockets });
+  }
+}
