@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isOpen, nextOpening, sendingWindowSchema, type SendingWindowInput } from '../src/dispatch/window.js';
+import { compileSendingWindow, isOpen, nextOpening, sendingWindowSchema, type SendingWindowInput } from '../src/dispatch/window.js';
 
 const window = (overrides: Partial<SendingWindowInput> = {}) =>
   sendingWindowSchema.parse({ timezone: 'Europe/Copenhagen', days: 'mon-fri', hours: '08:00-20:00', ...overrides });
@@ -107,6 +107,10 @@ describe('nextOpening and isOpen', () => {
     expect(iso(next)).toBe(new Date(expected).toISOString());
     expect(isOpen(win, next)).toBe(true);
     expect(isOpen(win, at(from))).toBe(from === expected);
+    // The compiled form (one formatter for many questions) gives the same answers.
+    const compiled = compileSendingWindow(win);
+    expect(iso(compiled.nextOpening(at(from)))).toBe(new Date(expected).toISOString());
+    expect(compiled.isOpen(at(from))).toBe(from === expected);
   });
 
   it('nothing between the instant and the next opening is open (checked minute by minute)', () => {
@@ -114,6 +118,8 @@ describe('nextOpening and isOpen', () => {
     const from = at('2026-03-27T19:00:00Z');
     const next = nextOpening(win, from);
     expect(iso(next)).toBe('2026-03-31T06:00:00.000Z');
-    for (let t = from; t < next; t += 60_000) if (isOpen(win, t)) throw new Error(`open at ${iso(t)}`);
+    const compiled = compileSendingWindow(win);
+    for (let t = from; t < next; t += 60_000) if (compiled.isOpen(t)) throw new Error(`open at ${iso(t)}`);
+    expect(compiled.isOpen(next - 1)).toBe(false);
   });
 });

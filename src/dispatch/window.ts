@@ -25,7 +25,7 @@ export interface SendingWindow {
 
 const DAY_MS = 86_400_000;
 /** How far ahead nextOpening looks; the schema refuses windows that could stay shut longer. */
-export const SEARCH_DAYS = 400;
+const SEARCH_DAYS = 400;
 
 function dayIndex(name: string): number {
   const lower = name.trim().toLowerCase();
@@ -81,8 +81,6 @@ function canonicalZone(name: string): string | undefined {
 }
 
 const dayName = (index: number) => WEEKDAYS[index] as Weekday;
-const pad = (n: number) => String(n).padStart(2, '0');
-export const formatMinutes = (minutes: number) => `${pad(Math.floor(minutes / 60))}:${pad(minutes % 60)}`;
 
 /**
  * The `sending_window:` block:
@@ -230,29 +228,50 @@ function openAt(window: SendingWindow, clock: WallClock): boolean {
   return isOpenDay(window, clock.dayMs) && clock.msOfDay >= window.start * 60_000 && clock.msOfDay < window.end * 60_000;
 }
 
+export interface CompiledWindow {
+  isOpen(atMs: number): boolean;
+  nextOpening(atMs: number): number;
+}
+
+/**
+ * The window with its zone's formatter built once: creating an
+ * Intl.DateTimeFormat costs ~50 µs, using one a few. For callers that ask
+ * about many instants (dispatch claiming a batch); the result holds no state
+ * that changes.
+ */
+export function compileSendingWindow(window: SendingWindow): CompiledWindow {
+  const { wallClock, instantsOf } = clockFor(window.timezone);
+  return {
+    isOpen: (atMs) => openAt(window, wallClock(atMs)),
+    nextOpening: (atMs) => {
+      const now = wallClock(atMs);
+      if (openAt(window, now)) return atMs;
+      for (let i = 0; i <= SEARCH_DAYS; i++) {
+        const dayMs = now.dayMs + i * DAY_MS;
+        if (!isOpenDay(window, dayMs)) continue;
+        for (const opening of instantsOf(dayMs, window.start * 60_000)) {
+          // Today's opening may be past already (we are after the end); and when
+          // the whole window lies in a spring gap, the day has no open time at all.
+          if (opening > atMs && openAt(window, wallClock(opening))) return opening;
+        }
+      }
+      throw new Error(`sending window never opens within ${SEARCH_DAYS} days of ${new Date(atMs).toISOString()}`);
+    },
+  };
+}
+
 /** Whether a message may be sent at `atMs` (the end of the hours is exclusive). */
 export function isOpen(window: SendingWindow, atMs: number): boolean {
-  return openAt(window, clockFor(window.timezone).wallClock(atMs));
+  return compileSendingWindow(window).isOpen(atMs);
 }
 
 /**
  * `atMs` itself when the window is open then, else the epoch ms of its next
  * opening (local start time on the next open day that is not a holiday). On a
  * day whose start time falls in a DST gap, the window opens when the clock
- * jumps past it.
+ * jumps past it; on a day with a repeated hour, a start inside it opens on
+ * both passes.
  */
 export function nextOpening(window: SendingWindow, atMs: number): number {
-  const { wallClock, instantsOf } = clockFor(window.timezone);
-  const now = wallClock(atMs);
-  if (openAt(window, now)) return atMs;
-  for (let i = 0; i <= SEARCH_DAYS; i++) {
-    const dayMs = now.dayMs + i * DAY_MS;
-    if (!isOpenDay(window, dayMs)) continue;
-    for (const opening of instantsOf(dayMs, window.start * 60_000)) {
-      // Today's opening may be past already (we are after the end); and when
-      // the whole window lies in a spring gap, the day has no open time at all.
-      if (opening > atMs && openAt(window, wallClock(opening))) return opening;
-    }
-  }
-  throw new Error(`sending window never opens within ${SEARCH_DAYS} days of ${new Date(atMs).toISOString()}`);
+  return compileSendingWindow(window).nextOpening(atMs);
 }
