@@ -155,5 +155,3 @@ export const keywordsSchema = z
       help: merge(DEFAULT_KEYWORDS.help, block.help),
     });
   });
-
-export type KeywordsInput = z.input<typeof keywordsSchema>;
