@@ -16,6 +16,8 @@ import { buildPostmasterForward } from '../src/notify/postmaster.js';
  */
 
 interface Received {
+  /** The message came over TLS (STARTTLS). */
+  secure: boolean;
   mailFrom: string | false;
   rcptTo: string[];
   raw: Buffer;
@@ -56,6 +58,7 @@ async function startSink(extra: Partial<SMTPServerOptions> = {}): Promise<Sink> 
       stream.on('data', (chunk: Buffer) => chunks.push(chunk));
       stream.on('end', () => {
         received.push({
+          secure: session.secure,
           mailFrom: session.envelope.mailFrom === false ? false : session.envelope.mailFrom.address,
           rcptTo: session.envelope.rcptTo.map((r) => r.address),
           raw: Buffer.concat(chunks),
@@ -217,6 +220,17 @@ describe('relay', () => {
     expect(await relay.send({ ...forward, to: 'ops@example.test' })).toMatchObject({ ok: true });
   });
 
+  it('opportunistic STARTTLS upgrades when offered, even to a certificate that does not verify (RFC 7435)', async () => {
+    const tlsSink = await startSink({ disabledCommands: ['AUTH'] });
+    const own = createRelay(relayConfig(tlsSink.port, { starttls: 'opportunistic' }), { logger: logs.logger });
+    const result = await own.send(buildReplyForward({ to: 'ops@example.test', from: '+4520123456', text: 'hi', receivedAt: AT, queueId: 'Q6' }));
+    await own.close();
+    await tlsSink.close();
+    expect(result).toMatchObject({ ok: true });
+    expect(tlsSink.commands).toContain('STARTTLS');
+    expect(tlsSink.received[0]?.secure).toBe(true);
+  });
+
   it('after close, sends fail as temporary instead of throwing', async () => {
     const own = createRelay(relayConfig(sink.port), { logger: logs.logger });
     await own.close();
@@ -255,6 +269,19 @@ describe('relay trouble is temporary', () => {
     await new Promise((resolve) => silent.close(resolve));
     expect(result).toMatchObject({ ok: false, temporary: true });
     expect(Date.now() - started).toBeLessThan(5_000);
+  });
+
+  it('starttls: require with a certificate that does not verify sends nothing', async () => {
+    // smtp-server's built-in self-signed certificate.
+    const sink = await startSink({ disabledCommands: ['AUTH'] });
+    const { logger } = captureLogs();
+    const relay = createRelay(relayConfig(sink.port, { starttls: 'require' }), { logger });
+    const result = await relay.send(mail());
+    await relay.close();
+    await sink.close();
+    expect(result).toMatchObject({ ok: false, temporary: true });
+    expect(result.ok ? '' : result.reason).toMatch(/certificate/i);
+    expect(sink.received).toHaveLength(0);
   });
 
   it('starttls: require against a relay without STARTTLS sends nothing in clear', async () => {
