@@ -1,0 +1,91 @@
+import { z } from 'zod';
+import { parseDuration } from '../config/units.js';
+
+/*
+ * The `notify:` block of the main config. Its output is what createRelay takes
+ * (`relay`) plus what the ledger owner's batching needs, so the daemon passes
+ * `config.notify.relay` straight through.
+ */
+
+const DOMAIN_RE = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/i;
+const LOCAL_RE = /^[a-z0-9!#$%&'*+/=?^_`{|}~.-]+$/i;
+
+const emailAddress = z
+  .string()
+  .transform((value) => value.trim().toLowerCase())
+  .refine((value) => {
+    const at = value.lastIndexOf('@');
+    return at > 0 && LOCAL_RE.test(value.slice(0, at)) && DOMAIN_RE.test(value.slice(at + 1));
+  }, { message: 'is not an email address' });
+
+const duration = z.union([z.string(), z.number()]).transform((value, ctx): number => {
+  const parsed = typeof value === 'string' ? parseDuration(value) : undefined;
+  if (parsed === undefined || parsed <= 0) {
+    ctx.addIssue({ code: 'custom', message: `"${String(value)}" is not a duration (use e.g. 500ms, 30s, 10m)` });
+    return z.NEVER;
+  }
+  return parsed;
+});
+
+export type Env = Record<string, string | undefined>;
+
+/**
+ * `${NAME}` (the whole value) is read from the environment when the config is
+ * loaded, so a relay password need not sit in a YAML file. Anything else is taken
+ * literally. The message names the variable, never a value.
+ */
+function fromEnv(env: Env) {
+  return z
+    .string()
+    .min(1)
+    .transform((value, ctx): string => {
+      const ref = /^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$/.exec(value);
+      if (!ref) return value;
+      const name = ref[1] as string;
+      const resolved = env[name];
+      if (resolved === undefined || resolved === '') {
+        ctx.addIssue({ code: 'custom', message: `environment variable ${name} is not set` });
+        return z.NEVER;
+      }
+      return resolved;
+    });
+}
+
+/** Builds the schema against an environment (tests pass their own); `notifySchema` reads process.env. */
+export function createNotifySchema(env: Env) {
+  const relay = z
+    .strictObject({
+      host: z.string().min(1),
+      /** Default 465 with `secure`, else 25. */
+      port: z.number().int().min(1).max(65535).optional(),
+      secure: z.boolean().default(false),
+      starttls: z.enum(['require', 'opportunistic', 'off']).default('opportunistic'),
+      auth: z.strictObject({ user: fromEnv(env), pass: fromEnv(env) }).optional(),
+      from: emailAddress,
+      timeout: duration.default(30_000),
+    })
+    .superRefine((relay, ctx) => {
+      if (relay.auth && !relay.secure && relay.starttls !== 'require') {
+        // Opportunistic STARTTLS can be stripped by anyone on the path; the password would follow in clear.
+        ctx.addIssue({ code: 'custom', path: ['starttls'], message: 'with auth, use secure: true or starttls: require (the password must never go out unencrypted)' });
+      }
+      const local = relay.from.slice(0, relay.from.lastIndexOf('@'));
+      if (local === 'postmaster' || local === 'mailer-daemon') {
+        // Bounces of our notifications come back to `from`; postmaster mail is forwarded by us: a loop.
+        ctx.addIssue({ code: 'custom', path: ['from'], message: `must not be a ${local} address (bounces of notifications would be forwarded as postmaster mail, in a loop)` });
+      }
+    })
+    .transform((relay) => ({ ...relay, port: relay.port ?? (relay.secure ? 465 : 25) }));
+
+  return z.strictObject({
+    relay,
+    /** How long the ledger collects outcomes of one mail before its report goes out. */
+    report_batch_delay: duration.default(30_000),
+    /** Where mail to postmaster@<sms domain> is forwarded. */
+    admin: emailAddress.optional(),
+  });
+}
+
+export const notifySchema = createNotifySchema(process.env);
+
+export type NotifyConfig = z.output<typeof notifySchema>;
