@@ -64,7 +64,9 @@ describe('config loading', () => {
     ['a marketing setup with an alphanumeric sender and no opt_out_text', { category: 'marketing', purpose: 'news' }, 'opt_out_text: sender_name "Example" is alphanumeric, so recipients cannot reply STOP'],
     ['an undeclared purpose', { category: 'marketing', purpose: 'news', opt_out_text: 'Opt out: https://example.test/u' }, 'purpose: purpose "news" is not declared under consent.purposes'],
     ['a daily_limit of zero', { daily_limit: 0 }, 'daily_limit:'],
-    ['sending_window', { sending_window: 'Mon-Fri 08:00-20:00' }, 'sending_window: not yet supported'],
+    ['a sending_window written as text', { sending_window: 'Mon-Fri 08:00-20:00' }, 'sending_window:'],
+    ['a sending_window in an unknown zone', { sending_window: { timezone: 'Europe/Kobenhavn', days: 'mon-fri', hours: '08:00-20:00' } }, 'sending_window.timezone: "Europe/Kobenhavn" is not an IANA time zone'],
+    ['forward_replies with an alphanumeric sender', { forward_replies: true }, 'forward_replies: sender_name "Example" is alphanumeric'],
     ['an empty allowed_countries', { allowed_countries: [] }, 'allowed_countries: is an empty list'],
     ['a bad country', { allowed_countries: ['DK', 'XY'] }, 'allowed_countries.1: is not an ISO 3166 country code'],
   ])('refuses %s with a clear reason, never ignoring it', (_name, extra, message) => {

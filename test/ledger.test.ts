@@ -158,6 +158,7 @@ describe('migrations', () => {
     expect(rows).toEqual([
       { version: 1, name: '0001_initial.sql' },
       { version: 2, name: '0002_consent.sql' },
+      { version: 3, name: '0003_dispatch.sql' },
     ]);
   });
 

@@ -5,6 +5,8 @@ import { parseDuration, parseListen, parseSize, type ListenAddress } from './uni
 import type { CutMarker } from '../message/strip.js';
 import { HASH_PATTERN } from '../smtp/passwords.js';
 import { DEFAULT_KEYWORDS, keywordsSchema } from '../consent/keywords.js';
+import { sendingWindowSchema } from '../dispatch/window.js';
+import { notifySchema } from '../notify/config.js';
 
 /*
  * The schema is the single description of what a valid config is. YAML is parsed
@@ -182,8 +184,11 @@ export const setupSchema = z
     /** Recipients per mail for this setup (the server's smtp.max_recipients still caps it). */
     max_recipients: z.number().int().min(1).max(1000).optional().meta({ description: 'Recipients per mail for this setup (smtp.max_recipients still caps it).' }),
     on_suppressed: z.enum(['accept', 'reject']).default('accept').meta({ description: 'accept: 250 and the suppression is recorded. reject: 550 5.7.1 at RCPT TO naming the reason (and when a cooldown ends).' }),
-    // Parsed so it is never silently ignored; refused below until its issue lands.
-    sending_window: z.unknown().optional().meta({ description: 'Not yet supported (sending windows).' }),
+    sending_window: sendingWindowSchema.optional().meta({ description: 'When this setup\'s SMS may go out, e.g. {timezone: Europe/Copenhagen, days: mon-fri, hours: 08:00-20:00, holidays: [2026-12-24]}. Rows outside it wait for the next opening (visible in history).' }),
+    max_age: durationOrOff().default(null).meta({ description: 'An SMS not sent this long after the mail arrived ends expired instead (e.g. 1h for alerts: nobody wants a "server down" six hours late). off = no limit.', pattern: '^(off|([0-9]+(ms|s|m|h|d|w))+)$' }),
+    on_unknown: z.enum(['retry', 'fail']).optional().meta({ description: 'A provider without idempotency that timed out mid-call may or may not have sent: retry (at-least-once) or fail (at-most-once, the row ends unknown). Default: retry for alerts, fail for marketing.' }),
+    report: z.enum(['none', 'failures', 'all']).default('none').meta({ description: 'Email the sender one report per mail with each recipient\'s outcome: none, failures (only when something was not delivered) or all.' }),
+    forward_replies: z.boolean().default(false).meta({ description: 'An SMS reply (not a keyword) to this setup\'s SMS is emailed to the sender of the mail, threaded under it. Needs notify.relay and a numeric sender_name.' }),
   })
   .superRefine((setup, ctx) => {
     const rules = setup.authorize;
@@ -214,8 +219,8 @@ export const setupSchema = z
         message: `sender_name "${setup.sender_name}" is alphanumeric, so recipients cannot reply STOP: set opt_out_text to a link or an email address where they can opt out`,
       });
     }
-    if (setup.sending_window !== undefined) {
-      ctx.addIssue({ code: 'custom', path: ['sending_window'], message: 'not yet supported (sending windows come with the dispatch rules)' });
+    if (setup.forward_replies && !/^\+?\d+$/.test(setup.sender_name)) {
+      ctx.addIssue({ code: 'custom', path: ['forward_replies'], message: `sender_name "${setup.sender_name}" is alphanumeric: nobody can reply to it, so there is nothing to forward` });
     }
   });
 
@@ -433,6 +438,8 @@ export const mainSchema = z.strictObject({
     tokens: z.array(apiToken).default([]),
   }),
   consent: consentConfig,
+  /** Email mail2sms sends: reports, forwarded replies, postmaster forwards. Absent = none is sent. */
+  notify: notifySchema.optional(),
   limits: z
     .strictObject({
       /** SMS one number may get from the whole organisation in any 24 hours (every setup and channel); off = no cap. */
@@ -449,8 +456,30 @@ export const mainSchema = z.strictObject({
       retry_base: duration().default(2000),
       /** Provider-wide SMS per second (your contract with the provider); 0 or off = no limit. */
       rate_limit: z.union([z.literal('off'), z.number().min(0)]).transform((v) => (v === 'off' ? 0 : v)).default(0),
+      /** Longest wait between two attempts. */
+      retry_max: duration().default(300_000),
+      /** A row still failing temporarily this long after it was accepted fails with the last reason. */
+      max_retry_age: duration().default(86_400_000),
+      /** How far ahead X-SMS-Send-At may schedule an SMS. */
+      max_schedule_ahead: duration().default(7 * 86_400_000),
+      /** A receipt for an id not known yet is kept this long for the send's answer to name it; after that, 404. */
+      receipt_grace: duration().default(600_000),
+      /** On SIGTERM: how long in-flight sends may take before the daemon exits (their leases expire and they are retried). */
+      shutdown_timeout: duration().default(10_000),
     })
-    .default({ concurrency: 8, poll_interval: 1000, lease: 60_000, max_attempts: 8, retry_base: 2000, rate_limit: 0 }),
+    .default({
+      concurrency: 8,
+      poll_interval: 1000,
+      lease: 60_000,
+      max_attempts: 8,
+      retry_base: 2000,
+      rate_limit: 0,
+      retry_max: 300_000,
+      max_retry_age: 86_400_000,
+      max_schedule_ahead: 7 * 86_400_000,
+      receipt_grace: 600_000,
+      shutdown_timeout: 10_000,
+    }),
   log: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info') }).default({ level: 'info' }),
 });
 

@@ -59,6 +59,8 @@ export function parseSimpleEmail(raw: Buffer): ParsedEmail | undefined {
     text: text.replace(/\r\n/g, '\n'),
     html: undefined,
     autoReply: autoSubmitted.startsWith('auto-replied') || headers.has('x-autoreply') || headers.has('x-autorespond'),
+    sendAt: headers.get('x-sms-send-at') || undefined,
+    notification: headers.get('x-mail2sms-notification') || undefined,
   };
 }
 

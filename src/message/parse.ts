@@ -7,6 +7,10 @@ export interface ParsedEmail extends EmailContent {
   messageId: string | undefined;
   /** Vacation and out-of-office replies; `auto-generated` (alerting systems) is not one. */
   autoReply: boolean;
+  /** X-SMS-Send-At as written: a later send asked for. */
+  sendAt: string | undefined;
+  /** X-Mail2sms-Notification: mail that mail2sms itself sent (a report, a forward), never to be sent as SMS. */
+  notification: string | undefined;
 }
 
 function headerText(value: HeaderValue | undefined): string {
@@ -42,6 +46,8 @@ export async function parseEmailFully(raw: Buffer, depth = 0): Promise<ParsedEma
     text,
     html,
     autoReply: autoSubmitted.startsWith('auto-replied') || mail.headers.has('x-autoreply') || mail.headers.has('x-autorespond'),
+    sendAt: headerText(mail.headers.get('x-sms-send-at')).trim() || undefined,
+    notification: headerText(mail.headers.get('x-mail2sms-notification')).trim() || undefined,
   };
 }
 
