@@ -22,6 +22,7 @@ export type RefusalCode =
   | 'no_text'
   | 'too_long'
   | 'recipient_suppressed'
+  | 'bad_send_at'
   | 'storage_unavailable'
   | 'internal_error';
 

@@ -20,6 +20,8 @@ import type {
 } from './types.js';
 
 const RETRY_WINDOW_MS = 24 * 3_600_000;
+/** The setup id of answers to keywords (confirmation, help): no setup file sends them. */
+export const KEYWORD_SETUP = '(keywords)';
 
 export interface SqliteLedgerDeps {
   db: Db;
@@ -61,14 +63,16 @@ export function createSqliteLedger(deps: SqliteLedgerDeps): Ledger {
     findDuplicate: db.prepare('SELECT message_id AS queueId FROM outbox WHERE dedup_key = ? AND created_at > ? LIMIT 1'),
     insertMessage: db.prepare(
       `INSERT INTO messages (id, received_at, setup_id, mail_from, header_message_id, body_hash, client_ip, session_ref,
-         sender_name, sms_text, encoding, segments, characters, cooldown_ms, purpose, sms_text_no_clause)
+         sender_name, sms_text, encoding, segments, characters, cooldown_ms, purpose, sms_text_no_clause,
+         subject, expires_at, send_at, sending_window, on_unknown, report_mode)
        VALUES (@id, @receivedAt, @setupId, @mailFrom, @headerMessageId, @bodyHash, @clientIp, @sessionRef,
-         @senderName, @text, @encoding, @segments, @characters, @cooldownMs, @purpose, @textNoClause)`,
+         @senderName, @text, @encoding, @segments, @characters, @cooldownMs, @purpose, @textNoClause,
+         @subject, @expiresAt, @sendAt, @sendingWindow, @onUnknown, @reportMode)`,
     ),
     insertOutbox: db.prepare(
       `INSERT INTO outbox (message_id, recipient, status, reason, blocked_until, dedup_key, idempotency_key,
-         created_at, updated_at, next_attempt_at, stop_clause)
-       VALUES (@queueId, @recipient, @status, @reason, @blockedUntil, @dedupKey, @idempotencyKey, @now, @now, @nextAttemptAt, @stopClause)`,
+         created_at, updated_at, next_attempt_at, stop_clause, setup_id)
+       VALUES (@queueId, @recipient, @status, @reason, @blockedUntil, @dedupKey, @idempotencyKey, @now, @now, @nextAttemptAt, @stopClause, @setupId)`,
     ),
     insertReservation: db.prepare(
       `INSERT INTO sends (recipient, channel, outbox_id, setup_id, state, reserved_at, purpose) VALUES (?, ?, ?, ?, 'reserved', ?, ?)`,
@@ -165,6 +169,12 @@ export function createSqliteLedger(deps: SqliteLedgerDeps): Ledger {
       cooldownMs: message.rules.cooldownMs,
       purpose: message.rules.purpose?.name ?? null,
       textNoClause: message.stopClauseOnce?.text ?? null,
+      subject: message.subject ?? null,
+      expiresAt: message.expiresAt ?? null,
+      sendAt: message.sendAt ?? null,
+      sendingWindow: message.sendingWindow ? JSON.stringify(message.sendingWindow) : null,
+      onUnknown: message.onUnknown ?? 'retry',
+      reportMode: message.reportMode ?? null,
     });
     fresh.forEach(({ recipient, key }, index) => {
       // A row never blocks itself: the check runs before this row's reservation exists,
@@ -182,8 +192,9 @@ export function createSqliteLedger(deps: SqliteLedgerDeps): Ledger {
         dedupKey: key,
         idempotencyKey: `${queueId}.${index}`,
         now,
-        nextAttemptAt: verdict.allowed ? now : null,
+        nextAttemptAt: verdict.allowed ? Math.max(now, message.sendAt ?? now) : null,
         stopClause: verdict.allowed ? stopClause : 0,
+        setupId: message.setupId,
       };
       const outboxId = Number(stmt.insertOutbox.run(row).lastInsertRowid);
       if (!verdict.allowed) {
@@ -411,14 +422,15 @@ export function createSqliteLedger(deps: SqliteLedgerDeps): Ledger {
       // (the number just wrote to us) but is reserved like any other, so it counts.
       const queueId = newQueueId(now);
       stmt.insertMessage.run({
-        id: queueId, receivedAt: now, setupId: '(keywords)', mailFrom: '', headerMessageId: null, bodyHash: '', clientIp: null,
+        id: queueId, receivedAt: now, setupId: KEYWORD_SETUP, mailFrom: '', headerMessageId: null, bodyHash: '', clientIp: null,
         sessionRef: `inbound#${inboundId}`, senderName: sms.reply.senderName, text: sms.reply.text, encoding: sms.reply.measure.encoding,
         segments: sms.reply.measure.segments, characters: sms.reply.measure.characters, cooldownMs: null, purpose: null, textNoClause: null,
+        subject: null, expiresAt: null, sendAt: null, sendingWindow: null, onUnknown: 'retry', reportMode: null,
       });
       const outboxId = Number(
         stmt.insertOutbox.run({
           queueId, recipient: sms.from, status: 'queued', reason: null, blockedUntil: null, dedupKey: null,
-          idempotencyKey: `${queueId}.0`, now, nextAttemptAt: now, stopClause: 0,
+          idempotencyKey: `${queueId}.0`, now, nextAttemptAt: now, stopClause: 0, setupId: KEYWORD_SETUP,
         }).lastInsertRowid,
       );
       stmt.insertReservation.run(sms.from, 'keyword', outboxId, null, now, null);

@@ -1,4 +1,5 @@
 import type { SmsMeasure } from '../message/encoding.js';
+import type { SendingWindow } from '../dispatch/window.js';
 import type { ConsentChange, ConsentEvent, ExternalSend } from './consent.js';
 import type { RecipientRules, RuleVerdict, SuppressionReason } from './rules.js';
 
@@ -34,6 +35,17 @@ export interface IntakeMessage {
    * the text without the clause for numbers that had it within that period.
    */
   stopClauseOnce?: { periodMs: number; text: string };
+  subject?: string;
+  /** Not sent after this (the setup's max_age): the row ends `expired`. */
+  expiresAt?: number;
+  /** X-SMS-Send-At: not sent before this. */
+  sendAt?: number;
+  /** The setup's sending window, checked when a row is about to be sent. */
+  sendingWindow?: SendingWindow;
+  /** A timed-out call to a provider without idempotency: retry (at-least-once) or fail (at-most-once). Default retry. */
+  onUnknown?: 'retry' | 'fail';
+  /** Email the sender a report of the outcomes. */
+  reportMode?: 'failures' | 'all';
 }
 
 export interface RecipientDecision {

@@ -23,6 +23,7 @@ const REPLIES: Record<RefusalCode, { code: number; enhanced: string }> = {
   no_text: { code: 550, enhanced: '5.6.0' },
   too_long: { code: 550, enhanced: '5.3.4' },
   recipient_suppressed: { code: 550, enhanced: '5.7.1' }, // policy: opted out, no consent, cooldown, caps
+  bad_send_at: { code: 554, enhanced: '5.6.0' }, // X-SMS-Send-At malformed, in the past or too far ahead
   storage_unavailable: { code: 451, enhanced: '4.3.0' },
   internal_error: { code: 451, enhanced: '4.3.0' },
 };

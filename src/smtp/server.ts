@@ -7,6 +7,7 @@ import { maskNumber, maskNumbersIn, type Logger } from '../log.js';
 import type { Ledger } from '../ledger/types.js';
 import { parseEmail } from '../message/parse.js';
 import { buildSmsText, type TextPolicy } from '../message/text.js';
+import { parseSendAt } from '../message/send-at.js';
 import { checkRecipient, checkSender, normaliseIp, rulesFor, textPolicyFor } from './policy.js';
 import { replyError } from './replies.js';
 import { noMetrics, type Metrics } from '../metrics.js';
@@ -148,6 +149,12 @@ export function createSmtpIntake(options: SmtpIntakeOptions): SmtpIntake {
     }
     if (sms.warnings.length > 0) log.info({ warnings: sms.warnings, segments: sms.measure.segments }, 'sms text built with warnings');
 
+    let sendAt: number | undefined;
+    if (email.sendAt !== undefined) {
+      const asked = parseSendAt(email.sendAt, Date.now(), state.config.main.dispatch.max_schedule_ahead);
+      if (!asked.ok) throw refuse(session, state, refusal('bad_send_at', asked.message));
+      sendAt = asked.at;
+    }
     const headerEnd = raw.indexOf('\r\n\r\n');
     const bodyHash = createHash('sha256').update(headerEnd === -1 ? raw : raw.subarray(headerEnd + 4)).digest('hex');
     const outcome = await ledger.acceptMessage({
@@ -164,6 +171,13 @@ export function createSmtpIntake(options: SmtpIntakeOptions): SmtpIntake {
       rules: rulesFor(state.config, setup),
       stopClauseAppended: sms.stopClauseAppended,
       ...stopClauseOnce(state.config, email, policy, sms.stopClauseAppended),
+      ...(email.subject ? { subject: email.subject } : {}),
+      ...(sendAt !== undefined ? { sendAt } : {}),
+      // max_age counts from the mail's arrival, or from the time it asked to be sent.
+      ...(setup.max_age !== null ? { expiresAt: (sendAt ?? Date.now()) + setup.max_age } : {}),
+      ...(setup.sending_window ? { sendingWindow: setup.sending_window } : {}),
+      onUnknown: setup.on_unknown ?? (setup.category === 'marketing' ? 'fail' : 'retry'),
+      ...(setup.report !== 'none' ? { reportMode: setup.report } : {}),
     });
     const msgLog = log.child({ qid: outcome.queueId });
     if (outcome.duplicate) {
