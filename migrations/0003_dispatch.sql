@@ -32,5 +32,8 @@ CREATE TABLE receipt_parts (
   PRIMARY KEY (outbox_id, part)
 ) STRICT, WITHOUT ROWID;
 
+-- Which part of a concatenated SMS a receipt is about.
+ALTER TABLE receipts ADD COLUMN part INTEGER;
+ALTER TABLE receipts ADD COLUMN parts INTEGER;
 -- Receipts that arrived before the send's own answer named the provider id.
 CREATE INDEX receipts_parked ON receipts(provider_message_id, received_at) WHERE outcome = 'parked';

@@ -62,6 +62,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     const ledger = await startLedgerThread({
       path: config.storagePath,
       bookkeepingDelayMs: config.main.storage.bookkeeping_delay,
+      receiptGraceMs: config.main.dispatch.receipt_grace,
       logLevel: config.main.log.level,
       logger,
     });
@@ -148,6 +149,8 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       leaseMs: d.lease,
       maxAttempts: d.max_attempts,
       retryBaseMs: d.retry_base,
+      retryMaxMs: d.retry_max,
+      maxRetryAgeMs: d.max_retry_age,
       ratePerSecond: d.rate_limit,
       metrics,
       gate,

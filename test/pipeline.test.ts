@@ -178,11 +178,12 @@ describe('delivery receipts', () => {
     expect(await refusal(await post(body, signBody(SIM_SECRET, body, Date.now() + 600_000)))).toEqual([403, { error: 'in_future' }]);
   });
 
-  it('answers 404 for an unknown provider id and logs it', async () => {
+  it('parks a receipt for an id not known yet (202) and logs it; the 404 comes only after dispatch.receipt_grace', async () => {
     const body = JSON.stringify({ id: 'no-such-id', status: 'delivered' });
     const response = await post(body, signBody(SIM_SECRET, body, Date.now()));
-    expect(response.status).toBe(404);
-    expect(t.logs.some((l) => l.msg === 'receipt for an unknown provider message id' && l.providerId === 'no-such-id')).toBe(true);
+    expect(response.status).toBe(202);
+    expect(await response.json()).toEqual({ outcome: 'parked' });
+    expect(t.logs.some((l) => l.msg === 'receipt for an id not known yet: parked' && l.providerId === 'no-such-id')).toBe(true);
   });
 
   it('a duplicate receipt changes nothing and a late "failed" never moves a delivered row back', async () => {

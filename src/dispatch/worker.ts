@@ -16,6 +16,10 @@ export interface DispatcherOptions {
   leaseMs: number;
   maxAttempts: number;
   retryBaseMs: number;
+  /** Longest wait between attempts (default 5 min). */
+  retryMaxMs?: number;
+  /** Temporary failures stop being retried this long after the row was accepted (default 24 h). */
+  maxRetryAgeMs?: number;
   /** Provider-wide sends per second; 0 = no limit. */
   ratePerSecond?: number;
   metrics?: Metrics;
@@ -48,9 +52,11 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   let timer: NodeJS.Timeout | undefined;
   const active = new Set<Promise<void>>();
 
+  const retryMaxMs = options.retryMaxMs ?? 300_000;
+  const maxRetryAgeMs = options.maxRetryAgeMs ?? 86_400_000;
   function backoff(attempt: number): number {
-    const base = options.retryBaseMs * 2 ** Math.min(attempt - 1, 16);
-    return Math.round(base / 2 + random() * base); // jitter: 50–150 %
+    const base = Math.min(retryMaxMs, options.retryBaseMs * 2 ** Math.min(attempt - 1, 16));
+    return Math.min(retryMaxMs, Math.round(base / 2 + random() * base)); // jitter: 50–150 %, capped
   }
 
   /**
@@ -76,19 +82,31 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       callbackUrl: options.callbackUrl,
     });
     let recorded: Promise<void>;
-    let outcome: 'sent' | 'retry' | 'failed';
+    let outcome: 'sent' | 'retry' | 'failed' | 'unknown';
+    const now = clock.now();
     if (result.ok) {
       outcome = 'sent';
-      recorded = ledger.recordSent(sms.outboxId, result.providerMessageId);
-      log.info({ to: maskNumber(sms.recipient), providerId: result.providerMessageId, attempt: sms.attempt }, 'sms sent');
-    } else if (result.temporary && sms.attempt < options.maxAttempts) {
+      recorded = ledger.recordSent(sms.outboxId, result.providerMessageId, result.parts);
+      log.info({ to: maskNumber(sms.recipient), providerId: result.providerMessageId, attempt: sms.attempt, parts: result.parts }, 'sms sent');
+    } else if (result.unknown && !provider.idempotent && sms.onUnknown === 'fail') {
+      // It may have been sent, and the provider cannot drop a repeat: at most once.
+      outcome = 'unknown';
+      const reason = `${result.reason}; it may or may not have been sent, and ${provider.name} has no idempotency (on_unknown: fail)`;
+      recorded = ledger.recordUnknown(sms.outboxId, reason);
+      log.warn({ reason, attempt: sms.attempt }, 'send outcome unknown; not retried (on_unknown: fail)');
+    } else if (result.temporary && sms.attempt < options.maxAttempts && now - sms.createdAt < maxRetryAgeMs) {
       outcome = 'retry';
-      const next = clock.now() + Math.max(result.retryAfterMs ?? 0, backoff(sms.attempt));
-      recorded = ledger.recordRetry(sms.outboxId, result.reason, next);
-      log.warn({ reason: result.reason, attempt: sms.attempt, next: new Date(next).toISOString() }, 'send failed temporarily; will retry');
+      const next = now + Math.max(result.retryAfterMs ?? 0, backoff(sms.attempt));
+      const reason = result.unknown && !provider.idempotent ? `${result.reason} (may have been sent; retried under on_unknown: retry)` : result.reason;
+      recorded = ledger.recordRetry(sms.outboxId, reason, next);
+      log.warn({ reason, attempt: sms.attempt, next: new Date(next).toISOString() }, 'send failed temporarily; will retry');
     } else {
       outcome = 'failed';
-      const reason = result.temporary ? `gave up after ${sms.attempt} attempts: ${result.reason}` : result.reason;
+      const reason = !result.temporary
+        ? result.reason
+        : sms.attempt >= options.maxAttempts
+          ? `gave up after ${sms.attempt} attempts: ${result.reason}`
+          : `gave up after ${Math.round((now - sms.createdAt) / 60_000)} min of retries (dispatch.max_retry_age): ${result.reason}`;
       recorded = ledger.recordFailure(sms.outboxId, reason);
       log.error({ reason, attempt: sms.attempt }, 'send failed permanently');
     }

@@ -48,8 +48,13 @@ export function createHttpApi(options: HttpApiOptions): HttpApi {
     metrics.inc('mail2sms_receipts_total', { outcome });
     const log = { providerId: parsed.receipt.providerMessageId, status: parsed.receipt.status, outcome };
     if (outcome === 'unknown') {
-      logger.warn(log, 'receipt for an unknown provider message id');
+      logger.warn(log, 'receipt for an unknown provider message id (still unknown after dispatch.receipt_grace)');
       return [404, { error: 'unknown message id' }];
+    }
+    if (outcome === 'parked') {
+      // Stored: applied as soon as the send's own answer names this id.
+      logger.info(log, 'receipt for an id not known yet: parked');
+      return [202, { outcome }];
     }
     logger.info(log, 'receipt');
     return [200, { outcome }];

@@ -3,6 +3,7 @@ import type { Clock } from '../clock.js';
 import type { Logger } from '../log.js';
 import { StorageError } from '../errors.js';
 import type { Db } from './db.js';
+import { compileSendingWindow, type CompiledWindow, type SendingWindow } from '../dispatch/window.js';
 import { createRuleReader } from './rules.js';
 import { createConsentStore } from './consent.js';
 import type {
@@ -16,6 +17,7 @@ import type {
   OutboxStatus,
   Receipt,
   ReceiptOutcome,
+  ReceiptStatus,
   RecipientDecision,
 } from './types.js';
 
@@ -35,6 +37,8 @@ export interface SqliteLedgerDeps {
   bookkeepingDelayMs?: number;
   /** Upper bound of writes in one transaction. */
   maxBatch?: number;
+  /** How long a receipt for an unknown provider id stays parked (default 10 min). */
+  receiptGraceMs?: number;
 }
 
 function newQueueId(now: number): string {
@@ -55,6 +59,7 @@ export function createSqliteLedger(deps: SqliteLedgerDeps): Ledger {
   const { db, clock, logger } = deps;
   const bookkeepingDelayMs = deps.bookkeepingDelayMs ?? 10;
   const maxBatch = deps.maxBatch ?? 1024;
+  const receiptGraceMs = deps.receiptGraceMs ?? 600_000;
   const listeners: (() => void)[] = [];
 
   const rules = createRuleReader(db);
@@ -98,19 +103,46 @@ export function createSqliteLedger(deps: SqliteLedgerDeps): Ledger {
     lease: db.prepare(
       `UPDATE outbox SET status = 'sending', lease_until = @leaseUntil, attempts = attempts + 1, updated_at = @now
         WHERE id = @id
-        RETURNING id, message_id AS queueId, recipient, idempotency_key AS idempotencyKey, attempts, status, stop_clause AS stopClause`,
+        RETURNING id, message_id AS queueId, recipient, idempotency_key AS idempotencyKey, attempts, status, stop_clause AS stopClause,
+          created_at AS createdAt`,
     ),
     claimDetails: db.prepare(
       `SELECT sender_name AS senderName, CASE WHEN @stopClause = 0 AND sms_text_no_clause IS NOT NULL THEN sms_text_no_clause ELSE sms_text END AS text,
-              setup_id AS setupId, cooldown_ms AS cooldownMs, purpose FROM messages WHERE id = @queueId`,
+              setup_id AS setupId, cooldown_ms AS cooldownMs, purpose, expires_at AS expiresAt, sending_window AS sendingWindow,
+              on_unknown AS onUnknown FROM messages WHERE id = @queueId`,
     ),
+    dueForSetup: db.prepare(
+      `SELECT id FROM outbox WHERE status = 'queued' AND setup_id = @setupId AND next_attempt_at <= @now ORDER BY next_attempt_at LIMIT @limit`,
+    ),
+    queuedSetups: db.prepare(`SELECT DISTINCT setup_id AS setupId FROM outbox WHERE status = 'queued'`).pluck(),
+    defer: db.prepare(
+      `UPDATE outbox SET status = 'queued', next_attempt_at = @at, attempts = attempts - 1, lease_until = NULL, updated_at = @now
+        WHERE id = @id AND status = 'sending'`,
+    ),
+    expire: db.prepare(
+      `UPDATE outbox SET status = 'expired', reason = @reason, final_at = @now, updated_at = @now, lease_until = NULL
+        WHERE id = @id AND status IN ('queued', 'sending')`,
+    ),
+    markUnknown: db.prepare(
+      `UPDATE outbox SET status = 'unknown', reason = ?, final_at = ?, updated_at = ?, lease_until = NULL WHERE id = ? AND status = 'sending'`,
+    ),
+    upsertPart: db.prepare(
+      `INSERT INTO receipt_parts (outbox_id, part, status, error_code, at) VALUES (@id, @part, @status, @errorCode, @now)
+       ON CONFLICT (outbox_id, part) DO NOTHING`,
+    ),
+    partStatuses: db.prepare('SELECT part, status, error_code AS errorCode FROM receipt_parts WHERE outbox_id = ?'),
+    parkedSince: db.prepare(`SELECT min(received_at) FROM receipts WHERE provider_message_id = ? AND outcome = 'parked'`).pluck(),
+    parked: db.prepare(
+      `SELECT id, status, error_code AS errorCode, part, parts, body FROM receipts WHERE provider_message_id = ? AND outcome = 'parked' ORDER BY id`,
+    ),
+    unpark: db.prepare('UPDATE receipts SET outcome = ? WHERE id = ?'),
     nextDue: db.prepare(
       `SELECT min(t) AS t FROM (
          SELECT min(next_attempt_at) AS t FROM outbox WHERE status = 'queued'
          UNION ALL SELECT min(lease_until) FROM outbox WHERE status = 'sending')`,
     ),
     markSent: db.prepare(
-      `UPDATE outbox SET status = 'sent', provider_message_id = ?, sent_at = ?, updated_at = ?, lease_until = NULL
+      `UPDATE outbox SET status = 'sent', provider_message_id = ?, parts = ?, sent_at = ?, updated_at = ?, lease_until = NULL
         WHERE id = ? AND status = 'sending'`,
     ),
     sendsSent: db.prepare(`UPDATE sends SET state = 'sent', sent_at = ? WHERE outbox_id = ? AND state = 'reserved'`),
@@ -123,16 +155,16 @@ export function createSqliteLedger(deps: SqliteLedgerDeps): Ledger {
         WHERE id = ? AND status IN ('queued', 'sending')`,
     ),
     release: db.prepare(`UPDATE sends SET state = 'released', released_at = ? WHERE outbox_id = ? AND state != 'released'`),
-    byProviderId: db.prepare('SELECT id, status, message_id AS queueId FROM outbox WHERE provider_message_id = ?'),
+    byProviderId: db.prepare('SELECT id, status, message_id AS queueId, parts FROM outbox WHERE provider_message_id = ?'),
     finish: db.prepare(
       `UPDATE outbox SET status = @status, final_at = @now, updated_at = @now, provider_error = @errorCode,
-         reason = CASE WHEN @status = 'failed' THEN 'provider: ' || coalesce(@errorCode, 'delivery failed') ELSE reason END
+         reason = CASE WHEN @status != 'delivered' THEN 'provider: ' || @status || coalesce(' (' || @errorCode || ')', '') ELSE reason END
         WHERE id = @id`,
     ),
     countQueued: db.prepare(`SELECT count(*) AS n FROM outbox WHERE status = 'queued'`),
     countSending: db.prepare(`SELECT count(*) AS n FROM outbox WHERE status = 'sending'`),
     insertReceipt: db.prepare(
-      'INSERT INTO receipts (received_at, provider_message_id, status, error_code, outcome, body) VALUES (?, ?, ?, ?, ?, ?)',
+      'INSERT INTO receipts (received_at, provider_message_id, status, error_code, outcome, body, part, parts) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
     ),
   };
 
@@ -314,18 +346,56 @@ export function createSqliteLedger(deps: SqliteLedgerDeps): Ledger {
   }
 
   function accept(message: IntakeMessage, now: number): IntakeOutcome {
+    activeSetups.add(message.setupId);
     const outcome = decide(message, newQueueId(now), now);
     if (outcome.decisions.some((d) => d.outcome === 'queued')) queuedSinceNotify = true;
     return outcome;
   }
 
+  // Setups with rows queued: dispatch takes turns between them, so a flood
+  // from one setup does not starve the others. Seeded once from the ledger,
+  // then kept up to date by intake (a drained setup costs one index probe).
+  const activeSetups = new Set<string>(stmt.queuedSetups.all() as string[]);
+  let turn = 0;
+  const windows = new Map<string, CompiledWindow>();
+  function windowOf(json: string): CompiledWindow {
+    let compiled = windows.get(json);
+    if (!compiled) {
+      compiled = compileSendingWindow(JSON.parse(json) as SendingWindow);
+      if (windows.size > 1000) windows.clear();
+      windows.set(json, compiled);
+    }
+    return compiled;
+  }
+
+  /** Up to `limit` due rows, interleaved across setups, oldest first within each. */
+  function dueRows(limit: number, now: number): number[] {
+    const setups = [...activeSetups];
+    if (setups.length <= 1) {
+      return (stmt.due.all({ now, limit }) as { id: number }[]).map((r) => r.id);
+    }
+    const start = turn++ % setups.length;
+    const lists = setups.map((_, i) => {
+      const setupId = setups[(start + i) % setups.length] as string;
+      return (stmt.dueForSetup.all({ setupId, now, limit }) as { id: number }[]).map((r) => r.id);
+    });
+    const ids: number[] = [];
+    for (let round = 0; ids.length < limit && lists.some((l) => l.length > round); round++) {
+      for (const list of lists) {
+        const id = list[round];
+        if (id !== undefined && ids.length < limit) ids.push(id);
+      }
+    }
+    return ids;
+  }
+
   function claim(limit: number, leaseMs: number, now: number): ClaimedSms[] {
-    const ids = stmt.expiredLeases.all({ now, limit }) as { id: number }[];
-    if (ids.length < limit) ids.push(...(stmt.due.all({ now, limit: limit - ids.length }) as { id: number }[]));
+    const ids = (stmt.expiredLeases.all({ now, limit }) as { id: number }[]).map((r) => r.id);
+    if (ids.length < limit) ids.push(...dueRows(limit - ids.length, now));
     const claimed: ClaimedSms[] = [];
-    for (const { id } of ids) {
+    for (const id of ids) {
       const row = stmt.lease.get({ id, now, leaseUntil: now + leaseMs }) as
-        | { id: number; queueId: string; recipient: string; idempotencyKey: string; attempts: number; stopClause: number }
+        | { id: number; queueId: string; recipient: string; idempotencyKey: string; attempts: number; stopClause: number; createdAt: number }
         | undefined;
       if (!row) continue;
       const details = stmt.claimDetails.get({ queueId: row.queueId, stopClause: row.stopClause }) as {
@@ -334,7 +404,29 @@ export function createSqliteLedger(deps: SqliteLedgerDeps): Ledger {
         setupId: string;
         cooldownMs: number | null;
         purpose: string | null;
+        expiresAt: number | null;
+        sendingWindow: string | null;
+        onUnknown: 'retry' | 'fail';
       };
+      if (details.expiresAt !== null && now >= details.expiresAt) {
+        const reason = `max_age: not sent by ${new Date(details.expiresAt).toISOString()}`;
+        stmt.expire.run({ id: row.id, reason, now });
+        stmt.release.run(now, row.id);
+        stmt.insertEvent.run(now, row.id, row.queueId, 'expired', reason);
+        logger.info({ qid: row.queueId, outbox: row.id }, 'sms expired before it could be sent (max_age)');
+        continue;
+      }
+      if (details.sendingWindow !== null) {
+        const window = windowOf(details.sendingWindow);
+        if (!window.isOpen(now)) {
+          const opening = window.nextOpening(now);
+          // An SMS that would expire before the window opens is retried at its expiry, and expires then.
+          const at = details.expiresAt !== null ? Math.min(opening, details.expiresAt) : opening;
+          stmt.defer.run({ id: row.id, at, now });
+          stmt.insertEvent.run(now, row.id, row.queueId, 'deferred', `outside the sending window; next opening ${new Date(opening).toISOString()}`);
+          continue;
+        }
+      }
       // The rules again, now that the SMS is about to go: a STOP, a revoked
       // opt-in or another channel's SMS since intake wins over the queued row.
       const verdict = rules.recheck(row.recipient, { cooldownMs: details.cooldownMs, purpose: details.purpose, outboxId: row.id }, now);
@@ -355,16 +447,33 @@ export function createSqliteLedger(deps: SqliteLedgerDeps): Ledger {
         setupId: details.setupId,
         idempotencyKey: row.idempotencyKey,
         attempt: row.attempts,
+        createdAt: row.createdAt,
+        onUnknown: details.onUnknown,
       });
     }
     return claimed;
   }
 
-  function sent(outboxId: number, providerMessageId: string, now: number): void {
-    const changed = stmt.markSent.run(providerMessageId, now, now, outboxId).changes;
+  function sent(outboxId: number, providerMessageId: string, parts: number | undefined, now: number): void {
+    const changed = stmt.markSent.run(providerMessageId, parts ?? null, now, now, outboxId).changes;
     if (changed === 0) return;
     stmt.sendsSent.run(now, outboxId);
-    stmt.insertEvent.run(now, outboxId, null, 'sent', `provider id ${providerMessageId}`);
+    stmt.insertEvent.run(now, outboxId, null, 'sent', `provider id ${providerMessageId}${parts && parts > 1 ? ` (${parts} parts)` : ''}`);
+    // Receipts that beat the send's own answer here.
+    for (const p of stmt.parked.all(providerMessageId) as { id: number; status: ReceiptStatus; errorCode: string | null; part: number | null; parts: number | null; body: string }[]) {
+      const outcome = applyToRow(
+        { providerMessageId, status: p.status, rawBody: p.body, ...(p.errorCode ? { errorCode: p.errorCode } : {}), ...(p.part ? { part: p.part } : {}), ...(p.parts ? { parts: p.parts } : {}) },
+        now,
+      );
+      stmt.unpark.run(`parked, then ${outcome}`, p.id);
+    }
+  }
+
+  function unknown(outboxId: number, reason: string, now: number): void {
+    if (stmt.markUnknown.run(reason, now, now, outboxId).changes === 0) return;
+    // It may have reached the phone: for the cooldown it counts as sent.
+    stmt.sendsSent.run(now, outboxId);
+    stmt.insertEvent.run(now, outboxId, null, 'unknown', reason);
   }
 
   function retry(outboxId: number, reason: string, nextAttemptAt: number, now: number): void {
@@ -379,19 +488,53 @@ export function createSqliteLedger(deps: SqliteLedgerDeps): Ledger {
     stmt.insertEvent.run(now, outboxId, null, 'failed', reason);
   }
 
-  function receipt(r: Receipt, now: number): ReceiptOutcome {
-    const row = stmt.byProviderId.get(r.providerMessageId) as { id: number; status: OutboxStatus; queueId: string } | undefined;
-    let outcome: ReceiptOutcome;
-    if (!row) outcome = 'unknown';
-    else if (row.status === r.status) outcome = 'duplicate';
-    else if (TERMINAL.has(row.status)) outcome = 'stale';
-    else {
-      stmt.finish.run({ id: row.id, status: r.status, now, errorCode: r.errorCode ?? null });
-      if (r.status === 'failed') stmt.release.run(now, row.id);
-      stmt.insertEvent.run(now, row.id, row.queueId, r.status, r.errorCode ?? null);
-      outcome = 'applied';
+  const FAILURES: ReadonlySet<string> = new Set(['failed', 'expired', 'rejected']);
+
+  /**
+   * The status a concatenated SMS has after this part's receipt: delivered
+   * when every part is, failed (expired, rejected) as soon as any part is,
+   * undefined while parts are outstanding.
+   */
+  function combineParts(outboxId: number, r: Receipt, knownParts: number | null, now: number): { status: ReceiptStatus; errorCode?: string } | 'repeat' | undefined {
+    const parts = Math.max(r.parts ?? 1, knownParts ?? 1);
+    if (r.part === undefined || parts <= 1) return { status: r.status, ...(r.errorCode ? { errorCode: r.errorCode } : {}) };
+    // Every part status is final: the first receipt for a part is the one that counts.
+    if (stmt.upsertPart.run({ id: outboxId, part: r.part, status: r.status, errorCode: r.errorCode ?? null, now }).changes === 0) return 'repeat';
+    const seen = stmt.partStatuses.all(outboxId) as { part: number; status: ReceiptStatus; errorCode: string | null }[];
+    const failedPart = seen.find((p) => FAILURES.has(p.status));
+    if (failedPart) return { status: failedPart.status, errorCode: `part ${failedPart.part}/${parts}${failedPart.errorCode ? ` ${failedPart.errorCode}` : ''}` };
+    if (seen.filter((p) => p.status === 'delivered').length >= parts) return { status: 'delivered' };
+    return undefined;
+  }
+
+  function applyToRow(r: Receipt, now: number): ReceiptOutcome {
+    const row = stmt.byProviderId.get(r.providerMessageId) as { id: number; status: OutboxStatus; queueId: string; parts: number | null };
+    if (TERMINAL.has(row.status) && row.status !== r.status) return 'stale';
+    if (row.status === r.status) return 'duplicate';
+    const combined = combineParts(row.id, r, row.parts, now);
+    if (combined === 'repeat') return 'duplicate';
+    if (!combined) {
+      stmt.insertEvent.run(now, row.id, row.queueId, 'part', `part ${r.part}/${r.parts ?? row.parts}: ${r.status}`);
+      return 'partial';
     }
-    stmt.insertReceipt.run(now, r.providerMessageId, r.status, r.errorCode ?? null, outcome, r.rawBody);
+    stmt.finish.run({ id: row.id, status: combined.status, now, errorCode: combined.errorCode ?? null });
+    // Not delivered: it does not count for the cooldown.
+    if (combined.status !== 'delivered') stmt.release.run(now, row.id);
+    stmt.insertEvent.run(now, row.id, row.queueId, combined.status, combined.errorCode ?? null);
+    return 'applied';
+  }
+
+  function receipt(r: Receipt, now: number): ReceiptOutcome {
+    let outcome: ReceiptOutcome;
+    if (stmt.byProviderId.get(r.providerMessageId)) {
+      outcome = applyToRow(r, now);
+    } else {
+      // Not known yet: the send's own answer may still be on its way (or in a
+      // commit not yet made). Park it; only after the grace period say 404.
+      const since = stmt.parkedSince.get(r.providerMessageId) as number | null;
+      outcome = since !== null && now - since >= receiptGraceMs ? 'unknown' : 'parked';
+    }
+    stmt.insertReceipt.run(now, r.providerMessageId, r.status, r.errorCode ?? null, outcome, r.rawBody, r.part ?? null, r.parts ?? null);
     return outcome;
   }
 
@@ -436,6 +579,7 @@ export function createSqliteLedger(deps: SqliteLedgerDeps): Ledger {
       stmt.insertReservation.run(sms.from, 'keyword', outboxId, null, now, null);
       stmt.insertEvent.run(now, outboxId, queueId, 'queued', `answer to inbound SMS #${inboundId} (${sms.kind})`);
       queuedSinceNotify = true;
+      activeSetups.add(KEYWORD_SETUP);
       outcome.replyQueueId = queueId;
     }
     return outcome;
@@ -458,7 +602,8 @@ export function createSqliteLedger(deps: SqliteLedgerDeps): Ledger {
     acceptMessage: (message) => write((now) => accept(message, now), { urgent: true, durable: true }),
     claimDue: (limit, leaseMs) => write((now) => claim(limit, leaseMs, now), { urgent: true, durable: false }),
     nextDueAt: () => wrap('next due', () => (stmt.nextDue.get() as { t: number | null }).t ?? undefined),
-    recordSent: (outboxId, providerMessageId) => write((now) => sent(outboxId, providerMessageId, now), { urgent: false, durable: false }),
+    recordSent: (outboxId, providerMessageId, parts) => write((now) => sent(outboxId, providerMessageId, parts, now), { urgent: false, durable: false }),
+    recordUnknown: (outboxId, reason) => write((now) => unknown(outboxId, reason, now), { urgent: false, durable: true }),
     recordRetry: (outboxId, reason, nextAttemptAt) => write((now) => retry(outboxId, reason, nextAttemptAt, now), { urgent: false, durable: false }),
     recordFailure: (outboxId, reason) => write((now) => fail(outboxId, reason, now), { urgent: false, durable: true }),
     // We answer the provider 200 after this; it will not send the receipt again.

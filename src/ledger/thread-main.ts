@@ -27,6 +27,7 @@ try {
     clock: systemClock,
     logger,
     bookkeepingDelayMs: options.bookkeepingDelayMs,
+    ...(options.receiptGraceMs !== undefined ? { receiptGraceMs: options.receiptGraceMs } : {}),
   });
   ledger.onQueued(() => send({ type: 'queued' }));
 

@@ -3,6 +3,8 @@
 export interface LedgerThreadOptions {
   path: string;
   bookkeepingDelayMs: number;
+  /** How long a receipt for an id not known yet stays parked before the provider is told 404. */
+  receiptGraceMs?: number;
   logLevel: string;
 }
 

@@ -74,6 +74,9 @@ export interface ClaimedSms {
   idempotencyKey: string;
   attempt: number;
   setupId: string;
+  /** When the row was accepted: retries stop after dispatch.max_retry_age. */
+  createdAt: number;
+  onUnknown: 'retry' | 'fail';
 }
 
 /** An SMS received from a number (a reply or a keyword), classified by the caller. */
@@ -116,7 +119,13 @@ export interface Receipt {
   rawBody: string;
 }
 
-export type ReceiptOutcome = 'applied' | 'duplicate' | 'stale' | 'unknown';
+/**
+ * applied: the row moved on. partial: one part of a concatenated SMS, recorded
+ * while others are outstanding. duplicate / stale: nothing changed (never
+ * backwards). parked: the id is not known yet (the send's answer may still be
+ * on its way); applied when it is. unknown: still unknown after the grace period.
+ */
+export type ReceiptOutcome = 'applied' | 'partial' | 'duplicate' | 'stale' | 'parked' | 'unknown';
 
 export interface OutboxRow {
   id: number;
@@ -139,7 +148,10 @@ export interface Ledger {
   claimDue(limit: number, leaseMs: number): Promise<ClaimedSms[]>;
   /** When the next queued row becomes due, if any. */
   nextDueAt(): Promise<number | undefined>;
-  recordSent(outboxId: number, providerMessageId: string): Promise<void>;
+  /** The provider took it; `parts` is its segment count when it says. Applies receipts parked for that id. */
+  recordSent(outboxId: number, providerMessageId: string, parts?: number): Promise<void>;
+  /** A call that may or may not have sent (timeout, no idempotency), with on_unknown: fail. Final; it counts as sent for cooldown. */
+  recordUnknown(outboxId: number, reason: string): Promise<void>;
   recordRetry(outboxId: number, reason: string, nextAttemptAt: number): Promise<void>;
   recordFailure(outboxId: number, reason: string): Promise<void>;
   applyReceipt(receipt: Receipt): Promise<ReceiptOutcome>;
