@@ -158,7 +158,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     inFlight = () => dispatcher.inFlight();
     ledger.onQueued(() => dispatcher.wake());
     dispatcher.start();
-    steps.push({ name: 'dispatch', stop: () => dispatcher.stop() });
+    steps.push({ name: 'dispatch', stop: () => dispatcher.stop(d.shutdown_timeout) });
 
     const smtp: SmtpIntake = createSmtpIntake({ getConfig: () => config, ledger, logger, metrics, ...(options.resolver ? { resolver: options.resolver } : {}) });
     const smtpPort = await smtp.start();
