@@ -311,3 +311,21 @@ describe('inbound SMS', () => {
     expect(db.prepare(`SELECT channel FROM sends WHERE recipient = ? ORDER BY id`).pluck().all(N)).toEqual(['email', 'keyword']);
   });
 });
+
+describe('STOP clause once per period', () => {
+  it('a number that got the clause within the period gets the text without it; after the period, with it again', async () => {
+    const withClause = 'Sale today\nReply STOP to opt out';
+    const rules = marketing('newsletter', null);
+    await optIn('newsletter');
+    const message = () => mail([N], rules, { text: withClause, measure: measureSms(withClause), stopClauseAppended: true, stopClauseOnce: { periodMs: 30 * DAY, text: 'Sale today' } });
+    const texts: string[] = [];
+    for (const after of [0, 10 * DAY, 21 * DAY]) {
+      clock.advance(after);
+      await ledger.acceptMessage(message());
+      const [claimed] = await ledger.claimDue(1, MINUTE);
+      await ledger.recordSent(claimed!.outboxId, `p-${claimed!.outboxId}`);
+      texts.push(claimed!.text);
+    }
+    expect(texts).toEqual([withClause, 'Sale today', withClause]);
+  });
+});
