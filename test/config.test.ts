@@ -25,9 +25,10 @@ describe('config loading', () => {
     const config = loadConfig('config/mail2sms.yaml');
     expect(config.main.smtp.listen).toEqual({ host: '127.0.0.1', port: 2525 });
     expect(config.main.sms_domains).toEqual(['sms.example.test']);
-    expect(config.setups.map((s) => s.id)).toEqual(['alerts']);
+    expect(config.setups.map((s) => s.id)).toEqual(['alerts', 'newsletter']);
     expect(config.setups[0]?.cooldown).toBe(600_000);
     expect(config.senders.match('ops@example.test')?.setup.id).toBe('alerts');
+    expect(config.senders.match('newsletter@example.test')?.setup).toMatchObject({ id: 'newsletter', category: 'marketing', purpose: 'newsletter' });
     expect(Object.isFrozen(config.main)).toBe(true);
   });
 
@@ -146,7 +147,7 @@ describe('config loading', () => {
 describe('mail2sms check-config', () => {
   it('exits 0 and says OK for the example', async () => {
     const { stdout } = await run('node', ['bin/mail2sms.js', 'check-config', '--config', 'config/mail2sms.yaml']);
-    expect(stdout).toMatch(/OK \(1 setup\(s\): alerts\)/);
+    expect(stdout).toMatch(/OK \(2 setup\(s\): alerts, newsletter\)/);
   });
 
   it('exits 78 with file:line: field on a bad setup, without a stack trace', async () => {
