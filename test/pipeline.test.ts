@@ -225,27 +225,3 @@ describe('delivery receipts', () => {
     expect((await simulatorStats(t.simUrl)).duplicates).toBe(0);
   });
 });
-
-describe('provider rate limit', () => {
-  it('never sends faster than dispatch.rate_limit (after a one-second burst)', async () => {
-    const limited = writeConfig({
-      setups: [alertsSetup({ cooldown: 'off' })],
-      main: { dispatch: { poll_interval: '100ms', retry_base: '50ms', rate_limit: 4 } },
-    });
-    const d = await startTestDaemon(limited);
-    try {
-      const numbers = Array.from({ length: 10 }, (_, i) => `+${4520100500 + i}`);
-      await Promise.all(numbers.map((n) => sendMail({ port: d.smtpPort, from: 'ops@example.test', to: `${n}@sms.example.test`, text: 'limited' })));
-      const rows = await waitFor(async () => {
-        const all = (await Promise.all(numbers.map((n) => d.daemon.ledger.outbox({ recipient: n })))).flat();
-        return all.every((r) => r.sentAt !== null) ? all : undefined;
-      }, 'all ten sent');
-      const times = rows.map((r) => r.sentAt as number).sort((a, b) => a - b);
-      // A full bucket allows 4 at once; the other 6 need at least 6/4 s of refill.
-      expect((times[9] as number) - (times[0] as number)).toBeGreaterThanOrEqual(1500 - 50);
-    } finally {
-      await d.stop();
-      limited.cleanup();
-    }
-  });
-});
