@@ -205,6 +205,24 @@ describe('notifications through a real daemon', () => {
     expect(original.text?.trim()).toBe('Your gateway sent me an SMS');
   });
 
+  it('a bounce (MAIL FROM:<>) for postmaster is forwarded too, and its numbers are not sent to', async () => {
+    const number = '+4520123414';
+    const sent = await sendMail({
+      port: t.smtpPort,
+      from: 'mailer-daemon@isp.example.test',
+      to: 'postmaster@sms.example.test',
+      subject: 'Undelivered Mail Returned to Sender',
+      text: 'The mail could not be delivered',
+      envelope: { from: '', to: ['postmaster@sms.example.test', `${number}@sms.example.test`] },
+    });
+    expect(sent.code).toBe(250);
+    expect(sent.response).toMatch(/Bounce for postmaster accepted/);
+    const forward = sink.received.find((r) => r.mail.subject === 'Postmaster mail from <>: Undelivered Mail Returned to Sender');
+    expect(forward?.rcptTo).toEqual(['pm-admin@example.test']);
+    expect(forward?.mail.text).toContain('(a bounce or other delivery report)');
+    expect(await t.daemon.ledger.outbox({ recipient: number })).toEqual([]);
+  });
+
   it('a mail to postmaster and a number: forwarded, then queued as SMS', async () => {
     const number = '+4520123413';
     const sent = await sendMail({ port: t.smtpPort, from: 'nagios@example.test', to: ['postmaster@sms.example.test', `${number}@sms.example.test`], subject: 'Both', text: 'For both' });
