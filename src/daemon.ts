@@ -16,6 +16,9 @@ import { createMetrics } from './metrics.js';
 import { createOptOutGate } from './consent/gate.js';
 import { createInboundHandler } from './consent/inbound.js';
 import { createSendsEndpoint } from './http/sends-api.js';
+import { createRelay, type Relay } from './notify/relay.js';
+import { createReporter } from './notify/reporter.js';
+import { createReplyForwarder } from './notify/reply-forwarder.js';
 
 export function pidFileFor(config: Config): string {
   return join(dirname(config.storagePath), 'mail2sms.pid');
@@ -99,7 +102,29 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     const metrics = createMetrics();
     let inFlight = () => 0; // set once dispatch runs
     const gate = createOptOutGate({ clock, holdMs: 2 * config.main.dispatch.lease });
-    const handleInbound = createInboundHandler({ ledger, getConfig: () => config, gate, logger, clock, metrics });
+
+    // Outgoing email (reports, reply and postmaster forwards). Created once: changing
+    // notify.relay needs a restart. Closed after dispatch and before the ledger (steps
+    // stop in reverse), once nothing that sends through it is left running.
+    let relay: Relay | undefined;
+    if (config.main.notify) {
+      const notifyRelay = createRelay(config.main.notify.relay, { logger });
+      relay = notifyRelay;
+      steps.push({ name: 'relay', stop: () => notifyRelay.close() });
+    }
+    const forwardReply = createReplyForwarder({ ledger, relay, getConfig: () => config, logger, metrics });
+    const handleInbound = createInboundHandler({
+      ledger,
+      getConfig: () => config,
+      gate,
+      logger,
+      clock,
+      metrics,
+      onReply(sms, inboundId) {
+        // The webhook is answered without waiting: the reply is stored, and the relay may take up to its timeout.
+        forwardReply(sms, inboundId).catch((error: unknown) => logger.error({ err: error, inbound: inboundId }, 'reply forwarding failed'));
+      },
+    });
     const http = createHttpApi({
       listen: config.main.http.listen,
       ledger,
@@ -160,7 +185,20 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     dispatcher.start();
     steps.push({ name: 'dispatch', stop: () => dispatcher.stop(d.shutdown_timeout) });
 
-    const smtp: SmtpIntake = createSmtpIntake({ getConfig: () => config, ledger, logger, metrics, ...(options.resolver ? { resolver: options.resolver } : {}) });
+    if (relay) {
+      const reporter = createReporter({ ledger, relay, getConfig: () => config, clock, logger, metrics });
+      reporter.start();
+      steps.push({ name: 'reporter', stop: () => reporter.stop() });
+    }
+
+    const smtp: SmtpIntake = createSmtpIntake({
+      getConfig: () => config,
+      ledger,
+      logger,
+      metrics,
+      ...(relay ? { relay } : {}),
+      ...(options.resolver ? { resolver: options.resolver } : {}),
+    });
     const smtpPort = await smtp.start();
     steps.push({ name: 'smtp', stop: () => smtp.stop() });
 
@@ -186,6 +224,9 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       reload() {
         try {
           const next = loadConfig(config.file);
+          if (JSON.stringify(next.main.notify?.relay) !== JSON.stringify(config.main.notify?.relay)) {
+            logger.warn('notify.relay changed: the relay in use stays until a restart');
+          }
           config = next;
           smtp.updateTls(next);
           logger.info({ setups: next.setups.map((s) => s.id) }, 'config reloaded; new sessions use it (listen addresses need a restart)');

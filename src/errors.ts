@@ -23,6 +23,9 @@ export type RefusalCode =
   | 'too_long'
   | 'recipient_suppressed'
   | 'bad_send_at'
+  | 'notification_loop'
+  | 'postmaster_unavailable'
+  | 'postmaster_refused'
   | 'storage_unavailable'
   | 'internal_error';
 

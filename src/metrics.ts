@@ -10,6 +10,7 @@ const HELP: Record<string, string> = {
   mail2sms_recipients_total: 'Recipients of accepted mails by decision.',
   mail2sms_dispatch_total: 'Provider calls by result.',
   mail2sms_receipts_total: 'Delivery receipts by outcome.',
+  mail2sms_notifications_total: 'Notification emails (report, reply, postmaster) by result.',
 };
 
 export type CounterName = keyof typeof HELP;

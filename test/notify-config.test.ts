@@ -16,6 +16,7 @@ describe('notifySchema', () => {
     expect(schema.parse({ relay: { host: 'relay.example.test', from: 'Mail2SMS@Example.test' } })).toEqual({
       relay: { host: 'relay.example.test', port: 25, secure: false, starttls: 'opportunistic', from: 'mail2sms@example.test', timeout: 30_000 },
       report_batch_delay: 30_000,
+      report_timeout: 3_600_000,
     });
   });
 

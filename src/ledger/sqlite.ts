@@ -6,6 +6,7 @@ import type { Db } from './db.js';
 import { compileSendingWindow, type CompiledWindow, type SendingWindow } from '../dispatch/window.js';
 import { createRuleReader } from './rules.js';
 import { createConsentStore } from './consent.js';
+import { createNotifyQueries } from './notify-queries.js';
 import type {
   ClaimedSms,
   InboundOutcome,
@@ -64,6 +65,7 @@ export function createSqliteLedger(deps: SqliteLedgerDeps): Ledger {
 
   const rules = createRuleReader(db);
   const consent = createConsentStore(db);
+  const notify = createNotifyQueries(db);
   const stmt = {
     findDuplicate: db.prepare('SELECT message_id AS queueId FROM outbox WHERE dedup_key = ? AND created_at > ? LIMIT 1'),
     insertMessage: db.prepare(
@@ -623,6 +625,10 @@ export function createSqliteLedger(deps: SqliteLedgerDeps): Ledger {
         queued: (stmt.countQueued.get() as { n: number }).n,
         sending: (stmt.countSending.get() as { n: number }).n,
       })),
+    dueReports: (limit, sentBefore) => wrap('due reports', () => notify.dueReports(limit, sentBefore)),
+    // Durable: a report marked done but lost in a crash would go out twice.
+    markReported: (queueId, note) => write((now) => notify.markReported(queueId, note, now), { urgent: false, durable: true }),
+    lastSmsTo: (recipient) => wrap('last sms', () => notify.lastSmsTo(recipient)),
     onQueued(listener) {
       listeners.push(listener);
     },

@@ -102,6 +102,9 @@ export function startLedgerThread(options: LedgerThreadOptions & { logger: Logge
             changeConsent: (changes) => call('changeConsent', [changes]),
             recordExternalSends: (sends) => call('recordExternalSends', [sends]),
             recordInbound: (sms) => call('recordInbound', [sms]),
+            dueReports: (limit, sentBefore) => call('dueReports', [limit, sentBefore]),
+            markReported: (queueId, note) => call('markReported', [queueId, note]),
+            lastSmsTo: (recipient) => call('lastSmsTo', [recipient]),
             onQueued: (listener) => void listeners.push(listener),
             async close() {
               if (dead) return;

@@ -141,6 +141,31 @@ export interface OutboxRow {
   finalAt: number | null;
 }
 
+/** A message whose delivery report is due (src/ledger/notify-queries.ts). */
+export interface DueReport {
+  queueId: string;
+  setupId: string;
+  /** The envelope sender; '' never gets a report. */
+  mailFrom: string;
+  headerMessageId: string | null;
+  subject: string | null;
+  mode: 'failures' | 'all';
+  receivedAt: number;
+  /** One per outbox row; `at` is when it became final (or was sent, or last changed). */
+  outcomes: { recipient: string; status: OutboxStatus; reason: string | null; at: number }[];
+}
+
+/** The newest SMS a number got from an email, and that email (for forwarding a reply). */
+export interface LastSms {
+  queueId: string;
+  sentAt: number;
+  setupId: string;
+  mailFrom: string;
+  headerMessageId: string | null;
+  subject: string | null;
+  senderName: string;
+}
+
 export interface Ledger {
   /** Decides per recipient and writes the outbox rows in one transaction; resolves after COMMIT. */
   acceptMessage(message: IntakeMessage): Promise<IntakeOutcome>;
@@ -163,6 +188,12 @@ export interface Ledger {
   changeConsent(changes: ConsentChange[]): Promise<ConsentEvent[]>;
   recordExternalSends(sends: ExternalSend[]): Promise<{ recorded: number; duplicates: number }>;
   recordInbound(inbound: InboundRecord): Promise<InboundOutcome>;
+  /** Reports due now, oldest first; rows in `sent` since `sentBefore` or earlier no longer hold one back. */
+  dueReports(limit: number, sentBefore: number): Promise<DueReport[]>;
+  /** Marks a report sent or given up on (`note` says which, kept as an event); resolves false if it already was. */
+  markReported(queueId: string, note: string): Promise<boolean>;
+  /** The newest SMS sent (or delivered) to the number from an email, for forwarding a reply to its sender. */
+  lastSmsTo(recipient: string): Promise<LastSms | undefined>;
   /** Called after each commit that queued rows, so dispatch wakes without polling. */
   onQueued(listener: () => void): void;
   close(): Promise<void>;

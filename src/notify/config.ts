@@ -79,8 +79,10 @@ export function createNotifySchema(env: Env) {
 
   return z.strictObject({
     relay,
-    /** How long the ledger collects outcomes of one mail before its report goes out. */
+    /** How often the reporter looks for mails whose outcomes are all in, so one report covers all of a mail's recipients. */
     report_batch_delay: duration.default(30_000),
+    /** How long a report waits for delivery receipts of SMS already handed to the provider; after that they are reported as `sent`. */
+    report_timeout: duration.default(3_600_000),
     /** Where mail to postmaster@<sms domain> is forwarded. */
     admin: emailAddress.optional(),
   });

@@ -13,6 +13,8 @@ import { replyError } from './replies.js';
 import { noMetrics, type Metrics } from '../metrics.js';
 import { verifyPassword } from './passwords.js';
 import { checkDkim, checkSpf, type DnsResolver } from './sender-auth.js';
+import type { Relay } from '../notify/relay.js';
+import { buildPostmasterForward } from '../notify/postmaster.js';
 
 /** A real hash nobody's password matches, verified for unknown users so a login costs the same either way. */
 const UNKNOWN_USER_HASH = 'scrypt$16384$8$1$AAAAAAAAAAAAAAAAAAAAAA==$' + Buffer.alloc(32).toString('base64');
@@ -25,6 +27,8 @@ export interface SmtpIntakeOptions {
   /** DNS for SPF and DKIM (default: the system resolver); tests pass their own. */
   resolver?: DnsResolver;
   metrics?: Metrics;
+  /** The notify relay (config `notify`), for forwarding postmaster mail; absent = postmaster mail is only logged. */
+  relay?: Relay;
 }
 
 /** How long SPF and DKIM may take, DNS included, before the client is told to retry. */
@@ -117,17 +121,25 @@ export function createSmtpIntake(options: SmtpIntakeOptions): SmtpIntake {
     const txn = state.txn as Transaction;
     const ref = txnRef(session, state);
     const log = state.log.child({ ref });
-    if (!txn.sender) {
+    if (!txn.sender && !txn.postmaster) {
       log.info({ bytes: raw.length }, 'null sender (bounce) accepted and dropped');
       return `2.0.0 Bounce accepted and discarded [ref ${ref}]`;
     }
-    if (txn.sender.setup.authorize.dkim && txn.numbers.size > 0) {
+    if (txn.sender?.setup.authorize.dkim && txn.numbers.size > 0) {
       const failure = await checkDkim({ raw, envelopeSender: txn.mailFrom, resolver: options.resolver, timeoutMs: SENDER_AUTH_TIMEOUT_MS });
       if (failure) throw refuse(session, state, failure);
     }
     const email = await parseEmail(raw);
-    if (txn.postmaster) {
-      log.warn({ from: txn.mailFrom, subject: email.subject }, 'mail for postmaster received (forwarding is not yet implemented; it is logged only)');
+    if (email.notification !== undefined) {
+      // One of our own reports or forwards came back (an address that points at us, a forwarding rule):
+      // sending it as SMS or forwarding it again would start a loop, so the whole mail is refused.
+      log.warn({ from: txn.mailFrom, kind: email.notification, subject: email.subject }, 'mail2sms notification received back; refused to stop a loop');
+      throw refuse(session, state, refusal('notification_loop', `This mail is a mail2sms notification (X-Mail2sms-Notification: ${email.notification.replace(/[^\x21-\x7e]/g, '').slice(0, 20)}); it is never sent as SMS or forwarded`));
+    }
+    if (txn.postmaster) await forwardToPostmaster(session, state, raw, email.subject);
+    if (!txn.sender) {
+      log.info({ bytes: raw.length }, 'null sender (bounce) for postmaster handled; nothing else is done with it');
+      return `2.0.0 Bounce for postmaster accepted [ref ${ref}]`;
     }
     if (email.autoReply) {
       log.info({ from: txn.mailFrom }, 'auto-reply dropped: vacation and out-of-office replies are never sent as SMS');
@@ -206,6 +218,46 @@ export function createSmtpIntake(options: SmtpIntakeOptions): SmtpIntake {
     }
     const note = suppressed > 0 ? `; ${suppressed} of ${outcome.decisions.length} recipient(s) suppressed (${[...suppressedReasons].join(', ')})` : '';
     return `2.0.0 Queued as ${outcome.queueId}${note}`;
+  }
+
+  /**
+   * Mail to postmaster@<sms domain> goes to the admin through the relay before
+   * we answer: there is no queue for it, so 250 is only said once the relay has
+   * the mail, and a relay that cannot take it now means 451 (the client keeps
+   * the mail and retries). Throws the SMTP reply on failure.
+   */
+  async function forwardToPostmaster(session: SMTPServerSession, state: SessionState, raw: Buffer, subject: string | undefined): Promise<void> {
+    const txn = state.txn as Transaction;
+    const log = state.log.child({ ref: txnRef(session, state) });
+    const admin = state.config.main.notify?.admin ?? state.config.main.postmaster;
+    // As policy.ts accepts them: postmaster@<sms domain>, or bare `postmaster` (RFC 5321 §4.5.1).
+    const rcpt = [...txn.addresses].filter((address) => address === 'postmaster' || address.startsWith('postmaster@'));
+    if (!options.relay || !admin) {
+      const why = options.relay ? 'neither notify.admin nor postmaster is configured' : 'no notify relay is configured';
+      log.warn({ from: txn.mailFrom, rcpt, subject }, `mail for postmaster received; not forwarded (${why}), it is logged only`);
+      return;
+    }
+    const result = await options.relay.send(
+      buildPostmasterForward({
+        admin,
+        envelopeFrom: txn.mailFrom,
+        rcpt,
+        clientIp: normaliseIp(session.remoteAddress),
+        raw,
+        receivedAt: Date.now(),
+        ...(subject ? { originalSubject: subject } : {}),
+      }),
+    );
+    metrics.inc('mail2sms_notifications_total', { kind: 'postmaster', result: result.ok ? 'sent' : result.temporary ? 'deferred' : 'refused' });
+    if (result.ok) {
+      log.info({ from: txn.mailFrom, rcpt, admin, subject }, 'mail for postmaster forwarded');
+      return;
+    }
+    // The relay's own words stay in our log: they may name the admin address.
+    if (result.temporary) {
+      throw refuse(session, state, refusal('postmaster_unavailable', 'Cannot forward mail for postmaster right now, try again later'), { admin, reason: result.reason });
+    }
+    throw refuse(session, state, refusal('postmaster_refused', 'Mail for postmaster cannot be delivered: the forwarding relay refused it'), { admin, reason: result.reason });
   }
 
   let server: SMTPServer | undefined;

@@ -1,0 +1,62 @@
+import type { Config } from '../config/load.js';
+import type { InboundSmsInput } from '../consent/inbound.js';
+import type { Ledger } from '../ledger/types.js';
+import { maskNumber, type Logger } from '../log.js';
+import { noMetrics, type Metrics } from '../metrics.js';
+import type { Relay } from './relay.js';
+import { buildReplyForward } from './reply.js';
+
+/*
+ * An inbound SMS that is not a keyword answers the last SMS we sent to that
+ * number. If the setup behind that SMS has `forward_replies: true`, the reply
+ * goes by email to whoever sent the mail that became the SMS. The inbound SMS
+ * is already stored when this runs, so a reply that cannot be forwarded is
+ * still in the ledger (inbound_messages).
+ */
+
+export type ReplyDecision = 'forwarded' | 'no_relay' | 'no_previous_sms' | 'setup_gone' | 'not_enabled' | 'relay_failed';
+
+export interface ReplyForwarderDeps {
+  ledger: Pick<Ledger, 'lastSmsTo'>;
+  /** Undefined when no notify block is configured: nothing can be forwarded. */
+  relay: Relay | undefined;
+  getConfig(): Config;
+  logger: Logger;
+  metrics?: Metrics;
+}
+
+export function createReplyForwarder(deps: ReplyForwarderDeps): (sms: InboundSmsInput, inboundId: number) => Promise<ReplyDecision> {
+  const logger = deps.logger.child({ stage: 'notify' });
+  const metrics = deps.metrics ?? noMetrics;
+
+  return async (sms, inboundId) => {
+    const log = logger.child({ inbound: inboundId, from: maskNumber(sms.from) });
+    const decide = (decision: ReplyDecision, fields: Record<string, unknown>, message: string): ReplyDecision => {
+      log.info({ decision, ...fields }, message);
+      metrics.inc('mail2sms_notifications_total', { kind: 'reply', result: decision });
+      return decision;
+    };
+    const last = await deps.ledger.lastSmsTo(sms.from);
+    if (!last) return decide('no_previous_sms', {}, 'reply not forwarded: no SMS from an email was sent to this number');
+    const about = { qid: last.queueId, setup: last.setupId };
+    // The setup as configured now: switching forward_replies off stops forwards at once, also for older SMS.
+    const setup = deps.getConfig().setups.find((s) => s.id === last.setupId);
+    if (!setup) return decide('setup_gone', about, 'reply not forwarded: the setup of the last SMS is no longer configured');
+    if (!setup.forward_replies) return decide('not_enabled', about, 'reply not forwarded: forward_replies is off for this setup');
+    if (!deps.relay) return decide('no_relay', about, 'reply not forwarded: forward_replies is on but no notify relay is configured');
+    const mail = buildReplyForward({
+      to: last.mailFrom,
+      from: sms.from,
+      text: sms.text,
+      receivedAt: sms.receivedAt,
+      queueId: last.queueId,
+      ...(last.headerMessageId ? { originalMessageId: last.headerMessageId } : {}),
+      ...(last.subject ? { originalSubject: last.subject } : {}),
+    });
+    const result = await deps.relay.send(mail);
+    if (result.ok) return decide('forwarded', { ...about, to: last.mailFrom }, 'reply forwarded by email');
+    // No queue for forwards yet: the reply stays in the ledger, and the log says it was not delivered by email.
+    log.warn({ ...about, to: last.mailFrom, temporary: result.temporary, reason: result.reason }, 'reply could not be forwarded; it is kept in the ledger only');
+    return decide('relay_failed', about, 'reply not forwarded: the relay did not take it');
+  };
+}
