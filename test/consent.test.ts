@@ -1,12 +1,7 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createManualClock } from '../src/clock.js';
-import { createLogger } from '../src/log.js';
-import { migrate, openDatabase, type Db } from '../src/ledger/db.js';
-import { createSqliteLedger } from '../src/ledger/sqlite.js';
+import type { Db } from '../src/ledger/db.js';
+import { intakeMessage, openTestLedger, type TestLedger } from './ledger-fixture.js';
 import { createConsentStore, type ConsentStore } from '../src/ledger/consent.js';
 import type { IntakeMessage, Ledger, RecipientRules } from '../src/ledger/types.js';
 import { measureSms } from '../src/message/encoding.js';
@@ -20,25 +15,19 @@ const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
 const DAY = 24 * HOUR;
 const N = '+4520123456';
-let dir: string;
 let db: Db;
 let ledger: Ledger;
 let store: ConsentStore;
+let t: TestLedger;
 const clock = createManualClock(Date.parse('2026-11-02T09:00:00Z'));
-const quiet = createLogger({ level: 'silent', destination: new Writable({ write: (_c, _e, done) => done() }) });
 
 beforeEach(() => {
   clock.set(Date.parse('2026-11-02T09:00:00Z'));
-  dir = mkdtempSync(join(tmpdir(), 'mail2sms-consent-'));
-  db = openDatabase(join(dir, 'ledger.db'));
-  migrate(db);
-  ledger = createSqliteLedger({ db, clock, logger: quiet });
+  t = openTestLedger(clock);
+  ({ db, ledger } = t);
   store = createConsentStore(db);
 });
-afterEach(async () => {
-  await ledger.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+afterEach(() => t.close());
 
 const alert = (over: Partial<RecipientRules> = {}): RecipientRules => ({
   setupId: 'alerts',
@@ -51,25 +40,8 @@ const alert = (over: Partial<RecipientRules> = {}): RecipientRules => ({
 const marketing = (purpose = 'newsletter', maxSilenceMs: number | null = 180 * DAY, over: Partial<RecipientRules> = {}): RecipientRules =>
   alert({ setupId: 'news', cooldownMs: null, purpose: { name: purpose, maxSilenceMs }, ...over });
 
-let serial = 0;
-function mail(recipients: string[], rules: RecipientRules, over: Partial<IntakeMessage> = {}): IntakeMessage {
-  serial++;
-  return {
-    setupId: rules.setupId,
-    senderName: 'Example',
-    mailFrom: 'ops@example.test',
-    headerMessageId: `<c${serial}@example.test>`,
-    bodyHash: `hash${serial}`,
-    clientIp: '127.0.0.1',
-    sessionRef: `s.${serial}`,
-    text: 'Server down',
-    measure: measureSms('Server down'),
-    recipients,
-    rules,
-    stopClauseAppended: false,
-    ...over,
-  };
-}
+const mail = (recipients: string[], rules: RecipientRules, over: Partial<IntakeMessage> = {}): IntakeMessage =>
+  intakeMessage(recipients, { setupId: rules.setupId, rules, ...over });
 
 async function decide(rules: RecipientRules, number = N) {
   const outcome = await ledger.acceptMessage(mail([number], rules));

@@ -1,14 +1,8 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createManualClock } from '../src/clock.js';
-import { createLogger } from '../src/log.js';
-import { migrate, openDatabase, type Db } from '../src/ledger/db.js';
-import { createSqliteLedger } from '../src/ledger/sqlite.js';
-import type { IntakeMessage, Ledger } from '../src/ledger/types.js';
-import { measureSms } from '../src/message/encoding.js';
+import type { Db } from '../src/ledger/db.js';
+import { intakeMessage, openTestLedger, type TestLedger } from './ledger-fixture.js';
+import type { Ledger } from '../src/ledger/types.js';
 import { sendingWindowSchema } from '../src/dispatch/window.js';
 
 /*
@@ -19,46 +13,20 @@ import { sendingWindowSchema } from '../src/dispatch/window.js';
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
-let dir: string;
 let db: Db;
 let ledger: Ledger;
+let t: TestLedger;
 const clock = createManualClock();
-const quiet = createLogger({ level: 'silent', destination: new Writable({ write: (_c, _e, done) => done() }) });
 const GRACE = 10 * MINUTE;
 
 beforeEach(() => {
   clock.set(Date.parse('2026-11-20T19:30:00Z')); // Friday 20:30 in Copenhagen
-  dir = mkdtempSync(join(tmpdir(), 'mail2sms-dispatch-'));
-  db = openDatabase(join(dir, 'ledger.db'));
-  migrate(db);
-  ledger = createSqliteLedger({ db, clock, logger: quiet, receiptGraceMs: GRACE });
+  t = openTestLedger(clock, { receiptGraceMs: GRACE });
+  ({ db, ledger } = t);
 });
-afterEach(async () => {
-  await ledger.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+afterEach(() => t.close());
 
-let serial = 0;
-function mail(recipients: string[], over: Partial<IntakeMessage> = {}): IntakeMessage {
-  serial++;
-  const setupId = over.setupId ?? 'alerts';
-  return {
-    setupId,
-    senderName: 'Example',
-    mailFrom: 'ops@example.test',
-    headerMessageId: `<d${serial}@example.test>`,
-    bodyHash: `hash${serial}`,
-    clientIp: '127.0.0.1',
-    sessionRef: `s.${serial}`,
-    text: 'Server down',
-    measure: measureSms('Server down'),
-    recipients,
-    rules: { setupId, cooldownMs: null, purpose: null, dailyLimit: null, numberDailyLimit: null },
-    stopClauseAppended: false,
-    ...over,
-  };
-}
-
+const mail = intakeMessage;
 const events = (type: string) => db.prepare('SELECT detail FROM events WHERE type = ? ORDER BY id').pluck().all(type) as string[];
 
 describe('freshness (max_age)', () => {

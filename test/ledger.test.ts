@@ -1,55 +1,27 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createManualClock } from '../src/clock.js';
-import { createLogger } from '../src/log.js';
-import { migrate, openDatabase, type Db } from '../src/ledger/db.js';
-import { createSqliteLedger } from '../src/ledger/sqlite.js';
+import { migrate, type Db } from '../src/ledger/db.js';
+import { intakeMessage, openTestLedger, type TestLedger } from './ledger-fixture.js';
 import type { IntakeMessage, Ledger } from '../src/ledger/types.js';
-import { measureSms } from '../src/message/encoding.js';
 
 /*
  * The ledger rules against a real SQLite file, with the clock moved by hand.
  */
 
 const MINUTE = 60_000;
-let dir: string;
 let db: Db;
 let ledger: Ledger;
+let t: TestLedger;
 const clock = createManualClock();
-const quiet = createLogger({ level: 'silent', destination: new Writable({ write: (_c, _e, done) => done() }) });
 
 beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), 'mail2sms-ledger-'));
-  db = openDatabase(join(dir, 'ledger.db'));
-  migrate(db);
-  ledger = createSqliteLedger({ db, clock, logger: quiet });
+  t = openTestLedger(clock);
+  ({ db, ledger } = t);
 });
-afterEach(async () => {
-  await ledger.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+afterEach(() => t.close());
 
-let serial = 0;
 function mail(recipients: string[], cooldownMs: number | null = 10 * MINUTE, overrides: Partial<IntakeMessage> = {}): IntakeMessage {
-  serial++;
-  return {
-    setupId: 'alerts',
-    senderName: 'Example',
-    mailFrom: 'ops@example.test',
-    headerMessageId: `<m${serial}@example.test>`,
-    bodyHash: `hash${serial}`,
-    clientIp: '127.0.0.1',
-    sessionRef: `s.${serial}`,
-    text: 'Server down',
-    measure: measureSms('Server down'),
-    recipients,
-    rules: { setupId: 'alerts', cooldownMs, purpose: null, dailyLimit: null, numberDailyLimit: null },
-    stopClauseAppended: false,
-    ...overrides,
-  };
+  return intakeMessage(recipients, { rules: { setupId: 'alerts', cooldownMs, purpose: null, dailyLimit: null, numberDailyLimit: null }, ...overrides });
 }
 
 async function sendNow(number: string): Promise<void> {

@@ -1,13 +1,8 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createManualClock } from '../src/clock.js';
-import { createLogger } from '../src/log.js';
-import { migrate, openDatabase, type Db } from '../src/ledger/db.js';
+import type { Db } from '../src/ledger/db.js';
+import { intakeMessage, openTestLedger, type TestLedger } from './ledger-fixture.js';
 import { DUE_REPORTS_SQL } from '../src/ledger/notify-queries.js';
-import { createSqliteLedger } from '../src/ledger/sqlite.js';
 import type { IntakeMessage, Ledger } from '../src/ledger/types.js';
 import { measureSms } from '../src/message/encoding.js';
 
@@ -17,43 +12,19 @@ import { measureSms } from '../src/message/encoding.js';
  */
 
 const HOUR = 3_600_000;
-let dir: string;
 let db: Db;
 let ledger: Ledger;
+let t: TestLedger;
 const clock = createManualClock();
-const quiet = createLogger({ level: 'silent', destination: new Writable({ write: (_c, _e, done) => done() }) });
 
 beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), 'mail2sms-notify-ledger-'));
-  db = openDatabase(join(dir, 'ledger.db'));
-  migrate(db);
-  ledger = createSqliteLedger({ db, clock, logger: quiet });
+  t = openTestLedger(clock);
+  ({ db, ledger } = t);
 });
-afterEach(async () => {
-  await ledger.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+afterEach(() => t.close());
 
-let serial = 0;
-function mail(recipients: string[], overrides: Partial<IntakeMessage> = {}): IntakeMessage {
-  serial++;
-  return {
-    setupId: 'alerts',
-    senderName: '4570000001',
-    mailFrom: 'ops@example.test',
-    headerMessageId: `<m${serial}@example.test>`,
-    bodyHash: `hash${serial}`,
-    clientIp: '127.0.0.1',
-    sessionRef: `s.${serial}`,
-    text: 'Server down',
-    measure: measureSms('Server down'),
-    recipients,
-    rules: { setupId: 'alerts', cooldownMs: null, purpose: null, dailyLimit: null, numberDailyLimit: null },
-    stopClauseAppended: false,
-    subject: 'Server down',
-    ...overrides,
-  };
-}
+const mail = (recipients: string[], overrides: Partial<IntakeMessage> = {}): IntakeMessage =>
+  intakeMessage(recipients, { senderName: '4570000001', subject: 'Server down', ...overrides });
 
 /** Claims every due row and returns their outbox ids by recipient. */
 async function claimAll(): Promise<Map<string, number>> {

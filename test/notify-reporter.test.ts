@@ -1,17 +1,13 @@
-import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { SMTPServer } from 'smtp-server';
 import { createManualClock } from '../src/clock.js';
 import type { Config } from '../src/config/load.js';
 import { createLogger } from '../src/log.js';
-import { migrate, openDatabase, type Db } from '../src/ledger/db.js';
-import { createSqliteLedger } from '../src/ledger/sqlite.js';
-import type { IntakeMessage, Ledger } from '../src/ledger/types.js';
-import { measureSms } from '../src/message/encoding.js';
+import type { Db } from '../src/ledger/db.js';
+import { intakeMessage, openTestLedger, type TestLedger } from './ledger-fixture.js';
+import type { Ledger } from '../src/ledger/types.js';
 import { createRelay, type Relay } from '../src/notify/relay.js';
 import { createReporter } from '../src/notify/reporter.js';
 
@@ -51,30 +47,21 @@ beforeAll(async () => {
 });
 afterAll(() => new Promise<void>((resolve) => sink.close(() => resolve())));
 
-let dir: string;
 let db: Db;
 let ledger: Ledger;
+let t: TestLedger;
 beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), 'mail2sms-reporter-'));
-  db = openDatabase(join(dir, 'ledger.db'));
-  migrate(db);
-  ledger = createSqliteLedger({ db, clock, logger: quiet });
+  t = openTestLedger(clock);
+  ({ db, ledger } = t);
 });
-afterEach(async () => {
-  await ledger.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+afterEach(() => t.close());
 
 let serial = 0;
 /** A mail whose one recipient is suppressed by cooldown: its report is due at once. */
 async function suppressedMail(mailFrom: string): Promise<string> {
   serial++;
   const number = `+45201235${String(serial).padStart(2, '0')}`;
-  const base: IntakeMessage = {
-    setupId: 'alerts', senderName: 'Example', mailFrom, headerMessageId: `<r${serial}@example.test>`, bodyHash: `h${serial}`,
-    clientIp: '127.0.0.1', sessionRef: `s.${serial}`, text: 'Server down', measure: measureSms('Server down'), recipients: [number],
-    rules: { setupId: 'alerts', cooldownMs: 3_600_000, purpose: null, dailyLimit: null, numberDailyLimit: null }, stopClauseAppended: false,
-  };
+  const base = intakeMessage([number], { mailFrom, rules: { setupId: 'alerts', cooldownMs: 3_600_000, purpose: null, dailyLimit: null, numberDailyLimit: null } });
   await ledger.acceptMessage(base);
   const { queueId } = await ledger.acceptMessage({ ...base, bodyHash: `h${serial}b`, headerMessageId: `<r${serial}b@example.test>`, reportMode: 'failures' });
   return queueId;

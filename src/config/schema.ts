@@ -1,7 +1,8 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { isSupportedCountry, type CountryCode } from 'libphonenumber-js/max';
-import { parseDuration, parseListen, parseSize, type ListenAddress } from './units.js';
+import { parseListen, parseSize, type ListenAddress } from './units.js';
+import { DOMAIN_RE, LOCAL_RE, duration, durationOrOff, emailAddress } from './fields.js';
 import type { CutMarker } from '../message/strip.js';
 import { HASH_PATTERN } from '../smtp/passwords.js';
 import { DEFAULT_KEYWORDS, keywordsSchema } from '../consent/keywords.js';
@@ -23,22 +24,6 @@ const listen = z.string().transform((value, ctx): ListenAddress => {
   return parsed;
 });
 
-function readDuration(value: string | number | boolean, allowOff: boolean, ctx: z.RefinementCtx): number | null {
-  if (allowOff && (value === 'off' || value === false)) return null;
-  const parsed = typeof value === 'string' ? parseDuration(value) : undefined;
-  if (parsed === undefined || parsed <= 0) {
-    ctx.addIssue({ code: 'custom', message: `"${String(value)}" is not a duration (use e.g. 30s, 10m, 24h, 7d${allowOff ? ', or off' : ''})` });
-    return z.NEVER;
-  }
-  return parsed;
-}
-
-const durationInput = z.union([z.string(), z.number(), z.boolean()]);
-/** A positive duration such as `30s`, `10m`, `24h`. */
-const duration = () => durationInput.transform((value, ctx) => readDuration(value, false, ctx) as number);
-/** A duration, or `off` (null). */
-const durationOrOff = () => durationInput.transform((value, ctx) => readDuration(value, true, ctx));
-
 const size = z.union([z.string(), z.number()]).transform((value, ctx): number => {
   const parsed = parseSize(value);
   if (parsed === undefined) {
@@ -48,21 +33,10 @@ const size = z.union([z.string(), z.number()]).transform((value, ctx): number =>
   return parsed;
 });
 
-const DOMAIN_RE = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/i;
-const LOCAL_RE = /^[a-z0-9!#$%&'*+/=?^_`{|}~.-]+$/i;
-
 const domain = z
   .string()
   .transform((value) => value.trim().toLowerCase())
   .refine((value) => DOMAIN_RE.test(value), { message: 'is not a domain name' });
-
-const emailAddress = z
-  .string()
-  .transform((value) => value.trim().toLowerCase())
-  .refine((value) => {
-    const at = value.lastIndexOf('@');
-    return at > 0 && LOCAL_RE.test(value.slice(0, at)) && DOMAIN_RE.test(value.slice(at + 1));
-  }, { message: 'is not an email address' });
 
 export type SenderPattern =
   | { kind: 'address'; address: string }

@@ -1,31 +1,13 @@
 import { z } from 'zod';
-import { parseDuration } from '../config/units.js';
+import { duration as durationField, emailAddress } from '../config/fields.js';
+
+const duration = durationField();
 
 /*
  * The `notify:` block of the main config. Its output is what createRelay takes
  * (`relay`) plus what the ledger owner's batching needs, so the daemon passes
  * `config.notify.relay` straight through.
  */
-
-const DOMAIN_RE = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/i;
-const LOCAL_RE = /^[a-z0-9!#$%&'*+/=?^_`{|}~.-]+$/i;
-
-const emailAddress = z
-  .string()
-  .transform((value) => value.trim().toLowerCase())
-  .refine((value) => {
-    const at = value.lastIndexOf('@');
-    return at > 0 && LOCAL_RE.test(value.slice(0, at)) && DOMAIN_RE.test(value.slice(at + 1));
-  }, { message: 'is not an email address' });
-
-const duration = z.union([z.string(), z.number()]).transform((value, ctx): number => {
-  const parsed = typeof value === 'string' ? parseDuration(value) : undefined;
-  if (parsed === undefined || parsed <= 0) {
-    ctx.addIssue({ code: 'custom', message: `"${String(value)}" is not a duration (use e.g. 500ms, 30s, 10m)` });
-    return z.NEVER;
-  }
-  return parsed;
-});
 
 export type Env = Record<string, string | undefined>;
 

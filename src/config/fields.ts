@@ -1,0 +1,35 @@
+import { z } from 'zod';
+import { parseDuration } from './units.js';
+
+/*
+ * Value types shared by every config block (main file, setups, notify): each
+ * parses once at the edge and says in the admin's words what is wrong.
+ */
+
+function readDuration(value: string | number | boolean, allowOff: boolean, ctx: z.RefinementCtx): number | null {
+  if (allowOff && (value === 'off' || value === false)) return null;
+  const parsed = typeof value === 'string' ? parseDuration(value) : undefined;
+  if (parsed === undefined || parsed <= 0) {
+    ctx.addIssue({ code: 'custom', message: `"${String(value)}" is not a duration (use e.g. 30s, 10m, 24h, 7d${allowOff ? ', or off' : ''})` });
+    return z.NEVER;
+  }
+  return parsed;
+}
+
+const durationInput = z.union([z.string(), z.number(), z.boolean()]);
+/** A positive duration such as `30s`, `10m`, `24h`. */
+export const duration = () => durationInput.transform((value, ctx) => readDuration(value, false, ctx) as number);
+/** A duration, or `off` (null). */
+export const durationOrOff = () => durationInput.transform((value, ctx) => readDuration(value, true, ctx));
+
+export const DOMAIN_RE = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/i;
+export const LOCAL_RE = /^[a-z0-9!#$%&'*+/=?^_`{|}~.-]+$/i;
+
+export const emailAddress = z
+  .string()
+  .transform((value) => value.trim().toLowerCase())
+  .refine((value) => {
+    const at = value.lastIndexOf('@');
+    return at > 0 && LOCAL_RE.test(value.slice(0, at)) && DOMAIN_RE.test(value.slice(at + 1));
+  }, { message: 'is not an email address' });
+
