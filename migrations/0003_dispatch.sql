@@ -15,6 +15,11 @@ ALTER TABLE messages ADD COLUMN report_mode TEXT;
 ALTER TABLE messages ADD COLUMN report_sent_at INTEGER;
 CREATE INDEX messages_report_pending ON messages(received_at) WHERE report_mode IS NOT NULL AND report_sent_at IS NULL;
 
+-- When a reserved send is expected to go out: later for a scheduled or
+-- window-deferred row, NULL = now. A reservation blocks the cooldown only once
+-- it is due, so a newsletter waiting for Monday does not hold back Saturday's alert.
+ALTER TABLE sends ADD COLUMN due_at INTEGER;
+
 -- The setup on the outbox row itself, so dispatch can take turns between setups.
 ALTER TABLE outbox ADD COLUMN setup_id TEXT;
 UPDATE outbox SET setup_id = (SELECT setup_id FROM messages WHERE messages.id = outbox.message_id);

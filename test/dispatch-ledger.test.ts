@@ -162,3 +162,41 @@ describe('unknown outcomes', () => {
     expect(await ledger.claimDue(5, MINUTE)).toEqual([]);
   });
 });
+
+describe('rows waiting for later and the cooldown', () => {
+  const window = sendingWindowSchema.parse({ timezone: 'Europe/Copenhagen', days: 'mon-fri', hours: '08:00-20:00' });
+  const withCooldown = (setupId: string, over: Partial<Parameters<typeof intakeMessage>[1]> = {}) => ({
+    setupId,
+    rules: { setupId, cooldownMs: 10 * MINUTE, purpose: null, dailyLimit: null, numberDailyLimit: null },
+    ...over,
+  });
+
+  it('a newsletter deferred to Monday does not hold back a Saturday alert to the same number', async () => {
+    await ledger.acceptMessage(mail(['+4520123456'], withCooldown('news', { sendingWindow: window })));
+    expect(await ledger.claimDue(5, MINUTE)).toEqual([]); // deferred
+    clock.set(Date.parse('2026-11-21T09:00:00Z')); // Saturday
+    const alert = await ledger.acceptMessage(mail(['+4520123456'], withCooldown('alerts')));
+    expect(alert.decisions[0]?.outcome).toBe('queued');
+  });
+
+  it('two rows deferred to the same opening: the older goes, the newer is suppressed by the cooldown at send time', async () => {
+    const first = await ledger.acceptMessage(mail(['+4520123456'], withCooldown('news', { sendingWindow: window })));
+    await ledger.claimDue(5, MINUTE); // deferred to Monday
+    clock.advance(MINUTE);
+    const second = await ledger.acceptMessage(mail(['+4520123456'], withCooldown('news', { sendingWindow: window })));
+    expect(second.decisions[0]?.outcome).toBe('queued'); // the first is not due yet, so it does not block at intake
+    await ledger.claimDue(5, MINUTE);
+    clock.set(Date.parse('2026-11-23T07:00:00Z'));
+    const claimed = await ledger.claimDue(5, MINUTE);
+    expect(claimed.map((c) => c.queueId)).toEqual([first.queueId]);
+    expect((await ledger.outbox({ queueId: second.queueId }))[0]).toMatchObject({ status: 'suppressed', reason: 'cooldown' });
+  });
+
+  it('a scheduled row blocks the cooldown only from its time on', async () => {
+    const sendAt = clock.now() + 2 * HOUR;
+    await ledger.acceptMessage(mail(['+4520123456'], withCooldown('alerts', { sendAt })));
+    expect((await ledger.acceptMessage(mail(['+4520123456'], withCooldown('alerts')))).decisions[0]?.outcome).toBe('queued');
+    clock.set(sendAt);
+    expect((await ledger.acceptMessage(mail(['+4520123456'], withCooldown('alerts')))).decisions[0]?.outcome).toBe('suppressed');
+  });
+});

@@ -4,19 +4,20 @@ export type CooldownVerdict = { blocked: false } | { blocked: true; until: numbe
 
 /**
  * The organisation-wide cooldown rule, read from the send ledger: a number is
- * blocked by a reservation still held (queued or being sent, whatever its
- * age, until = null) or by an SMS sent less than one interval ago (half-open:
+ * blocked by a reservation still held and due (queued or being sent, whatever
+ * its age, until = null; a row scheduled or deferred to a later time blocks
+ * only from then) or by an SMS sent less than one interval ago (half-open:
  * exactly one interval ago no longer blocks).
  */
 export function createCooldownCheck(db: Db): (recipient: string, cooldownMs: number | null, now: number) => CooldownVerdict {
   const blocker = db.prepare(
     `SELECT state, sent_at AS sentAt FROM sends
-      WHERE recipient = ? AND (state = 'reserved' OR (state = 'sent' AND sent_at > ?))
+      WHERE recipient = @recipient AND ((state = 'reserved' AND coalesce(due_at, 0) <= @now) OR (state = 'sent' AND sent_at > @since))
       ORDER BY state = 'reserved' DESC, sent_at DESC LIMIT 1`,
   );
   return (recipient, cooldownMs, now) => {
     if (cooldownMs === null) return { blocked: false };
-    const row = blocker.get(recipient, now - cooldownMs) as { state: string; sentAt: number | null } | undefined;
+    const row = blocker.get({ recipient, now, since: now - cooldownMs }) as { state: string; sentAt: number | null } | undefined;
     if (!row) return { blocked: false };
     return { blocked: true, until: row.sentAt === null ? null : row.sentAt + cooldownMs };
   };

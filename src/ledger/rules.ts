@@ -70,6 +70,11 @@ export function createRuleReader(db: Db): RuleReader {
       `SELECT count(*) AS n, min(reserved_at) AS oldest FROM
          (SELECT reserved_at FROM sends WHERE recipient = ? AND reserved_at > ? AND state != 'released' ORDER BY reserved_at DESC LIMIT ?)`,
     ),
+    // Another reservation that is due and older than this row's: it goes first.
+    earlierPending: db.prepare(
+      `SELECT 1 FROM sends WHERE recipient = @recipient AND state = 'reserved' AND coalesce(due_at, 0) <= @now
+          AND id < (SELECT id FROM sends WHERE outbox_id = @outboxId) LIMIT 1`,
+    ).pluck(),
     sentByOthers: db.prepare(
       `SELECT max(sent_at) AS at FROM sends
         WHERE recipient = ? AND state = 'sent' AND sent_at > ? AND (outbox_id IS NULL OR outbox_id != ?)`,
@@ -146,6 +151,9 @@ export function createRuleReader(db: Db): RuleReader {
       const consent = consentVerdict(recipient, rules.purpose === null ? null : { name: rules.purpose, maxSilenceMs: null }, now);
       if (!consent.allowed) return consent;
       if (rules.cooldownMs !== null) {
+        if (stmt.earlierPending.get({ recipient, now, outboxId: rules.outboxId })) {
+          return { allowed: false, reason: 'cooldown', until: null, detail: 'cooldown: an earlier SMS to this number is still pending' };
+        }
         const other = (stmt.sentByOthers.get(recipient, now - rules.cooldownMs, rules.outboxId) as { at: number | null }).at;
         if (other !== null) {
           const until = other + rules.cooldownMs;

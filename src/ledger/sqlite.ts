@@ -82,8 +82,9 @@ export function createSqliteLedger(deps: SqliteLedgerDeps): Ledger {
        VALUES (@queueId, @recipient, @status, @reason, @blockedUntil, @dedupKey, @idempotencyKey, @now, @now, @nextAttemptAt, @stopClause, @setupId)`,
     ),
     insertReservation: db.prepare(
-      `INSERT INTO sends (recipient, channel, outbox_id, setup_id, state, reserved_at, purpose) VALUES (?, ?, ?, ?, 'reserved', ?, ?)`,
+      `INSERT INTO sends (recipient, channel, outbox_id, setup_id, state, reserved_at, purpose, due_at) VALUES (?, ?, ?, ?, 'reserved', ?, ?, ?)`,
     ),
+    deferReservation: db.prepare(`UPDATE sends SET due_at = @at WHERE outbox_id = @id AND state = 'reserved'`),
     hadStopClause: db.prepare(
       `SELECT 1 FROM outbox WHERE recipient = ? AND stop_clause = 1 AND created_at > ? AND status NOT IN ('suppressed', 'failed', 'expired', 'rejected') LIMIT 1`,
     ).pluck(),
@@ -235,7 +236,8 @@ export function createSqliteLedger(deps: SqliteLedgerDeps): Ledger {
         stmt.insertEvent.run(now, outboxId, queueId, 'suppressed', `${verdict.reason}: ${verdict.detail}`);
         decisions.push({ recipient, outcome: 'suppressed', reason: verdict.reason, detail: verdict.detail, ...(blockedUntil ? { blockedUntil } : {}) });
       } else {
-        stmt.insertReservation.run(recipient, 'email', outboxId, message.setupId, now, message.rules.purpose?.name ?? null);
+        const dueAt = message.sendAt !== undefined && message.sendAt > now ? message.sendAt : null;
+        stmt.insertReservation.run(recipient, 'email', outboxId, message.setupId, now, message.rules.purpose?.name ?? null, dueAt);
         // No 'queued' event: the outbox row itself records it (created_at), one write less per SMS.
         decisions.push({ recipient, outcome: 'queued' });
       }
@@ -425,6 +427,7 @@ export function createSqliteLedger(deps: SqliteLedgerDeps): Ledger {
           // An SMS that would expire before the window opens is retried at its expiry, and expires then.
           const at = details.expiresAt !== null ? Math.min(opening, details.expiresAt) : opening;
           stmt.defer.run({ id: row.id, at, now });
+          stmt.deferReservation.run({ id: row.id, at });
           stmt.insertEvent.run(now, row.id, row.queueId, 'deferred', `outside the sending window; next opening ${new Date(opening).toISOString()}`);
           continue;
         }
@@ -577,7 +580,7 @@ export function createSqliteLedger(deps: SqliteLedgerDeps): Ledger {
           idempotencyKey: `${queueId}.0`, now, nextAttemptAt: now, stopClause: 0, setupId: KEYWORD_SETUP,
         }).lastInsertRowid,
       );
-      stmt.insertReservation.run(sms.from, 'keyword', outboxId, null, now, null);
+      stmt.insertReservation.run(sms.from, 'keyword', outboxId, null, now, null, null);
       stmt.insertEvent.run(now, outboxId, queueId, 'queued', `answer to inbound SMS #${inboundId} (${sms.kind})`);
       queuedSinceNotify = true;
       activeSetups.add(KEYWORD_SETUP);
