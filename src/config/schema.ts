@@ -417,9 +417,9 @@ export const mainSchema = z.strictObject({
   limits: z
     .strictObject({
       /** SMS one number may get from the whole organisation in any 24 hours (every setup and channel); off = no cap. */
-      per_number_daily: z.union([z.literal('off'), z.number().int().min(1)]).transform((v) => (v === 'off' ? null : v)).default(20),
+      per_number_daily: z.union([z.literal('off'), z.number().int().min(1)]).transform((v) => (v === 'off' ? null : v)).default(100),
     })
-    .default({ per_number_daily: 20 }),
+    .default({ per_number_daily: 100 }),
   provider: z.discriminatedUnion('type', [simulatorProvider, httpProvider]),
   dispatch: z
     .strictObject({
