@@ -1,10 +1,11 @@
 import { execFile } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
-import { sendMail, startTestDaemon, waitFor, writeConfig, type TestDirs } from './helpers.js';
+import { alertsSetup, sendMail, startTestDaemon, waitFor, writeConfig, type TestDirs } from './helpers.js';
 
 const run = promisify(execFile);
 const cli = (...args: string[]) => run(process.execPath, ['bin/mail2sms.js', ...args]);
@@ -84,6 +85,27 @@ describe('mail2sms serve', () => {
 
 describe('mail2sms explain', () => {
   const eml = 'test/fixtures/mail/26-nagios-alert-7bit.eml';
+
+  it('for the example newsletter: no consent without a ledger, the schedule, the window and an expiry that comes first', async () => {
+    const file = join(tmpdir(), `explain-${process.pid}.eml`);
+    // Saturday 10:00 in Copenhagen: the window opens Monday 09:00, after max_age (4h) has run out.
+    writeFileSync(file, 'From: newsletter@example.test\r\nTo: +4520123456@sms.example.test\r\nSubject: Sale\r\nX-SMS-Send-At: 2099-11-28T10:00:00+01:00\r\n\r\nWinter sale today\r\n');
+    try {
+      const example = writeConfig({
+        main: { consent: { purposes: { newsletter: { max_silence: '180d' } } }, dispatch: { max_schedule_ahead: '36500d' } },
+        setups: [alertsSetup({ id: 'newsletter', senders: ['newsletter@example.test'], category: 'marketing', purpose: 'newsletter', sender_name: '4570000000', max_age: '4h', sending_window: { timezone: 'Europe/Copenhagen', days: 'mon-fri', hours: '09:00-20:00' } })],
+      });
+      const { stdout } = await cli('explain', file, '-c', example.configFile);
+      expect(stdout).toContain('+4520123456: suppressed: no_consent');
+      expect(stdout).toContain('When:       scheduled for 2099-11-28T09:00:00.000Z (X-SMS-Send-At)');
+      expect(stdout).toContain('When:       outside the sending window; would wait until 2099-11-30T08:00:00.000Z');
+      expect(stdout).toContain('When:       would EXPIRE at 2099-11-28T13:00:00.000Z before the window opens');
+      expect(stdout).toMatch(/\n {2}\| Winter sale today\n {2}\| Reply STOP to opt out\n/);
+      example.cleanup();
+    } finally {
+      rmSync(file, { force: true });
+    }
+  });
 
   it('shows setup, authorisation, each recipient and the SMS text, reading the cooldown from the ledger', async () => {
     dirs = writeConfig();

@@ -7,6 +7,8 @@ import type { SmsEncoding } from '../message/encoding.js';
 import type { Refusal } from '../errors.js';
 import { checkRecipient, checkSender, rulesFor, textPolicyFor } from '../smtp/policy.js';
 import { replyCode } from '../smtp/replies.js';
+import { parseSendAt } from '../message/send-at.js';
+import { nextOpening } from '../dispatch/window.js';
 
 /*
  * `mail2sms explain`: what the daemon would decide for a mail, without sending
@@ -41,6 +43,8 @@ export interface ExplainReport {
     | { reply: string }
     | null;
   note?: string;
+  /** When it would go: schedule, sending window, expiry. */
+  timing?: string[];
 }
 
 function reply(refusal: Refusal): string {
@@ -93,6 +97,30 @@ export async function explainMail(config: Config, raw: Buffer, options: ExplainO
     report.note = (report.note ? `${report.note}; ` : '') + 'an auto-reply (Auto-Submitted: auto-replied / X-Autoreply): accepted and dropped, never sent';
     return report;
   }
+  const timing: string[] = [];
+  let goesAt = options.now;
+  if (email.sendAt !== undefined) {
+    const asked = parseSendAt(email.sendAt, options.now, config.main.dispatch.max_schedule_ahead);
+    if (!asked.ok) {
+      report.sms = { reply: reply({ code: 'bad_send_at', detail: asked.message }) };
+      return report;
+    }
+    goesAt = asked.at;
+    timing.push(`scheduled for ${new Date(asked.at).toISOString()} (X-SMS-Send-At)`);
+  }
+  const opening = setup.sending_window ? nextOpening(setup.sending_window, goesAt) : goesAt;
+  if (setup.sending_window) {
+    timing.push(opening === goesAt ? 'inside the sending window' : `outside the sending window; would wait until ${new Date(opening).toISOString()}`);
+  }
+  if (setup.max_age !== null) {
+    const expiresAt = goesAt + setup.max_age;
+    timing.push(
+      expiresAt <= opening
+        ? `would EXPIRE at ${new Date(expiresAt).toISOString()} before the window opens (max_age ${Math.round(setup.max_age / 60_000)} min)`
+        : `expires if not sent by ${new Date(expiresAt).toISOString()} (max_age)`,
+    );
+  }
+  if (timing.length > 0) report.timing = timing;
   const sms = buildSmsText(email, textPolicyFor(setup, config.main.consent.stop_clause));
   if (sms.ok) {
     report.sms = { ...sms.measure, text: sms.text, warnings: sms.warnings, senderName: setup.sender_name };
@@ -121,6 +149,7 @@ export function formatExplain(report: ExplainReport): string {
     lines.push(`RCPT TO:    <${r.address}> ${what}`);
   }
   if (report.note) lines.push(`Note:       ${report.note}`);
+  for (const line of report.timing ?? []) lines.push(`When:       ${line}`);
   if (report.sms && 'text' in report.sms) {
     lines.push(`SMS:        from ${report.sms.senderName}, ${report.sms.encoding}, ${report.sms.characters} characters, ${report.sms.segments} segment(s)${report.sms.warnings.length ? `; warnings: ${report.sms.warnings.join(', ')}` : ''}`);
     lines.push('', ...report.sms.text.split('\n').map((line) => `  | ${line}`));

@@ -137,7 +137,8 @@ export function buildProgram(out: (text: string) => void, setExit: (code: number
       }
       if (isIP(opts.ip) === 0) throw new CliFailure(`--ip: "${opts.ip}" is not an IP address`, EXIT.usage);
       // Consent, caps and cooldown are read from the ledger if there is one; explain never writes.
-      const db = existsSync(config.storagePath) ? new Database(config.storagePath, { readonly: true, fileMustExist: true }) : undefined;
+      // No ledger yet: an empty one in memory, so the rules still answer (no consent recorded, nothing sent).
+      const db = existsSync(config.storagePath) ? new Database(config.storagePath, { readonly: true, fileMustExist: true }) : emptyLedger();
       try {
         let rules: ReturnType<typeof createRuleReader> | undefined;
         try {
@@ -219,6 +220,12 @@ export function buildProgram(out: (text: string) => void, setExit: (code: number
     });
 
   return program;
+}
+
+function emptyLedger(): Database.Database {
+  const db = new Database(':memory:');
+  migrate(db);
+  return db;
 }
 
 /** A password from a terminal (not echoed) or the first line of standard input. */
