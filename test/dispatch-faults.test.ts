@@ -1,7 +1,8 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, onTestFinished } from 'vitest';
 import Database from 'better-sqlite3';
-import { alertsSetup, sendMail, simulatorMessages, simulatorStats, startTestDaemon, waitFor, writeConfig, type TestDaemon, type TestDirs } from './helpers.js';
+import { alertsSetup, sendMail, SIM_SECRET, simulatorMessages, simulatorStats, startTestDaemon, waitFor, writeConfig, type TestDaemon, type TestDirs } from './helpers.js';
 import { danishNumbers, loadMail, sendBatch } from './load.js';
+import { freePort, startProcess } from './process.js';
 import type { SimulatedSms } from '../src/providers/simulator.js';
 
 /*
@@ -19,8 +20,9 @@ afterEach(async () => {
   dirs = undefined;
 });
 
-async function start(dispatch: Record<string, unknown>, setup: Record<string, unknown> = { cooldown: 'off' }): Promise<TestDaemon> {
+async function start(dispatch: Record<string, unknown>, setup: Record<string, unknown> = { cooldown: 'off' }, provider?: Record<string, unknown>): Promise<TestDaemon> {
   dirs = writeConfig({
+    ...(provider ? { provider } : {}),
     setups: [alertsSetup(setup)],
     main: { dispatch: { poll_interval: '100ms', retry_base: '100ms', ...dispatch }, log: { level: 'info' } },
   });
@@ -118,13 +120,27 @@ describe('provider outage during a burst', () => {
 });
 
 describe('provider rate limit, measured at the provider', () => {
-  it('no sliding second holds more sends than the token bucket allows', async () => {
+  it('no sliding second holds more sends than the limit, not even the first', async () => {
     const rate = 20;
-    const d = await start({ rate_limit: rate, concurrency: 8 });
+    // The simulator in a process of its own: one inside the daemon would stamp
+    // arrivals late (and in bunches) while the daemon's event loop is busy with
+    // the burst of mail, and the count would measure that, not the limiter.
+    const simPort = await freePort();
+    const sim = startProcess(['provider-sim', '--listen', `127.0.0.1:${simPort}`, '--secret', SIM_SECRET, '--receipt-delay', '10']);
+    const simUrl = `http://127.0.0.1:${simPort}`;
+    let d: TestDaemon;
+    try {
+      await sim.waitForLog('provider simulator ready');
+      d = await start({ rate_limit: rate, concurrency: 8 }, { cooldown: 'off' }, { listen: `127.0.0.1:${simPort}`, embedded: false });
+    } catch (error) {
+      await sim.kill('SIGKILL');
+      throw error;
+    }
+    onTestFinished(async () => void (await sim.kill('SIGKILL')));
     const numbers = danishNumbers(150);
     await burst(d, numbers, 'rate');
     const messages = await waitFor(async () => {
-      const list = await simulatorMessages(d.simUrl);
+      const list = await simulatorMessages(simUrl);
       return list.length >= numbers.length ? list : undefined;
     }, '150 SMS at the simulator', 45_000);
     expect(messages).toHaveLength(numbers.length);
@@ -133,38 +149,22 @@ describe('provider rate limit, measured at the provider', () => {
     // For every send, the sends in the 1000 ms from it (that send included).
     const times = messages.map((m) => m.received_at_ms).sort((a, b) => a - b);
     const first = times[0] as number;
-    let maxFirstSecond = 0;
-    let maxLater = 0;
+    const span = (times[times.length - 1] as number) - first;
+    let maxPerSecond = 0;
     for (let i = 0, j = 0; i < times.length; i++) {
       while (j < times.length && (times[j] as number) < (times[i] as number) + 1000) j++;
-      if ((times[i] as number) < first + 1000) maxFirstSecond = Math.max(maxFirstSecond, j - i);
-      else maxLater = Math.max(maxLater, j - i);
+      maxPerSecond = Math.max(maxPerSecond, j - i);
     }
-    // The token bucket holds one second of sends and refills at `rate` per
-    // second, so any stretch of w ms holds at most rate + rate·w/1000 sends
-    // (+1 for the token that was nearly there). A sliding second may hold
-    // 2 × rate, not only at the start: a pause in claiming lets tokens pile up
-    // again. The longer stretches are what shows a limiter running too fast.
-    // The simulator stamps arrival, not the claim: allow 250 ms of HTTP jitter.
-    const slack = 1 + rate * 0.25;
-    let worst = { excess: Number.NEGATIVE_INFINITY, count: 0, spanMs: 0 };
-    for (let i = 0; i < times.length; i++) {
-      for (let j = i; j < times.length; j++) {
-        const spanMs = (times[j] as number) - (times[i] as number);
-        const excess = j - i + 1 - (rate + (rate * spanMs) / 1000);
-        if (excess > worst.excess) worst = { excess, count: j - i + 1, spanMs };
-      }
-    }
-    console.log(
-      `[rate] limit ${rate}/s, ${times.length} sends over ${(times[times.length - 1] as number) - first} ms at the simulator: ` +
-        `max per sliding second ${maxFirstSecond} in the first second, ${maxLater} after it; ` +
-        `closest stretch to the bucket's bound: ${worst.count} sends in ${worst.spanMs} ms (bound ${(rate + (rate * worst.spanMs) / 1000).toFixed(1)} + ${slack} slack)`,
-    );
-    expect(maxFirstSecond).toBeLessThanOrEqual(2 * rate + slack);
-    expect(maxLater).toBeLessThanOrEqual(2 * rate + slack);
-    expect(worst.excess).toBeLessThanOrEqual(slack);
-    // 150 sends at 20/s after a bucket of 20 need 6.5 s of refill: the limiter was really at work.
-    expect(times.filter((t) => t >= first + 1000).length).toBeGreaterThan(100);
+    // The limiter paces the starts of calls (one per 50 ms at 20/s); the
+    // simulator stamps arrivals. A call held up by up to 100 ms of jitter can
+    // land next to later ones: allow for that and no more. A token bucket
+    // (2 × rate in the second after an idle one) fails this with 40, and a
+    // window that opens all at once with 28.
+    const slack = 1 + rate * 0.1;
+    console.log(`[rate] limit ${rate}/s, ${times.length} sends over ${span} ms at the simulator: at most ${maxPerSecond} in any sliding second (limit ${rate} + ${slack} slack for jitter)`);
+    expect(maxPerSecond).toBeLessThanOrEqual(rate + slack);
+    // 150 sends at 20 per second cannot take less than 7 s (minus the jitter).
+    expect(span).toBeGreaterThanOrEqual((numbers.length / rate - 1) * 1000 - 250);
   });
 });
 

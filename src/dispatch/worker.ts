@@ -128,16 +128,21 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     active.add(job);
   }
 
-  // Provider-wide rate limit: a token bucket holding at most one second of sends.
+  // Provider-wide rate limit, paced: one send every 1/rate seconds, and after
+  // an idle spell at most `burst` at once (a fiftieth of a second's worth, at
+  // least one). A token bucket would let twice the rate through in the second
+  // after an idle one, and a window that opens all at once lets a whole batch
+  // land on the provider together: providers count arrivals per second.
   const rate = options.ratePerSecond ?? 0;
-  let tokens = rate;
-  let refilledAt = clock.now();
-  function availableTokens(): number {
+  const intervalMs = rate > 0 ? 1000 / rate : 0;
+  const burst = rate > 0 ? Math.max(1, Math.floor(rate / 50)) : 0;
+  /** When the next send may start. */
+  let nextSlot = 0;
+  function allowance(): number {
     if (rate <= 0) return Number.POSITIVE_INFINITY;
     const now = clock.now();
-    tokens = Math.min(rate, tokens + ((now - refilledAt) / 1000) * rate);
-    refilledAt = now;
-    return Math.floor(tokens);
+    nextSlot = Math.max(nextSlot, now - (burst - 1) * intervalMs);
+    return now < nextSlot ? 0 : Math.floor((now - nextSlot) / intervalMs) + 1;
   }
 
   async function pump(): Promise<void> {
@@ -151,10 +156,10 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     try {
       do {
         again = false;
-        const allowed = Math.min(options.concurrency - active.size, availableTokens());
+        const allowed = Math.min(options.concurrency - active.size, allowance());
         if (allowed <= 0) break;
         const claimed = await ledger.claimDue(allowed, options.leaseMs);
-        if (rate > 0) tokens -= claimed.length;
+        if (rate > 0) nextSlot += claimed.length * intervalMs;
         for (const sms of claimed) track(sms);
         if (claimed.length < allowed) drained = true;
         else again = true;
@@ -182,8 +187,8 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       } catch {
         // keep the poll interval
       }
-    } else if (rate > 0 && active.size < options.concurrency && availableTokens() < 1) {
-      delay = Math.min(delay, Math.ceil(((1 - tokens) / rate) * 1000));
+    } else if (rate > 0 && active.size < options.concurrency && allowance() < 1) {
+      delay = Math.min(delay, Math.max(1, Math.ceil(nextSlot - clock.now())));
     }
     if (!running) return;
     clearTimeout(timer);
