@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseDuration, parseListen, parseSize } from '../src/config/units.js';
+import { parseDuration, parseInstant, parseListen, parseSize } from '../src/config/units.js';
 
 describe('durations', () => {
   it.each([
@@ -31,4 +31,21 @@ describe('listen addresses', () => {
     expect(parseListen('[::1]:25')).toEqual({ host: '::1', port: 25 });
   });
   it.each(['127.0.0.1', ':2525', '127.0.0.1:99999', '::1:25'])('"%s" is refused', (text) => expect(parseListen(text)).toBeUndefined());
+});
+
+describe('instants', () => {
+  it.each([
+    ['2026-11-22T09:00:00Z', Date.UTC(2026, 10, 22, 9)],
+    ['2026-11-22T10:00:00+01:00', Date.UTC(2026, 10, 22, 9)],
+    ['2026-11-22T10:00:00.250+0100', Date.UTC(2026, 10, 22, 9, 0, 0, 250)],
+    ['1795338000000', 1795338000000],
+    [1795338000000, 1795338000000],
+    ['2026-11-22T09:00:00', undefined], // no zone: would depend on this machine's
+    ['2026-11-22', undefined],
+    ['yesterday', undefined],
+    ['2026-13-40T09:00:00Z', undefined],
+    [Number.NaN, undefined],
+  ] as const)('%s → %s', (input, expected) => {
+    expect(parseInstant(input)).toBe(expected);
+  });
 });

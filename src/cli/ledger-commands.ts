@@ -5,6 +5,7 @@ import { isSupportedCountry, type CountryCode } from 'libphonenumber-js/max';
 import { migrate, openDatabase, type Db } from '../ledger/db.js';
 import { createConsentStore, REPORTED_CHANNELS, type ConsentChange, type ConsentEvent, type ExternalSend, type ReportedChannel } from '../ledger/consent.js';
 import { parseRecipientNumber } from '../numbers/parse.js';
+import { parseInstant } from '../config/units.js';
 import { toCsv } from './tabular.js';
 import { parseTable, type TableRow } from './table.js';
 import { CliFailure, configOption, load } from './common.js';
@@ -32,9 +33,8 @@ export function readNumber(value: string, country: string | undefined, where = '
 
 /** RFC 3339 / ISO 8601 with a zone, or epoch milliseconds. */
 export function readTime(value: string, where: string): number {
-  if (/^\d{10,}$/.test(value)) return Number(value);
-  const ms = /(Z|[+-]\d\d:?\d\d)$/i.test(value) ? Date.parse(value) : Number.NaN;
-  if (Number.isNaN(ms)) throw new CliFailure(`${where}: "${value}" is not a time (use RFC 3339 with a zone, e.g. 2026-11-22T09:00:00Z)`, EXIT.dataErr);
+  const ms = parseInstant(value);
+  if (ms === undefined) throw new CliFailure(`${where}: "${value}" is not a time (use RFC 3339 with a zone, e.g. 2026-11-22T09:00:00Z)`, EXIT.dataErr);
   return ms;
 }
 

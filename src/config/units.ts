@@ -48,3 +48,14 @@ export function parseListen(input: string): ListenAddress | undefined {
 export function formatListen(address: ListenAddress): string {
   return address.host.includes(':') ? `[${address.host}]:${address.port}` : `${address.host}:${address.port}`;
 }
+
+/**
+ * A point in time as other systems report it: RFC 3339 / ISO 8601 with a zone
+ * (a time without one would be read in this machine's zone), or epoch milliseconds.
+ */
+export function parseInstant(input: string | number): number | undefined {
+  if (typeof input === 'number') return Number.isFinite(input) ? input : undefined;
+  if (/^\d{10,}$/.test(input)) return Number(input);
+  const ms = /(Z|[+-]\d\d:?\d\d)$/i.test(input) ? Date.parse(input) : Number.NaN;
+  return Number.isNaN(ms) ? undefined : ms;
+}

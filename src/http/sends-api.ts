@@ -5,6 +5,7 @@ import type { ExternalSend, ReportedChannel } from '../ledger/consent.js';
 import { REPORTED_CHANNELS } from '../ledger/consent.js';
 import type { Ledger } from '../ledger/types.js';
 import { parseRecipientNumber } from '../numbers/parse.js';
+import { parseInstant } from '../config/units.js';
 import { parseTable, type TableRow } from '../cli/table.js';
 
 /*
@@ -41,9 +42,7 @@ const sendRecord = z.strictObject({
 
 function readAt(value: string | number | undefined, now: number): number | string {
   if (value === undefined || value === '') return now;
-  if (typeof value === 'number' || /^\d{10,}$/.test(value)) return Number(value);
-  const ms = /(Z|[+-]\d\d:?\d\d)$/i.test(value) ? Date.parse(value) : Number.NaN;
-  return Number.isNaN(ms) ? `"${value}" is not an RFC 3339 time with a zone` : ms;
+  return parseInstant(value) ?? `"${value}" is not an RFC 3339 time with a zone`;
 }
 
 export type SendsResult = [number, Record<string, unknown>];
