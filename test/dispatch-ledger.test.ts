@@ -200,3 +200,17 @@ describe('rows waiting for later and the cooldown', () => {
     expect((await ledger.acceptMessage(mail(['+4520123456'], withCooldown('alerts')))).decisions[0]?.outcome).toBe('suppressed');
   });
 });
+
+describe('a claim handed back untried', () => {
+  it('keeps its attempt count, is due again at the given time, and leaves a held event', async () => {
+    const { queueId } = await ledger.acceptMessage(mail(['+4520123456']));
+    const [claimed] = await ledger.claimDue(1, MINUTE);
+    expect(claimed?.attempt).toBe(1);
+    await ledger.releaseClaim(claimed!.outboxId, 'an opt-out for this number was being recorded', clock.now() + 1000);
+    expect((await ledger.outbox({ queueId }))[0]).toMatchObject({ status: 'queued', attempts: 0 });
+    expect(events('held')).toEqual(['an opt-out for this number was being recorded']);
+    expect(await ledger.claimDue(1, MINUTE)).toEqual([]);
+    clock.advance(1000);
+    expect((await ledger.claimDue(1, MINUTE))[0]?.attempt).toBe(1);
+  });
+});

@@ -71,7 +71,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       // suppresses the row, or sends it if the opt-out could not be stored.
       log.info({ to: maskNumber(sms.recipient) }, 'opt-out being recorded for this number; not sending');
       metrics.inc('mail2sms_dispatch_total', { result: 'held_for_opt_out' });
-      await ledger.recordRetry(sms.outboxId, 'held: an opt-out for this number was being recorded', clock.now() + 1000);
+      await ledger.releaseClaim(sms.outboxId, 'an opt-out for this number was being recorded', clock.now() + 1000);
       return;
     }
     const result = await provider.send({

@@ -609,6 +609,13 @@ export function createSqliteLedger(deps: SqliteLedgerDeps): Ledger {
     recordSent: (outboxId, providerMessageId, parts) => write((now) => sent(outboxId, providerMessageId, parts, now), { urgent: false, durable: false }),
     recordUnknown: (outboxId, reason) => write((now) => unknown(outboxId, reason, now), { urgent: false, durable: true }),
     recordRetry: (outboxId, reason, nextAttemptAt) => write((now) => retry(outboxId, reason, nextAttemptAt, now), { urgent: false, durable: false }),
+    releaseClaim: (outboxId, reason, nextAttemptAt) =>
+      write(
+        (now) => {
+          if (stmt.defer.run({ id: outboxId, at: nextAttemptAt, now }).changes > 0) stmt.insertEvent.run(now, outboxId, null, 'held', reason);
+        },
+        { urgent: false, durable: false },
+      ),
     recordFailure: (outboxId, reason) => write((now) => fail(outboxId, reason, now), { urgent: false, durable: true }),
     // We answer the provider 200 after this; it will not send the receipt again.
     applyReceipt: (r) => write((now) => receipt(r, now), { urgent: false, durable: true }),

@@ -94,6 +94,7 @@ export function startLedgerThread(options: LedgerThreadOptions & { logger: Logge
             recordSent: (outboxId, providerMessageId, parts) => call('recordSent', [outboxId, providerMessageId, parts]),
             recordUnknown: (outboxId, reason) => call('recordUnknown', [outboxId, reason]),
             recordRetry: (outboxId, reason, at) => call('recordRetry', [outboxId, reason, at]),
+            releaseClaim: (outboxId, reason, at) => call('releaseClaim', [outboxId, reason, at]),
             recordFailure: (outboxId, reason) => call('recordFailure', [outboxId, reason]),
             applyReceipt: (receipt) => call('applyReceipt', [receipt]),
             outbox: (filter) => call('outbox', [filter]),

@@ -178,6 +178,8 @@ export interface Ledger {
   /** A call that may or may not have sent (timeout, no idempotency), with on_unknown: fail. Final; it counts as sent for cooldown. */
   recordUnknown(outboxId: number, reason: string): Promise<void>;
   recordRetry(outboxId: number, reason: string, nextAttemptAt: number): Promise<void>;
+  /** Hands a claimed row back untried (no provider call was made): it keeps its attempt count. */
+  releaseClaim(outboxId: number, reason: string, nextAttemptAt: number): Promise<void>;
   recordFailure(outboxId: number, reason: string): Promise<void>;
   applyReceipt(receipt: Receipt): Promise<ReceiptOutcome>;
   outbox(filter?: { queueId?: string; recipient?: string }): Promise<OutboxRow[]>;
