@@ -1,20 +1,20 @@
 import { rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { systemClock, type Clock } from './clock.js';
+import { systemClock, type Clock } from './core/clock.js';
 import { loadConfig, type Config, ConfigError } from './config/load.js';
-import type { Logger } from './log.js';
+import type { Logger } from './core/log.js';
 import { startLedgerThread } from './ledger/thread.js';
 import type { Ledger } from './ledger/types.js';
 import { createHttpApi, INBOUND_PATH, RECEIPTS_PATH } from './http/server.js';
-import { createProviderSimulator, type ProviderSimulator } from './providers/simulator.js';
+import { createProviderSimulator, type ProviderSimulator } from './simulator/server.js';
 import { createProvider } from './providers/index.js';
 import { createDispatcher, type Dispatcher } from './dispatch/worker.js';
 import { createSmtpIntake, type SmtpIntake } from './smtp/server.js';
-import { formatListen } from './config/units.js';
+import { formatListen } from './core/units.js';
 import type { DnsResolver } from './smtp/sender-auth.js';
-import { createMetrics } from './metrics.js';
+import { createMetrics } from './core/metrics.js';
 import { createOptOutGate } from './consent/gate.js';
-import { createInboundHandler } from './consent/inbound.js';
+import { createInboundHandler } from './inbound/handler.js';
 import { createSendsEndpoint } from './http/sends-api.js';
 import { createRelay, type Relay } from './notify/relay.js';
 import { createReporter } from './notify/reporter.js';
@@ -195,6 +195,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       getConfig: () => config,
       ledger,
       logger,
+      clock,
       metrics,
       ...(relay ? { relay } : {}),
       ...(options.resolver ? { resolver: options.resolver } : {}),

@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../src/config/load.js';
-import { hashPassword, verifyPassword } from '../src/smtp/passwords.js';
+import { hashPassword, verifyPassword } from '../src/core/passwords.js';
 import { alertsSetup, queueIdOf, sendMail, simulatorMessages, smtpDialogue, startTestDaemon, waitFor, writeConfig, type TestDaemon, type TestDirs } from './helpers.js';
 
 /*

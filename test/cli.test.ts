@@ -9,7 +9,7 @@ import { alertsSetup, sendMail, startTestDaemon, waitFor, writeConfig, type Test
 
 const run = promisify(execFile);
 const cli = (...args: string[]) => run(process.execPath, ['bin/mail2sms.js', ...args]);
-const failure = (promise: Promise<unknown>) => promise.then(() => undefined, (e: { code: number; stderr: string }) => e);
+const failure = (promise: Promise<unknown>) => promise.then(() => undefined, (e: { code: number; stderr: string; stdout: string }) => e);
 
 let dirs: TestDirs | undefined;
 afterEach(() => dirs?.cleanup());
@@ -130,21 +130,24 @@ describe('mail2sms explain', () => {
 
   it('says why a sender would be refused, in the text form', async () => {
     dirs = writeConfig();
-    const fromElsewhere = await cli('explain', eml, '-c', dirs.configFile, '--from', 'ops@example.test', '--ip', '192.0.2.7');
-    expect(fromElsewhere.stdout).toContain('MAIL FROM:  refused: 550 5.7.1 Sender <ops@example.test> is not authorised from 192.0.2.7');
-    const unknown = await cli('explain', eml, '-c', dirs.configFile, '--from', 'eve@evil.test');
-    expect(unknown.stdout).toContain('Setup:      none matches this sender');
+    // A mail the daemon would refuse: the reason on stdout, exit 1, so scripts can test mails against the config.
+    const fromElsewhere = await failure(cli('explain', eml, '-c', dirs.configFile, '--from', 'ops@example.test', '--ip', '192.0.2.7'));
+    expect(fromElsewhere).toMatchObject({ code: 1 });
+    expect(fromElsewhere?.stdout).toContain('MAIL FROM:  refused: 550 5.7.1 Sender <ops@example.test> is not authorised from 192.0.2.7');
+    const unknown = await failure(cli('explain', eml, '-c', dirs.configFile, '--from', 'eve@evil.test'));
+    expect(unknown).toMatchObject({ code: 1 });
+    expect(unknown?.stdout).toContain('Setup:      none matches this sender');
   });
 
   it('takes the SMTP AUTH user into account', async () => {
-    const { hashPassword } = await import('../src/smtp/passwords.js');
+    const { hashPassword } = await import('../src/core/passwords.js');
     const { alertsSetup } = await import('./helpers.js');
     dirs = writeConfig({
       main: { smtp: { listen: '127.0.0.1:0', require_tls: false } },
       setups: [alertsSetup({ authorize: { smtp_auth: [{ user: 'nagios', password_hash: await hashPassword('x') }] } })],
     });
-    const anonymous = await cli('explain', eml, '-c', dirs.configFile, '--from', 'nagios@example.test');
-    expect(anonymous.stdout).toContain('MAIL FROM:  refused: 530 5.7.0 Authentication required to send as <nagios@example.test>');
+    const anonymous = await failure(cli('explain', eml, '-c', dirs.configFile, '--from', 'nagios@example.test'));
+    expect(anonymous?.stdout).toContain('MAIL FROM:  refused: 530 5.7.0 Authentication required to send as <nagios@example.test>');
     const loggedIn = await cli('explain', eml, '-c', dirs.configFile, '--from', 'nagios@example.test', '--user', 'nagios');
     expect(loggedIn.stdout).toContain('MAIL FROM:  accepted (authorised)');
   });

@@ -6,7 +6,7 @@ import { setupSchema } from '../src/config/schema.js';
 import { measureSms } from '../src/message/encoding.js';
 import { parseEmail } from '../src/message/parse.js';
 import { buildSmsText } from '../src/message/text.js';
-import { textPolicyFor } from '../src/smtp/policy.js';
+import { textPolicyFor } from '../src/intake/policy.js';
 import { alertsSetup } from './helpers.js';
 
 /*

@@ -1,8 +1,8 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createProviderSimulator, type ProviderSimulator } from '../src/providers/simulator.js';
-import { createLogger } from '../src/log.js';
+import { createProviderSimulator, type ProviderSimulator } from '../src/simulator/server.js';
+import { createLogger } from '../src/core/log.js';
 import { Writable } from 'node:stream';
 import { alertsSetup, queueIdOf, sendMail, SIM_SECRET, simulatorMessages, startTestDaemon, waitFor, writeConfig, type TestDaemon, type TestDirs } from './helpers.js';
 

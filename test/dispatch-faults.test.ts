@@ -3,7 +3,7 @@ import Database from 'better-sqlite3';
 import { alertsSetup, sendMail, SIM_SECRET, simulatorMessages, simulatorStats, startTestDaemon, waitFor, writeConfig, type TestDaemon, type TestDirs } from './helpers.js';
 import { danishNumbers, loadMail, sendBatch } from './load.js';
 import { freePort, startProcess } from './process.js';
-import type { SimulatedSms } from '../src/providers/simulator.js';
+import type { SimulatedSms } from '../src/simulator/server.js';
 
 /*
  * Dispatch under provider faults (issue 6): the real daemon with its embedded

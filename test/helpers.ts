@@ -6,9 +6,9 @@ import { Writable } from 'node:stream';
 import nodemailer from 'nodemailer';
 import { stringify } from 'yaml';
 import { loadConfig, type Config } from '../src/config/load.js';
-import { createLogger } from '../src/log.js';
+import { createLogger } from '../src/core/log.js';
 import { startDaemon, type RunningDaemon } from '../src/daemon.js';
-import type { SimulatedSms } from '../src/providers/simulator.js';
+import type { SimulatedSms } from '../src/simulator/server.js';
 
 export const SIM_SECRET = 'test-simulator-secret-0123456789';
 

@@ -2,10 +2,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mainSchema, type HttpProviderConfig } from '../src/config/schema.js';
 import { loadConfig } from '../src/config/load.js';
 import { createHttpJsonProvider, getPath, renderTemplate } from '../src/providers/http-json.js';
-import { createProviderSimulator, type ProviderSimulator } from '../src/providers/simulator.js';
-import { SIGNATURE_HEADER, signBody } from '../src/providers/signing.js';
+import { createProviderSimulator, type ProviderSimulator } from '../src/simulator/server.js';
+import { SIGNATURE_HEADER, signBody } from '../src/core/signing.js';
 import type { OutgoingSms, SmsProvider } from '../src/providers/types.js';
-import { createManualClock, systemClock } from '../src/clock.js';
+import { createManualClock, systemClock } from '../src/core/clock.js';
 import { queueIdOf, sendMail, simulatorStats, startTestDaemon, waitFor, writeConfig } from './helpers.js';
 import { quietLogger, startTestServer, type TestServer } from './provider-helpers.js';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createNotifySchema, notifySchema } from '../src/notify/config.js';
+import { createNotifySchema, notifySchema } from '../src/config/notify.js';
 
 /* The `notify:` block: defaults, ${ENV} secrets, and the refusals that prevent leaks and loops. */
 

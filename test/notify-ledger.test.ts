@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createManualClock } from '../src/clock.js';
+import { createManualClock } from '../src/core/clock.js';
 import type { Db } from '../src/ledger/db.js';
 import { intakeMessage, openTestLedger, type TestLedger } from './ledger-fixture.js';
 import { DUE_REPORTS_SQL } from '../src/ledger/notify-queries.js';

@@ -3,7 +3,7 @@ import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { simpleParser, type ParsedMail } from 'mailparser';
 import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
-import { createLogger } from '../src/log.js';
+import { createLogger } from '../src/core/log.js';
 import { createRelay, type Relay, type RelayConfig } from '../src/notify/relay.js';
 import { buildReport } from '../src/notify/report.js';
 import { buildReplyForward } from '../src/notify/reply.js';

@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { signBody, SIGNATURE_HEADER } from '../src/providers/signing.js';
+import { signBody, SIGNATURE_HEADER } from '../src/core/signing.js';
 import {
   alertsSetup,
   queueIdOf,

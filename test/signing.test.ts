@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { signBody, verifySignature } from '../src/providers/signing.js';
+import { signBody, verifySignature } from '../src/core/signing.js';
 
 const SECRET = 'signing-test-secret-0123456789';
 const NOW = Date.UTC(2026, 0, 1, 12, 0, 0);

@@ -1,9 +1,9 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createProviderSimulator, type ProviderSimulator, type SimulatedSms } from '../src/providers/simulator.js';
+import { createProviderSimulator, type ProviderSimulator, type SimulatedSms } from '../src/simulator/server.js';
 import { createSimulatorProvider } from '../src/providers/simulator-client.js';
-import { SIGNATURE_HEADER, signBody, verifySignature } from '../src/providers/signing.js';
+import { SIGNATURE_HEADER, signBody, verifySignature } from '../src/core/signing.js';
 import type { SmsProvider } from '../src/providers/types.js';
-import { systemClock } from '../src/clock.js';
+import { systemClock } from '../src/core/clock.js';
 import { splitSms } from '../src/message/encoding.js';
 import { waitFor } from './helpers.js';
 import { quietLogger, startTestServer, type TestServer } from './provider-helpers.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseDuration, parseInstant, parseListen, parseSize } from '../src/config/units.js';
+import { parseDuration, parseInstant, parseListen, parseSize } from '../src/core/units.js';
 
 describe('durations', () => {
   it.each([

@@ -1,6 +1,8 @@
 /** Exit codes (sysexits.h), one table for the whole CLI. */
 export const EXIT = {
   ok: 0,
+  /** explain: the daemon would refuse this mail (a 4xx or 5xx answer). */
+  refused: 1,
   /** A check found problems (check-config found none to crash on, but the config is invalid). */
   usage: 64,
   dataErr: 65,

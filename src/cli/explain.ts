@@ -1,14 +1,15 @@
+import { createHash } from 'node:crypto';
 import { simpleParser, type AddressObject } from 'mailparser';
 import type { Config } from '../config/load.js';
+import type { Setup } from '../config/schema.js';
 import type { RecipientRules, RuleVerdict, SuppressionReason } from '../ledger/rules.js';
+import type { IntakeMessage, IntakeOutcome } from '../ledger/types.js';
 import { parseEmail } from '../message/parse.js';
-import { buildSmsText } from '../message/text.js';
 import type { SmsEncoding } from '../message/encoding.js';
-import type { Refusal } from '../errors.js';
-import { checkRecipient, checkSender, rulesFor, textPolicyFor } from '../smtp/policy.js';
-import { replyCode } from '../smtp/replies.js';
-import { parseSendAt } from '../message/send-at.js';
-import { nextOpening } from '../dispatch/window.js';
+import { checkRecipient, checkSender, rulesFor } from '../intake/policy.js';
+import { decideData, decideReply } from '../intake/decide.js';
+import { acceptedReply, refusalLine } from '../smtp/replies.js';
+import { nextOpening } from '../core/window.js';
 
 /*
  * `mail2sms explain`: what the daemon would decide for a mail, without sending
@@ -45,11 +46,10 @@ export interface ExplainReport {
   note?: string;
   /** When it would go: schedule, sending window, expiry. */
   timing?: string[];
-}
-
-function reply(refusal: Refusal): string {
-  const { code, enhanced } = replyCode(refusal.code);
-  return `${code} ${enhanced} ${refusal.detail}`;
+  /** The answer the daemon would give at the end of DATA (or at MAIL FROM when the sender is refused). */
+  reply?: string;
+  /** True when the daemon would refuse the mail (a 4xx/5xx), so `explain` exits non-zero. */
+  refused?: boolean;
 }
 
 function addresses(value: AddressObject | AddressObject[] | undefined): string[] {
@@ -63,51 +63,86 @@ export async function explainMail(config: Config, raw: Buffer, options: ExplainO
   const to = options.to.length > 0 ? options.to : [...addresses(headers.to), ...addresses(headers.cc)];
   const report: ExplainReport = { envelope: { from, to, ip: options.ip }, setup: null, sender: { accepted: true }, recipients: [], sms: null };
 
-  const sender = checkSender(config, from, options.ip, options.user);
-  if (!sender.ok) {
-    const match = config.senders.match(from);
-    if (match) report.setup = { id: match.setup.id, file: match.setup.file, matchedBy: `${match.rule} ${match.pattern}` };
-    report.sender = { accepted: false, reply: reply(sender.refusal) };
-    return report;
-  }
-  const setup = sender.match.setup;
-  report.setup = { id: setup.id, file: setup.file, matchedBy: `${sender.match.rule} ${sender.match.pattern}` };
-  const dnsRules = [setup.authorize.spf && 'SPF', setup.authorize.dkim && 'DKIM'].filter(Boolean);
-  if (dnsRules.length > 0) report.note = `${dnsRules.join(' and ')} must also pass; explain does not query DNS, the daemon does`;
-
-  const numbers = new Set<string>();
-  for (const address of to) {
-    const verdict = checkRecipient(config, setup, address);
-    if (!verdict.ok) report.recipients.push({ address, verdict: 'refused', reply: reply(verdict.refusal) });
-    else if (verdict.kind === 'postmaster') report.recipients.push({ address, verdict: 'postmaster' });
-    else if (numbers.has(verdict.e164)) continue;
-    else {
-      numbers.add(verdict.e164);
-      const rule = options.rules?.(verdict.e164, rulesFor(config, setup), options.now) ?? { allowed: true };
-      report.recipients.push(
-        rule.allowed
-          ? { address, verdict: 'would_send', number: verdict.e164 }
-          : { address, verdict: 'suppressed', number: verdict.e164, reason: rule.reason, detail: rule.detail, rejectedAtRcpt: setup.on_suppressed === 'reject' },
-      );
+  let setup: Setup | undefined;
+  if (from !== '') {
+    const sender = checkSender(config, from, options.ip, options.user);
+    if (!sender.ok) {
+      const match = config.senders.match(from);
+      if (match) report.setup = { id: match.setup.id, file: match.setup.file, matchedBy: `${match.rule} ${match.pattern}` };
+      report.sender = { accepted: false, reply: refusalLine(sender.refusal) };
+      return { ...report, reply: report.sender.reply, refused: true };
     }
+    setup = sender.match.setup;
+    report.setup = { id: setup.id, file: setup.file, matchedBy: `${sender.match.rule} ${sender.match.pattern}` };
+    const dnsRules = [setup.authorize.spf && 'SPF', setup.authorize.dkim && 'DKIM'].filter(Boolean);
+    if (dnsRules.length > 0) report.note = `${dnsRules.join(' and ')} must also pass; explain does not query DNS, the daemon does`;
+  }
+  const { numbers, postmaster, verdicts } = explainRecipients(config, setup, to, options, report);
+  if (numbers.length === 0 && !postmaster) {
+    // smtp-server refuses DATA without an accepted recipient; the client saw the RCPT TO refusal.
+    const first = report.recipients.find((r) => r.verdict === 'refused');
+    return { ...report, reply: first?.verdict === 'refused' ? first.reply : '554 5.5.1 No valid recipients', refused: true };
   }
 
   const email = await parseEmail(raw);
-  if (email.autoReply) {
-    report.note = (report.note ? `${report.note}; ` : '') + 'an auto-reply (Auto-Submitted: auto-replied / X-Autoreply): accepted and dropped, never sent';
-    return report;
+  const envelope = { mailFrom: from, setup, numbers, postmaster, clientIp: options.ip, sessionRef: 'explain' };
+  const { verdict } = decideData(config, envelope, email, createHash('sha256').update(raw).digest('hex'), options.now);
+  if (verdict.action === 'refuse') {
+    report.sms = { reply: refusalLine(verdict.refusal) };
+    return { ...report, reply: report.sms.reply, refused: true };
   }
-  const timing: string[] = [];
-  let goesAt = options.now;
-  if (email.sendAt !== undefined) {
-    const asked = parseSendAt(email.sendAt, options.now, config.main.dispatch.max_schedule_ahead);
-    if (!asked.ok) {
-      report.sms = { reply: reply({ code: 'bad_send_at', detail: asked.message }) };
-      return report;
+  if (verdict.action === 'discard') {
+    report.note = (report.note ? `${report.note}; ` : '') + `${verdict.why}: accepted, never sent`;
+    return { ...report, reply: `250 ${acceptedReply(verdict.acceptance, 'explain')}` };
+  }
+  const timing = timingOf(verdict.setup, verdict.message, options.now);
+  if (timing.length > 0) report.timing = timing;
+  report.sms = { ...verdict.message.measure, text: verdict.message.text, warnings: verdict.warnings, senderName: verdict.setup.sender_name };
+  const answer = decideReply(verdict.setup, outcomeFrom(verdicts, numbers));
+  return answer.ok ? { ...report, reply: `250 ${acceptedReply(answer.acceptance, 'explain')}` } : { ...report, reply: refusalLine(answer.refusal), refused: true };
+}
+
+/** RCPT TO for each address, and the rules' read-only verdict for each number. */
+function explainRecipients(config: Config, setup: Setup | undefined, to: string[], options: ExplainOptions, report: ExplainReport) {
+  const numbers: string[] = [];
+  const verdicts = new Map<string, RuleVerdict>();
+  let postmaster = false;
+  for (const address of to) {
+    const verdict = checkRecipient(config, setup, address);
+    if (!verdict.ok) report.recipients.push({ address, verdict: 'refused', reply: refusalLine(verdict.refusal) });
+    else if (verdict.kind === 'postmaster') {
+      postmaster = true;
+      report.recipients.push({ address, verdict: 'postmaster' });
+    } else if (verdicts.has(verdict.e164) || numbers.includes(verdict.e164)) continue;
+    else if (!setup) numbers.push(verdict.e164); // the null sender: accepted at RCPT TO, dropped at DATA
+    else {
+      const rule = options.rules?.(verdict.e164, rulesFor(config, setup), options.now) ?? { allowed: true };
+      verdicts.set(verdict.e164, rule);
+      const rejectedAtRcpt = setup.on_suppressed === 'reject';
+      if (rule.allowed || !rejectedAtRcpt) numbers.push(verdict.e164);
+      report.recipients.push(
+        rule.allowed
+          ? { address, verdict: 'would_send', number: verdict.e164 }
+          : { address, verdict: 'suppressed', number: verdict.e164, reason: rule.reason, detail: rule.detail, rejectedAtRcpt },
+      );
     }
-    goesAt = asked.at;
-    timing.push(`scheduled for ${new Date(asked.at).toISOString()} (X-SMS-Send-At)`);
   }
+  return { numbers, postmaster, verdicts };
+}
+
+/** What the ledger would decide, from the rules' read-only verdicts (explain never writes). */
+function outcomeFrom(verdicts: Map<string, RuleVerdict>, numbers: readonly string[]): IntakeOutcome {
+  const decisions = numbers.map((recipient) => [recipient, verdicts.get(recipient) ?? { allowed: true as const }] as const).map(([recipient, rule]) =>
+    rule.allowed ? { recipient, outcome: 'queued' as const } : { recipient, outcome: 'suppressed' as const, reason: rule.reason, detail: rule.detail },
+  );
+  return { queueId: '(explain)', duplicate: false, decisions };
+}
+
+/** When it would go: schedule, sending window, expiry. */
+function timingOf(setup: Setup, message: IntakeMessage, now: number): string[] {
+  const timing: string[] = [];
+  const goesAt = message.sendAt ?? now;
+  if (message.sendAt !== undefined) timing.push(`scheduled for ${new Date(message.sendAt).toISOString()} (X-SMS-Send-At)`);
   const opening = setup.sending_window ? nextOpening(setup.sending_window, goesAt) : goesAt;
   if (setup.sending_window) {
     timing.push(opening === goesAt ? 'inside the sending window' : `outside the sending window; would wait until ${new Date(opening).toISOString()}`);
@@ -120,16 +155,7 @@ export async function explainMail(config: Config, raw: Buffer, options: ExplainO
         : `expires if not sent by ${new Date(expiresAt).toISOString()} (max_age)`,
     );
   }
-  if (timing.length > 0) report.timing = timing;
-  const sms = buildSmsText(email, textPolicyFor(setup, config.main.consent.stop_clause));
-  if (sms.ok) {
-    report.sms = { ...sms.measure, text: sms.text, warnings: sms.warnings, senderName: setup.sender_name };
-  } else if (sms.reason === 'no_text') {
-    report.sms = { reply: reply({ code: 'no_text', detail: 'The message has no text to send as SMS (attachments are not sent)' }) };
-  } else {
-    report.sms = { reply: reply({ code: 'too_long', detail: `The SMS would be ${sms.segments} segments; this sender's limit is ${sms.maxSegments} (shorten the message)` }) };
-  }
-  return report;
+  return timing;
 }
 
 export function formatExplain(report: ExplainReport): string {
@@ -150,6 +176,7 @@ export function formatExplain(report: ExplainReport): string {
   }
   if (report.note) lines.push(`Note:       ${report.note}`);
   for (const line of report.timing ?? []) lines.push(`When:       ${line}`);
+  if (report.reply) lines.push(`Reply:      ${report.reply}`);
   if (report.sms && 'text' in report.sms) {
     lines.push(`SMS:        from ${report.sms.senderName}, ${report.sms.encoding}, ${report.sms.characters} characters, ${report.sms.segments} segment(s)${report.sms.warnings.length ? `; warnings: ${report.sms.warnings.join(', ')}` : ''}`);
     lines.push('', ...report.sms.text.split('\n').map((line) => `  | ${line}`));

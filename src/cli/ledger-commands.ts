@@ -5,9 +5,9 @@ import { isSupportedCountry, type CountryCode } from 'libphonenumber-js/max';
 import { migrate, openDatabase, type Db } from '../ledger/db.js';
 import { createConsentStore, REPORTED_CHANNELS, type ConsentChange, type ConsentEvent, type ExternalSend, type ReportedChannel } from '../ledger/consent.js';
 import { parseRecipientNumber } from '../numbers/parse.js';
-import { parseInstant } from '../config/units.js';
-import { toCsv } from './tabular.js';
-import { parseTable, type TableRow } from './table.js';
+import { parseInstant } from '../core/units.js';
+import { toCsv } from '../core/tabular.js';
+import { parseTable, type TableRow } from '../core/table.js';
 import { CliFailure, configOption, load } from './common.js';
 import { EXIT } from './exit.js';
 

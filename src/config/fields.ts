@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { parseDuration } from './units.js';
+import { parseDuration } from '../core/units.js';
 
 /*
  * Value types shared by every config block (main file, setups, notify): each
@@ -33,3 +33,27 @@ export const emailAddress = z
     return at > 0 && LOCAL_RE.test(value.slice(0, at)) && DOMAIN_RE.test(value.slice(at + 1));
   }, { message: 'is not an email address' });
 
+
+export type Env = Record<string, string | undefined>;
+
+/**
+ * The one rule for secrets in every config file: `${NAME}` references (the whole
+ * value or part of it) are read from the environment when the config is loaded,
+ * so the YAML can be committed without them. A missing variable is a config
+ * error on this field that names the variable, never a value. Nothing logs the
+ * config, so the expanded value stays out of logs.
+ */
+export const secretField = (env: Env = process.env) =>
+  z.string().min(1).transform((value, ctx): string => {
+    const missing: string[] = [];
+    const expanded = value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_, name: string) => {
+      const resolved = env[name];
+      if (resolved === undefined || resolved === '') missing.push(name);
+      return resolved ?? '';
+    });
+    if (missing.length > 0) {
+      ctx.addIssue({ code: 'custom', message: `environment variable ${missing.join(', ')} is not set` });
+      return z.NEVER;
+    }
+    return expanded;
+  });

@@ -1,13 +1,13 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { isSupportedCountry, type CountryCode } from 'libphonenumber-js/max';
-import { parseListen, parseSize, type ListenAddress } from './units.js';
-import { DOMAIN_RE, LOCAL_RE, duration, durationOrOff, emailAddress } from './fields.js';
+import { parseListen, parseSize, type ListenAddress } from '../core/units.js';
+import { DOMAIN_RE, LOCAL_RE, duration, durationOrOff, emailAddress, secretField } from './fields.js';
 import type { CutMarker } from '../message/strip.js';
-import { HASH_PATTERN } from '../smtp/passwords.js';
+import { HASH_PATTERN } from '../core/passwords.js';
 import { DEFAULT_KEYWORDS, keywordsSchema } from '../consent/keywords.js';
-import { sendingWindowSchema } from '../dispatch/window.js';
-import { notifySchema } from '../notify/config.js';
+import { sendingWindowSchema } from '../core/window.js';
+import { notifySchema } from './notify.js';
 
 /*
  * The schema is the single description of what a valid config is. YAML is parsed
@@ -218,7 +218,7 @@ const simulatorProvider = z.strictObject({
   type: z.literal('simulator'),
   listen,
   /** Shared secret for receipt signatures (HMAC-SHA256). */
-  secret: z.string().min(16, 'must be at least 16 characters'),
+  secret: secretField().refine((value) => value.length >= 16, { message: 'must be at least 16 characters' }),
   /** Start the simulator inside the daemon (true) or use one started by `mail2sms provider-sim`. */
   embedded: z.boolean().default(true),
   receipt_delay: duration().default(200),
@@ -268,27 +268,6 @@ const apiToken = z.strictObject({
   sha256: z.string().regex(/^[0-9a-f]{64}$/, 'is not a SHA-256 hex digest: run `mail2sms token` and paste the sha256 it prints'),
 });
 
-/**
- * A secret that may be written `${ENV_NAME}` (or contain such references), read
- * from the environment when the config is loaded, so the YAML can be committed
- * without it. A missing variable is a config error on this field. The value is
- * never logged (nothing logs the config).
- */
-const secretString = () =>
-  z.string().min(1).transform((value, ctx): string => {
-    const missing: string[] = [];
-    const expanded = value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_, name: string) => {
-      const env = process.env[name];
-      if (env === undefined || env === '') missing.push(name);
-      return env ?? '';
-    });
-    if (missing.length > 0) {
-      ctx.addIssue({ code: 'custom', message: `environment variable ${missing.join(', ')} is not set` });
-      return z.NEVER;
-    }
-    return expanded;
-  });
-
 /** Placeholders a request body template may use; see src/providers/http-json.ts. */
 export const BODY_PLACEHOLDERS = ['to', 'from', 'text', 'idempotency_key', 'callback_url'] as const;
 
@@ -317,13 +296,13 @@ const httpProvider = z
     // One object with both keys optional rather than a union, so an error names the field (provider.auth.bearer).
     auth: z
       .strictObject({
-        bearer: secretString().optional(),
-        basic: z.strictObject({ user: z.string().min(1), password: secretString() }).optional(),
+        bearer: secretField().optional(),
+        basic: z.strictObject({ user: z.string().min(1), password: secretField() }).optional(),
       })
       .refine((auth) => (auth.bearer === undefined) !== (auth.basic === undefined), { message: 'give either bearer or basic' })
       .optional(),
     /** Extra request headers; values may use ${ENV_NAME} (API keys). */
-    headers: z.record(z.string(), secretString()).default({}),
+    headers: z.record(z.string(), secretField()).default({}),
     /** The JSON request body; string values may hold {{to}} {{from}} {{text}} {{idempotency_key}} {{callback_url}}. */
     body: z.record(z.string(), z.unknown()),
     /** Dot path to the provider's message id in the answer, e.g. messages.0.id. */
@@ -338,7 +317,7 @@ const httpProvider = z
     permanent_statuses: z.array(z.number().int().min(300).max(599)).optional(),
     receipts: z
       .strictObject({
-        secret: secretString().refine((value) => value.length >= 16, { message: 'must be at least 16 characters' }),
+        secret: secretField().refine((value) => value.length >= 16, { message: 'must be at least 16 characters' }),
         signature: z.literal('mail2sms').default('mail2sms'),
         id_path: dotPath,
         status_path: dotPath,

@@ -1,4 +1,4 @@
-import type { Clock } from '../clock.js';
+import type { Clock } from '../core/clock.js';
 
 /*
  * The last moment before a provider call. A STOP is committed by the ledger

@@ -1,8 +1,8 @@
-import type { Clock } from '../clock.js';
-import { maskNumber, type Logger } from '../log.js';
+import type { Clock } from '../core/clock.js';
+import { maskNumber, type Logger } from '../core/log.js';
 import type { ClaimedSms, Ledger } from '../ledger/types.js';
 import type { SmsProvider } from '../providers/types.js';
-import { noMetrics, type Metrics } from '../metrics.js';
+import { noMetrics, type Metrics } from '../core/metrics.js';
 
 export interface DispatcherOptions {
   ledger: Ledger;

@@ -5,8 +5,8 @@ import type { ExternalSend, ReportedChannel } from '../ledger/consent.js';
 import { REPORTED_CHANNELS } from '../ledger/consent.js';
 import type { Ledger } from '../ledger/types.js';
 import { parseRecipientNumber } from '../numbers/parse.js';
-import { parseInstant } from '../config/units.js';
-import { parseTable, type TableRow } from '../cli/table.js';
+import { parseInstant } from '../core/units.js';
+import { parseTable, type TableRow } from '../core/table.js';
 
 /*
  * POST /sends: other systems (a campaign tool, an automation) report the SMS

@@ -1,11 +1,11 @@
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { Logger } from '../log.js';
+import type { Logger } from '../core/log.js';
 import type { Ledger } from '../ledger/types.js';
 import type { SmsProvider } from '../providers/types.js';
-import type { ListenAddress } from '../config/units.js';
-import { BodyTooLarge, closeServer, listenOn, readBody, sendJson } from '../httpkit.js';
-import { noMetrics, type Metrics } from '../metrics.js';
-import { systemClock, type Clock } from '../clock.js';
+import type { ListenAddress } from '../core/units.js';
+import { BodyTooLarge, closeServer, listenOn, readBody, sendJson } from '../core/httpkit.js';
+import { noMetrics, type Metrics } from '../core/metrics.js';
+import { systemClock, type Clock } from '../core/clock.js';
 
 export interface HttpApiOptions {
   listen: ListenAddress;

@@ -1,9 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto';
-import type { Clock } from '../clock.js';
-import type { Logger } from '../log.js';
-import { StorageError } from '../errors.js';
+import type { Clock } from '../core/clock.js';
+import type { Logger } from '../core/log.js';
+import { StorageError } from '../core/errors.js';
 import type { Db } from './db.js';
-import { compileSendingWindow, type CompiledWindow, type SendingWindow } from '../dispatch/window.js';
+import { compileSendingWindow, type CompiledWindow, type SendingWindow } from '../core/window.js';
 import { createRuleReader } from './rules.js';
 import { createConsentStore } from './consent.js';
 import { createNotifyQueries } from './notify-queries.js';

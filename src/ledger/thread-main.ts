@@ -6,7 +6,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { pino } from 'pino';
-import { systemClock } from '../clock.js';
+import { systemClock } from '../core/clock.js';
 import { migrate, openDatabase } from './db.js';
 import { createSqliteLedger } from './sqlite.js';
 import type { Ledger } from './types.js';

@@ -1,8 +1,8 @@
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import type { Logger } from '../log.js';
-import { StorageError } from '../errors.js';
-import { packageRoot } from '../paths.js';
+import type { Logger } from '../core/log.js';
+import { StorageError } from '../core/errors.js';
+import { packageRoot } from '../core/paths.js';
 import type { Ledger } from './types.js';
 import { createBatcher, type CallRequest, type FromLedgerThread, type LedgerThreadOptions } from './thread-protocol.js';
 

@@ -1,5 +1,5 @@
 import type { SmsMeasure } from '../message/encoding.js';
-import type { SendingWindow } from '../dispatch/window.js';
+import type { SendingWindow } from '../core/window.js';
 import type { ConsentChange, ConsentEvent, ExternalSend } from './consent.js';
 import type { RecipientRules, RuleVerdict, SuppressionReason } from './rules.js';
 

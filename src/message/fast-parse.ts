@@ -1,4 +1,4 @@
-import type { ParsedEmail } from './parse.js';
+import type { ParsedEmail } from './email.js';
 
 /*
  * A fast path for the mail alerting systems send most: one text/plain part in

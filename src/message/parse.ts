@@ -1,17 +1,9 @@
 import { simpleParser, type HeaderValue } from 'mailparser';
-import type { EmailContent } from './text.js';
+import type { ParsedEmail } from './email.js';
 import { parseSimpleEmail } from './fast-parse.js';
 
-/** What the pipeline needs from a parsed email, typed once at the edge. */
-export interface ParsedEmail extends EmailContent {
-  messageId: string | undefined;
-  /** Vacation and out-of-office replies; `auto-generated` (alerting systems) is not one. */
-  autoReply: boolean;
-  /** X-SMS-Send-At as written: a later send asked for. */
-  sendAt: string | undefined;
-  /** X-Mail2sms-Notification: mail that mail2sms itself sent (a report, a forward), never to be sent as SMS. */
-  notification: string | undefined;
-}
+export type { ParsedEmail };
+
 
 function headerText(value: HeaderValue | undefined): string {
   if (value === undefined || value === null) return '';

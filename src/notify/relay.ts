@@ -1,7 +1,7 @@
 import nodemailer from 'nodemailer';
 import type SMTPPool from 'nodemailer/lib/smtp-pool/index.js';
 import type Mail from 'nodemailer/lib/mailer/index.js';
-import type { Logger } from '../log.js';
+import type { Logger } from '../core/log.js';
 import { NOTIFICATION_HEADER, type OutgoingMail } from './mail.js';
 
 export interface RelayConfig {

@@ -1,8 +1,8 @@
 import type { Config } from '../config/load.js';
-import type { InboundSmsInput } from '../consent/inbound.js';
+import type { InboundSmsInput } from '../inbound/handler.js';
 import type { Ledger } from '../ledger/types.js';
-import { maskNumber, type Logger } from '../log.js';
-import { noMetrics, type Metrics } from '../metrics.js';
+import { maskNumber, type Logger } from '../core/log.js';
+import { noMetrics, type Metrics } from '../core/metrics.js';
 import type { Relay } from './relay.js';
 import { buildReplyForward } from './reply.js';
 

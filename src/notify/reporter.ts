@@ -1,8 +1,8 @@
-import type { Clock } from '../clock.js';
+import type { Clock } from '../core/clock.js';
 import type { Config } from '../config/load.js';
-import type { Logger } from '../log.js';
+import type { Logger } from '../core/log.js';
 import type { DueReport, Ledger } from '../ledger/types.js';
-import { noMetrics, type Metrics } from '../metrics.js';
+import { noMetrics, type Metrics } from '../core/metrics.js';
 import type { Relay } from './relay.js';
 import { buildReport } from './report.js';
 

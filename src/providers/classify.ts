@@ -1,4 +1,4 @@
-import type { HttpCallError, HttpPostResult } from './http-client.js';
+import type { HttpCallError, HttpPostResult } from '../core/http-client.js';
 import type { SendResult } from './types.js';
 
 /*

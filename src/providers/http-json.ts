@@ -1,8 +1,8 @@
-import type { Clock } from '../clock.js';
+import type { Clock } from '../core/clock.js';
 import type { HttpProviderConfig } from '../config/schema.js';
 import type { ReceiptStatus } from '../ledger/types.js';
-import { createHttpClient } from './http-client.js';
-import { SIGNATURE_HEADER, verifySignature } from './signing.js';
+import { createHttpClient } from '../core/http-client.js';
+import { SIGNATURE_HEADER, verifySignature } from '../core/signing.js';
 import { classifyAnswer, classifyCallError, defaultPermanentStatuses, toE164 } from './classify.js';
 import { safeJson } from './simulator-client.js';
 import type { HttpHeaders, InboundParse, OutgoingSms, ReceiptParse, SendResult, SmsProvider } from './types.js';

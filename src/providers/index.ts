@@ -1,6 +1,6 @@
-import type { Clock } from '../clock.js';
+import type { Clock } from '../core/clock.js';
 import type { ProviderConfig } from '../config/schema.js';
-import { formatListen } from '../config/units.js';
+import { formatListen } from '../core/units.js';
 import { createHttpJsonProvider } from './http-json.js';
 import { createSimulatorProvider } from './simulator-client.js';
 import type { SmsProvider } from './types.js';

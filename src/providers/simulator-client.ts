@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import type { Clock } from '../clock.js';
-import { createHttpClient } from './http-client.js';
-import { SIGNATURE_HEADER, verifySignature } from './signing.js';
+import type { Clock } from '../core/clock.js';
+import { createHttpClient } from '../core/http-client.js';
+import { SIGNATURE_HEADER, verifySignature } from '../core/signing.js';
 import { classifyAnswer, classifyCallError, defaultPermanentStatuses, toE164 } from './classify.js';
 import type { HttpHeaders, InboundParse, OutgoingSms, ReceiptParse, SendResult, SmsProvider } from './types.js';
 

@@ -1,4 +1,4 @@
-import type { Refusal, RefusalCode } from '../errors.js';
+import type { Acceptance, Refusal, RefusalCode } from '../core/errors.js';
 
 /**
  * The one table of SMTP replies. smtp-server only adds enhanced status codes by
@@ -28,6 +28,7 @@ const REPLIES: Record<RefusalCode, { code: number; enhanced: string }> = {
   postmaster_unavailable: { code: 451, enhanced: '4.3.0' }, // the relay cannot take the forward now; no queue, so the client keeps the mail
   postmaster_refused: { code: 550, enhanced: '5.3.0' }, // the relay refused the forward to the admin address
   storage_unavailable: { code: 451, enhanced: '4.3.0' },
+  bad_sequence: { code: 503, enhanced: '5.5.1' },
   internal_error: { code: 451, enhanced: '4.3.0' },
 };
 
@@ -46,4 +47,32 @@ export function replyError(refusal: Refusal, ref: string): SmtpReplyError {
 
 export function replyCode(code: RefusalCode): { code: number; enhanced: string } {
   return REPLIES[code];
+}
+
+/**
+ * The 250s of DATA, from the same table's point of view: each names what
+ * happened to the mail. Queue ids are what a sender quotes, so the two queued
+ * answers carry the id instead of the session reference.
+ */
+export function acceptedReply(acceptance: Acceptance, ref: string): string {
+  switch (acceptance.code) {
+    case 'bounce_discarded':
+      return `2.0.0 Bounce accepted and discarded [ref ${ref}]`;
+    case 'bounce_for_postmaster':
+      return `2.0.0 Bounce for postmaster accepted [ref ${ref}]`;
+    case 'auto_reply_discarded':
+      return `2.0.0 Auto-reply accepted and discarded [ref ${ref}]`;
+    case 'postmaster_only':
+      return `2.0.0 Accepted for postmaster [ref ${ref}]`;
+    case 'queued':
+      return `2.0.0 Queued as ${acceptance.queueId}${acceptance.note}`;
+    case 'already_queued':
+      return `2.0.0 Already queued as ${acceptance.queueId}`;
+  }
+}
+
+/** A refusal as the full reply line (code, enhanced code, reason), as `explain` prints it. */
+export function refusalLine(refusal: Refusal): string {
+  const reply = REPLIES[refusal.code];
+  return `${reply.code} ${reply.enhanced} ${refusal.detail}`;
 }

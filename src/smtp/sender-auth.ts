@@ -1,7 +1,7 @@
 import { spf } from 'mailauth/lib/spf/index.js';
 import { dkimVerify } from 'mailauth/lib/dkim/verify.js';
 import { getAlignment } from 'mailauth/lib/tools.js';
-import { refusal, type Refusal } from '../errors.js';
+import { refusal, type Refusal } from '../core/errors.js';
 
 /*
  * SPF (at MAIL FROM, for the envelope sender) and DKIM (after DATA, aligned

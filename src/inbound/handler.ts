@@ -1,12 +1,12 @@
 import type { Config } from '../config/load.js';
-import type { Clock } from '../clock.js';
-import { maskNumber, type Logger } from '../log.js';
+import type { Clock } from '../core/clock.js';
+import { maskNumber, type Logger } from '../core/log.js';
 import type { InboundOutcome, Ledger } from '../ledger/types.js';
 import { measureSms } from '../message/encoding.js';
 import { transliterate } from '../message/transliterate.js';
-import { noMetrics, type Metrics } from '../metrics.js';
-import { classifyInbound } from './keywords.js';
-import type { OptOutGate } from './gate.js';
+import { noMetrics, type Metrics } from '../core/metrics.js';
+import { classifyInbound } from '../consent/keywords.js';
+import type { OptOutGate } from '../consent/gate.js';
 
 /*
  * An inbound SMS, after the provider adapter verified and parsed it: classify

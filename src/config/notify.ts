@@ -1,5 +1,7 @@
 import { z } from 'zod';
-import { duration as durationField, emailAddress } from '../config/fields.js';
+import { duration as durationField, emailAddress, secretField, type Env } from './fields.js';
+
+export type { Env };
 
 const duration = durationField();
 
@@ -8,30 +10,6 @@ const duration = durationField();
  * (`relay`) plus what the ledger owner's batching needs, so the daemon passes
  * `config.notify.relay` straight through.
  */
-
-export type Env = Record<string, string | undefined>;
-
-/**
- * `${NAME}` (the whole value) is read from the environment when the config is
- * loaded, so a relay password need not sit in a YAML file. Anything else is taken
- * literally. The message names the variable, never a value.
- */
-function fromEnv(env: Env) {
-  return z
-    .string()
-    .min(1)
-    .transform((value, ctx): string => {
-      const ref = /^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$/.exec(value);
-      if (!ref) return value;
-      const name = ref[1] as string;
-      const resolved = env[name];
-      if (resolved === undefined || resolved === '') {
-        ctx.addIssue({ code: 'custom', message: `environment variable ${name} is not set` });
-        return z.NEVER;
-      }
-      return resolved;
-    });
-}
 
 /** Builds the schema against an environment (tests pass their own); `notifySchema` reads process.env. */
 export function createNotifySchema(env: Env) {
@@ -42,7 +20,7 @@ export function createNotifySchema(env: Env) {
       port: z.number().int().min(1).max(65535).optional(),
       secure: z.boolean().default(false),
       starttls: z.enum(['require', 'opportunistic', 'off']).default('opportunistic'),
-      auth: z.strictObject({ user: fromEnv(env), pass: fromEnv(env) }).optional(),
+      auth: z.strictObject({ user: secretField(env), pass: secretField(env) }).optional(),
       from: emailAddress,
       timeout: duration.default(30_000),
     })

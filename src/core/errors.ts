@@ -27,6 +27,7 @@ export type RefusalCode =
   | 'postmaster_unavailable'
   | 'postmaster_refused'
   | 'storage_unavailable'
+  | 'bad_sequence'
   | 'internal_error';
 
 export interface Refusal {
@@ -47,3 +48,16 @@ export class StorageError extends Error {
     this.name = 'StorageError';
   }
 }
+
+/**
+ * Outcomes of DATA that are answered 250: the mail is ours now (stored, or
+ * deliberately discarded). src/smtp/replies.ts renders each one; intake only
+ * names it.
+ */
+export type Acceptance =
+  | { code: 'bounce_discarded' }
+  | { code: 'bounce_for_postmaster' }
+  | { code: 'auto_reply_discarded' }
+  | { code: 'postmaster_only' }
+  | { code: 'queued'; queueId: string; note: string }
+  | { code: 'already_queued'; queueId: string };

@@ -1,13 +1,13 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import type { Logger } from '../log.js';
-import type { ListenAddress } from '../config/units.js';
-import { systemClock, type Clock } from '../clock.js';
+import type { Logger } from '../core/log.js';
+import type { ListenAddress } from '../core/units.js';
+import { systemClock, type Clock } from '../core/clock.js';
 import { splitSms } from '../message/encoding.js';
-import { BodyTooLarge, closeServer, listenOn, readBody, sendJson } from '../httpkit.js';
-import { SIGNATURE_HEADER, signBody } from './signing.js';
-import { createHttpPost } from './http-client.js';
+import { BodyTooLarge, closeServer, listenOn, readBody, sendJson } from '../core/httpkit.js';
+import { SIGNATURE_HEADER, signBody } from '../core/signing.js';
+import { createHttpPost } from '../core/http-client.js';
 import type { ReceiptStatus } from '../ledger/types.js';
 
 /*

@@ -2,7 +2,7 @@ import { BlockList, isIPv4 } from 'node:net';
 import type { Config } from '../config/load.js';
 import type { SenderMatch } from '../config/match.js';
 import type { Setup } from '../config/schema.js';
-import { refusal, type Refusal } from '../errors.js';
+import { refusal, type Refusal } from '../core/errors.js';
 import { parseRecipientNumber } from '../numbers/parse.js';
 import type { TextPolicy } from '../message/text.js';
 import type { RecipientRules } from '../ledger/rules.js';

@@ -1,5 +1,5 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import type { ListenAddress } from './config/units.js';
+import type { ListenAddress } from './units.js';
 
 export class BodyTooLarge extends Error {}
 

@@ -1,0 +1,149 @@
+import type { Config } from '../config/load.js';
+import type { Setup } from '../config/schema.js';
+import { refusal, type Acceptance, type Refusal } from '../core/errors.js';
+import type { IntakeMessage, IntakeOutcome, RecipientDecision } from '../ledger/types.js';
+import type { ParsedEmail } from '../message/email.js';
+import { buildSmsText, type TextPolicy } from '../message/text.js';
+import { parseSendAt } from '../message/send-at.js';
+import { rulesFor, textPolicyFor } from './policy.js';
+
+/*
+ * The one intake decision: (config, envelope, parsed mail, now) → a refusal, a
+ * mail we take and discard, or the message to store. src/smtp/server.ts and
+ * `mail2sms explain` both call it, so they cannot disagree. Pure: no sockets,
+ * no storage, no clock of its own.
+ */
+
+/** What the envelope established by the end of RCPT TO. */
+export interface DataEnvelope {
+  /** '' for the null sender <>. */
+  mailFrom: string;
+  /** The setup that owns the sender; undefined for the null sender. */
+  setup: Setup | undefined;
+  /** E.164 numbers, de-duplicated, in the order given. */
+  numbers: readonly string[];
+  /** postmaster@<sms domain> (or bare postmaster) is among the recipients. */
+  postmaster: boolean;
+  clientIp: string;
+  /** The transaction reference (session.N) that stands on every log line. */
+  sessionRef: string;
+}
+
+export type DataVerdict =
+  | { action: 'refuse'; refusal: Refusal }
+  | { action: 'discard'; acceptance: Acceptance; why: string }
+  | { action: 'store'; setup: Setup; message: IntakeMessage; warnings: string[] };
+
+export interface DataDecision {
+  /** Mail for postmaster goes to the admin before the answer (there is no queue for it). */
+  forwardToPostmaster: boolean;
+  verdict: DataVerdict;
+}
+
+const REASON_TEXT: Record<string, string> = {
+  opted_out: 'the number opted out of SMS',
+  no_consent: 'the number has not opted in to this kind of SMS',
+  stale_consent: "the number's opt-in has lapsed",
+  daily_limit: 'this sender reached its daily SMS limit',
+  number_daily_limit: 'the number reached the daily SMS limit',
+  cooldown: 'the number got an SMS recently',
+};
+
+/** A suppression in the words of an SMTP reply (ASCII only). */
+export function suppressionText(reason: string | undefined, detail: string | undefined): string {
+  return `${REASON_TEXT[reason ?? ''] ?? 'suppressed'}${detail ? `; ${detail}` : ''}`;
+}
+
+export function notificationLoop(email: ParsedEmail): Refusal | undefined {
+  if (email.notification === undefined) return undefined;
+  // One of our own reports or forwards came back: sending it as SMS or forwarding it again would start a loop.
+  const kind = email.notification.replace(/[^\x21-\x7e]/g, '').slice(0, 20);
+  return refusal('notification_loop', `This mail is a mail2sms notification (X-Mail2sms-Notification: ${kind}); it is never sent as SMS or forwarded`);
+}
+
+export function decideData(config: Config, envelope: DataEnvelope, email: ParsedEmail, bodyHash: string, now: number): DataDecision {
+  const { setup } = envelope;
+  if (!setup && !envelope.postmaster) {
+    return { forwardToPostmaster: false, verdict: { action: 'discard', acceptance: { code: 'bounce_discarded' }, why: 'null sender (bounce) accepted and dropped' } };
+  }
+  const loop = notificationLoop(email);
+  if (loop) return { forwardToPostmaster: false, verdict: { action: 'refuse', refusal: loop } };
+  return { forwardToPostmaster: envelope.postmaster, verdict: decideSms(config, envelope, email, bodyHash, now) };
+}
+
+function decideSms(config: Config, envelope: DataEnvelope, email: ParsedEmail, bodyHash: string, now: number): DataVerdict {
+  const { setup } = envelope;
+  if (!setup) {
+    return { action: 'discard', acceptance: { code: 'bounce_for_postmaster' }, why: 'null sender (bounce) for postmaster handled; nothing else is done with it' };
+  }
+  if (email.autoReply) {
+    return { action: 'discard', acceptance: { code: 'auto_reply_discarded' }, why: 'auto-reply dropped: vacation and out-of-office replies are never sent as SMS' };
+  }
+  if (envelope.numbers.length === 0) return { action: 'discard', acceptance: { code: 'postmaster_only' }, why: 'mail for postmaster only' };
+  const policy = textPolicyFor(setup, config.main.consent.stop_clause);
+  const sms = buildSmsText(email, policy);
+  if (!sms.ok) return { action: 'refuse', refusal: textRefusal(sms) };
+  let sendAt: number | undefined;
+  if (email.sendAt !== undefined) {
+    const asked = parseSendAt(email.sendAt, now, config.main.dispatch.max_schedule_ahead);
+    if (!asked.ok) return { action: 'refuse', refusal: refusal('bad_send_at', asked.message) };
+    sendAt = asked.at;
+  }
+  const message: IntakeMessage = {
+    setupId: setup.id,
+    senderName: setup.sender_name,
+    mailFrom: envelope.mailFrom,
+    headerMessageId: email.messageId,
+    bodyHash,
+    clientIp: envelope.clientIp,
+    sessionRef: envelope.sessionRef,
+    text: sms.text,
+    measure: sms.measure,
+    recipients: envelope.numbers,
+    rules: rulesFor(config, setup),
+    stopClauseAppended: sms.stopClauseAppended,
+    ...stopClauseOnce(config, email, policy, sms.stopClauseAppended),
+    ...(email.subject ? { subject: email.subject } : {}),
+    ...(sendAt !== undefined ? { sendAt } : {}),
+    // max_age counts from the mail's arrival, or from the time it asked to be sent.
+    ...(setup.max_age !== null ? { expiresAt: (sendAt ?? now) + setup.max_age } : {}),
+    ...(setup.sending_window ? { sendingWindow: setup.sending_window } : {}),
+    onUnknown: setup.on_unknown ?? (setup.category === 'marketing' ? 'fail' : 'retry'),
+    ...(setup.report !== 'none' ? { reportMode: setup.report } : {}),
+  };
+  return { action: 'store', setup, message, warnings: sms.warnings };
+}
+
+type FailedText = Extract<ReturnType<typeof buildSmsText>, { ok: false }>;
+
+function textRefusal(sms: FailedText): Refusal {
+  if (sms.reason === 'no_text') return refusal('no_text', 'The message has no text to send as SMS (attachments are not sent)');
+  return refusal('too_long', `The SMS would be ${sms.segments} segments; this sender's limit is ${sms.maxSegments} (shorten the message)`);
+}
+
+/**
+ * With consent.stop_clause.once_per, a number that had the clause recently
+ * gets the text without it (and so perhaps less truncated).
+ */
+function stopClauseOnce(config: Config, email: ParsedEmail, policy: TextPolicy, appended: boolean): { stopClauseOnce?: { periodMs: number; text: string } } {
+  const periodMs = config.main.consent.stop_clause.once_per;
+  if (!appended || periodMs === null) return {};
+  const { stopClause: _clause, ...withoutClause } = policy;
+  const plain = buildSmsText(email, withoutClause);
+  return plain.ok ? { stopClauseOnce: { periodMs, text: plain.text } } : {};
+}
+
+/** The answer once the ledger has decided each recipient (and committed). */
+export function decideReply(setup: Setup, outcome: IntakeOutcome): { ok: true; acceptance: Acceptance } | { ok: false; refusal: Refusal } {
+  if (outcome.duplicate) return { ok: true, acceptance: { code: 'already_queued', queueId: outcome.queueId } };
+  const suppressed = outcome.decisions.filter((d): d is RecipientDecision & { outcome: 'suppressed' } => d.outcome === 'suppressed');
+  if (setup.on_suppressed === 'reject' && suppressed.length === outcome.decisions.length) {
+    // RCPT TO checked each recipient, but the rules may have changed before the
+    // atomic decision at DATA; every recipient is suppressed, so nothing was queued.
+    const first = outcome.decisions[0];
+    return { ok: false, refusal: refusal('recipient_suppressed', `Not sent: ${suppressionText(first?.reason, first?.detail)} (recorded as ${outcome.queueId})`) };
+  }
+  const reasons = [...new Set(suppressed.map((d) => d.reason ?? 'other'))];
+  const note = suppressed.length > 0 ? `; ${suppressed.length} of ${outcome.decisions.length} recipient(s) suppressed (${reasons.join(', ')})` : '';
+  return { ok: true, acceptance: { code: 'queued', queueId: outcome.queueId, note } };
+}

@@ -1,0 +1,83 @@
+import type { SMTPServerAddress, SMTPServerSession } from 'smtp-server';
+import { refusal } from '../core/errors.js';
+import { maskNumber } from '../core/log.js';
+import { suppressionText } from '../intake/decide.js';
+import { checkRecipient, checkSender, normaliseIp, rulesFor } from '../intake/policy.js';
+import type { Ledger } from '../ledger/types.js';
+import { checkSpf, type DnsResolver } from './sender-auth.js';
+import { SENDER_AUTH_TIMEOUT_MS } from './data.js';
+import type { Sessions, Transaction } from './session.js';
+
+type Done = (error?: Error | null) => void;
+
+/**
+ * MAIL FROM and RCPT TO: the intake policy (intake/policy.ts) plus what needs
+ * the network or the ledger (SPF, the reject-mode rule check). Every refusal
+ * goes through sessions.refuse, so it is logged and counted once.
+ */
+export function createEnvelopeHandlers(deps: { sessions: Sessions; ledger: Pick<Ledger, 'checkRecipient'>; resolver?: DnsResolver }) {
+  const { sessions } = deps;
+
+  function onMailFrom(address: SMTPServerAddress, session: SMTPServerSession, callback: Done): void {
+    const state = sessions.stateOf(session);
+    state.transactions++;
+    const mailFrom = address.address.toLowerCase();
+    const txn: Transaction = { number: state.transactions, sender: undefined, mailFrom, numbers: new Map(), addresses: new Set(), postmaster: false };
+    state.txn = txn;
+    if (mailFrom === '') return callback();
+    const declared = Number(address.args && typeof address.args === 'object' ? (address.args as Record<string, string>).SIZE : NaN);
+    const limit = state.config.main.smtp.max_message_size;
+    if (declared > limit) return callback(sessions.refuse(session, refusal('message_too_large', `Message size ${declared} exceeds the limit of ${limit} bytes`)));
+    const verdict = checkSender(state.config, mailFrom, session.remoteAddress, typeof session.user === 'string' ? session.user : undefined);
+    if (!verdict.ok) return callback(sessions.refuse(session, verdict.refusal, { from: mailFrom }));
+    const accept = () => {
+      txn.sender = verdict.match;
+      state.log.debug({ from: mailFrom, setup: verdict.match.setup.id, rule: verdict.match.rule }, 'sender accepted');
+      callback();
+    };
+    if (!verdict.match.setup.authorize.spf) return accept();
+    const spf = { sender: mailFrom, ip: normaliseIp(session.remoteAddress), helo: session.hostNameAppearsAs || 'unknown', hostname: state.config.main.smtp.hostname };
+    checkSpf({ ...spf, resolver: deps.resolver, timeoutMs: SENDER_AUTH_TIMEOUT_MS }).then(
+      (failure) => (failure ? callback(sessions.refuse(session, failure, { from: mailFrom })) : accept()),
+      (error: unknown) => {
+        state.log.error({ err: error }, 'SPF check failed unexpectedly');
+        callback(sessions.refuse(session, refusal('internal_error', 'Temporary local problem, try again later')));
+      },
+    );
+  }
+
+  function onRcptTo(address: SMTPServerAddress, session: SMTPServerSession, callback: Done): void {
+    const state = sessions.stateOf(session);
+    const txn = state.txn;
+    if (!txn) return callback(sessions.refuse(session, refusal('bad_sequence', 'Send MAIL FROM first')));
+    const key = address.address.toLowerCase();
+    const setup = txn.sender?.setup;
+    const limit = Math.min(state.config.main.smtp.max_recipients, setup?.max_recipients ?? Number.POSITIVE_INFINITY);
+    if (!txn.addresses.has(key) && txn.addresses.size >= limit) {
+      return callback(sessions.refuse(session, refusal('too_many_recipients', `Too many recipients: at most ${limit} per message, send the rest in another message`)));
+    }
+    const verdict = checkRecipient(state.config, setup, address.address);
+    if (!verdict.ok) return callback(sessions.refuse(session, verdict.refusal, { to: address.address }));
+    const accept = () => {
+      txn.addresses.add(key);
+      if (verdict.kind === 'postmaster') txn.postmaster = true;
+      else txn.numbers.set(verdict.e164, address.address);
+      callback();
+    };
+    if (verdict.kind !== 'sms' || !setup || setup.on_suppressed !== 'reject') return accept();
+    // Reject mode: the sender wants to hear at once that this number will not get the SMS.
+    deps.ledger.checkRecipient(verdict.e164, rulesFor(state.config, setup)).then(
+      (rule) => {
+        if (rule.allowed) return accept();
+        const why = refusal('recipient_suppressed', `${verdict.e164} will not get this SMS: ${suppressionText(rule.reason, rule.detail)}`);
+        callback(sessions.refuse(session, why, { to: maskNumber(verdict.e164), reason: rule.reason }));
+      },
+      (error: unknown) => {
+        state.log.error({ err: error }, 'ledger unavailable at RCPT TO');
+        callback(sessions.refuse(session, refusal('storage_unavailable', 'Temporary storage problem, try again later')));
+      },
+    );
+  }
+
+  return { onMailFrom, onRcptTo };
+}

@@ -1,0 +1,76 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { explainMail } from '../src/cli/explain.js';
+import { alertsSetup, sendMail, startTestDaemon, writeConfig, type TestDaemon, type TestDirs } from './helpers.js';
+
+/*
+ * One intake decision: every case goes over real SMTP to a running daemon and
+ * through `explain`, and both must give the same answer (code, enhanced code
+ * and reason; references and queue ids aside). They once drifted: explain said
+ * "would send" for a mail the daemon refused as one of its own notifications.
+ */
+
+let dirs: TestDirs;
+let t: TestDaemon;
+
+beforeAll(async () => {
+  dirs = writeConfig({
+    setups: [
+      alertsSetup({ cooldown: 'off' }),
+      alertsSetup({ id: 'remote', senders: ['noc@remote.test'], authorize: { ip: ['192.0.2.0/24'] } }),
+      alertsSetup({ id: 'short', senders: ['pager@short.test'], max_segments: 1 }),
+      alertsSetup({ id: 'danish', senders: ['dk@danish.test'], allowed_countries: ['DK'] }),
+    ],
+  });
+  t = await startTestDaemon(dirs);
+});
+afterAll(async () => {
+  await t?.stop();
+  dirs?.cleanup();
+});
+
+interface Case {
+  name: string;
+  from: string;
+  to: string;
+  body?: string;
+  headers?: string[];
+  /** What both must answer (a prefix of the reply). */
+  expected: string;
+}
+
+let serial = 0;
+function rawMail(c: Case): string {
+  serial++;
+  const headers = [`From: ${c.from || 'mailer-daemon@example.test'}`, `To: ${c.to}`, 'Subject: Parity', `Message-ID: <parity-${serial}-${Date.now()}@example.test>`, ...(c.headers ?? [])];
+  return `${headers.join('\r\n')}\r\n\r\n${c.body ?? 'Disk full on db1'}\r\n`;
+}
+
+/** The reply without what differs per run: the [ref …] and the queue id. */
+const comparable = (reply: string) => reply.replace(/ \[ref [^\]]+\]/, '').replace(/Queued as \S+/, 'Queued as <id>').replace(/^(\d{3})[ -]/, '$1 ');
+
+const cases: Case[] = [
+  { name: 'a plain alert is queued', from: 'ops@example.test', to: '+4520123456@sms.example.test', expected: '250 2.0.0 Queued as' },
+  { name: 'an unknown sender', from: 'eve@evil.test', to: '+4520123456@sms.example.test', expected: '550 5.7.1 Sender <eve@evil.test> is not allowed' },
+  { name: 'a sender from a network its setup does not list', from: 'noc@remote.test', to: '+4520123456@sms.example.test', expected: '550 5.7.1 Sender <noc@remote.test> is not authorised' },
+  { name: 'relaying', from: 'ops@example.test', to: 'someone@gmail.com', expected: '550 5.7.1 Relaying denied' },
+  { name: 'a local part that is no number', from: 'ops@example.test', to: 'not-a-number@sms.example.test', expected: '550 5.1.3' },
+  { name: 'a country the setup does not allow', from: 'dk@danish.test', to: '+4915112345678@sms.example.test', expected: '550 5.7.1 +4915112345678 is in DE' },
+  { name: 'no text', from: 'ops@example.test', to: '+4520123457@sms.example.test', body: '  ', expected: '550 5.6.0 The message has no text' },
+  { name: 'too many segments', from: 'pager@short.test', to: '+4520123458@sms.example.test', body: 'Disk full. '.repeat(20), expected: '550 5.3.4 The SMS would be 2 segments' },
+  { name: 'a malformed X-SMS-Send-At', from: 'ops@example.test', to: '+4520123459@sms.example.test', headers: ['X-SMS-Send-At: tomorrow-ish'], expected: '554 5.6.0' },
+  { name: 'one of our own notifications coming back', from: 'ops@example.test', to: '+4520123460@sms.example.test', headers: ['X-Mail2sms-Notification: report'], expected: '550 5.7.1 This mail is a mail2sms notification' },
+  { name: 'a vacation auto-reply', from: 'ops@example.test', to: '+4520123461@sms.example.test', headers: ['Auto-Submitted: auto-replied'], expected: '250 2.0.0 Auto-reply accepted and discarded' },
+  { name: 'a bounce (null sender)', from: '', to: '+4520123462@sms.example.test', expected: '250 2.0.0 Bounce accepted and discarded' },
+  { name: 'mail for postmaster only', from: 'ops@example.test', to: 'postmaster@sms.example.test', expected: '250 2.0.0 Accepted for postmaster' },
+];
+
+describe('the daemon and explain give the same answer', () => {
+  it.each(cases)('$name', async (c) => {
+    const raw = rawMail(c);
+    const smtp = await sendMail({ port: t.smtpPort, from: c.from, to: c.to, raw, envelope: { from: c.from || false, to: [c.to] } });
+    const report = await explainMail(t.config, Buffer.from(raw), { from: c.from, to: [c.to], ip: '127.0.0.1', now: Date.now() });
+    expect(comparable(smtp.response)).toMatch(new RegExp(`^${c.expected.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
+    expect(comparable(report.reply ?? '')).toBe(comparable(smtp.response));
+    expect(report.refused ?? false).toBe(!smtp.response.startsWith('250'));
+  });
+});
