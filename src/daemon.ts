@@ -68,6 +68,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       receiptGraceMs: config.main.dispatch.receipt_grace,
       logLevel: config.main.log.level,
       logger,
+      clock,
     });
     const { applied, version } = ledger.migrations;
     if (applied.length > 0) logger.info({ applied, version }, 'database migrated');

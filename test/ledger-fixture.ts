@@ -5,7 +5,8 @@ import { Writable } from 'node:stream';
 import type { Clock } from '../src/core/clock.js';
 import { createLogger } from '../src/core/log.js';
 import { migrate, openDatabase, type Db } from '../src/ledger/db.js';
-import { createSqliteLedger, type SqliteLedgerDeps } from '../src/ledger/sqlite.js';
+import { createClaimPolicy } from '../src/dispatch/claim-policy.js';
+import { createSqliteLedger, type SqliteLedgerDeps } from '../src/ledger/sqlite/ledger.js';
 import type { IntakeMessage, Ledger } from '../src/ledger/types.js';
 import { measureSms } from '../src/message/encoding.js';
 
@@ -24,7 +25,7 @@ export function openTestLedger(clock: Clock, options: Partial<Pick<SqliteLedgerD
   const dir = mkdtempSync(join(tmpdir(), 'mail2sms-ledger-'));
   const db = openDatabase(join(dir, 'ledger.db'));
   migrate(db);
-  const ledger = createSqliteLedger({ db, clock, logger: quietLogger(), ...options });
+  const ledger = createSqliteLedger({ db, clock, logger: quietLogger(), claimPolicy: createClaimPolicy(), ...options });
   return {
     dir,
     db,

@@ -8,7 +8,8 @@ import { createOptOutGate } from '../src/consent/gate.js';
 import { createInboundHandler } from '../src/inbound/handler.js';
 import { createDispatcher } from '../src/dispatch/worker.js';
 import { migrate, openDatabase } from '../src/ledger/db.js';
-import { createSqliteLedger } from '../src/ledger/sqlite.js';
+import { createSqliteLedger } from '../src/ledger/sqlite/ledger.js';
+import { createClaimPolicy } from '../src/dispatch/claim-policy.js';
 import type { Ledger } from '../src/ledger/types.js';
 import { createLogger } from '../src/core/log.js';
 import { measureSms } from '../src/message/encoding.js';
@@ -38,7 +39,7 @@ beforeAll(async () => {
   simUrl = (await simulator.start()).url;
   const db = openDatabase(join(dirs.dir, 'race.db'));
   migrate(db);
-  ledger = createSqliteLedger({ db, clock: systemClock, logger: quiet });
+  ledger = createSqliteLedger({ db, clock: systemClock, logger: quiet, claimPolicy: createClaimPolicy() });
 });
 afterAll(async () => {
   await ledger.close();

@@ -1,4 +1,4 @@
-/** Messages between the daemon and the ledger thread (src/ledger/thread-main.ts). */
+/** Messages between the daemon and the ledger thread (src/threads/ledger-thread.ts). */
 
 export interface LedgerThreadOptions {
   path: string;
@@ -12,6 +12,8 @@ export interface CallRequest {
   id: number;
   method: string;
   args: unknown[];
+  /** The caller's clock when the call was made: tests' clocks reach the thread. */
+  now: number;
 }
 
 export type CallResult =

@@ -3,7 +3,9 @@ import { Worker } from 'node:worker_threads';
 import type { Logger } from '../core/log.js';
 import { StorageError } from '../core/errors.js';
 import { packageRoot } from '../core/paths.js';
-import type { Ledger } from './types.js';
+import type { Clock } from '../core/clock.js';
+import { systemClock } from '../core/clock.js';
+import { LEDGER_METHODS, type Ledger } from './types.js';
 import { createBatcher, type CallRequest, type FromLedgerThread, type LedgerThreadOptions } from './thread-protocol.js';
 
 export interface LedgerThread extends Ledger {
@@ -27,10 +29,10 @@ const LEVELS: Record<number, 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fa
  * Promise interface. Calls made in one turn of the event loop travel as one
  * message; results come back the same way.
  */
-export function startLedgerThread(options: LedgerThreadOptions & { logger: Logger }): Promise<LedgerThread> {
-  const { logger, ...threadOptions } = options;
+export function startLedgerThread(options: LedgerThreadOptions & { logger: Logger; clock?: Clock }): Promise<LedgerThread> {
+  const { logger, clock = systemClock, ...threadOptions } = options;
   // Always the compiled file: a worker thread cannot load our TypeScript source.
-  const script = join(packageRoot(), 'dist', 'src', 'ledger', 'thread-main.js');
+  const script = join(packageRoot(), 'dist', 'src', 'threads', 'ledger-thread.js');
   const worker = new Worker(script, { workerData: threadOptions satisfies LedgerThreadOptions });
 
   const pending = new Map<number, { resolve(value: unknown): void; reject(error: Error): void }>();
@@ -56,7 +58,7 @@ export function startLedgerThread(options: LedgerThreadOptions & { logger: Logge
     return new Promise<T>((resolve, reject) => {
       const id = nextId++;
       pending.set(id, { resolve: resolve as (value: unknown) => void, reject });
-      post({ id, method, args });
+      post({ id, method, args, now: clock.now() });
     });
   }
 
@@ -88,24 +90,7 @@ export function startLedgerThread(options: LedgerThreadOptions & { logger: Logge
           resolve({
             migrations: { applied: message.applied, version: message.version },
             failed,
-            acceptMessage: (m) => call('acceptMessage', [m]),
-            claimDue: (limit, leaseMs) => call('claimDue', [limit, leaseMs]),
-            nextDueAt: () => call('nextDueAt', []),
-            recordSent: (outboxId, providerMessageId, parts) => call('recordSent', [outboxId, providerMessageId, parts]),
-            recordUnknown: (outboxId, reason) => call('recordUnknown', [outboxId, reason]),
-            recordRetry: (outboxId, reason, at) => call('recordRetry', [outboxId, reason, at]),
-            releaseClaim: (outboxId, reason, at) => call('releaseClaim', [outboxId, reason, at]),
-            recordFailure: (outboxId, reason) => call('recordFailure', [outboxId, reason]),
-            applyReceipt: (receipt) => call('applyReceipt', [receipt]),
-            outbox: (filter) => call('outbox', [filter]),
-            queueDepth: () => call('queueDepth', []),
-            checkRecipient: (recipient, rules) => call('checkRecipient', [recipient, rules]),
-            changeConsent: (changes) => call('changeConsent', [changes]),
-            recordExternalSends: (sends) => call('recordExternalSends', [sends]),
-            recordInbound: (sms) => call('recordInbound', [sms]),
-            dueReports: (limit, sentBefore) => call('dueReports', [limit, sentBefore]),
-            markReported: (queueId, note) => call('markReported', [queueId, note]),
-            lastSmsTo: (recipient) => call('lastSmsTo', [recipient]),
+            ...proxyMethods(call),
             onQueued: (listener) => void listeners.push(listener),
             async close() {
               if (dead) return;
@@ -128,4 +113,9 @@ export function startLedgerThread(options: LedgerThreadOptions & { logger: Logge
       reject(new Error(`ledger thread exited (${code}) before it was ready`));
     });
   });
+}
+
+/** One forwarding function per ledger method, from the one list of them. */
+function proxyMethods(call: <T>(method: string, args: unknown[]) => Promise<T>): Omit<Ledger, 'onQueued' | 'close'> {
+  return Object.fromEntries(LEDGER_METHODS.map((method) => [method, (...args: unknown[]) => call(method, args)])) as unknown as Omit<Ledger, 'onQueued' | 'close'>;
 }

@@ -166,10 +166,26 @@ export interface LastSms {
   senderName: string;
 }
 
-export interface Ledger {
+/*
+ * The ledger as narrow stores, one per kind of caller. An implementation
+ * (src/ledger/sqlite/, a PostgreSQL one next) provides them all; each stage
+ * asks for the store it uses (`Pick<Ledger, …>` or the store type), and the
+ * contract suite (test/contract/) holds every implementation to the same
+ * behaviour. Times are the caller's: implementations read the injected clock
+ * when the call is made.
+ */
+
+/** SMTP intake and explain. */
+export interface IntakeStore {
   /** Decides per recipient and writes the outbox rows in one transaction; resolves after COMMIT. */
   acceptMessage(message: IntakeMessage): Promise<IntakeOutcome>;
-  /** Leases up to `limit` due rows for sending. */
+  /** Read-only verdict of the rules (RCPT TO in reject mode, explain). */
+  checkRecipient(recipient: string, rules: RecipientRules): Promise<RuleVerdict>;
+}
+
+/** Dispatch: claims with leases, and what became of each call. */
+export interface DispatchQueue {
+  /** Leases up to `limit` due rows for sending, applying the claim policy (expiry, window) and the rules again. */
   claimDue(limit: number, leaseMs: number): Promise<ClaimedSms[]>;
   /** When the next queued row becomes due, if any. */
   nextDueAt(): Promise<number | undefined>;
@@ -181,22 +197,83 @@ export interface Ledger {
   /** Hands a claimed row back untried (no provider call was made): it keeps its attempt count. */
   releaseClaim(outboxId: number, reason: string, nextAttemptAt: number): Promise<void>;
   recordFailure(outboxId: number, reason: string): Promise<void>;
-  applyReceipt(receipt: Receipt): Promise<ReceiptOutcome>;
-  outbox(filter?: { queueId?: string; recipient?: string }): Promise<OutboxRow[]>;
   /** Rows waiting to be sent and rows being sent (for metrics; reads the partial indexes only). */
   queueDepth(): Promise<{ queued: number; sending: number }>;
-  /** Read-only verdict of the rules (RCPT TO in reject mode, explain). */
-  checkRecipient(recipient: string, rules: RecipientRules): Promise<RuleVerdict>;
+}
+
+/** Delivery receipts from the provider. */
+export interface ReceiptStore {
+  applyReceipt(receipt: Receipt): Promise<ReceiptOutcome>;
+}
+
+/** Consent changes, sends reported by other channels, inbound SMS. */
+export interface ConsentLedger {
   changeConsent(changes: ConsentChange[]): Promise<ConsentEvent[]>;
   recordExternalSends(sends: ExternalSend[]): Promise<{ recorded: number; duplicates: number }>;
   recordInbound(inbound: InboundRecord): Promise<InboundOutcome>;
+}
+
+/** Reports and reply forwarding by email. */
+export interface ReportStore {
   /** Reports due now, oldest first; rows in `sent` since `sentBefore` or earlier no longer hold one back. */
   dueReports(limit: number, sentBefore: number): Promise<DueReport[]>;
   /** Marks a report sent or given up on (`note` says which, kept as an event); resolves false if it already was. */
   markReported(queueId: string, note: string): Promise<boolean>;
   /** The newest SMS sent (or delivered) to the number from an email, for forwarding a reply to its sender. */
   lastSmsTo(recipient: string): Promise<LastSms | undefined>;
+}
+
+/** Looking things up. */
+export interface HistoryStore {
+  outbox(filter?: { queueId?: string; recipient?: string }): Promise<OutboxRow[]>;
+}
+
+export interface Ledger extends IntakeStore, DispatchQueue, ReceiptStore, ConsentLedger, ReportStore, HistoryStore {
   /** Called after each commit that queued rows, so dispatch wakes without polling. */
   onQueued(listener: () => void): void;
   close(): Promise<void>;
 }
+
+/** The methods a ledger answers over a thread or a network: one list drives both sides of the proxy. */
+export type LedgerMethod = Exclude<keyof Ledger, 'onQueued' | 'close'>;
+
+export const LEDGER_METHODS = [
+  'acceptMessage',
+  'checkRecipient',
+  'claimDue',
+  'nextDueAt',
+  'recordSent',
+  'recordUnknown',
+  'recordRetry',
+  'releaseClaim',
+  'recordFailure',
+  'queueDepth',
+  'applyReceipt',
+  'changeConsent',
+  'recordExternalSends',
+  'recordInbound',
+  'dueReports',
+  'markReported',
+  'lastSmsTo',
+  'outbox',
+] as const satisfies readonly LedgerMethod[];
+
+// Compile-time check that the list is complete: a method added to a store but not listed fails here.
+type Unlisted = Exclude<LedgerMethod, (typeof LEDGER_METHODS)[number]>;
+export const everyMethodListed: [Unlisted] extends [never] ? true : Unlisted = true;
+
+/**
+ * What dispatch decides about a row it is about to claim, before the rules
+ * are checked again: send it, expire it, or put it back until later. The
+ * functions are dispatch's (src/dispatch/claim-policy.ts); the ledger applies
+ * them inside the claim's transaction.
+ */
+export type ClaimDecision = { action: 'send' } | { action: 'expire'; reason: string } | { action: 'defer'; until: number; reason: string };
+
+export interface ClaimCandidate {
+  expiresAt: number | null;
+  /** The setup's sending window as stored with the message (JSON), if any. */
+  sendingWindow: string | null;
+}
+
+export type ClaimPolicy = (candidate: ClaimCandidate, now: number) => ClaimDecision;

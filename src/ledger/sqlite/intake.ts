@@ -1,0 +1,99 @@
+import { createHash, randomBytes } from 'node:crypto';
+import type { RuleReader } from '../rules.js';
+import type { IntakeMessage, IntakeOutcome, RecipientDecision } from '../types.js';
+import type { Statements } from './statements.js';
+
+const RETRY_WINDOW_MS = 24 * 3_600_000;
+
+export function newQueueId(now: number): string {
+  return (now.toString(36) + randomBytes(4).toString('hex')).toUpperCase();
+}
+
+function dedupKey(message: IntakeMessage, recipient: string): string | null {
+  if (!message.headerMessageId) return null;
+  return createHash('sha256')
+    .update([message.mailFrom, message.headerMessageId, message.bodyHash, recipient].join('\0'))
+    .digest('hex');
+}
+
+/**
+ * Intake's write: a retried mail finds its original queue id; otherwise the
+ * message and one outbox row per recipient, each decided by the rules in the
+ * same transaction that reserves it (so fifty parallel mails to one number
+ * give one SMS).
+ */
+export function createIntakeWriter(stmt: Statements, rules: RuleReader) {
+  return function decide(message: IntakeMessage, queueId: string, now: number): IntakeOutcome {
+    const decisions: RecipientDecision[] = [];
+    let originalQueueId: string | undefined;
+    const fresh: { recipient: string; key: string | null }[] = [];
+    for (const recipient of message.recipients) {
+      const key = dedupKey(message, recipient);
+      const original = key ? (stmt.findDuplicate.get(key, now - RETRY_WINDOW_MS) as { queueId: string } | undefined) : undefined;
+      if (original) {
+        originalQueueId ??= original.queueId;
+        decisions.push({ recipient, outcome: 'duplicate' });
+      } else {
+        fresh.push({ recipient, key });
+      }
+    }
+    if (fresh.length === 0 && originalQueueId) return { queueId: originalQueueId, duplicate: true, decisions };
+
+    stmt.insertMessage.run({
+      id: queueId,
+      receivedAt: now,
+      setupId: message.setupId,
+      mailFrom: message.mailFrom,
+      headerMessageId: message.headerMessageId ?? null,
+      bodyHash: message.bodyHash,
+      clientIp: message.clientIp ?? null,
+      sessionRef: message.sessionRef,
+      senderName: message.senderName,
+      text: message.text,
+      encoding: message.measure.encoding,
+      segments: message.measure.segments,
+      characters: message.measure.characters,
+      cooldownMs: message.rules.cooldownMs,
+      purpose: message.rules.purpose?.name ?? null,
+      textNoClause: message.stopClauseOnce?.text ?? null,
+      subject: message.subject ?? null,
+      expiresAt: message.expiresAt ?? null,
+      sendAt: message.sendAt ?? null,
+      sendingWindow: message.sendingWindow ? JSON.stringify(message.sendingWindow) : null,
+      onUnknown: message.onUnknown ?? 'retry',
+      reportMode: message.reportMode ?? null,
+    });
+    fresh.forEach(({ recipient, key }, index) => {
+      // A row never blocks itself: the check runs before this row's reservation exists,
+      // and the reservation is written in the same transaction.
+      const verdict = rules.evaluate(recipient, message.rules, now);
+      const blockedUntil = verdict.allowed ? null : (verdict.until ?? null);
+      let stopClause = message.stopClauseAppended ? 1 : 0;
+      if (stopClause && message.stopClauseOnce && stmt.hadStopClause.get(recipient, now - message.stopClauseOnce.periodMs)) stopClause = 0;
+      const row = {
+        queueId,
+        recipient,
+        status: verdict.allowed ? 'queued' : 'suppressed',
+        reason: verdict.allowed ? null : verdict.reason,
+        blockedUntil,
+        dedupKey: key,
+        idempotencyKey: `${queueId}.${index}`,
+        now,
+        nextAttemptAt: verdict.allowed ? Math.max(now, message.sendAt ?? now) : null,
+        stopClause: verdict.allowed ? stopClause : 0,
+        setupId: message.setupId,
+      };
+      const outboxId = Number(stmt.insertOutbox.run(row).lastInsertRowid);
+      if (!verdict.allowed) {
+        stmt.insertEvent.run(now, outboxId, queueId, 'suppressed', `${verdict.reason}: ${verdict.detail}`);
+        decisions.push({ recipient, outcome: 'suppressed', reason: verdict.reason, detail: verdict.detail, ...(blockedUntil ? { blockedUntil } : {}) });
+      } else {
+        const dueAt = message.sendAt !== undefined && message.sendAt > now ? message.sendAt : null;
+        stmt.insertReservation.run(recipient, 'email', outboxId, message.setupId, now, message.rules.purpose?.name ?? null, dueAt);
+        // No 'queued' event: the outbox row itself records it (created_at), one write less per SMS.
+        decisions.push({ recipient, outcome: 'queued' });
+      }
+    });
+    return { queueId, duplicate: false, decisions };
+  };
+}

@@ -1,0 +1,111 @@
+import type { Db } from '../db.js';
+
+/** Every statement the SQLite ledger runs, prepared once per database. */
+export function prepareStatements(db: Db) {
+  return {
+    findDuplicate: db.prepare('SELECT message_id AS queueId FROM outbox WHERE dedup_key = ? AND created_at > ? LIMIT 1'),
+    insertMessage: db.prepare(
+      `INSERT INTO messages (id, received_at, setup_id, mail_from, header_message_id, body_hash, client_ip, session_ref,
+         sender_name, sms_text, encoding, segments, characters, cooldown_ms, purpose, sms_text_no_clause,
+         subject, expires_at, send_at, sending_window, on_unknown, report_mode)
+       VALUES (@id, @receivedAt, @setupId, @mailFrom, @headerMessageId, @bodyHash, @clientIp, @sessionRef,
+         @senderName, @text, @encoding, @segments, @characters, @cooldownMs, @purpose, @textNoClause,
+         @subject, @expiresAt, @sendAt, @sendingWindow, @onUnknown, @reportMode)`,
+    ),
+    insertOutbox: db.prepare(
+      `INSERT INTO outbox (message_id, recipient, status, reason, blocked_until, dedup_key, idempotency_key,
+         created_at, updated_at, next_attempt_at, stop_clause, setup_id)
+       VALUES (@queueId, @recipient, @status, @reason, @blockedUntil, @dedupKey, @idempotencyKey, @now, @now, @nextAttemptAt, @stopClause, @setupId)`,
+    ),
+    insertReservation: db.prepare(
+      `INSERT INTO sends (recipient, channel, outbox_id, setup_id, state, reserved_at, purpose, due_at) VALUES (?, ?, ?, ?, 'reserved', ?, ?, ?)`,
+    ),
+    deferReservation: db.prepare(`UPDATE sends SET due_at = @at WHERE outbox_id = @id AND state = 'reserved'`),
+    hadStopClause: db.prepare(
+      `SELECT 1 FROM outbox WHERE recipient = ? AND stop_clause = 1 AND created_at > ? AND status NOT IN ('suppressed', 'failed', 'expired', 'rejected') LIMIT 1`,
+    ).pluck(),
+    insertInbound: db.prepare(
+      `INSERT INTO inbound_messages (received_at, provider_id, sender, recipient, text, keyword, action)
+       VALUES (@receivedAt, @providerId, @from, @to, @text, @kind, @action)
+       ON CONFLICT (provider_id) DO NOTHING`,
+    ),
+    inboundByProviderId: db.prepare('SELECT id, action FROM inbound_messages WHERE provider_id = ?'),
+    suppressClaimed: db.prepare(
+      `UPDATE outbox SET status = 'suppressed', reason = ?, blocked_until = ?, final_at = ?, updated_at = ?, lease_until = NULL
+        WHERE id = ? AND status = 'sending'`,
+    ),
+    insertEvent: db.prepare('INSERT INTO events (at, outbox_id, message_id, type, detail) VALUES (?, ?, ?, ?, ?)'),
+    // Two queries, not one with OR: each walks its partial index in order and
+    // stops at the limit, where an OR would collect every due row and sort them.
+    expiredLeases: db.prepare(`SELECT id FROM outbox WHERE status = 'sending' AND lease_until <= @now ORDER BY lease_until LIMIT @limit`),
+    due: db.prepare(`SELECT id FROM outbox WHERE status = 'queued' AND next_attempt_at <= @now ORDER BY next_attempt_at LIMIT @limit`),
+    lease: db.prepare(
+      `UPDATE outbox SET status = 'sending', lease_until = @leaseUntil, attempts = attempts + 1, updated_at = @now
+        WHERE id = @id
+        RETURNING id, message_id AS queueId, recipient, idempotency_key AS idempotencyKey, attempts, status, stop_clause AS stopClause,
+          created_at AS createdAt`,
+    ),
+    claimDetails: db.prepare(
+      `SELECT sender_name AS senderName, CASE WHEN @stopClause = 0 AND sms_text_no_clause IS NOT NULL THEN sms_text_no_clause ELSE sms_text END AS text,
+              setup_id AS setupId, cooldown_ms AS cooldownMs, purpose, expires_at AS expiresAt, sending_window AS sendingWindow,
+              on_unknown AS onUnknown FROM messages WHERE id = @queueId`,
+    ),
+    dueForSetup: db.prepare(
+      `SELECT id FROM outbox WHERE status = 'queued' AND setup_id = @setupId AND next_attempt_at <= @now ORDER BY next_attempt_at LIMIT @limit`,
+    ),
+    queuedSetups: db.prepare(`SELECT DISTINCT setup_id AS setupId FROM outbox WHERE status = 'queued'`).pluck(),
+    defer: db.prepare(
+      `UPDATE outbox SET status = 'queued', next_attempt_at = @at, attempts = attempts - 1, lease_until = NULL, updated_at = @now
+        WHERE id = @id AND status = 'sending'`,
+    ),
+    expire: db.prepare(
+      `UPDATE outbox SET status = 'expired', reason = @reason, final_at = @now, updated_at = @now, lease_until = NULL
+        WHERE id = @id AND status IN ('queued', 'sending')`,
+    ),
+    markUnknown: db.prepare(
+      `UPDATE outbox SET status = 'unknown', reason = ?, final_at = ?, updated_at = ?, lease_until = NULL WHERE id = ? AND status = 'sending'`,
+    ),
+    upsertPart: db.prepare(
+      `INSERT INTO receipt_parts (outbox_id, part, status, error_code, at) VALUES (@id, @part, @status, @errorCode, @now)
+       ON CONFLICT (outbox_id, part) DO NOTHING`,
+    ),
+    partStatuses: db.prepare('SELECT part, status, error_code AS errorCode FROM receipt_parts WHERE outbox_id = ?'),
+    parkedSince: db.prepare(`SELECT min(received_at) FROM receipts WHERE provider_message_id = ? AND outcome = 'parked'`).pluck(),
+    parked: db.prepare(
+      `SELECT id, status, error_code AS errorCode, part, parts, body FROM receipts WHERE provider_message_id = ? AND outcome = 'parked' ORDER BY id`,
+    ),
+    unpark: db.prepare('UPDATE receipts SET outcome = ? WHERE id = ?'),
+    nextDue: db.prepare(
+      `SELECT min(t) AS t FROM (
+         SELECT min(next_attempt_at) AS t FROM outbox WHERE status = 'queued'
+         UNION ALL SELECT min(lease_until) FROM outbox WHERE status = 'sending')`,
+    ),
+    markSent: db.prepare(
+      `UPDATE outbox SET status = 'sent', provider_message_id = ?, parts = ?, sent_at = ?, updated_at = ?, lease_until = NULL
+        WHERE id = ? AND status = 'sending'`,
+    ),
+    sendsSent: db.prepare(`UPDATE sends SET state = 'sent', sent_at = ? WHERE outbox_id = ? AND state = 'reserved'`),
+    markRetry: db.prepare(
+      `UPDATE outbox SET status = 'queued', reason = ?, next_attempt_at = ?, updated_at = ?, lease_until = NULL
+        WHERE id = ? AND status = 'sending'`,
+    ),
+    markFailed: db.prepare(
+      `UPDATE outbox SET status = 'failed', reason = ?, final_at = ?, updated_at = ?, lease_until = NULL
+        WHERE id = ? AND status IN ('queued', 'sending')`,
+    ),
+    release: db.prepare(`UPDATE sends SET state = 'released', released_at = ? WHERE outbox_id = ? AND state != 'released'`),
+    byProviderId: db.prepare('SELECT id, status, message_id AS queueId, parts FROM outbox WHERE provider_message_id = ?'),
+    finish: db.prepare(
+      `UPDATE outbox SET status = @status, final_at = @now, updated_at = @now, provider_error = @errorCode,
+         reason = CASE WHEN @status != 'delivered' THEN 'provider: ' || @status || coalesce(' (' || @errorCode || ')', '') ELSE reason END
+        WHERE id = @id`,
+    ),
+    countQueued: db.prepare(`SELECT count(*) AS n FROM outbox WHERE status = 'queued'`),
+    countSending: db.prepare(`SELECT count(*) AS n FROM outbox WHERE status = 'sending'`),
+    insertReceipt: db.prepare(
+      'INSERT INTO receipts (received_at, provider_message_id, status, error_code, outcome, body, part, parts) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+    ),
+  };
+}
+
+export type Statements = ReturnType<typeof prepareStatements>;

@@ -1,0 +1,72 @@
+/*
+ * The ledger's own thread (wiring, like daemon.ts). SQLite commits (and their
+ * fsync) block whatever thread runs them; here they block only this one.
+ * While one commit is on its way to disk, new writes queue up in this thread's
+ * message port and the next turn commits them all together: group commit that
+ * sizes itself to the disk.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { pino } from 'pino';
+import type { Clock } from '../core/clock.js';
+import { createClaimPolicy } from '../dispatch/claim-policy.js';
+import { migrate, openDatabase } from '../ledger/db.js';
+import { createSqliteLedger } from '../ledger/sqlite/ledger.js';
+import { LEDGER_METHODS, type Ledger } from '../ledger/types.js';
+import { createBatcher, type CallRequest, type CallResult, type FromLedgerThread, type LedgerThreadOptions } from '../ledger/thread-protocol.js';
+
+const port = parentPort;
+if (!port) throw new Error('ledger-thread must run as a worker thread');
+const options = workerData as LedgerThreadOptions;
+
+const send = (message: FromLedgerThread) => port.postMessage(message);
+const logger = pino({ level: options.logLevel, base: { stage: 'ledger' } }, { write: (line: string) => send({ type: 'log', line }) });
+
+// The daemon's clock, carried with each call: the ledger reads it while the call is made.
+let callTime = Date.now();
+const callClock: Clock = { now: () => callTime };
+const methods = new Set<string>(LEDGER_METHODS);
+
+function serve(ledger: Ledger): void {
+  // A commit resolves all its writes in one microtask checkpoint: one message back.
+  const reply = createBatcher<CallResult>((results) => send({ type: 'results', results }));
+  const table = ledger as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
+  port!.on('message', (calls: CallRequest[]) => {
+    for (const call of calls) {
+      if (call.method === 'close') {
+        void ledger.close().then(() => {
+          reply({ id: call.id, ok: true, value: undefined });
+          // After every queued reply (they go out in microtasks) has been posted.
+          setImmediate(() => port!.close());
+        });
+        return;
+      }
+      if (!methods.has(call.method)) {
+        reply({ id: call.id, ok: false, error: `unknown ledger method ${call.method}`, storage: false });
+        continue;
+      }
+      callTime = call.now;
+      (table[call.method] as (...args: unknown[]) => Promise<unknown>).apply(ledger, call.args).then(
+        (value) => reply({ id: call.id, ok: true, value }),
+        (error: Error) => reply({ id: call.id, ok: false, error: error.message, storage: error.name === 'StorageError' }),
+      );
+    }
+  });
+}
+
+try {
+  const db = openDatabase(options.path);
+  const report = migrate(db);
+  const ledger = createSqliteLedger({
+    db,
+    clock: callClock,
+    logger,
+    claimPolicy: createClaimPolicy(),
+    bookkeepingDelayMs: options.bookkeepingDelayMs,
+    ...(options.receiptGraceMs !== undefined ? { receiptGraceMs: options.receiptGraceMs } : {}),
+  });
+  ledger.onQueued(() => send({ type: 'queued' }));
+  serve(ledger);
+  send({ type: 'ready', applied: report.applied, version: report.version });
+} catch (error) {
+  send({ type: 'fatal', error: (error as Error).message });
+}

@@ -1,0 +1,220 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createManualClock } from '../../src/core/clock.js';
+import type { IntakeMessage, Ledger, RecipientRules } from '../../src/ledger/types.js';
+import { measureSms } from '../../src/message/encoding.js';
+
+/*
+ * The ledger contract: what every implementation must do, written against the
+ * Ledger interface only (no SQL, no files). test/contract/*.test.ts run it on
+ * each implementation; a new backend passes this before it is wired in.
+ */
+
+export type ManualClock = ReturnType<typeof createManualClock>;
+export interface ContractLedger {
+  ledger: Ledger;
+  close(): Promise<void>;
+}
+export type OpenLedger = (clock: ManualClock) => Promise<ContractLedger>;
+
+const MIN = 60_000;
+const T0 = Date.UTC(2026, 5, 1, 10, 0, 0); // a Monday, 12:00 in Copenhagen
+
+let serial = 0;
+const alertRules = (over: Partial<RecipientRules> = {}): RecipientRules => ({
+  setupId: 'alerts', cooldownMs: 10 * MIN, purpose: null, dailyLimit: null, numberDailyLimit: null, ...over,
+});
+function mail(recipients: string[], over: Partial<IntakeMessage> = {}): IntakeMessage {
+  serial++;
+  const text = over.text ?? 'Server down';
+  return {
+    setupId: 'alerts', senderName: 'Example', mailFrom: 'ops@example.test', headerMessageId: `<c${serial}@example.test>`, bodyHash: `h${serial}`,
+    clientIp: '127.0.0.1', sessionRef: `s.${serial}`, text, measure: measureSms(text), recipients, rules: alertRules(), stopClauseAppended: false,
+    ...over,
+  };
+}
+
+export function ledgerContract(name: string, open: OpenLedger): void {
+  describe(`ledger contract: ${name}`, () => {
+    let clock: ManualClock;
+    let handle: ContractLedger;
+    let ledger: Ledger;
+    beforeEach(async () => {
+      clock = createManualClock(T0);
+      handle = await open(clock);
+      ledger = handle.ledger;
+    });
+    afterEach(() => handle.close());
+
+    /** Claims everything due and records it sent: the SMS left. */
+    async function sendAllDue(): Promise<string[]> {
+      const claimed = await ledger.claimDue(100, MIN);
+      for (const sms of claimed) await ledger.recordSent(sms.outboxId, `p-${sms.idempotencyKey}`);
+      return claimed.map((sms) => sms.recipient);
+    }
+
+    describe('intake decisions', () => {
+      it('queues each recipient once, after the commit, under one queue id', async () => {
+        const outcome = await ledger.acceptMessage(mail(['+4520000001', '+4520000002']));
+        expect(outcome.duplicate).toBe(false);
+        expect(outcome.decisions.map((d) => d.outcome)).toEqual(['queued', 'queued']);
+        const rows = await ledger.outbox({ queueId: outcome.queueId });
+        expect(rows.map((r) => [r.recipient, r.status])).toEqual([['+4520000001', 'queued'], ['+4520000002', 'queued']]);
+      });
+
+      it('cooldown: a second mail inside the interval is suppressed with when it ends; exactly one interval later it goes', async () => {
+        await ledger.acceptMessage(mail(['+4520000003']));
+        expect(await sendAllDue()).toEqual(['+4520000003']);
+        clock.advance(5 * MIN);
+        const second = await ledger.acceptMessage(mail(['+4520000003']));
+        expect(second.decisions[0]).toMatchObject({ outcome: 'suppressed', reason: 'cooldown', blockedUntil: T0 + 10 * MIN });
+        clock.set(T0 + 10 * MIN); // half-open: a send exactly one interval ago no longer blocks
+        expect((await ledger.acceptMessage(mail(['+4520000003']))).decisions[0]?.outcome).toBe('queued');
+      });
+
+      it('fifty parallel mails to one number: exactly one is queued', async () => {
+        const outcomes = await Promise.all(Array.from({ length: 50 }, () => ledger.acceptMessage(mail(['+4520000004']))));
+        const queued = outcomes.flatMap((o) => o.decisions).filter((d) => d.outcome === 'queued');
+        expect(queued).toHaveLength(1);
+        expect((await ledger.outbox({ recipient: '+4520000004' })).filter((r) => r.status === 'suppressed')).toHaveLength(49);
+      });
+
+      it('a retried mail within 24 h gets the original queue id and no new row; after 24 h it is new', async () => {
+        const first = mail(['+4520000005'], { rules: alertRules({ cooldownMs: null }) });
+        const original = await ledger.acceptMessage(first);
+        const retried = await ledger.acceptMessage({ ...first });
+        expect(retried).toMatchObject({ duplicate: true, queueId: original.queueId });
+        clock.advance(24 * 60 * MIN + 1);
+        expect((await ledger.acceptMessage({ ...first })).duplicate).toBe(false);
+      });
+
+      it('checkRecipient answers without reserving', async () => {
+        expect(await ledger.checkRecipient('+4520000006', alertRules())).toEqual({ allowed: true });
+        expect(await ledger.checkRecipient('+4520000006', alertRules())).toEqual({ allowed: true });
+        expect((await ledger.acceptMessage(mail(['+4520000006']))).decisions[0]?.outcome).toBe('queued');
+        expect(await ledger.checkRecipient('+4520000006', alertRules())).toMatchObject({ allowed: false, reason: 'cooldown' });
+      });
+    });
+
+    describe('consent and other channels', () => {
+      it('an opt-out blocks every setup; a marketing setup also needs the opt-in for its own purpose', async () => {
+        const marketing = alertRules({ setupId: 'news', cooldownMs: null, purpose: { name: 'newsletter', maxSilenceMs: null } });
+        expect(await ledger.checkRecipient('+4520000007', marketing)).toMatchObject({ allowed: false, reason: 'no_consent' });
+        await ledger.changeConsent([{ recipient: '+4520000007', purpose: 'newsletter', action: 'opt_in', source: 'test' }]);
+        expect(await ledger.checkRecipient('+4520000007', marketing)).toEqual({ allowed: true });
+        expect(await ledger.checkRecipient('+4520000007', { ...marketing, purpose: { name: 'offers', maxSilenceMs: null } })).toMatchObject({ reason: 'no_consent' });
+        await ledger.changeConsent([{ recipient: '+4520000007', action: 'opt_out', source: 'test' }]);
+        expect(await ledger.checkRecipient('+4520000007', alertRules())).toMatchObject({ allowed: false, reason: 'opted_out' });
+      });
+
+      it('a send reported by another channel counts for the cooldown; a repeated ref counts once', async () => {
+        const sends = [{ recipient: '+4520000008', at: T0 - MIN, channel: 'api' as const, ref: 'crm-1' }];
+        expect(await ledger.recordExternalSends(sends)).toEqual({ recorded: 1, duplicates: 0 });
+        expect(await ledger.recordExternalSends(sends)).toEqual({ recorded: 0, duplicates: 1 });
+        expect((await ledger.acceptMessage(mail(['+4520000008']))).decisions[0]).toMatchObject({ outcome: 'suppressed', reason: 'cooldown' });
+      });
+
+      it('an inbound STOP opts the number out; the same webhook twice acts once; a queued SMS is then suppressed at send time', async () => {
+        await ledger.acceptMessage(mail(['+4520000009'], { rules: alertRules({ cooldownMs: null }) }));
+        const stop = { providerId: 'in-1', from: '+4520000009', to: undefined, text: 'STOP', receivedAt: T0, kind: 'opt_out' as const, keyword: 'STOP' };
+        expect((await ledger.recordInbound(stop)).duplicate).toBe(false);
+        expect((await ledger.recordInbound(stop)).duplicate).toBe(true);
+        expect(await ledger.claimDue(10, MIN)).toEqual([]);
+        expect((await ledger.outbox({ recipient: '+4520000009' }))[0]).toMatchObject({ status: 'suppressed', reason: 'opted_out' });
+      });
+    });
+
+    describe('claims and leases', () => {
+      it('a claimed row is leased: not claimed twice, then claimed again with the same idempotency key when the lease ends', async () => {
+        await ledger.acceptMessage(mail(['+4520000010']));
+        const [first] = await ledger.claimDue(10, MIN);
+        expect(await ledger.claimDue(10, MIN)).toEqual([]);
+        clock.advance(MIN);
+        const [again] = await ledger.claimDue(10, MIN);
+        expect(again).toMatchObject({ outboxId: first?.outboxId, idempotencyKey: first?.idempotencyKey, attempt: 2 });
+      });
+
+      it('a scheduled row is not due before its time, and nextDueAt says when', async () => {
+        await ledger.acceptMessage(mail(['+4520000011'], { sendAt: T0 + 30 * MIN }));
+        expect(await ledger.claimDue(10, MIN)).toEqual([]);
+        expect(await ledger.nextDueAt()).toBe(T0 + 30 * MIN);
+        clock.set(T0 + 30 * MIN);
+        expect((await ledger.claimDue(10, MIN)).map((s) => s.recipient)).toEqual(['+4520000011']);
+      });
+
+      it('the claim applies the expiry and the sending window', async () => {
+        await ledger.acceptMessage(mail(['+4520000012'], { expiresAt: T0 + MIN }));
+        const saturdays = { timezone: 'Europe/Copenhagen', days: ['sat' as const], start: 9 * 60, end: 17 * 60, holidays: [] };
+        await ledger.acceptMessage(mail(['+4520000013'], { sendingWindow: saturdays }));
+        clock.advance(MIN);
+        expect(await ledger.claimDue(10, MIN)).toEqual([]);
+        expect((await ledger.outbox({ recipient: '+4520000012' }))[0]?.status).toBe('expired');
+        const deferred = await ledger.outbox({ recipient: '+4520000013' });
+        expect(deferred[0]?.status).toBe('queued');
+        expect(await ledger.nextDueAt()).toBe(Date.UTC(2026, 5, 6, 7, 0, 0)); // Saturday 09:00 CEST
+      });
+
+      it('a retry is due at its next attempt; a permanent failure releases the cooldown reservation', async () => {
+        await ledger.acceptMessage(mail(['+4520000014']));
+        const [sms] = await ledger.claimDue(10, MIN);
+        await ledger.recordRetry(sms!.outboxId, 'HTTP 503', T0 + 2 * MIN);
+        expect(await ledger.claimDue(10, MIN)).toEqual([]);
+        clock.set(T0 + 2 * MIN);
+        const [retried] = await ledger.claimDue(10, MIN);
+        await ledger.recordFailure(retried!.outboxId, 'HTTP 400');
+        expect((await ledger.outbox({ recipient: '+4520000014' }))[0]).toMatchObject({ status: 'failed', reason: 'HTTP 400' });
+        expect((await ledger.acceptMessage(mail(['+4520000014']))).decisions[0]?.outcome).toBe('queued');
+      });
+    });
+
+    describe('receipts in any order', () => {
+      it('a receipt that beats the send is parked, then applied when the id is recorded', async () => {
+        await ledger.acceptMessage(mail(['+4520000015']));
+        const [sms] = await ledger.claimDue(10, MIN);
+        expect(await ledger.applyReceipt({ providerMessageId: 'early-1', status: 'delivered', rawBody: '{}' })).toBe('parked');
+        await ledger.recordSent(sms!.outboxId, 'early-1');
+        expect((await ledger.outbox({ recipient: '+4520000015' }))[0]?.status).toBe('delivered');
+      });
+
+      it('parts in any order: delivered when every part is; repeats change nothing; never backwards', async () => {
+        await ledger.acceptMessage(mail(['+4520000016']));
+        const [sms] = await ledger.claimDue(10, MIN);
+        await ledger.recordSent(sms!.outboxId, 'multi-1', 3);
+        const part = (n: number) => ({ providerMessageId: 'multi-1', status: 'delivered' as const, part: n, parts: 3, rawBody: `{"part":${n}}` });
+        expect(await ledger.applyReceipt(part(3))).toBe('partial');
+        expect(await ledger.applyReceipt(part(3))).toBe('duplicate');
+        expect(await ledger.applyReceipt(part(1))).toBe('partial');
+        expect(await ledger.applyReceipt(part(2))).toBe('applied');
+        expect(await ledger.applyReceipt({ providerMessageId: 'multi-1', status: 'failed', rawBody: '{}' })).toBe('stale');
+        expect((await ledger.outbox({ recipient: '+4520000016' }))[0]?.status).toBe('delivered');
+      });
+    });
+
+    describe('reports and history', () => {
+      it('a report is due once every row is final, and is marked once', async () => {
+        const { queueId } = await ledger.acceptMessage(mail(['+4520000017'], { reportMode: 'all' }));
+        expect(await ledger.dueReports(10, T0 - 60 * MIN)).toEqual([]);
+        const [sms] = await ledger.claimDue(10, MIN);
+        await ledger.recordSent(sms!.outboxId, 'rep-1');
+        await ledger.applyReceipt({ providerMessageId: 'rep-1', status: 'delivered', rawBody: '{}' });
+        const [report] = await ledger.dueReports(10, T0 - 60 * MIN);
+        expect(report).toMatchObject({ queueId, mode: 'all', outcomes: [{ recipient: '+4520000017', status: 'delivered' }] });
+        expect(await ledger.markReported(queueId, 'sent')).toBe(true);
+        expect(await ledger.markReported(queueId, 'sent')).toBe(false);
+        expect(await ledger.dueReports(10, T0)).toEqual([]);
+      });
+
+      it('lastSmsTo finds the newest SMS sent to a number from an email, with that mail', async () => {
+        expect(await ledger.lastSmsTo('+4520000018')).toBeUndefined();
+        const { queueId } = await ledger.acceptMessage(mail(['+4520000018'], { subject: 'Disk' }));
+        await sendAllDue();
+        expect(await ledger.lastSmsTo('+4520000018')).toMatchObject({ queueId, mailFrom: 'ops@example.test', subject: 'Disk', setupId: 'alerts' });
+      });
+
+      it('times come from the caller\'s clock', async () => {
+        clock.set(T0 + 123_456);
+        const { queueId } = await ledger.acceptMessage(mail(['+4520000019']));
+        expect((await ledger.outbox({ queueId }))[0]?.createdAt).toBe(T0 + 123_456);
+      });
+    });
+  });
+}
