@@ -47,7 +47,8 @@ export function htmlToText(html: string): string {
       { selector: 'th', format: 'tableCell' },
       { selector: 'td', format: 'tableCell' },
       { selector: 'ul', options: { itemPrefix: '- ' } },
-      { selector: 'hr', format: 'skip' },
+      // A rule ends the line above it: Outlook draws one over the quoted "From:" block, which must start a line to be recognised.
+      { selector: 'hr', format: 'block', options: { leadingLineBreaks: 1, trailingLineBreaks: 1 } },
     ],
   });
 }

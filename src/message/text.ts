@@ -5,10 +5,10 @@
 import { measureSms, type SmsMeasure } from './encoding.js';
 import { htmlToText } from './html.js';
 import { hasStopClause } from './stop-clause.js';
-import { stripNonMessage, type CutMarker } from './strip.js';
+import { stripNonMessage, type CutMarker, type RemovedBlock } from './strip.js';
 import { transliterate } from './transliterate.js';
 
-export type { CutMarker };
+export type { CutMarker, RemovedBlock };
 
 export interface EmailContent {
   subject: string | undefined;
@@ -53,7 +53,15 @@ export const DEFAULT_TEXT_POLICY: TextPolicy = {
 export type TextWarning = 'stripping_left_nothing' | 'truncated' | 'html_converted';
 
 export type SmsText =
-  | { ok: true; text: string; measure: SmsMeasure; warnings: TextWarning[]; stopClauseAppended: boolean }
+  | {
+      ok: true;
+      text: string;
+      measure: SmsMeasure;
+      warnings: TextWarning[];
+      stopClauseAppended: boolean;
+      /** The blocks stripping took out of the body (quote header, quoted text, signature, footer, disclaimer), for `explain --why`. */
+      removed: RemovedBlock[];
+    }
   | { ok: false; reason: 'no_text' }
   | { ok: false; reason: 'too_long'; segments: number; maxSegments: number };
 
@@ -71,7 +79,7 @@ export function normaliseWhitespace(input: string): string {
     .trim();
 }
 
-function bodyOf(content: EmailContent, policy: TextPolicy, warnings: TextWarning[]): string {
+function bodyOf(content: EmailContent, policy: TextPolicy, warnings: TextWarning[], removed: RemovedBlock[]): string {
   let body = content.text ?? '';
   if (!body.trim() && content.html) {
     body = htmlToText(content.html);
@@ -79,18 +87,20 @@ function bodyOf(content: EmailContent, policy: TextPolicy, warnings: TextWarning
   }
   const stripped = stripNonMessage(body.replace(/\r\n?/g, '\n'), policy.cutMarkers);
   if (stripped.fellBack) warnings.push('stripping_left_nothing');
+  removed.push(...(stripped.removed ?? []));
   return stripped.text;
 }
 
 export function buildSmsText(content: EmailContent, policy: TextPolicy = DEFAULT_TEXT_POLICY): SmsText {
   const warnings: TextWarning[] = [];
+  const removed: RemovedBlock[] = [];
   const subject = content.subject ?? '';
   const raw =
     policy.source === 'subject'
       ? subject
       : policy.source === 'subject+body'
-        ? [normaliseWhitespace(subject), normaliseWhitespace(bodyOf(content, policy, warnings))].filter(Boolean).join(policy.separator)
-        : bodyOf(content, policy, warnings);
+        ? [normaliseWhitespace(subject), normaliseWhitespace(bodyOf(content, policy, warnings, removed))].filter(Boolean).join(policy.separator)
+        : bodyOf(content, policy, warnings, removed);
   let text = normaliseWhitespace(policy.transliterate ? transliterate(raw) : raw.replace(/\u00a0/g, ' '));
   if (!text) return { ok: false, reason: 'no_text' };
 
@@ -115,7 +125,7 @@ export function buildSmsText(content: EmailContent, policy: TextPolicy = DEFAULT
     // Only when the appended text alone (with "...") is over the budget: nothing of the body can make it fit.
     if (measure.segments > policy.maxSegments) return { ok: false, reason: 'too_long', segments: measure.segments, maxSegments: policy.maxSegments };
   }
-  return { ok: true, text: text + tail, measure, warnings, stopClauseAppended: append === true };
+  return { ok: true, text: text + tail, measure, warnings, stopClauseAppended: append === true, removed };
 }
 
 const ELLIPSIS = '...'; // three dots: the one-character ellipsis is not GSM-7
