@@ -128,6 +128,19 @@ describe('mail2sms explain', () => {
     expect(report.sms).toMatchObject({ encoding: 'GSM-7', senderName: 'Example', text: readFileSync('test/fixtures/mail/26-nagios-alert-7bit.sms.txt', 'utf8').replace(/\n$/, '') });
   });
 
+  it('--why lists each block stripped from the body with its lines and class; --json always carries them', async () => {
+    dirs = writeConfig();
+    const reply = 'test/fixtures/mail/01-outlook-en-reply.eml';
+    const args = ['explain', reply, '-c', dirs.configFile, '--from', 'ops@example.test', '--to', '+4520123456@sms.example.test'];
+    const plain = await cli(...args);
+    expect(plain.stdout).not.toContain('Removed:');
+    const why = await cli(...args, '--why');
+    expect(why.stdout).toMatch(/Removed: {4}2 block\(s\) of the body\n {2}lines \d+-\d+: quote header\n {4}- _+\n {4}- From: Morten Lund/);
+    expect(why.stdout).toMatch(/lines \d+-\d+: quoted text\n {4}- Hi Sarah,/);
+    const json = JSON.parse((await cli(...args, '--json')).stdout) as { sms: { removed: { class: string; lines: number[] }[] } };
+    expect(json.sms.removed.map((block) => block.class)).toEqual(['quote_header', 'quoted']);
+  });
+
   it('says why a sender would be refused, in the text form', async () => {
     dirs = writeConfig();
     // A mail the daemon would refuse: the reason on stdout, exit 1, so scripts can test mails against the config.

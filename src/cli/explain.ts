@@ -6,6 +6,7 @@ import type { RecipientRules, RuleVerdict, SuppressionReason } from '../ledger/r
 import type { IntakeMessage, IntakeOutcome } from '../ledger/types.js';
 import { parseEmail } from '../message/parse.js';
 import type { SmsEncoding } from '../message/encoding.js';
+import type { RemovedBlock } from '../message/text.js';
 import { checkRecipient, checkSender, rulesFor } from '../intake/policy.js';
 import { decideData, decideReply } from '../intake/decide.js';
 import { acceptedReply, refusalLine } from '../smtp/replies.js';
@@ -40,7 +41,7 @@ export interface ExplainReport {
   sender: { accepted: true } | { accepted: false; reply: string };
   recipients: RecipientReport[];
   sms:
-    | { text: string; encoding: SmsEncoding; segments: number; characters: number; warnings: string[]; senderName: string }
+    | { text: string; encoding: SmsEncoding; segments: number; characters: number; warnings: string[]; senderName: string; removed: RemovedBlock[] }
     | { reply: string }
     | null;
   note?: string;
@@ -97,7 +98,7 @@ export async function explainMail(config: Config, raw: Buffer, options: ExplainO
   }
   const timing = timingOf(verdict.setup, verdict.message, options.now);
   if (timing.length > 0) report.timing = timing;
-  report.sms = { ...verdict.message.measure, text: verdict.message.text, warnings: verdict.warnings, senderName: verdict.setup.sender_name };
+  report.sms = { ...verdict.message.measure, text: verdict.message.text, warnings: verdict.warnings, senderName: verdict.setup.sender_name, removed: verdict.removed };
   const answer = decideReply(verdict.setup, outcomeFrom(verdicts, numbers));
   return answer.ok ? { ...report, reply: `250 ${acceptedReply(answer.acceptance, 'explain')}` } : { ...report, reply: refusalLine(answer.refusal), refused: true };
 }
@@ -135,7 +136,7 @@ function outcomeFrom(verdicts: Map<string, RuleVerdict>, numbers: readonly strin
   const decisions = numbers.map((recipient) => [recipient, verdicts.get(recipient) ?? { allowed: true as const }] as const).map(([recipient, rule]) =>
     rule.allowed ? { recipient, outcome: 'queued' as const } : { recipient, outcome: 'suppressed' as const, reason: rule.reason, detail: rule.detail },
   );
-  return { queueId: '(explain)', duplicate: false, decisions };
+  return { queueId: '<queue-id>', duplicate: false, decisions };
 }
 
 /** When it would go: schedule, sending window, expiry. */
@@ -158,7 +159,7 @@ function timingOf(setup: Setup, message: IntakeMessage, now: number): string[] {
   return timing;
 }
 
-export function formatExplain(report: ExplainReport): string {
+export function formatExplain(report: ExplainReport, options: { why?: boolean } = {}): string {
   const lines: string[] = [];
   lines.push(`Envelope:   from <${report.envelope.from}> to ${report.envelope.to.map((a) => `<${a}>`).join(', ') || '(none)'} from ${report.envelope.ip}`);
   lines.push(report.setup ? `Setup:      ${report.setup.id} (${report.setup.file}), matched by ${report.setup.matchedBy}` : 'Setup:      none matches this sender');
@@ -180,8 +181,29 @@ export function formatExplain(report: ExplainReport): string {
   if (report.sms && 'text' in report.sms) {
     lines.push(`SMS:        from ${report.sms.senderName}, ${report.sms.encoding}, ${report.sms.characters} characters, ${report.sms.segments} segment(s)${report.sms.warnings.length ? `; warnings: ${report.sms.warnings.join(', ')}` : ''}`);
     lines.push('', ...report.sms.text.split('\n').map((line) => `  | ${line}`));
+    if (options.why) lines.push(...formatRemoved(report.sms.removed));
   } else if (report.sms) {
     lines.push(`DATA:       refused: ${report.sms.reply}`);
   }
   return lines.join('\n') + '\n';
+}
+
+const CLASS_NAMES: Record<RemovedBlock['class'], string> = {
+  quote_header: 'quote header',
+  quoted: 'quoted text',
+  signature: 'signature',
+  footer: 'footer',
+  disclaimer: 'disclaimer or cut marker',
+};
+
+/** explain --why: each block stripping took out of the body, with its lines and class. */
+function formatRemoved(removed: readonly RemovedBlock[]): string[] {
+  if (removed.length === 0) return ['', 'Removed:    nothing (the whole body is the person\'s text)'];
+  const lines = ['', `Removed:    ${removed.length} block(s) of the body`];
+  for (const block of removed) {
+    const [from, to] = block.lines;
+    lines.push(`  lines ${from}${to !== from ? `-${to}` : ''}: ${CLASS_NAMES[block.class]}`);
+    lines.push(...block.text.split('\n').map((line) => `    - ${line}`));
+  }
+  return lines;
 }

@@ -3,7 +3,7 @@ import type { Setup } from '../config/schema.js';
 import { refusal, type Acceptance, type Refusal } from '../core/errors.js';
 import type { IntakeMessage, IntakeOutcome, RecipientDecision } from '../ledger/types.js';
 import type { ParsedEmail } from '../message/email.js';
-import { buildSmsText, type TextPolicy } from '../message/text.js';
+import { buildSmsText, type RemovedBlock, type TextPolicy } from '../message/text.js';
 import { parseSendAt } from '../message/send-at.js';
 import { rulesFor, textPolicyFor } from './policy.js';
 
@@ -32,7 +32,7 @@ export interface DataEnvelope {
 export type DataVerdict =
   | { action: 'refuse'; refusal: Refusal }
   | { action: 'discard'; acceptance: Acceptance; why: string }
-  | { action: 'store'; setup: Setup; message: IntakeMessage; warnings: string[] };
+  | { action: 'store'; setup: Setup; message: IntakeMessage; warnings: string[]; /** What stripping took out of the body, and why (explain --why). */ removed: RemovedBlock[] };
 
 export interface DataDecision {
   /** Mail for postmaster goes to the admin before the answer (there is no queue for it). */
@@ -111,7 +111,7 @@ function decideSms(config: Config, envelope: DataEnvelope, email: ParsedEmail, b
     onUnknown: setup.on_unknown ?? (setup.category === 'marketing' ? 'fail' : 'retry'),
     ...(setup.report !== 'none' ? { reportMode: setup.report } : {}),
   };
-  return { action: 'store', setup, message, warnings: sms.warnings };
+  return { action: 'store', setup, message, warnings: sms.warnings, removed: sms.removed };
 }
 
 type FailedText = Extract<ReturnType<typeof buildSmsText>, { ok: false }>;

@@ -19,8 +19,9 @@ export function registerExplainCommands(program: Command, { out, setExit }: CliI
     .option('--ip <address>', 'client IP address', '127.0.0.1')
     .option('--user <name>', 'SMTP AUTH user the client logs in as')
     .option('--json', 'print JSON')
+    .option('--why', 'also list each block stripped from the body (quoted text, signatures, footers) with its lines and why')
     .addOption(configOption())
-    .action(async (file: string, opts: { from?: string; to?: string[]; ip: string; user?: string; json?: boolean; config: string }) => {
+    .action(async (file: string, opts: { from?: string; to?: string[]; ip: string; user?: string; json?: boolean; why?: boolean; config: string }) => {
       const config = load(opts.config);
       let raw: Buffer;
       try {
@@ -47,7 +48,7 @@ export function registerExplainCommands(program: Command, { out, setExit }: CliI
           now: Date.now(),
           ...(rules ? { rules: (recipient, recipientRules, now) => rules.evaluate(recipient, recipientRules, now) } : {}),
         });
-        out(opts.json ? JSON.stringify(report, null, 2) + '\n' : formatExplain(report));
+        out(opts.json ? JSON.stringify(report, null, 2) + '\n' : formatExplain(report, { why: opts.why === true }));
         // Scripts can test a mail against the config: non-zero when the daemon would refuse it.
         if (report.refused) setExit(EXIT.refused);
       } finally {
