@@ -9,6 +9,7 @@ import { registerConfigCommands } from './commands/config.js';
 import { registerExplainCommands } from './commands/explain.js';
 import { registerPasswordsCommands } from './commands/passwords.js';
 import { registerProviderSimCommands } from './commands/provider-sim.js';
+import { registerQueueCommands } from './commands/queue.js';
 import { registerServeCommands } from './commands/serve.js';
 import { registerStorageCommands } from './commands/storage.js';
 function packageVersion(): string {
@@ -30,6 +31,7 @@ export function buildProgram(out: (text: string) => void, setExit: (code: number
   registerExplainCommands(program, io);
   registerPasswordsCommands(program, io);
   registerLedgerCommands(program, out);
+  registerQueueCommands(program, io);
   registerProviderSimCommands(program, io);
   return program;
 }

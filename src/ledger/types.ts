@@ -228,7 +228,70 @@ export interface HistoryStore {
   outbox(filter?: { queueId?: string; recipient?: string }): Promise<OutboxRow[]>;
 }
 
-export interface Ledger extends IntakeStore, DispatchQueue, ReceiptStore, ConsentLedger, ReportStore, HistoryStore {
+/** Why a row that is not sent yet waits. */
+export type WaitingKind = 'queued' | 'scheduled' | 'deferred' | 'retrying';
+
+export interface QueueEntry {
+  queueId: string;
+  outboxId: number;
+  recipient: string;
+  setupId: string;
+  /** failed rows, or why a queued row waits. */
+  state: WaitingKind | 'sending' | 'failed';
+  reason: string | null;
+  attempts: number;
+  createdAt: number;
+  /** When it is due (queued rows). */
+  nextAttemptAt: number | null;
+}
+
+export interface QueueFilter {
+  setupId?: string;
+  state?: 'queued' | 'scheduled' | 'deferred' | 'retrying' | 'failed';
+  limit: number;
+}
+
+/** One mail and everything that happened to each of its SMS (mail2sms status). */
+export interface MailStatus {
+  queueId: string;
+  setupId: string;
+  mailFrom: string;
+  receivedAt: number;
+  subject: string | null;
+  text: string;
+  sendAt: number | null;
+  expiresAt: number | null;
+  recipients: {
+    outboxId: number;
+    recipient: string;
+    status: OutboxStatus;
+    reason: string | null;
+    attempts: number;
+    providerMessageId: string | null;
+    sentAt: number | null;
+    finalAt: number | null;
+    receipts: { at: number; status: string; errorCode: string | null; part: number | null; outcome: string }[];
+    events: { at: number; type: string; detail: string | null }[];
+  }[];
+}
+
+/** Who asked for a change from the command line, and why (kept as an event). */
+export interface Requester {
+  who: string;
+  why: string;
+}
+
+/** Fixing things by hand: cancel what is not sent yet, retry what failed. */
+export interface QueueAdmin {
+  mailStatus(queueId: string): Promise<MailStatus | undefined>;
+  listQueue(filter: QueueFilter): Promise<QueueEntry[]>;
+  /** Ends rows not yet sent (queued, scheduled, deferred) as suppressed `cancelled`, freeing their reservations. */
+  cancel(queueId: string, recipient: string | undefined, by: Requester): Promise<{ cancelled: string[]; notCancelled: { recipient: string; status: OutboxStatus }[] }>;
+  /** Queues failed rows again at once, under the same idempotency key; they count for the cooldown again. */
+  retryFailed(queueId: string, recipient: string | undefined, by: Requester): Promise<{ retried: string[]; notRetried: { recipient: string; status: OutboxStatus }[] }>;
+}
+
+export interface Ledger extends IntakeStore, DispatchQueue, ReceiptStore, ConsentLedger, ReportStore, HistoryStore, QueueAdmin {
   /** Called after each commit that queued rows, so dispatch wakes without polling. */
   onQueued(listener: () => void): void;
   close(): Promise<void>;
@@ -256,6 +319,10 @@ export const LEDGER_METHODS = [
   'markReported',
   'lastSmsTo',
   'outbox',
+  'mailStatus',
+  'listQueue',
+  'cancel',
+  'retryFailed',
 ] as const satisfies readonly LedgerMethod[];
 
 // Compile-time check that the list is complete: a method added to a store but not listed fails here.

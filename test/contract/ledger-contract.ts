@@ -189,6 +189,60 @@ export function ledgerContract(name: string, open: OpenLedger): void {
       });
     });
 
+    describe('looking things up and fixing them by hand', () => {
+      const by = { who: 'ops', why: 'customer asked' };
+
+      it('mailStatus gives each recipient with its receipts and events', async () => {
+        const { queueId } = await ledger.acceptMessage(mail(['+4520000020', '+4520000021'], { subject: 'Disk' }));
+        const [first] = await ledger.claimDue(1, MIN);
+        await ledger.recordSent(first!.outboxId, 'st-1');
+        await ledger.applyReceipt({ providerMessageId: 'st-1', status: 'delivered', rawBody: '{}' });
+        const status = await ledger.mailStatus(queueId);
+        expect(status).toMatchObject({ queueId, setupId: 'alerts', mailFrom: 'ops@example.test', subject: 'Disk', text: 'Server down' });
+        expect(status?.recipients.map((r) => [r.recipient, r.status])).toEqual([['+4520000020', 'delivered'], ['+4520000021', 'queued']]);
+        expect(status?.recipients[0]?.receipts).toMatchObject([{ status: 'delivered', outcome: 'applied' }]);
+        expect(status?.recipients[0]?.events.map((e) => e.type)).toEqual(['claimed', 'sent', 'delivered']);
+        expect(await ledger.mailStatus('NOSUCHID')).toBeUndefined();
+      });
+
+      it('listQueue says why each row waits: due, scheduled, deferred by a window, retrying; and lists failed rows', async () => {
+        await ledger.acceptMessage(mail(['+4520000022']));
+        await ledger.acceptMessage(mail(['+4520000023'], { sendAt: T0 + 60 * MIN }));
+        await ledger.acceptMessage(mail(['+4520000024'], { sendingWindow: { timezone: 'Europe/Copenhagen', days: ['sat'], start: 540, end: 1020, holidays: [] } }));
+        await ledger.acceptMessage(mail(['+4520000025']));
+        for (const sms of await ledger.claimDue(10, MIN)) {
+          if (sms.recipient === '+4520000025') await ledger.recordRetry(sms.outboxId, 'HTTP 503', T0 + 5 * MIN);
+          if (sms.recipient === '+4520000022') await ledger.recordFailure(sms.outboxId, 'HTTP 400');
+        }
+        const states = Object.fromEntries((await ledger.listQueue({ limit: 10 })).map((e) => [e.recipient, e.state]));
+        expect(states).toEqual({ '+4520000023': 'scheduled', '+4520000024': 'deferred', '+4520000025': 'retrying' });
+        expect((await ledger.listQueue({ limit: 10, state: 'failed' })).map((e) => e.recipient)).toEqual(['+4520000022']);
+        expect((await ledger.listQueue({ limit: 10, state: 'scheduled' })).map((e) => e.recipient)).toEqual(['+4520000023']);
+        expect(await ledger.listQueue({ limit: 10, setupId: 'other' })).toEqual([]);
+      });
+
+      it('cancel ends a scheduled SMS as suppressed (cancelled), frees its cooldown, and leaves sent ones alone', async () => {
+        const { queueId } = await ledger.acceptMessage(mail(['+4520000026'], { sendAt: T0 + 60 * MIN }));
+        expect(await ledger.cancel(queueId, undefined, by)).toEqual({ cancelled: ['+4520000026'], notCancelled: [] });
+        expect((await ledger.outbox({ queueId }))[0]).toMatchObject({ status: 'suppressed', reason: 'cancelled' });
+        expect((await ledger.acceptMessage(mail(['+4520000026']))).decisions[0]?.outcome).toBe('queued');
+        const sent = await ledger.acceptMessage(mail(['+4520000027']));
+        await sendAllDue();
+        expect(await ledger.cancel(sent.queueId, '+4520000027', by)).toEqual({ cancelled: [], notCancelled: [{ recipient: '+4520000027', status: 'sent' }] });
+        expect((await ledger.mailStatus(queueId))?.recipients[0]?.events).toMatchObject([{ type: 'cancelled', detail: 'by ops: customer asked' }]);
+      });
+
+      it('retryFailed queues a failed row again under the same idempotency key', async () => {
+        const { queueId } = await ledger.acceptMessage(mail(['+4520000028']));
+        const [first] = await ledger.claimDue(10, MIN);
+        await ledger.recordFailure(first!.outboxId, 'HTTP 400');
+        expect(await ledger.retryFailed(queueId, undefined, by)).toEqual({ retried: ['+4520000028'], notRetried: [] });
+        const [again] = await ledger.claimDue(10, MIN);
+        expect(again).toMatchObject({ outboxId: first?.outboxId, idempotencyKey: first?.idempotencyKey, attempt: 2 });
+        expect(await ledger.retryFailed(queueId, undefined, by)).toEqual({ retried: [], notRetried: [{ recipient: '+4520000028', status: 'sending' }] });
+      });
+    });
+
     describe('reports and history', () => {
       it('a report is due once every row is final, and is marked once', async () => {
         const { queueId } = await ledger.acceptMessage(mail(['+4520000017'], { reportMode: 'all' }));

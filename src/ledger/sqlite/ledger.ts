@@ -6,6 +6,7 @@ import type { Db } from '../db.js';
 import { createNotifyQueries } from '../notify-queries.js';
 import { createRuleReader } from '../rules.js';
 import type { ClaimPolicy, IntakeMessage, IntakeOutcome, Ledger, OutboxRow } from '../types.js';
+import { createQueueAdmin } from './admin.js';
 import { createGroupCommit, type WriteOptions } from './group-commit.js';
 import { createInboundWriter } from './inbound.js';
 import { createIntakeWriter, newQueueId } from './intake.js';
@@ -61,6 +62,7 @@ export function createSqliteLedger(deps: SqliteLedgerDeps): Ledger {
     queuedSinceNotify = true;
   };
   const inbound = createInboundWriter(stmt, consent, markQueued);
+  const admin = createQueueAdmin(db);
   const commits = createGroupCommit({
     db,
     logger: deps.logger,
@@ -116,6 +118,16 @@ export function createSqliteLedger(deps: SqliteLedgerDeps): Ledger {
         if (filter.recipient) return db.prepare(`${SELECT_OUTBOX} WHERE recipient = ? ORDER BY id`).all(filter.recipient) as OutboxRow[];
         return db.prepare(`${SELECT_OUTBOX} ORDER BY id`).all() as OutboxRow[];
       }),
+    mailStatus: (queueId) => read('mail status', () => admin.mailStatus(queueId)),
+    listQueue: (filter) => read('queue', () => admin.listQueue(filter, clock.now())),
+    cancel: (queueId, recipient, by) => write((now) => admin.cancel(queueId, recipient, by, now), ANSWERED),
+    retryFailed: (queueId, recipient, by) =>
+      write((now) => {
+        const result = admin.retryFailed(queueId, recipient, by, now);
+        // Rare: look up which setups have queued rows again, so claims take turns with them too.
+        if (result.retried.length > 0) for (const setupId of stmt.queuedSetups.all() as string[]) markQueued(setupId);
+        return result;
+      }, ANSWERED),
     onQueued(listener) {
       listeners.push(listener);
     },

@@ -1,0 +1,109 @@
+import type { Db } from '../db.js';
+import type { MailStatus, OutboxStatus, QueueEntry, QueueFilter, Requester } from '../types.js';
+
+/*
+ * Looking up one mail and the queue, and the two hand repairs (cancel,
+ * retry). Rarely run, so statements are prepared per call; every query walks
+ * an index (outbox_queued, outbox by message, events_outbox).
+ */
+
+type Row = { id: number; recipient: string; status: OutboxStatus };
+
+/** Why a queued row waits, from what the row and its message say. */
+const WAITING = `CASE
+    WHEN o.status = 'sending' THEN 'sending'
+    WHEN o.status = 'failed' THEN 'failed'
+    WHEN o.next_attempt_at <= @now THEN 'queued'
+    WHEN m.send_at IS NOT NULL AND o.next_attempt_at = m.send_at AND o.attempts = 0 THEN 'scheduled'
+    WHEN o.attempts > 0 AND o.reason IS NOT NULL THEN 'retrying'
+    ELSE 'deferred' END`;
+
+export function createQueueAdmin(db: Db) {
+  function mailStatus(queueId: string): MailStatus | undefined {
+    const message = db
+      .prepare(`SELECT id AS queueId, setup_id AS setupId, mail_from AS mailFrom, received_at AS receivedAt, subject, sms_text AS text,
+                send_at AS sendAt, expires_at AS expiresAt FROM messages WHERE id = ?`)
+      .get(queueId) as Omit<MailStatus, 'recipients'> | undefined;
+    if (!message) return undefined;
+    const rows = db
+      .prepare(`SELECT id AS outboxId, recipient, status, reason, attempts, provider_message_id AS providerMessageId, sent_at AS sentAt, final_at AS finalAt
+                FROM outbox WHERE message_id = ? ORDER BY id`)
+      .all(queueId) as Omit<MailStatus['recipients'][number], 'receipts' | 'events'>[];
+    const receipts = db.prepare(
+      `SELECT received_at AS at, status, error_code AS errorCode, part, outcome FROM receipts WHERE provider_message_id = ? ORDER BY id`,
+    );
+    const events = db.prepare('SELECT at, type, detail FROM events WHERE outbox_id = ? ORDER BY id');
+    return {
+      ...message,
+      recipients: rows.map((row) => ({
+        ...row,
+        receipts: row.providerMessageId ? (receipts.all(row.providerMessageId) as MailStatus['recipients'][number]['receipts']) : [],
+        events: events.all(row.outboxId) as MailStatus['recipients'][number]['events'],
+      })),
+    };
+  }
+
+  function listQueue(filter: QueueFilter, now: number): QueueEntry[] {
+    const statuses = filter.state === 'failed' ? `o.status = 'failed'` : `o.status IN ('queued', 'sending')`;
+    return db
+      .prepare(
+        `SELECT * FROM (
+           SELECT o.message_id AS queueId, o.id AS outboxId, o.recipient, o.setup_id AS setupId, ${WAITING} AS state, o.reason, o.attempts,
+                  o.created_at AS createdAt, CASE WHEN o.status = 'queued' THEN o.next_attempt_at END AS nextAttemptAt
+           FROM outbox o JOIN messages m ON m.id = o.message_id
+           WHERE ${statuses} AND (@setupId IS NULL OR o.setup_id = @setupId))
+         WHERE (@state IS NULL OR state = @state) ORDER BY createdAt, outboxId LIMIT @limit`,
+      )
+      .all({ now, setupId: filter.setupId ?? null, state: filter.state ?? null, limit: filter.limit }) as QueueEntry[];
+  }
+
+  function rowsOf(queueId: string, recipient: string | undefined): Row[] {
+    return db
+      .prepare('SELECT id, recipient, status FROM outbox WHERE message_id = @queueId AND (@recipient IS NULL OR recipient = @recipient) ORDER BY id')
+      .all({ queueId, recipient: recipient ?? null }) as Row[];
+  }
+
+  function cancel(queueId: string, recipient: string | undefined, by: Requester, now: number) {
+    const end = db.prepare(
+      `UPDATE outbox SET status = 'suppressed', reason = 'cancelled', final_at = @now, updated_at = @now, lease_until = NULL WHERE id = @id AND status = 'queued'`,
+    );
+    const release = db.prepare(`UPDATE sends SET state = 'released', released_at = ? WHERE outbox_id = ? AND state = 'reserved'`);
+    const event = db.prepare(`INSERT INTO events (at, outbox_id, message_id, type, detail) VALUES (?, ?, ?, 'cancelled', ?)`);
+    const cancelled: string[] = [];
+    const notCancelled: { recipient: string; status: OutboxStatus }[] = [];
+    for (const row of rowsOf(queueId, recipient)) {
+      // A row being sent is not cancelled: the provider may already have it.
+      if (end.run({ id: row.id, now }).changes === 0) {
+        notCancelled.push({ recipient: row.recipient, status: row.status });
+        continue;
+      }
+      release.run(now, row.id);
+      event.run(now, row.id, queueId, `by ${by.who}: ${by.why}`);
+      cancelled.push(row.recipient);
+    }
+    return { cancelled, notCancelled };
+  }
+
+  function retryFailed(queueId: string, recipient: string | undefined, by: Requester, now: number) {
+    const requeue = db.prepare(
+      `UPDATE outbox SET status = 'queued', next_attempt_at = @now, final_at = NULL, updated_at = @now, lease_until = NULL WHERE id = @id AND status = 'failed'`,
+    );
+    const reserve = db.prepare(`UPDATE sends SET state = 'reserved', released_at = NULL, reserved_at = ? WHERE outbox_id = ?`);
+    const event = db.prepare(`INSERT INTO events (at, outbox_id, message_id, type, detail) VALUES (?, ?, ?, 'retry requested', ?)`);
+    const retried: string[] = [];
+    const notRetried: { recipient: string; status: OutboxStatus }[] = [];
+    for (const row of rowsOf(queueId, recipient)) {
+      if (requeue.run({ id: row.id, now }).changes === 0) {
+        notRetried.push({ recipient: row.recipient, status: row.status });
+        continue;
+      }
+      // The same row and idempotency key: a provider that took the first try deduplicates this one.
+      reserve.run(now, row.id);
+      event.run(now, row.id, queueId, `by ${by.who}: ${by.why}`);
+      retried.push(row.recipient);
+    }
+    return { retried, notRetried };
+  }
+
+  return { mailStatus, listQueue, cancel, retryFailed };
+}
