@@ -60,6 +60,16 @@ describe('queue operations from the command line', () => {
     expect(status.recipients[0]?.events.map((e) => e.type)).toEqual(expect.arrayContaining(['failed', 'retry requested', 'sent', 'delivered']));
   });
 
+  it('history --json gives structured entries; a text with a line break stays one entry', async () => {
+    const queueId = queueIdOf((await sendMail({ port: t.smtpPort, from: 'ops@example.test', to: '+4520111003@sms.example.test', text: 'Line one\nLine two' })).response);
+    await waitFor(async () => (await t.daemon.ledger.outbox({ queueId }))[0]?.status === 'delivered', 'delivery');
+    const entries = JSON.parse((await run(process.execPath, ['bin/mail2sms.js', 'history', '+4520111003', '--json', '-c', dirs.configFile])).stdout) as Record<string, unknown>[];
+    const sms = entries.filter((e) => e.kind === 'sms');
+    expect(sms).toEqual([expect.objectContaining({ status: 'delivered', setupId: 'alerts', queueId, mailFrom: 'ops@example.test', text: 'Line one\nLine two' })]);
+    expect(typeof sms[0]?.at).toBe('string');
+    expect(sms[0]).not.toHaveProperty('reason');
+  });
+
   it('says so for an unknown queue id and a bad --status', async () => {
     expect(await failure(cli('status', 'NOSUCHID'))).toMatchObject({ code: 65, stderr: 'mail2sms: no mail with queue id NOSUCHID\n' });
     expect(await failure(cli('queue', '--status', 'stuck'))).toMatchObject({ code: 64 });

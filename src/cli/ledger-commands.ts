@@ -303,7 +303,7 @@ export function registerLedgerCommands(program: Command, out: (text: string) => 
       const db = openLedger(config.storagePath, true);
       try {
         const entries = createConsentStore(db).history(recipient, limit);
-        if (opts.json) return out(JSON.stringify(entries.map((e) => ({ ...e, at: ISO(e.at) })), null, 2) + '\n');
+        if (opts.json) return out(JSON.stringify(entries.map((e) => ({ ...e, at: ISO(e.at), ...(e.sentAt !== undefined ? { sentAt: ISO(e.sentAt) } : {}), ...(e.finalAt !== undefined ? { finalAt: ISO(e.finalAt) } : {}) })), null, 2) + '\n');
         if (entries.length === 0) return out(`${recipient}: nothing recorded\n`);
         out(`${recipient}\n` + entries.map((e) => `  ${ISO(e.at)}  ${e.kind.padEnd(10)} ${e.summary}${e.ref ? `  [${e.ref}]` : ''}`).join('\n') + '\n');
       } finally {

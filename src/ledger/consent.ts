@@ -55,6 +55,22 @@ export interface HistoryEntry {
   summary: string;
   /** Identifiers to look further: queue id, outbox id, consent event id… */
   ref?: string;
+  /** sms/suppressed: the row's status; send: sent; consent: opt_in or opt_out; inbound: what it did. */
+  status?: string;
+  /** Why (suppression, failure), the event's detail, or a consent change's evidence. */
+  reason?: string;
+  setupId?: string;
+  queueId?: string;
+  mailFrom?: string;
+  /** The SMS text as sent (sms), or as received (inbound). */
+  text?: string;
+  sentAt?: number;
+  finalAt?: number;
+  /** The channel of a reported send, or the source of a consent change. */
+  channel?: string;
+  purpose?: string;
+  /** event: its type (retry, deferred, cancelled…). */
+  event?: string;
 }
 
 export interface ConsentStore {
@@ -117,6 +133,7 @@ export function createConsentStore(db: Db): ConsentStore {
     return { recorded, duplicates: sends.length - recorded };
   });
 
+  // Each arm gives the same columns: a summary for people, and the structured fields (null where they do not apply).
   const historyQuery = db.prepare(`
     SELECT * FROM (
       SELECT o.created_at AS at, CASE WHEN o.status = 'suppressed' THEN 'suppressed' ELSE 'sms' END AS kind,
@@ -125,25 +142,32 @@ export function createConsentStore(db: Db): ConsentStore {
                coalesce(' (' || o.reason || ')', '') ||
                coalesce('; sent ' || strftime('%Y-%m-%dT%H:%M:%fZ', o.sent_at / 1000.0, 'unixepoch'), '') ||
                coalesce('; final ' || strftime('%Y-%m-%dT%H:%M:%fZ', o.final_at / 1000.0, 'unixepoch'), '') ||
-               ' — "' || substr(m.sms_text, 1, 60) || CASE WHEN length(m.sms_text) > 60 THEN '…' ELSE '' END || '"' AS summary
+               ' — "' || substr(m.sms_text, 1, 60) || CASE WHEN length(m.sms_text) > 60 THEN '…' ELSE '' END || '"' AS summary,
+             o.status AS status, o.reason AS reason, m.setup_id AS setupId, o.message_id AS queueId, m.mail_from AS mailFrom,
+             CASE WHEN o.stop_clause = 0 AND m.sms_text_no_clause IS NOT NULL THEN m.sms_text_no_clause ELSE m.sms_text END AS text,
+             o.sent_at AS sentAt, o.final_at AS finalAt, NULL AS channel, m.purpose AS purpose, NULL AS event
         FROM outbox o JOIN messages m ON m.id = o.message_id WHERE o.recipient = @r
       UNION ALL
-      SELECT e.at, 'event', o.message_id, 'outbox row ' || o.id || ': ' || e.type || coalesce(' — ' || e.detail, '')
+      SELECT e.at, 'event', o.message_id, 'outbox row ' || o.id || ': ' || e.type || coalesce(' — ' || e.detail, ''),
+             NULL, e.detail, o.setup_id, o.message_id, NULL, NULL, NULL, NULL, NULL, NULL, e.type
         FROM outbox o JOIN events e ON e.outbox_id = o.id
        WHERE o.recipient = @r AND e.type NOT IN ('queued', 'claimed', 'sent')
       UNION ALL
       SELECT s.sent_at, 'send', s.ref, 'SMS sent by channel ' || s.channel || coalesce(' (ref ' || s.ref || ')', '') ||
-             coalesce(' for purpose ' || s.purpose, '')
+             coalesce(' for purpose ' || s.purpose, ''),
+             'sent', NULL, NULL, NULL, NULL, NULL, s.sent_at, NULL, s.channel, s.purpose, NULL
         FROM sends s WHERE s.recipient = @r AND s.outbox_id IS NULL AND s.state = 'sent'
       UNION ALL
       SELECT c.at, 'consent', 'consent#' || c.id,
              CASE c.action WHEN 'opt_in' THEN 'opt-in' ELSE 'opt-out' END ||
              CASE c.purpose WHEN '' THEN ' (all SMS)' ELSE ' for purpose ' || c.purpose END ||
              ' by ' || c.source || coalesce(' — ' || c.evidence, '') ||
-             ' (before: ' || coalesce(c.previous, 'none') || ')'
+             ' (before: ' || coalesce(c.previous, 'none') || ')',
+             c.action, c.evidence, NULL, NULL, NULL, NULL, NULL, NULL, c.source, nullif(c.purpose, ''), NULL
         FROM consent_events c WHERE c.recipient = @r
       UNION ALL
-      SELECT i.received_at, 'inbound', 'inbound#' || i.id, 'SMS received: "' || i.text || '" → ' || i.action
+      SELECT i.received_at, 'inbound', 'inbound#' || i.id, 'SMS received: "' || i.text || '" → ' || i.action,
+             i.action, NULL, NULL, NULL, NULL, i.text, NULL, NULL, NULL, NULL, NULL
         FROM inbound_messages i WHERE i.sender = @r
     ) ORDER BY at DESC, CASE kind WHEN 'event' THEN 1 ELSE 0 END, kind LIMIT @limit`);
 
@@ -166,6 +190,11 @@ export function createConsentStore(db: Db): ConsentStore {
       return db.prepare(sql).iterate(params) as IterableIterator<ConsentEvent>;
     },
     recordSends: (sends) => sendAll(sends),
-    history: (recipient, limit = 1000) => historyQuery.all({ r: recipient, limit }) as HistoryEntry[],
+    history: (recipient, limit = 1000) => (historyQuery.all({ r: recipient, limit }) as Record<string, unknown>[]).map(historyEntry),
   };
+}
+
+/** A history row without the columns that do not apply to its kind. */
+function historyEntry(row: Record<string, unknown>): HistoryEntry {
+  return Object.fromEntries(Object.entries(row).filter(([, value]) => value !== null)) as unknown as HistoryEntry;
 }

@@ -167,6 +167,17 @@ export function ledgerContract(name: string, open: OpenLedger): void {
     });
 
     describe('receipts in any order', () => {
+      it('a delivered row carries no stale retry reason', async () => {
+        await ledger.acceptMessage(mail(['+4520000029']));
+        const [sms] = await ledger.claimDue(10, MIN);
+        await ledger.recordRetry(sms!.outboxId, 'HTTP 503: busy', T0);
+        const [again] = await ledger.claimDue(10, MIN);
+        await ledger.recordSent(again!.outboxId, 'stale-1');
+        expect((await ledger.outbox({ recipient: '+4520000029' }))[0]).toMatchObject({ status: 'sent', reason: null });
+        await ledger.applyReceipt({ providerMessageId: 'stale-1', status: 'delivered', rawBody: '{}' });
+        expect((await ledger.outbox({ recipient: '+4520000029' }))[0]).toMatchObject({ status: 'delivered', reason: null });
+      });
+
       it('a receipt that beats the send is parked, then applied when the id is recorded', async () => {
         await ledger.acceptMessage(mail(['+4520000015']));
         const [sms] = await ledger.claimDue(10, MIN);

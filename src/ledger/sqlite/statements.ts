@@ -81,7 +81,8 @@ export function prepareStatements(db: Db) {
          UNION ALL SELECT min(lease_until) FROM outbox WHERE status = 'sending')`,
     ),
     markSent: db.prepare(
-      `UPDATE outbox SET status = 'sent', provider_message_id = ?, parts = ?, sent_at = ?, updated_at = ?, lease_until = NULL
+      // A retry's reason is history now (events keep it): a sent row carries none.
+      `UPDATE outbox SET status = 'sent', reason = NULL, provider_message_id = ?, parts = ?, sent_at = ?, updated_at = ?, lease_until = NULL
         WHERE id = ? AND status = 'sending'`,
     ),
     sendsSent: db.prepare(`UPDATE sends SET state = 'sent', sent_at = ? WHERE outbox_id = ? AND state = 'reserved'`),
@@ -97,7 +98,7 @@ export function prepareStatements(db: Db) {
     byProviderId: db.prepare('SELECT id, status, message_id AS queueId, parts FROM outbox WHERE provider_message_id = ?'),
     finish: db.prepare(
       `UPDATE outbox SET status = @status, final_at = @now, updated_at = @now, provider_error = @errorCode,
-         reason = CASE WHEN @status != 'delivered' THEN 'provider: ' || @status || coalesce(' (' || @errorCode || ')', '') ELSE reason END
+         reason = CASE WHEN @status != 'delivered' THEN 'provider: ' || @status || coalesce(' (' || @errorCode || ')', '') END
         WHERE id = @id`,
     ),
     countQueued: db.prepare(`SELECT count(*) AS n FROM outbox WHERE status = 'queued'`),
