@@ -9,6 +9,9 @@ import { alertsSetup, sendMail, startTestDaemon, writeConfig, type TestDaemon, t
  * "would send" for a mail the daemon refused as one of its own notifications.
  */
 
+const today = new Date().toISOString().slice(0, 10);
+const inAnHour = new Date(Date.now() + 3_600_000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+const tomorrow = new Date(Date.parse(today) + 86_400_000).toISOString().replace('.000Z', 'Z');
 let dirs: TestDirs;
 let t: TestDaemon;
 
@@ -19,6 +22,9 @@ beforeAll(async () => {
       alertsSetup({ id: 'remote', senders: ['noc@remote.test'], authorize: { ip: ['192.0.2.0/24'] } }),
       alertsSetup({ id: 'short', senders: ['pager@short.test'], max_segments: 1 }),
       alertsSetup({ id: 'danish', senders: ['dk@danish.test'], allowed_countries: ['DK'] }),
+      // Closed all of today (a holiday), open from tomorrow 00:00 in UTC.
+      alertsSetup({ id: 'closed', senders: ['night@closed.test'], sending_window: { timezone: 'UTC', days: 'mon-sun', hours: '00:00-24:00', holidays: [today] } }),
+      alertsSetup({ id: 'closed-short', senders: ['night@short.test'], max_age: '1h', sending_window: { timezone: 'UTC', days: 'mon-sun', hours: '00:00-24:00', holidays: [today] } }),
     ],
   });
   t = await startTestDaemon(dirs);
@@ -46,7 +52,7 @@ function rawMail(c: Case): string {
 }
 
 /** The reply without what differs per run: the [ref …] and the queue id. */
-const comparable = (reply: string) => reply.replace(/ \[ref [^\]]+\]/, '').replace(/Queued as \S+/, 'Queued as <id>').replace(/^(\d{3})[ -]/, '$1 ');
+const comparable = (reply: string) => reply.replace(/ \[ref [^\]]+\]/, '').replace(/Queued as [^;\s]+/, 'Queued as <id>').replace(/^(\d{3})[ -]/, '$1 ');
 
 const cases: Case[] = [
   { name: 'a plain alert is queued', from: 'ops@example.test', to: '+4520123456@sms.example.test', expected: '250 2.0.0 Queued as' },
@@ -56,11 +62,15 @@ const cases: Case[] = [
   { name: 'a local part that is no number', from: 'ops@example.test', to: 'not-a-number@sms.example.test', expected: '550 5.1.3' },
   { name: 'a country the setup does not allow', from: 'dk@danish.test', to: '+4915112345678@sms.example.test', expected: '550 5.7.1 +4915112345678 is in DE' },
   { name: 'no text', from: 'ops@example.test', to: '+4520123457@sms.example.test', body: '  ', expected: '550 5.6.0 The message has no text' },
+  { name: 'only a subject, with text: body', from: 'ops@example.test', to: '+4520123466@sms.example.test', body: '', expected: '550 5.6.0 The message has no text to send as SMS (attachments are not sent); the mail has only a subject: set "text: subject+body" in setup alerts to send it' },
   { name: 'too many segments', from: 'pager@short.test', to: '+4520123458@sms.example.test', body: 'Disk full. '.repeat(20), expected: '550 5.3.4 The SMS would be 2 segments' },
   { name: 'a malformed X-SMS-Send-At', from: 'ops@example.test', to: '+4520123459@sms.example.test', headers: ['X-SMS-Send-At: tomorrow-ish'], expected: '554 5.6.0' },
   { name: 'one of our own notifications coming back', from: 'ops@example.test', to: '+4520123460@sms.example.test', headers: ['X-Mail2sms-Notification: report'], expected: '550 5.7.1 This mail is a mail2sms notification' },
   { name: 'a vacation auto-reply', from: 'ops@example.test', to: '+4520123461@sms.example.test', headers: ['Auto-Submitted: auto-replied'], expected: '250 2.0.0 Auto-reply accepted and discarded' },
   { name: 'a bounce (null sender)', from: '', to: '+4520123462@sms.example.test', expected: '250 2.0.0 Bounce accepted and discarded' },
+  { name: 'a scheduled SMS says when', from: 'ops@example.test', to: '+4520123463@sms.example.test', headers: [`X-SMS-Send-At: ${inAnHour}`], expected: `250 2.0.0 Queued as <id>; scheduled for ${inAnHour}` },
+  { name: 'an SMS outside its sending window says when it goes', from: 'night@closed.test', to: '+4520123464@sms.example.test', expected: `250 2.0.0 Queued as <id>; deferred to ${tomorrow} (sending window)` },
+  { name: 'an SMS whose max_age runs out before the window opens is warned about', from: 'night@short.test', to: '+4520123465@sms.example.test', expected: `250 2.0.0 Queued as <id>; WARNING: outside the sending window, which opens ${tomorrow}; max_age expires it at` },
   { name: 'mail for postmaster only', from: 'ops@example.test', to: 'postmaster@sms.example.test', expected: '250 2.0.0 Accepted for postmaster' },
 ];
 

@@ -8,9 +8,8 @@ import { parseEmail } from '../message/parse.js';
 import type { SmsEncoding } from '../message/encoding.js';
 import type { RemovedBlock } from '../message/text.js';
 import { checkRecipient, checkSender, rulesFor } from '../intake/policy.js';
-import { decideData, decideReply } from '../intake/decide.js';
+import { decideData, decideReply, timingOf } from '../intake/decide.js';
 import { acceptedReply, refusalLine } from '../smtp/replies.js';
-import { nextOpening } from '../core/window.js';
 
 /*
  * `mail2sms explain`: what the daemon would decide for a mail, without sending
@@ -96,10 +95,10 @@ export async function explainMail(config: Config, raw: Buffer, options: ExplainO
     report.note = (report.note ? `${report.note}; ` : '') + `${verdict.why}: accepted, never sent`;
     return { ...report, reply: `250 ${acceptedReply(verdict.acceptance, 'explain')}` };
   }
-  const timing = timingOf(verdict.setup, verdict.message, options.now);
+  const timing = timingLines(verdict.setup, verdict.message, options.now);
   if (timing.length > 0) report.timing = timing;
   report.sms = { ...verdict.message.measure, text: verdict.message.text, warnings: verdict.warnings, senderName: verdict.setup.sender_name, removed: verdict.removed };
-  const answer = decideReply(verdict.setup, outcomeFrom(verdicts, numbers));
+  const answer = decideReply(verdict.setup, outcomeFrom(verdicts, numbers), timingOf(verdict.setup, verdict.message, options.now));
   return answer.ok ? { ...report, reply: `250 ${acceptedReply(answer.acceptance, 'explain')}` } : { ...report, reply: refusalLine(answer.refusal), refused: true };
 }
 
@@ -139,24 +138,22 @@ function outcomeFrom(verdicts: Map<string, RuleVerdict>, numbers: readonly strin
   return { queueId: '<queue-id>', duplicate: false, decisions };
 }
 
-/** When it would go: schedule, sending window, expiry. */
-function timingOf(setup: Setup, message: IntakeMessage, now: number): string[] {
-  const timing: string[] = [];
-  const goesAt = message.sendAt ?? now;
-  if (message.sendAt !== undefined) timing.push(`scheduled for ${new Date(message.sendAt).toISOString()} (X-SMS-Send-At)`);
-  const opening = setup.sending_window ? nextOpening(setup.sending_window, goesAt) : goesAt;
+/** When it would go, in explain's words. */
+function timingLines(setup: Setup, message: IntakeMessage, now: number): string[] {
+  const timing = timingOf(setup, message, now);
+  const lines: string[] = [];
+  if (timing.scheduledFor !== undefined) lines.push(`scheduled for ${new Date(timing.scheduledFor).toISOString()} (X-SMS-Send-At)`);
   if (setup.sending_window) {
-    timing.push(opening === goesAt ? 'inside the sending window' : `outside the sending window; would wait until ${new Date(opening).toISOString()}`);
+    lines.push(timing.windowOpensAt === undefined ? 'inside the sending window' : `outside the sending window; would wait until ${new Date(timing.windowOpensAt).toISOString()}`);
   }
-  if (setup.max_age !== null) {
-    const expiresAt = goesAt + setup.max_age;
-    timing.push(
-      expiresAt <= opening
-        ? `would EXPIRE at ${new Date(expiresAt).toISOString()} before the window opens (max_age ${Math.round(setup.max_age / 60_000)} min)`
-        : `expires if not sent by ${new Date(expiresAt).toISOString()} (max_age)`,
+  if (timing.expiresAt !== undefined && setup.max_age !== null) {
+    lines.push(
+      timing.expiresBeforeOpening !== undefined
+        ? `would EXPIRE at ${new Date(timing.expiresAt).toISOString()} before the window opens (max_age ${Math.round(setup.max_age / 60_000)} min)`
+        : `expires if not sent by ${new Date(timing.expiresAt).toISOString()} (max_age)`,
     );
   }
-  return timing;
+  return lines;
 }
 
 export function formatExplain(report: ExplainReport, options: { why?: boolean } = {}): string {

@@ -5,6 +5,7 @@ import type { IntakeMessage, IntakeOutcome, RecipientDecision } from '../ledger/
 import type { ParsedEmail } from '../message/email.js';
 import { buildSmsText, type RemovedBlock, type TextPolicy } from '../message/text.js';
 import { parseSendAt } from '../message/send-at.js';
+import { nextOpening } from '../core/window.js';
 import { rulesFor, textPolicyFor } from './policy.js';
 
 /*
@@ -82,7 +83,7 @@ function decideSms(config: Config, envelope: DataEnvelope, email: ParsedEmail, b
   if (envelope.numbers.length === 0) return { action: 'discard', acceptance: { code: 'postmaster_only' }, why: 'mail for postmaster only' };
   const policy = textPolicyFor(setup, config.main.consent.stop_clause);
   const sms = buildSmsText(email, policy);
-  if (!sms.ok) return { action: 'refuse', refusal: textRefusal(sms) };
+  if (!sms.ok) return { action: 'refuse', refusal: textRefusal(sms, setup, email) };
   let sendAt: number | undefined;
   if (email.sendAt !== undefined) {
     const asked = parseSendAt(email.sendAt, now, config.main.dispatch.max_schedule_ahead);
@@ -116,8 +117,12 @@ function decideSms(config: Config, envelope: DataEnvelope, email: ParsedEmail, b
 
 type FailedText = Extract<ReturnType<typeof buildSmsText>, { ok: false }>;
 
-function textRefusal(sms: FailedText): Refusal {
-  if (sms.reason === 'no_text') return refusal('no_text', 'The message has no text to send as SMS (attachments are not sent)');
+function textRefusal(sms: FailedText, setup: Setup, email: ParsedEmail): Refusal {
+  if (sms.reason === 'no_text') {
+    // Alarm panels often send everything in the subject: say how to use it.
+    const hint = setup.text === 'body' && email.subject?.trim() ? `; the mail has only a subject: set "text: subject+body" in setup ${setup.id} to send it` : '';
+    return refusal('no_text', `The message has no text to send as SMS (attachments are not sent)${hint}`);
+  }
   return refusal('too_long', `The SMS would be ${sms.segments} segments; this sender's limit is ${sms.maxSegments} (shorten the message)`);
 }
 
@@ -133,8 +138,43 @@ function stopClauseOnce(config: Config, email: ParsedEmail, policy: TextPolicy, 
   return plain.ok ? { stopClauseOnce: { periodMs, text: plain.text } } : {};
 }
 
+/** When a stored message would go: its schedule, the sending window, and an expiry that comes first. */
+export interface Timing {
+  /** X-SMS-Send-At. */
+  scheduledFor?: number;
+  /** Outside the sending window: when it opens (after the schedule, if any). */
+  windowOpensAt?: number;
+  /** max_age runs out before the window opens: the SMS will expire unsent at this time. */
+  expiresBeforeOpening?: number;
+  expiresAt?: number;
+}
+
+export function timingOf(setup: Setup, message: Pick<IntakeMessage, 'sendAt' | 'expiresAt'>, now: number): Timing {
+  const goesAt = message.sendAt ?? now;
+  const opening = setup.sending_window ? nextOpening(setup.sending_window, goesAt) : goesAt;
+  const timing: Timing = {};
+  if (message.sendAt !== undefined) timing.scheduledFor = message.sendAt;
+  if (opening > goesAt) timing.windowOpensAt = opening;
+  if (message.expiresAt !== undefined) {
+    timing.expiresAt = message.expiresAt;
+    if (message.expiresAt <= opening && opening > goesAt) timing.expiresBeforeOpening = message.expiresAt;
+  }
+  return timing;
+}
+
+/** The 250's words on timing (ASCII; ISO times without milliseconds). */
+function timingNote(timing: Timing): string {
+  const iso = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  const parts: string[] = [];
+  if (timing.scheduledFor !== undefined) parts.push(`scheduled for ${iso(timing.scheduledFor)}`);
+  if (timing.expiresBeforeOpening !== undefined) {
+    parts.push(`WARNING: outside the sending window, which opens ${iso(timing.windowOpensAt as number)}; max_age expires it at ${iso(timing.expiresBeforeOpening)}, so it will not be sent`);
+  } else if (timing.windowOpensAt !== undefined) parts.push(`deferred to ${iso(timing.windowOpensAt)} (sending window)`);
+  return parts.map((part) => `; ${part}`).join('');
+}
+
 /** The answer once the ledger has decided each recipient (and committed). */
-export function decideReply(setup: Setup, outcome: IntakeOutcome): { ok: true; acceptance: Acceptance } | { ok: false; refusal: Refusal } {
+export function decideReply(setup: Setup, outcome: IntakeOutcome, timing: Timing = {}): { ok: true; acceptance: Acceptance } | { ok: false; refusal: Refusal } {
   if (outcome.duplicate) return { ok: true, acceptance: { code: 'already_queued', queueId: outcome.queueId } };
   const suppressed = outcome.decisions.filter((d): d is RecipientDecision & { outcome: 'suppressed' } => d.outcome === 'suppressed');
   if (setup.on_suppressed === 'reject' && suppressed.length === outcome.decisions.length) {
@@ -144,6 +184,7 @@ export function decideReply(setup: Setup, outcome: IntakeOutcome): { ok: true; a
     return { ok: false, refusal: refusal('recipient_suppressed', `Not sent: ${suppressionText(first?.reason, first?.detail)} (recorded as ${outcome.queueId})`) };
   }
   const reasons = [...new Set(suppressed.map((d) => d.reason ?? 'other'))];
-  const note = suppressed.length > 0 ? `; ${suppressed.length} of ${outcome.decisions.length} recipient(s) suppressed (${reasons.join(', ')})` : '';
+  const queued = outcome.decisions.some((d) => d.outcome === 'queued');
+  const note = (suppressed.length > 0 ? `; ${suppressed.length} of ${outcome.decisions.length} recipient(s) suppressed (${reasons.join(', ')})` : '') + (queued ? timingNote(timing) : '');
   return { ok: true, acceptance: { code: 'queued', queueId: outcome.queueId, note } };
 }

@@ -80,7 +80,8 @@ export interface ConsentStore {
   events(filter: { recipient?: string; since?: number }): IterableIterator<ConsentEvent>;
   /** Inserts sends from other channels in one transaction; repeats (same channel and ref) are skipped. */
   recordSends(sends: readonly ExternalSend[]): { recorded: number; duplicates: number };
-  history(recipient: string, limit?: number): HistoryEntry[];
+  /** `now` tells rows waiting for later (scheduled, deferred) from rows due. */
+  history(recipient: string, limit?: number, now?: number): HistoryEntry[];
 }
 
 export function createConsentStore(db: Db): ConsentStore {
@@ -140,6 +141,9 @@ export function createConsentStore(db: Db): ConsentStore {
              o.message_id AS ref,
              'email from ' || m.mail_from || ' via setup ' || m.setup_id || ': ' || o.status ||
                coalesce(' (' || o.reason || ')', '') ||
+               CASE WHEN o.status = 'queued' AND o.next_attempt_at > @now
+                    THEN '; waits until ' || strftime('%Y-%m-%dT%H:%M:%fZ', o.next_attempt_at / 1000.0, 'unixepoch') ||
+                         CASE WHEN o.next_attempt_at = m.send_at THEN ' (scheduled)' ELSE '' END ELSE '' END ||
                coalesce('; sent ' || strftime('%Y-%m-%dT%H:%M:%fZ', o.sent_at / 1000.0, 'unixepoch'), '') ||
                coalesce('; final ' || strftime('%Y-%m-%dT%H:%M:%fZ', o.final_at / 1000.0, 'unixepoch'), '') ||
                ' — "' || substr(m.sms_text, 1, 60) || CASE WHEN length(m.sms_text) > 60 THEN '…' ELSE '' END || '"' AS summary,
@@ -190,7 +194,7 @@ export function createConsentStore(db: Db): ConsentStore {
       return db.prepare(sql).iterate(params) as IterableIterator<ConsentEvent>;
     },
     recordSends: (sends) => sendAll(sends),
-    history: (recipient, limit = 1000) => (historyQuery.all({ r: recipient, limit }) as Record<string, unknown>[]).map(historyEntry),
+    history: (recipient, limit = 1000, now = Date.now()) => (historyQuery.all({ r: recipient, limit, now }) as Record<string, unknown>[]).map(historyEntry),
   };
 }
 

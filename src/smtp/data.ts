@@ -3,7 +3,7 @@ import type { SMTPServerSession } from 'smtp-server';
 import { maskNumber, type Logger } from '../core/log.js';
 import type { Metrics } from '../core/metrics.js';
 import type { Clock } from '../core/clock.js';
-import { decideData, decideReply } from '../intake/decide.js';
+import { decideData, decideReply, timingOf } from '../intake/decide.js';
 import { normaliseIp } from '../intake/policy.js';
 import type { IntakeOutcome, Ledger } from '../ledger/types.js';
 import { parseEmail } from '../message/parse.js';
@@ -55,7 +55,8 @@ export function createDataHandler(deps: DataHandlerDeps) {
       clientIp: normaliseIp(session.remoteAddress),
       sessionRef: ref,
     };
-    const decision = decideData(state.config, envelope, email, bodyHashOf(raw), deps.clock.now());
+    const now = deps.clock.now();
+    const decision = decideData(state.config, envelope, email, bodyHashOf(raw), now);
     const { verdict } = decision;
     if (verdict.action === 'refuse' && verdict.refusal.code === 'notification_loop') {
       log.warn({ from: txn.mailFrom, kind: email.notification }, 'mail2sms notification received back; refused to stop a loop');
@@ -71,7 +72,7 @@ export function createDataHandler(deps: DataHandlerDeps) {
     const msgLog = log.child({ qid: outcome.queueId });
     if (outcome.duplicate) msgLog.info({ from: txn.mailFrom, messageId: email.messageId }, 'retried mail: already accepted, no new SMS');
     else logDecisions(msgLog, metrics, outcome, verdict.message.setupId, verdict.message.measure.segments);
-    const reply = decideReply(verdict.setup, outcome);
+    const reply = decideReply(verdict.setup, outcome, timingOf(verdict.setup, verdict.message, now));
     if (!reply.ok) throw sessions.refuse(session, reply.refusal);
     return acceptedReply(reply.acceptance, ref);
   };
