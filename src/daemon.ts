@@ -102,6 +102,12 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
 
     const metrics = createMetrics();
     let inFlight = () => 0; // set once dispatch runs
+    // Both outbox gauges are collected in the same scrape: one ledger read serves them.
+    let depth: ReturnType<Ledger['queueDepth']> | undefined;
+    const readDepth = () => (depth ??= ledger.queueDepth().finally(() => (depth = undefined)));
+    metrics.gauge('mail2sms_outbox_queued', async () => (await readDepth()).queued);
+    metrics.gauge('mail2sms_outbox_sending', async () => (await readDepth()).sending);
+    metrics.gauge('mail2sms_dispatch_in_flight', () => inFlight());
     const gate = createOptOutGate({ clock, holdMs: 2 * config.main.dispatch.lease });
 
     // Outgoing email (reports, reply and postmaster forwards). Created once: changing
@@ -146,14 +152,6 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
           },
         },
         'POST /sends': { maxBytes: 32 * 1024 * 1024, handle: createSendsEndpoint({ ledger, tokens: () => config.main.http.tokens, now: () => clock.now() }) },
-      },
-      gauges: async () => {
-        const depth = await ledger.queueDepth();
-        return {
-          mail2sms_outbox_queued: { help: 'Outbox rows waiting to be sent.', value: depth.queued },
-          mail2sms_outbox_sending: { help: 'Outbox rows claimed for sending.', value: depth.sending },
-          mail2sms_dispatch_in_flight: { help: 'Provider calls in flight in this process.', value: inFlight() },
-        };
       },
     });
     const httpPort = await http.start();
