@@ -113,7 +113,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     }
     metrics.inc('mail2sms_dispatch_total', { result: outcome });
     metrics.observe('mail2sms_provider_call_seconds', secondsSince(calling), { result: outcome });
-    // The ledger stamps createdAt when it commits the mail; tests whose clocks disagree observe 0 (clamped).
+    // createdAt is stamped by the ledger with the daemon's clock when the mail was committed (the 250).
     if (outcome === 'sent') metrics.observe('mail2sms_accept_to_sent_seconds', (now - sms.createdAt) / 1000);
     recorded.catch((error: unknown) => {
       log.error({ err: error }, 'could not record the send outcome; the lease will expire and the row be sent again with the same idempotency key');
