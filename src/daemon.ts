@@ -1,7 +1,8 @@
 import { rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { systemClock, type Clock } from './core/clock.js';
-import { loadConfig, type Config, ConfigError } from './config/load.js';
+import type { Config } from './config/load.js';
+import { createReloader, type ReloadResult } from './config/reload.js';
 import type { Logger } from './core/log.js';
 import { startLedgerThread } from './ledger/thread.js';
 import type { Ledger } from './ledger/types.js';
@@ -37,8 +38,11 @@ export interface RunningDaemon {
   ledger: Ledger;
   /** Resolves when the daemon can no longer work (the ledger thread died); it has stopped itself. */
   failed: Promise<Error>;
-  /** Re-reads the config files; keeps the running config (and says why) when the new one is invalid. */
-  reload(): { ok: true } | { ok: false; error: string };
+  /**
+   * Re-reads the config files; keeps the running config (and says why) when
+   * the new one is invalid, and names the changed keys only a restart applies.
+   */
+  reload(): ReloadResult;
   stop(): Promise<void>;
 }
 
@@ -102,6 +106,12 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
 
     const metrics = createMetrics();
     let inFlight = () => 0; // set once dispatch runs
+    // Both outbox gauges are collected in the same scrape: one ledger read serves them.
+    let depth: ReturnType<Ledger['queueDepth']> | undefined;
+    const readDepth = () => (depth ??= ledger.queueDepth().finally(() => (depth = undefined)));
+    metrics.gauge('mail2sms_outbox_queued', async () => (await readDepth()).queued);
+    metrics.gauge('mail2sms_outbox_sending', async () => (await readDepth()).sending);
+    metrics.gauge('mail2sms_dispatch_in_flight', () => inFlight());
     const gate = createOptOutGate({ clock, holdMs: 2 * config.main.dispatch.lease });
 
     // Outgoing email (reports, reply and postmaster forwards). Created once: changing
@@ -146,14 +156,6 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
           },
         },
         'POST /sends': { maxBytes: 32 * 1024 * 1024, handle: createSendsEndpoint({ ledger, tokens: () => config.main.http.tokens, now: () => clock.now() }) },
-      },
-      gauges: async () => {
-        const depth = await ledger.queueDepth();
-        return {
-          mail2sms_outbox_queued: { help: 'Outbox rows waiting to be sent.', value: depth.queued },
-          mail2sms_outbox_sending: { help: 'Outbox rows claimed for sending.', value: depth.sending },
-          mail2sms_dispatch_in_flight: { help: 'Provider calls in flight in this process.', value: inFlight() },
-        };
       },
     });
     const httpPort = await http.start();
@@ -212,6 +214,17 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     const ports = { smtp: smtpPort, http: httpPort, ...(simulatorPort !== undefined ? { simulator: simulatorPort } : {}) };
     logger.info({ ports, setups: config.setups.map((s) => s.id), storage: config.storagePath }, 'mail2sms ready');
 
+    const reloader = createReloader({
+      running: () => config,
+      apply(next) {
+        config = next;
+        smtp.updateTls(next);
+      },
+      logger,
+      clock,
+    });
+    steps.push({ name: 'reload answer', stop: async () => rmSync(reloader.answerFile, { force: true }) });
+
     let stopping: Promise<void> | undefined;
     const stop = () => (stopping ??= stopAll().then(() => logger.info('mail2sms stopped')));
     const failed = ledger.failed.then(async (error) => {
@@ -223,22 +236,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       ports,
       ledger,
       failed,
-      reload() {
-        try {
-          const next = loadConfig(config.file);
-          if (JSON.stringify(next.main.notify?.relay) !== JSON.stringify(config.main.notify?.relay)) {
-            logger.warn('notify.relay changed: the relay in use stays until a restart');
-          }
-          config = next;
-          smtp.updateTls(next);
-          logger.info({ setups: next.setups.map((s) => s.id) }, 'config reloaded; new sessions use it (listen addresses need a restart)');
-          return { ok: true };
-        } catch (error) {
-          const message = error instanceof ConfigError ? error.message : String(error);
-          logger.error({ error: message }, 'config reload failed; keeping the running config');
-          return { ok: false, error: message };
-        }
-      },
+      reload: reloader.reload,
       stop,
     };
   } catch (error) {

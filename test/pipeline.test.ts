@@ -219,6 +219,14 @@ describe('delivery receipts', () => {
     expect(value('mail2sms_receipts_total{outcome="stale"}')).toBe(1);
     expect(value('mail2sms_dispatch_total{result="sent"}')).toBeGreaterThan(0);
     expect(text).toMatch(/^# TYPE mail2sms_outbox_queued gauge\nmail2sms_outbox_queued \d+$/m);
+    // The latency histograms, and prom-client's process and Node.js metrics.
+    expect(value('mail2sms_smtp_data_seconds_count')).toBeGreaterThanOrEqual(50);
+    expect(text).toContain(`mail2sms_smtp_data_seconds_bucket{le="+Inf"} ${value('mail2sms_smtp_data_seconds_count')}\n`);
+    expect(value('mail2sms_provider_call_seconds_count{result="sent"}')).toBe(value('mail2sms_dispatch_total{result="sent"}'));
+    expect(value('mail2sms_accept_to_sent_seconds_count')).toBe(value('mail2sms_dispatch_total{result="sent"}'));
+    expect(text).toMatch(/^# TYPE mail2sms_inbound_total counter$/m);
+    expect(text).toMatch(/^process_cpu_seconds_total \d/m);
+    expect(text).toMatch(/^# TYPE nodejs_gc_duration_seconds histogram$/m);
   });
 
   it('the simulator saw no duplicate sends in this whole file', async () => {

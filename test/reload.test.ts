@@ -1,6 +1,6 @@
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { stringify } from 'yaml';
+import { parse, stringify } from 'yaml';
 import { afterEach, describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -8,8 +8,20 @@ import { alertsSetup, openSmtp, sendMail, startTestDaemon, waitFor, writeConfig,
 
 const run = promisify(execFile);
 import { startProcess, type Proc } from './process.js';
+import { loadConfig } from '../src/config/load.js';
+import { restartOnlyChanges } from '../src/config/restart-only.js';
+import { hashPassword } from '../src/core/passwords.js';
 
 /* `systemctl reload` sends SIGHUP: prove that it really reloads, and that a bad edit keeps the running config. */
+
+type Yaml = Record<string, unknown>;
+
+/** Rewrites the main config file through `edit`. */
+function editMain(file: string, edit: (main: Yaml) => void): void {
+  const main = parse(readFileSync(file, 'utf8')) as Yaml;
+  edit(main);
+  writeFileSync(file, stringify(main));
+}
 
 let proc: Proc | undefined;
 let dirs: TestDirs | undefined;
@@ -46,9 +58,14 @@ describe('SIGHUP', () => {
     // …and signals it when they are right.
     writeFileSync(join(dirs.dir, 'setups', 'partner.yaml'), stringify(alertsSetup({ id: 'partner', senders: ['other-partner.test'], sender_name: 'Partner' })));
     const { stdout } = await run(process.execPath, ['bin/mail2sms.js', 'reload', '-c', dirs.configFile]);
-    expect(stdout).toBe(`config valid; asked mail2sms (pid ${proc.child.pid}) to reload\n`);
+    expect(stdout).toBe(`config valid; asked mail2sms (pid ${proc.child.pid}) to reload\nreloaded: every change applies to new sessions\n`);
     await waitFor(() => proc!.lines.filter((l) => l.includes('config reloaded;')).length === 2, 'the second reload');
     expect((await sendMail({ ...mail, to: '+4520123482@sms.example.test' })).code).toBe(550);
+
+    // A restart-only key: the answer names it rather than staying silent.
+    editMain(dirs.configFile, (main) => ((main.dispatch as Yaml).concurrency = 3));
+    const answer = await run(process.execPath, ['bin/mail2sms.js', 'reload', '-c', dirs.configFile]);
+    expect(answer.stdout).toMatch(/\nreloaded, but these changes wait for a restart \(the running values stay\): dispatch\.concurrency\n$/);
   });
 });
 
@@ -65,7 +82,7 @@ describe('reload under traffic', () => {
 
       // The admin moves example.test to another setup that only allows a far-away network.
       writeFileSync(join(d.dir, 'setups', 'alerts.yaml'), stringify(alertsSetup({ authorize: { ip: ['192.0.2.0/24'] } })));
-      expect(t.daemon.reload()).toEqual({ ok: true });
+      expect(t.daemon.reload()).toEqual({ ok: true, needsRestart: [] });
 
       expect(await say('RCPT TO:<+4520123483@sms.example.test>')).toMatch(/^250 /);
       expect(await say('DATA')).toMatch(/^354 /);
@@ -76,6 +93,61 @@ describe('reload under traffic', () => {
       expect(fresh.response).toMatch(/^550 5\.7\.1 Sender <ops@example\.test> is not authorised from 127\.0\.0\.1/);
     } finally {
       await t.stop();
+      d.cleanup();
+    }
+  });
+});
+
+describe('reload of a key only a restart applies', () => {
+  it('names each changed restart-only key in a warning, in its result and in the answer file; live keys apply', async () => {
+    const d = writeConfig();
+    const t = await startTestDaemon(d);
+    try {
+      editMain(d.configFile, (main) => {
+        (main.smtp as Yaml).listen = '127.0.0.1:2525';
+        (main.smtp as Yaml).max_recipients = 7; // live
+        (main.http as Yaml).public_url = 'https://mail2sms.example.test';
+        (main.provider as Yaml).timeout = '3s';
+        (main.dispatch as Yaml).concurrency = 2;
+        (main.dispatch as Yaml).max_schedule_ahead = '1d'; // live: checked per mail
+        main.log = { level: 'warn' };
+      });
+      const needsRestart = ['smtp.listen', 'http.public_url', 'provider.timeout', 'dispatch.concurrency', 'log.level'];
+      expect(t.daemon.reload()).toEqual({ ok: true, needsRestart });
+
+      const warning = t.logs.find((l) => l.level === 40 && l.msg.startsWith('config reloaded without these changes'));
+      expect(warning?.msg).toBe(`config reloaded without these changes, which keep their running values until a restart: ${needsRestart.join(', ')}`);
+      expect(warning?.keys).toEqual(needsRestart);
+      const answerFile = join(d.dir, 'data', 'mail2sms.reload.json');
+      expect(JSON.parse(readFileSync(answerFile, 'utf8'))).toMatchObject({ ok: true, needsRestart, pid: process.pid, reloads: 1 });
+
+      // The running values stay: still listening where it started, and new sessions see the live key.
+      const smtp = openSmtp(t.smtpPort);
+      await smtp.say();
+      await smtp.say('EHLO after-reload');
+      expect(await smtp.say('MAIL FROM:<ops@example.test>')).toMatch(/^250 /);
+      for (let i = 0; i < 6; i++) expect(await smtp.say(`RCPT TO:<+45201234${90 + i}@sms.example.test>`)).toMatch(/^250 /); // max_recipients was 5
+      await smtp.say('QUIT');
+
+      // A reload without changes says so; stopping removes the answer.
+      expect(t.daemon.reload()).toEqual({ ok: true, needsRestart: [] });
+      expect(JSON.parse(readFileSync(answerFile, 'utf8'))).toMatchObject({ needsRestart: [], reloads: 2 });
+      await t.stop();
+      expect(existsSync(answerFile)).toBe(false);
+    } finally {
+      await t.stop();
+      d.cleanup();
+    }
+  });
+
+  it('names STARTTLS and AUTH being turned on, which fix the SMTP commands offered at start', async () => {
+    const d = writeConfig();
+    const before = loadConfig(d.configFile);
+    writeFileSync(join(d.dir, 'setups', 'alerts.yaml'), stringify(alertsSetup({ authorize: { smtp_auth: [{ user: 'erp', password_hash: await hashPassword('a long enough password') }] } })));
+    editMain(d.configFile, (main) => ((main.smtp as Yaml).require_tls = false));
+    try {
+      expect(restartOnlyChanges(before, loadConfig(d.configFile))).toEqual(['smtp.require_tls', 'smtp_auth in setups (AUTH turned on)']);
+    } finally {
       d.cleanup();
     }
   });

@@ -23,6 +23,9 @@ describe('parseCsv: accepted', () => {
     ['unicode', 'navn\nÆble ø å 🚨\n', ['navn'], [[2, { navn: 'Æble ø å 🚨' }]]],
     ['only a header', 'a,b\n', ['a', 'b'], []],
     ['a lone CR ends a line', 'a\r1\r2', ['a'], [[2, { a: '1' }], [3, { a: '2' }]]],
+    ['mixed line ends, CRLF inside quotes', 'a,b\r\n"x\r\ny",1\n\r2,"\r"\r\n3,z', ['a', 'b'], [[2, { a: 'x\r\ny', b: '1' }], [5, { a: '2', b: '\r' }], [7, { a: '3', b: 'z' }]]],
+    ['a quoted value that starts with an escaped quote', 'a,b\n"""x""y",1\n', ['a', 'b'], [[2, { a: '"x"y', b: '1' }]]],
+    ['a BOM before a quoted header', '\ufeff"a b",c\n1,2\n', ['a b', 'c'], [[2, { 'a b': '1', c: '2' }]]],
   ])('%s', (_name, text, header, rows) => {
     const result = parseCsv(text);
     expect(result.ok && result.header).toEqual(header);
@@ -46,6 +49,8 @@ describe('parseCsv: refused, with line numbers', () => {
     ['a ragged row after a multi-line field', 'a,b\n"x\ny",1\n2\n', [{ line: 4, message: '1 field, but the header has 2' }]],
     ['an unclosed quote', 'a,b\n1,2\n"open,3\n4,5\n', [{ line: 3, message: 'field 1: the quoted field opened on line 3 is never closed' }]],
     ['text after a closing quote', 'a,b\n"x"y,1\n', [{ line: 2, message: 'field 1: text after the closing quote (a quote inside a quoted field is written "")' }]],
+    ['text after a closing quote, in a later field of a multi-line record', 'a,b,c\n1,"two\nlines",3\n4,"five\nsix" ,7\n', [{ line: 4, message: 'field 2: text after the closing quote (a quote inside a quoted field is written "")' }]],
+    ['an unclosed quote in a later field, after a multi-line one', 'a,b,c\n"x\ny",2,"open\n4,5\n', [{ line: 3, message: 'field 3: the quoted field opened on line 3 is never closed' }]],
     ['a duplicate column', 'number,name,number\n1,2,3\n', [{ line: 1, message: 'column "number" appears twice in the header' }]],
     ['a column without a name', 'number,,name\n1,2,3\n', [{ line: 1, message: 'column 2 has no name in the header' }]],
   ])('%s', (_name, text, errors) => {

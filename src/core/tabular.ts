@@ -2,9 +2,13 @@
  * Bulk import and export files: CSV (RFC 4180, as spreadsheets write it) and
  * NDJSON. An admin fixing a 100 000-line file needs line numbers that match
  * their editor, so every row and every error carries the physical line on
- * which its record starts. One pass over the text with charCodeAt and
- * indexOf; no regular expression runs per character.
+ * which its record starts. CSV is read by csv-parse and written by
+ * csv-stringify; the line numbers come from the byte offsets csv-parse
+ * reports per record (its own `info.lines` counts a CRLF inside quotes twice).
  */
+
+import { parse, CsvError } from 'csv-parse/sync';
+import { stringify } from 'csv-stringify/sync';
 
 export interface TabularError {
   /** 1-based physical line (a record spanning lines is reported at its first). */
@@ -29,92 +33,122 @@ export interface NdjsonRow {
 
 export type NdjsonResult = { ok: true; rows: NdjsonRow[] } | { ok: false; errors: TabularError[] };
 
-const QUOTE = 0x22;
-const COMMA = 0x2c;
 const LF = 0x0a;
 const CR = 0x0d;
+const QUOTE = 0x22;
 const BOM = 0xfeff;
 
-/** Line breaks in text[from, to): CRLF, LF and a lone CR each count one. */
-function countLineBreaks(text: string, from: number, to: number): number {
+/** Line breaks in bytes[from, to): CRLF, LF and a lone CR each count one. */
+function countLineBreaks(bytes: Buffer, from: number, to: number): number {
   let count = 0;
   for (let k = from; k < to; k++) {
-    const c = text.charCodeAt(k);
-    if (c === LF || (c === CR && text.charCodeAt(k + 1) !== LF)) count++;
+    const c = bytes[k];
+    if (c === LF || (c === CR && bytes[k + 1] !== LF)) count++;
   }
   return count;
 }
 
 /**
- * Splits CSV text into records. Stops at the first structural error (an
- * unclosed quote or text after a closing quote): nothing after it can be
- * trusted to be where the author meant. Empty lines are skipped.
+ * Where each record starts, in physical lines: csv-parse calls `onRecord` in
+ * order with the byte offset just past the record (its delimiter included);
+ * the gap before a record holds the empty lines it skipped.
  */
-function readRecords(text: string, onRecord: (fields: string[], line: number) => void): TabularError | undefined {
-  const n = text.length;
-  let i = text.charCodeAt(0) === BOM ? 1 : 0;
-  let line = 1;
-  while (i < n) {
-    const first = text.charCodeAt(i);
-    if (first === LF || first === CR) {
-      i += first === CR && text.charCodeAt(i + 1) === LF ? 2 : 1;
-      line++;
-      continue;
-    }
-    const recordLine = line;
-    const fields: string[] = [];
-    for (;;) {
-      if (i < n && text.charCodeAt(i) === QUOTE) {
-        const fieldLine = line;
-        let value = '';
-        let start = ++i;
-        for (;;) {
-          const q = text.indexOf('"', i);
-          if (q === -1) return { line: fieldLine, message: `field ${fields.length + 1}: the quoted field opened on line ${fieldLine} is never closed` };
-          line += countLineBreaks(text, i, q);
-          if (text.charCodeAt(q + 1) === QUOTE) {
-            value += text.slice(start, q + 1); // a doubled quote is one quote
-            i = start = q + 2;
-            continue;
-          }
-          value += text.slice(start, q);
-          i = q + 1;
-          break;
-        }
-        fields.push(value);
-        const next = text.charCodeAt(i); // NaN at the end
-        if (next === COMMA) {
-          i++;
-          continue;
-        }
-        if (i < n && next !== LF && next !== CR) {
-          return { line, message: `field ${fields.length}: text after the closing quote (a quote inside a quoted field is written "")` };
-        }
-      } else {
-        let j = i;
-        while (j < n) {
-          const c = text.charCodeAt(j);
-          if (c === COMMA || c === LF || c === CR) break;
-          j++;
-        }
-        // A quote inside an unquoted field (5" screen) is kept as it is, as spreadsheets do.
-        fields.push(text.slice(i, j));
-        i = j;
-        if (text.charCodeAt(i) === COMMA) {
-          i++;
-          continue;
-        }
-      }
-      // End of record: a line break or the end of the text.
-      if (i < n) {
-        i += text.charCodeAt(i) === CR && text.charCodeAt(i + 1) === LF ? 2 : 1;
-        line++;
-      }
-      break;
-    }
-    onRecord(fields, recordLine);
+function createLineTracker(bytes: Buffer) {
+  let end = bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? 3 : 0; // past the BOM, then past the last record
+  let line = 1; // the line at `end`
+  const firstByteAfter = (offset: number) => {
+    let k = offset;
+    while (bytes[k] === LF || bytes[k] === CR) k++;
+    return k;
+  };
+  return {
+    /** The next record (or the one that failed): its first byte and line. */
+    next(): { start: number; line: number } {
+      const start = firstByteAfter(end);
+      return { start, line: line + countLineBreaks(bytes, end, start) };
+    },
+    /** The line on which `offset` (not before the next record) lies. */
+    lineAt(offset: number): number {
+      return line + countLineBreaks(bytes, end, offset);
+    },
+    advance(to: number): void {
+      line += countLineBreaks(bytes, end, to);
+      end = to;
+    },
+  };
+}
+
+/**
+ * csv-parse runs with relax_quotes so that a quote inside an unquoted field
+ * (5" screen) is kept, as spreadsheets do; but that also lets text after a
+ * closing quote ("x"y) through as a literal. A record holding a quote is
+ * therefore checked against its source: each field must be there verbatim,
+ * or quoted and escaped. Returns the 1-based number of the first field that
+ * is not, with its byte offset.
+ */
+function misquotedField(bytes: Buffer, start: number, fields: string[]): { field: number; offset: number } | undefined {
+  let pos = start;
+  for (let i = 0; i < fields.length; i++) {
+    const value = fields[i] as string;
+    const source = bytes[pos] === QUOTE ? `"${value.replaceAll('"', '""')}"` : value;
+    const length = Buffer.byteLength(source);
+    const after = bytes[pos + length];
+    const ends = i === fields.length - 1 ? after === undefined || after === LF || after === CR : after === 0x2c;
+    if (!ends || bytes.toString('utf8', pos, pos + length) !== source) return { field: i + 1, offset: pos };
+    pos += length + 1;
   }
   return undefined;
+}
+
+/**
+ * Reads CSV records with the line each starts on. Stops at the first
+ * structural error (an unclosed quote or text after a closing quote):
+ * nothing after it can be trusted to be where the author meant. Empty lines
+ * are skipped.
+ */
+function readRecords(text: string, onRecord: (fields: string[], line: number) => void): TabularError | undefined {
+  const bytes = Buffer.from(text, 'utf8');
+  const lines = createLineTracker(bytes);
+  let structural: TabularError | undefined;
+  try {
+    parse(bytes, {
+      bom: true,
+      skip_empty_lines: true,
+      relax_column_count: true, // ragged rows are all reported below, not only the first
+      relax_quotes: true,
+      record_delimiter: ['\r\n', '\n', '\r'], // mixed line ends, as concatenated exports have
+      on_record(record: string[], info) {
+        if (structural) return null;
+        const { start, line } = lines.next();
+        const quote = bytes.indexOf(QUOTE, start);
+        const misquoted = quote !== -1 && quote < info.bytes ? misquotedField(bytes, start, record) : undefined;
+        if (misquoted) {
+          structural = { line: lines.lineAt(misquoted.offset), message: `field ${misquoted.field}: text after the closing quote (a quote inside a quoted field is written "")` };
+          return null;
+        }
+        lines.advance(info.bytes);
+        onRecord(record, line);
+        return null; // nothing is kept by csv-parse: rows are built as they come
+      },
+    });
+  } catch (error) {
+    if (!(error instanceof CsvError)) throw error;
+    return structural ?? parseFailure(error, lines);
+  }
+  return structural;
+}
+
+/** csv-parse's error, with the line an editor shows for it. */
+function parseFailure(error: CsvError, lines: ReturnType<typeof createLineTracker>): TabularError {
+  if (error.code === 'CSV_QUOTE_NOT_CLOSED') {
+    // csv-parse names the end of the file; the author needs where the quote opened.
+    const column = typeof error.column === 'number' ? error.column : 0;
+    const record = lines.next();
+    // Past the first field, `bytes` is the comma before the field that is still open.
+    const opened = column === 0 ? record.line : lines.lineAt(error.bytes as number);
+    return { line: opened, message: `field ${column + 1}: the quoted field opened on line ${opened} is never closed` };
+  }
+  return { line: typeof error.lines === 'number' ? error.lines : lines.next().line, message: error.message };
 }
 
 /**
@@ -185,23 +219,19 @@ export function parseNdjson(text: string): NdjsonResult {
   return errors.length > 0 ? { ok: false, errors } : { ok: true, rows };
 }
 
-const NEEDS_QUOTES = /[",\r\n]|^\s|\s$/;
-
-function cell(value: string | number | boolean | null | undefined, onlyColumn: boolean): string {
-  const text = value === null || value === undefined ? '' : String(value);
-  // An empty line would be skipped on reading: a one-column file writes an empty value as "".
-  if (NEEDS_QUOTES.test(text) || (onlyColumn && text === '')) return `"${text.replaceAll('"', '""')}"`;
-  return text;
-}
-
 /**
  * CSV for exports (RFC 4180: CRLF line ends, quotes only where needed, and
  * around values with leading or trailing spaces so spreadsheets keep them).
  * A row's missing keys are empty fields; keys not in the header are left out.
  */
 export function toCsv(header: readonly string[], rows: Iterable<Readonly<Record<string, string | number | boolean | null | undefined>>>): string {
-  const onlyColumn = header.length === 1;
-  const lines = [header.map((name) => cell(name, onlyColumn)).join(',')];
-  for (const row of rows) lines.push(header.map((name) => cell(Object.hasOwn(row, name) ? row[name] : undefined, onlyColumn)).join(','));
-  return `${lines.join('\r\n')}\r\n`;
+  const text = (value: string | number | boolean | null | undefined) => (value === null || value === undefined ? '' : String(value));
+  const records = [[...header]];
+  for (const row of rows) records.push(header.map((name) => text(Object.hasOwn(row, name) ? row[name] : undefined)));
+  return stringify(records, {
+    record_delimiter: '\r\n',
+    quoted_match: /^\s|\s$/,
+    // An empty line would be skipped on reading: a one-column file writes an empty value as "".
+    quoted_empty: header.length === 1,
+  });
 }

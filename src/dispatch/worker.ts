@@ -2,7 +2,7 @@ import type { Clock } from '../core/clock.js';
 import { maskNumber, type Logger } from '../core/log.js';
 import type { ClaimedSms, Ledger } from '../ledger/types.js';
 import type { SmsProvider } from '../providers/types.js';
-import { noMetrics, type Metrics } from '../core/metrics.js';
+import { noMetrics, secondsSince, type Metrics } from '../core/metrics.js';
 
 export interface DispatcherOptions {
   ledger: Ledger;
@@ -74,6 +74,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       await ledger.releaseClaim(sms.outboxId, 'an opt-out for this number was being recorded', clock.now() + 1000);
       return;
     }
+    const calling = performance.now();
     const result = await provider.send({
       to: sms.recipient,
       from: sms.senderName,
@@ -111,6 +112,9 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       log.error({ reason, attempt: sms.attempt }, 'send failed permanently');
     }
     metrics.inc('mail2sms_dispatch_total', { result: outcome });
+    metrics.observe('mail2sms_provider_call_seconds', secondsSince(calling), { result: outcome });
+    // createdAt is stamped by the ledger with the daemon's clock when the mail was committed (the 250).
+    if (outcome === 'sent') metrics.observe('mail2sms_accept_to_sent_seconds', (now - sms.createdAt) / 1000);
     recorded.catch((error: unknown) => {
       log.error({ err: error }, 'could not record the send outcome; the lease will expire and the row be sent again with the same idempotency key');
     });

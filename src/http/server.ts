@@ -4,7 +4,7 @@ import type { Ledger } from '../ledger/types.js';
 import type { SmsProvider } from '../providers/types.js';
 import type { ListenAddress } from '../core/units.js';
 import { BodyTooLarge, closeServer, listenOn, readBody, sendJson } from '../core/httpkit.js';
-import { noMetrics, type Metrics } from '../core/metrics.js';
+import { noMetrics, type MetricsRegistry } from '../core/metrics.js';
 import { systemClock, type Clock } from '../core/clock.js';
 
 export interface HttpApiOptions {
@@ -14,11 +14,10 @@ export interface HttpApiOptions {
   logger: Logger;
   /** Checks the timestamps of signed callbacks. */
   clock?: Clock;
-  metrics?: Metrics;
+  /** Counts receipts and serves GET /metrics (404 without it). */
+  metrics?: MetricsRegistry;
   /** More POST routes ("POST /sends"): raw body in, status and JSON out. */
   routes?: Record<string, { maxBytes?: number; handle(headers: IncomingHttpHeaders, raw: string): Promise<[number, unknown]> }>;
-  /** Gauges read at scrape time. */
-  gauges?: () => Promise<Record<string, { help: string; value: number }>>;
 }
 
 export interface HttpApi {
@@ -35,6 +34,7 @@ export function createHttpApi(options: HttpApiOptions): HttpApi {
   const { ledger, provider } = options;
   const logger = options.logger.child({ stage: 'http' });
   const metrics = options.metrics ?? noMetrics;
+  const exposition = options.metrics;
   const clock = options.clock ?? systemClock;
   let server: Server | undefined;
 
@@ -66,11 +66,11 @@ export function createHttpApi(options: HttpApiOptions): HttpApi {
         const path = new URL(req.url ?? '/', 'http://mail2sms').pathname;
         const route = `${req.method} ${path}`;
         if (route === 'GET /healthz') return sendJson(res, 200, { status: 'ok' });
-        if (route === 'GET /metrics') {
-          (options.gauges ? options.gauges() : Promise.resolve({}))
-            .then((gauges) => {
-              const text = metrics.render(gauges);
-              res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+        if (route === 'GET /metrics' && exposition) {
+          exposition
+            .render()
+            .then((text) => {
+              res.writeHead(200, { 'content-type': exposition.contentType, 'content-length': Buffer.byteLength(text) });
               res.end(text);
             })
             .catch((error: unknown) => {

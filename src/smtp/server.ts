@@ -3,7 +3,7 @@ import type { Config } from '../config/load.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import { refusal, StorageError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
-import { noMetrics, type Metrics } from '../core/metrics.js';
+import { noMetrics, secondsSince, type Metrics } from '../core/metrics.js';
 import { normaliseIp } from '../intake/policy.js';
 import type { Ledger } from '../ledger/types.js';
 import type { Relay } from '../notify/relay.js';
@@ -157,8 +157,12 @@ function receiveData(stream: SMTPServerDataStream, session: SMTPServerSession, c
     if (size > limit) {
       return callback(sessions.refuse(session, refusal('message_too_large', `Message size exceeds the limit of ${limit} bytes`), { bytes: size }));
     }
+    const received = performance.now();
     cb.handleData(session, Buffer.concat(chunks, size)).then(
-      (reply) => callback(null, reply),
+      (reply) => {
+        cb.metrics.observe('mail2sms_smtp_data_seconds', secondsSince(received));
+        callback(null, reply);
+      },
       (error: unknown) => {
         if (error instanceof Error && 'responseCode' in error) return callback(error);
         const ref = sessions.refOf(session);
