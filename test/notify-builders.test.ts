@@ -1,3 +1,4 @@
+import { answeredInbound } from '../src/message/conversation.js';
 import { describe, expect, it } from 'vitest';
 import { buildReport, type ReportInput } from '../src/notify/report.js';
 import { buildReplyForward, type ReplyForwardInput } from '../src/notify/reply.js';
@@ -104,6 +105,9 @@ describe('buildReport: when there is one', () => {
 
 function reply(overrides: Partial<ReplyForwardInput> = {}): ReplyForwardInput {
   return {
+    inboundId: 7,
+    host: 'mail2sms.example.test',
+    replyTo: '+4520123456@sms.example.test',
     to: 'ops@example.test',
     from: '+4520123456',
     text: 'Yes, I am on it.\nETA 10 min',
@@ -117,6 +121,16 @@ function reply(overrides: Partial<ReplyForwardInput> = {}): ReplyForwardInput {
 }
 
 describe('buildReplyForward', () => {
+  it('has a Message-ID naming the inbound SMS and a Reply-To of the number, so answering it is an SMS back', () => {
+    const mail = buildReplyForward(reply());
+    expect(mail.replyTo).toBe('+4520123456@sms.example.test');
+    expect(mail.messageId).toMatch(/^<sms-reply\.7\.[0-9a-f]{12}@mail2sms\.example\.test>$/);
+    expect(answeredInbound([mail.messageId as string])).toBe(7);
+    expect(answeredInbound(['<other@example.test>', '<sms-reply.x.1@h>'])).toBeUndefined();
+    expect(mail.text).toContain('Reply to this email to answer +4520123456 by SMS.');
+  });
+
+
   it('threads under the original: In-Reply-To the original, References the thread then the original', () => {
     const mail = buildReplyForward(reply());
     expect(mail).toMatchObject({

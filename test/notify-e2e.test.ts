@@ -1,7 +1,7 @@
 import { createServer, type AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { simpleParser, type ParsedMail } from 'mailparser';
-import { SMTPServer } from 'smtp-server';
+import { startSink, type Received, type Sink } from './smtp-sink.js';
 import { alertsSetup, queueIdOf, sendMail, startTestDaemon, waitFor, writeConfig, type TestDaemon, type TestDirs } from './helpers.js';
 
 /*
@@ -10,50 +10,6 @@ import { alertsSetup, queueIdOf, sendMail, startTestDaemon, waitFor, writeConfig
  * faults and inbound webhook. Nothing waits a fixed time: every wait polls for
  * the thing itself.
  */
-
-interface Received {
-  mailFrom: string;
-  rcptTo: string[];
-  raw: Buffer;
-  mail: ParsedMail;
-}
-
-interface Sink {
-  port: number;
-  received: Received[];
-  close(): Promise<void>;
-}
-
-async function startSink(): Promise<Sink> {
-  const received: Received[] = [];
-  const server = new SMTPServer({
-    disabledCommands: ['STARTTLS', 'AUTH'],
-    authOptional: true,
-    logger: false,
-    onData(stream, session, callback) {
-      const chunks: Buffer[] = [];
-      stream.on('data', (chunk: Buffer) => chunks.push(chunk));
-      stream.on('end', () => {
-        const raw = Buffer.concat(chunks);
-        // Parsed before the 250, so a mail is in `received` complete or not at all.
-        simpleParser(raw).then(
-          (mail) => {
-            received.push({
-              mailFrom: session.envelope.mailFrom === false ? '(none)' : session.envelope.mailFrom.address,
-              rcptTo: session.envelope.rcptTo.map((r) => r.address),
-              raw,
-              mail,
-            });
-            callback();
-          },
-          (error: Error) => callback(error),
-        );
-      });
-    },
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { port: (server.server.address() as AddressInfo).port, received, close: () => new Promise((resolve) => server.close(() => resolve())) };
-}
 
 /** A port nothing listens on: the relay is down. */
 async function closedPort(): Promise<number> {

@@ -253,6 +253,8 @@ const consentConfig = z
     /** Sent when a number opts in again (START); empty = no confirmation. */
     confirmation_text: z.string().default('You will receive SMS from us again. Reply STOP to opt out.'),
     help_text: z.string().default('Reply STOP to opt out, START to opt in again.'),
+    /** Sent once when a number opts out (STOP), as carriers expect for short codes; unset = none. It reaches the opted-out number, and nothing after it. */
+    opt_out_confirmation_text: z.string().min(1).optional(),
   })
   .default({
     purposes: {},

@@ -66,7 +66,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
    */
   async function sendOne(sms: ClaimedSms): Promise<void> {
     const log = logger.child({ qid: sms.queueId, outbox: sms.outboxId });
-    if (options.gate?.isClosed(sms.recipient)) {
+    if (!sms.confirmsOptOut && options.gate?.isClosed(sms.recipient)) {
       // Back to the queue: the next claim sees the committed opt-out and
       // suppresses the row, or sends it if the opt-out could not be stored.
       log.info({ to: maskNumber(sms.recipient) }, 'opt-out being recorded for this number; not sending');

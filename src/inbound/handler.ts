@@ -44,7 +44,8 @@ export function createInboundHandler(deps: InboundHandlerDeps): (sms: InboundSms
     const consent = config.main.consent;
     const classification = classifyInbound(sms.text, consent.keywords);
     const log = logger.child({ from: maskNumber(sms.from), providerId: sms.providerId });
-    const answerText = classification.kind === 'opt_in' ? consent.confirmation_text : classification.kind === 'help' ? consent.help_text : '';
+    const answerText =
+      classification.kind === 'opt_in' ? consent.confirmation_text : classification.kind === 'help' ? consent.help_text : classification.kind === 'opt_out' ? (consent.opt_out_confirmation_text ?? '') : '';
     let reply: { senderName: string; text: string; measure: ReturnType<typeof measureSms> } | undefined;
     if (answerText && consent.reply_sender) {
       const text = transliterate(answerText);

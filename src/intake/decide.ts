@@ -5,6 +5,7 @@ import type { IntakeMessage, IntakeOutcome, RecipientDecision } from '../ledger/
 import type { ParsedEmail } from '../message/email.js';
 import { buildSmsText, type RemovedBlock, type TextPolicy } from '../message/text.js';
 import { parseSendAt } from '../message/send-at.js';
+import { answeredInbound } from '../message/conversation.js';
 import { nextOpening } from '../core/window.js';
 import { rulesFor, textPolicyFor } from './policy.js';
 
@@ -111,6 +112,7 @@ function decideSms(config: Config, envelope: DataEnvelope, email: ParsedEmail, b
     ...(setup.sending_window ? { sendingWindow: setup.sending_window } : {}),
     onUnknown: setup.on_unknown ?? (setup.category === 'marketing' ? 'fail' : 'retry'),
     ...(setup.report !== 'none' ? { reportMode: setup.report } : {}),
+    ...conversation(email),
   };
   return { action: 'store', setup, message, warnings: sms.warnings, removed: sms.removed };
 }
@@ -171,6 +173,11 @@ function timingNote(timing: Timing): string {
     parts.push(`WARNING: outside the sending window, which opens ${iso(timing.windowOpensAt as number)}; max_age expires it at ${iso(timing.expiresBeforeOpening)}, so it will not be sent`);
   } else if (timing.windowOpensAt !== undefined) parts.push(`deferred to ${iso(timing.windowOpensAt)} (sending window)`);
   return parts.map((part) => `; ${part}`).join('');
+}
+
+function conversation(email: ParsedEmail): { answersInbound?: number } {
+  const inboundId = answeredInbound(email.threadIds);
+  return inboundId === undefined ? {} : { answersInbound: inboundId };
 }
 
 /** The answer once the ledger has decided each recipient (and committed). */

@@ -47,7 +47,8 @@ export interface ConsentRecord {
 export interface RuleReader {
   evaluate(recipient: string, rules: RecipientRules, now: number): RuleVerdict;
   /** The re-check just before sending: consent withdrawn, or another channel's SMS inside the cooldown. */
-  recheck(recipient: string, rules: { cooldownMs: number | null; purpose: string | null; outboxId: number }, now: number): RuleVerdict;
+  /** `confirmsOptOut`: the one SMS an opted-out number still gets, the confirmation of its STOP. */
+  recheck(recipient: string, rules: { cooldownMs: number | null; purpose: string | null; outboxId: number; confirmsOptOut?: boolean }, now: number): RuleVerdict;
   latestConsent(recipient: string, purpose: string): ConsentRecord | undefined;
 }
 
@@ -149,7 +150,7 @@ export function createRuleReader(db: Db): RuleReader {
     },
     recheck(recipient, rules, now) {
       const consent = consentVerdict(recipient, rules.purpose === null ? null : { name: rules.purpose, maxSilenceMs: null }, now);
-      if (!consent.allowed) return consent;
+      if (!consent.allowed && !(rules.confirmsOptOut && consent.reason === 'opted_out')) return consent;
       if (rules.cooldownMs !== null) {
         if (stmt.earlierPending.get({ recipient, now, outboxId: rules.outboxId })) {
           return { allowed: false, reason: 'cooldown', until: null, detail: 'cooldown: an earlier SMS to this number is still pending' };

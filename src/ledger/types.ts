@@ -46,6 +46,11 @@ export interface IntakeMessage {
   onUnknown?: 'retry' | 'fail';
   /** Email the sender a report of the outcomes. */
   reportMode?: 'failures' | 'all';
+  /**
+   * The mail answers a forwarded SMS reply (inbound SMS id): to the number that
+   * wrote, within the conversation window, the cooldown does not apply.
+   */
+  answersInbound?: number;
 }
 
 export interface RecipientDecision {
@@ -77,6 +82,8 @@ export interface ClaimedSms {
   /** When the row was accepted: retries stop after dispatch.max_retry_age. */
   createdAt: number;
   onUnknown: 'retry' | 'fail';
+  /** The confirmation of a STOP: the one SMS an opted-out number still gets (the opt-out gate lets it through). */
+  confirmsOptOut?: boolean;
 }
 
 /** An SMS received from a number (a reply or a keyword), classified by the caller. */

@@ -1,4 +1,4 @@
-import type { ParsedEmail } from './email.js';
+import { messageIdsIn, type ParsedEmail } from './email.js';
 
 /*
  * A fast path for the mail alerting systems send most: one text/plain part in
@@ -61,6 +61,7 @@ export function parseSimpleEmail(raw: Buffer): ParsedEmail | undefined {
     autoReply: autoSubmitted.startsWith('auto-replied') || headers.has('x-autoreply') || headers.has('x-autorespond'),
     sendAt: headers.get('x-sms-send-at') || undefined,
     notification: headers.get('x-mail2sms-notification') || undefined,
+    threadIds: messageIdsIn(headers.get('in-reply-to'), headers.get('references')),
   };
 }
 

@@ -1,5 +1,5 @@
 import { simpleParser, type HeaderValue } from 'mailparser';
-import type { ParsedEmail } from './email.js';
+import { messageIdsIn, type ParsedEmail } from './email.js';
 import { parseSimpleEmail } from './fast-parse.js';
 
 export type { ParsedEmail };
@@ -40,6 +40,8 @@ export async function parseEmailFully(raw: Buffer, depth = 0): Promise<ParsedEma
     autoReply: autoSubmitted.startsWith('auto-replied') || mail.headers.has('x-autoreply') || mail.headers.has('x-autorespond'),
     sendAt: headerText(mail.headers.get('x-sms-send-at')).trim() || undefined,
     notification: headerText(mail.headers.get('x-mail2sms-notification')).trim() || undefined,
+    // mailparser strips the brackets of a single id; put them back so both parsers agree.
+    threadIds: messageIdsIn(...[mail.inReplyTo, mail.references].flat().map((id) => (id && !id.includes('<') ? `<${id.trim()}>` : id))),
   };
 }
 

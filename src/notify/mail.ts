@@ -27,6 +27,10 @@ export interface OutgoingMail {
   fromName?: string;
   subject: string;
   text: string;
+  /** Our own Message-ID, when an answer to this mail must be recognised (`<id@host>`). */
+  messageId?: string;
+  /** Where an answer goes: for a forwarded SMS reply, the number's SMS address. */
+  replyTo?: string;
   /** Message-IDs with their angle brackets (`<id@host>`). */
   inReplyTo?: string;
   references?: string[];

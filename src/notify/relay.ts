@@ -107,6 +107,8 @@ export function createRelay(config: RelayConfig, deps: { logger: Logger }): Rela
       headers,
       // An explicit envelope: `from: ''` is what makes nodemailer say MAIL FROM:<>.
       envelope: { from: mail.nullSender ? '' : config.from, to: [mail.to] },
+      ...(mail.messageId ? { messageId: mail.messageId } : {}),
+      ...(mail.replyTo ? { replyTo: mail.replyTo } : {}),
       ...(mail.inReplyTo ? { inReplyTo: mail.inReplyTo } : {}),
       ...(mail.references && mail.references.length > 0 ? { references: mail.references } : {}),
       ...(mail.attachments

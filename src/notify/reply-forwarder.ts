@@ -44,8 +44,12 @@ export function createReplyForwarder(deps: ReplyForwarderDeps): (sms: InboundSms
     if (!setup) return decide('setup_gone', about, 'reply not forwarded: the setup of the last SMS is no longer configured');
     if (!setup.forward_replies) return decide('not_enabled', about, 'reply not forwarded: forward_replies is off for this setup');
     if (!deps.relay) return decide('no_relay', about, 'reply not forwarded: forward_replies is on but no notify relay is configured');
+    const config = deps.getConfig();
     const mail = buildReplyForward({
       to: last.mailFrom,
+      inboundId,
+      host: config.main.smtp.hostname,
+      replyTo: `${sms.from}@${config.main.sms_domains[0] ?? config.main.smtp.hostname}`,
       from: sms.from,
       text: sms.text,
       receivedAt: sms.receivedAt,

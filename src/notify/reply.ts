@@ -1,3 +1,5 @@
+import { randomBytes } from 'node:crypto';
+import { replyThreadId } from '../message/conversation.js';
 import { angleId, isoTime, oneLine, type OutgoingMail } from './mail.js';
 
 export interface ReplyForwardInput {
@@ -14,6 +16,12 @@ export interface ReplyForwardInput {
   originalSubject?: string;
   /** Queue id of the mail whose SMS was answered. */
   queueId: string;
+  /** The inbound SMS being forwarded: named in our Message-ID, so an answer to this mail is recognised. */
+  inboundId: number;
+  /** Our host name (smtp.hostname), for the Message-ID. */
+  host: string;
+  /** The number's SMS address (<number>@<sms domain>): answering the email sends an SMS back. */
+  replyTo: string;
 }
 
 /** Long threads: keep the root and the latest ids, which is what threading clients use (RFC 5322 §3.6.4). */
@@ -57,6 +65,7 @@ export function buildReplyForward(input: ReplyForwardInput): OutgoingMail {
     '',
     '--',
     `This answers the SMS from ${about ? `your mail "${about}"` : 'your mail'} (queue id ${input.queueId}), forwarded by mail2sms.`,
+    `Reply to this email to answer ${input.from} by SMS.`,
     '',
   ].join('\n');
   return {
@@ -65,6 +74,8 @@ export function buildReplyForward(input: ReplyForwardInput): OutgoingMail {
     fromName: `SMS from ${input.from}`,
     subject: replySubject(input.originalSubject, input.from),
     text,
+    messageId: replyThreadId(input.inboundId, randomBytes(6).toString('hex'), input.host),
+    replyTo: input.replyTo,
     ...(original ? { inReplyTo: original } : {}),
     ...(references.length > 0 ? { references: trimReferences(references) } : {}),
     nullSender: false,

@@ -18,7 +18,8 @@ export function createInboundWriter(stmt: Statements, consent: ConsentStore, que
     const queueId = newQueueId(now);
     stmt.insertMessage.run({
       id: queueId, receivedAt: now, setupId: KEYWORD_SETUP, mailFrom: '', headerMessageId: null, bodyHash: '', clientIp: null,
-      sessionRef: `inbound#${inboundId}`, senderName: sms.reply.senderName, text: sms.reply.text, encoding: sms.reply.measure.encoding,
+      // ':opt-out' marks the confirmation of a STOP, which the send-time re-check lets through to the opted-out number.
+      sessionRef: `inbound#${inboundId}${sms.kind === 'opt_out' ? ':opt-out' : ''}`, senderName: sms.reply.senderName, text: sms.reply.text, encoding: sms.reply.measure.encoding,
       segments: sms.reply.measure.segments, characters: sms.reply.measure.characters, cooldownMs: null, purpose: null, textNoClause: null,
       subject: null, expiresAt: null, sendAt: null, sendingWindow: null, onUnknown: 'retry', reportMode: null,
     });

@@ -4,6 +4,8 @@ import type { IntakeMessage, IntakeOutcome, RecipientDecision } from '../types.j
 import type { Statements } from './statements.js';
 
 const RETRY_WINDOW_MS = 24 * 3_600_000;
+/** How long after an SMS reply an email answering it is still a conversation. */
+export const CONVERSATION_WINDOW_MS = 24 * 3_600_000;
 
 export function newQueueId(now: number): string {
   return (now.toString(36) + randomBytes(4).toString('hex')).toUpperCase();
@@ -23,6 +25,18 @@ function dedupKey(message: IntakeMessage, recipient: string): string | null {
  * give one SMS).
  */
 export function createIntakeWriter(stmt: Statements, rules: RuleReader) {
+  /**
+   * A mail answering a forwarded SMS reply continues a conversation the phone
+   * started: when it goes to that number alone, within the window, the setup's
+   * cooldown does not hold it back (opt-out, consent and caps still do).
+   */
+  function conversation(message: IntakeMessage, now: number): { inboundId: number; sender: string } | undefined {
+    if (message.answersInbound === undefined || message.recipients.length !== 1) return undefined;
+    const inbound = stmt.inboundById.get(message.answersInbound) as { sender: string; receivedAt: number } | undefined;
+    if (!inbound || inbound.sender !== message.recipients[0] || now - inbound.receivedAt > CONVERSATION_WINDOW_MS) return undefined;
+    return { inboundId: message.answersInbound, sender: inbound.sender };
+  }
+
   return function decide(message: IntakeMessage, queueId: string, now: number): IntakeOutcome {
     const decisions: RecipientDecision[] = [];
     let originalQueueId: string | undefined;
@@ -38,6 +52,8 @@ export function createIntakeWriter(stmt: Statements, rules: RuleReader) {
       }
     }
     if (fresh.length === 0 && originalQueueId) return { queueId: originalQueueId, duplicate: true, decisions };
+    const talk = conversation(message, now);
+    if (talk) message = { ...message, rules: { ...message.rules, cooldownMs: null } };
 
     stmt.insertMessage.run({
       id: queueId,
@@ -84,6 +100,7 @@ export function createIntakeWriter(stmt: Statements, rules: RuleReader) {
         setupId: message.setupId,
       };
       const outboxId = Number(stmt.insertOutbox.run(row).lastInsertRowid);
+      if (talk) stmt.insertEvent.run(now, outboxId, queueId, 'conversation', `answers inbound SMS #${talk.inboundId}: the cooldown does not apply`);
       if (!verdict.allowed) {
         stmt.insertEvent.run(now, outboxId, queueId, 'suppressed', `${verdict.reason}: ${verdict.detail}`);
         decisions.push({ recipient, outcome: 'suppressed', reason: verdict.reason, detail: verdict.detail, ...(blockedUntil ? { blockedUntil } : {}) });

@@ -22,6 +22,7 @@ interface RowDetails {
   expiresAt: number | null;
   sendingWindow: string | null;
   onUnknown: 'retry' | 'fail';
+  confirmsOptOut: number;
 }
 
 export interface QueueDeps {
@@ -83,7 +84,8 @@ export function createQueueWriter(deps: QueueDeps) {
     }
     // The rules again, now that the SMS is about to go: a STOP, a revoked
     // opt-in or another channel's SMS since intake wins over the queued row.
-    const verdict = rules.recheck(row.recipient, { cooldownMs: details.cooldownMs, purpose: details.purpose, outboxId: row.id }, now);
+    const confirmsOptOut = details.confirmsOptOut === 1;
+    const verdict = rules.recheck(row.recipient, { cooldownMs: details.cooldownMs, purpose: details.purpose, outboxId: row.id, confirmsOptOut }, now);
     if (!verdict.allowed) {
       stmt.suppressClaimed.run(verdict.reason, verdict.until ?? null, now, now, row.id);
       stmt.release.run(now, row.id);
@@ -103,6 +105,7 @@ export function createQueueWriter(deps: QueueDeps) {
       attempt: row.attempts,
       createdAt: row.createdAt,
       onUnknown: details.onUnknown,
+      ...(confirmsOptOut ? { confirmsOptOut } : {}),
     };
   }
 

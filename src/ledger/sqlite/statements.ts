@@ -30,6 +30,7 @@ export function prepareStatements(db: Db) {
        ON CONFLICT (provider_id) DO NOTHING`,
     ),
     inboundByProviderId: db.prepare('SELECT id, action FROM inbound_messages WHERE provider_id = ?'),
+    inboundById: db.prepare('SELECT sender, received_at AS receivedAt FROM inbound_messages WHERE id = ?'),
     suppressClaimed: db.prepare(
       `UPDATE outbox SET status = 'suppressed', reason = ?, blocked_until = ?, final_at = ?, updated_at = ?, lease_until = NULL
         WHERE id = ? AND status = 'sending'`,
@@ -48,7 +49,8 @@ export function prepareStatements(db: Db) {
     claimDetails: db.prepare(
       `SELECT sender_name AS senderName, CASE WHEN @stopClause = 0 AND sms_text_no_clause IS NOT NULL THEN sms_text_no_clause ELSE sms_text END AS text,
               setup_id AS setupId, cooldown_ms AS cooldownMs, purpose, expires_at AS expiresAt, sending_window AS sendingWindow,
-              on_unknown AS onUnknown FROM messages WHERE id = @queueId`,
+              on_unknown AS onUnknown, (setup_id = '(keywords)' AND session_ref LIKE 'inbound#%:opt-out') AS confirmsOptOut
+         FROM messages WHERE id = @queueId`,
     ),
     dueForSetup: db.prepare(
       `SELECT id FROM outbox WHERE status = 'queued' AND setup_id = @setupId AND next_attempt_at <= @now ORDER BY next_attempt_at LIMIT @limit`,
