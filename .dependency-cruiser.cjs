@@ -30,7 +30,7 @@ module.exports = {
       severity: 'error',
       comment: 'message/, numbers/ and consent/ turn values into values: no config, storage, stage or network code.',
       from: { path: ['^src/(message|numbers|consent)/'] },
-      to: { path: above('config', 'ledger', 'intake', 'smtp', 'http', 'dispatch', 'providers', 'notify', 'inbound', 'simulator', 'cli', 'threads') },
+      to: { path: above('config', 'ledger', 'intake', 'smtp', 'http', 'dispatch', 'providers', 'notify', 'inbound', 'automations', 'simulator', 'cli', 'threads') },
     },
     {
       name: 'domain-rules-no-network',
@@ -44,21 +44,21 @@ module.exports = {
       severity: 'error',
       comment: 'config/ owns every schema; stages receive settings from it, never the other way round.',
       from: { path: stage('config') },
-      to: { path: above('ledger', 'intake', 'smtp', 'http', 'dispatch', 'providers', 'notify', 'inbound', 'simulator', 'cli', 'threads') },
+      to: { path: above('ledger', 'intake', 'smtp', 'http', 'dispatch', 'providers', 'notify', 'inbound', 'automations', 'simulator', 'cli', 'threads') },
     },
     {
       name: 'ledger-is-storage',
       severity: 'error',
       comment: 'The ledger imports no stage above it (dispatch rules reach it as functions, wired in threads/).',
       from: { path: stage('ledger') },
-      to: { path: above('config', 'intake', 'smtp', 'http', 'dispatch', 'providers', 'notify', 'inbound', 'simulator', 'cli', 'threads') },
+      to: { path: above('config', 'intake', 'smtp', 'http', 'dispatch', 'providers', 'notify', 'inbound', 'automations', 'simulator', 'cli', 'threads') },
     },
     {
       name: 'intake-is-one-decision',
       severity: 'error',
       comment: 'intake/ is the pure decision both SMTP and explain call: no sockets, no ledger implementation, no stage above it.',
       from: { path: stage('intake') },
-      to: { path: [...above('smtp', 'http', 'dispatch', 'providers', 'notify', 'inbound', 'simulator', 'cli', 'threads'), '^src/ledger/(?!types|rules|consent-types)'] },
+      to: { path: [...above('smtp', 'http', 'dispatch', 'providers', 'notify', 'inbound', 'automations', 'simulator', 'cli', 'threads'), '^src/ledger/(?!types|rules|consent-types)'] },
     },
     {
       name: 'stages-do-not-import-cli',
