@@ -9,6 +9,7 @@ import { parseInstant } from '../core/units.js';
 import { toCsv } from '../core/tabular.js';
 import { parseTable, type TableRow } from '../core/table.js';
 import { CliFailure, configOption, load } from './common.js';
+import type { Config } from '../config/load.js';
 import { EXIT } from './exit.js';
 
 /*
@@ -107,6 +108,14 @@ function eventRecord(e: ConsentEvent): Record<string, string> {
   };
 }
 
+/** A purpose must be declared under consent.purposes: a typo would otherwise keep no opt-in fresh, silently. */
+function requireDeclaredPurpose(config: Config, purpose: string, where: string, exitCode: number): void {
+  const declared = Object.keys(config.main.consent.purposes);
+  if (!declared.includes(purpose)) {
+    throw new CliFailure(`${where}: "${purpose}" is not declared under consent.purposes (declared: ${declared.join(', ') || 'none'})`, exitCode);
+  }
+}
+
 export function registerLedgerCommands(program: Command, out: (text: string) => void): void {
   program
     .command('record-send')
@@ -133,6 +142,7 @@ export function registerLedgerCommands(program: Command, out: (text: string) => 
           const at = field(row, 'at');
           const ref = field(row, 'ref');
           const purpose = field(row, 'purpose');
+          if (purpose) requireDeclaredPurpose(config, purpose, 'purpose', EXIT.dataErr);
           return {
             recipient: readNumber(to, opts.country),
             at: at ? readTime(at, 'at') : now,
@@ -143,6 +153,7 @@ export function registerLedgerCommands(program: Command, out: (text: string) => 
         });
       } else {
         if (!number) throw new CliFailure('give the number the SMS went to, or --file', EXIT.usage);
+        if (opts.purpose) requireDeclaredPurpose(config, opts.purpose, '--purpose', EXIT.usage);
         sends = [{
           recipient: readNumber(number, opts.country),
           at: opts.at ? readTime(opts.at, '--at') : Date.now(),

@@ -3,7 +3,7 @@ import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { LineCounter, parseDocument, isMap, type Document, type Node } from 'yaml';
 import type { z } from 'zod';
 import { mainSchema, setupSchema, type MainConfig, type Setup } from './schema.js';
-import { createSenderIndex, type SenderIndex } from './match.js';
+import { createSenderIndex, findSenderConflicts, type SenderIndex, type SenderOwner } from './match.js';
 
 export interface Config {
   /** Absolute path of the main config file. */
@@ -49,6 +49,8 @@ function displayPath(file: string): string {
 
 interface Parsed<T> {
   value?: T;
+  /** The YAML as plain values, when it parsed: what can be checked of an invalid file is still checked. */
+  raw?: unknown;
   issues: ConfigIssue[];
 }
 
@@ -71,9 +73,11 @@ function parseYamlFile<S extends z.ZodType>(file: string, schema: S): Parsed<z.o
       }),
     };
   }
-  const result = schema.safeParse(doc.toJS() ?? {});
-  if (result.success) return { value: result.data, issues: [] };
+  const raw: unknown = doc.toJS() ?? {};
+  const result = schema.safeParse(raw, { reportInput: true });
+  if (result.success) return { value: result.data, raw, issues: [] };
   return {
+    raw,
     issues: result.error.issues.map((issue) => {
       const path = issue.path.map((part) => (typeof part === 'symbol' ? String(part) : part));
       const extra = issue.code === 'unrecognized_keys' ? issue.keys : [];
@@ -144,8 +148,23 @@ function editDistance(a: string, b: string): number {
   return row[b.length] as number;
 }
 
+/** What a field must be, in an admin's words (zod says "Invalid input: expected number, received string"). */
+const EXPECTED: Record<string, string> = {
+  number: 'must be a number',
+  int: 'must be a whole number',
+  string: 'must be text',
+  boolean: 'must be true or false',
+  array: 'must be a list',
+  object: 'must be a map (key: value lines)',
+};
+
 function describe(issue: z.core.$ZodIssue): string {
   if (issue.code === 'invalid_type' && issue.input === undefined) return 'is required';
+  const expected = issue.code === 'invalid_type' ? EXPECTED[issue.expected] : undefined;
+  if (expected) {
+    const given = JSON.stringify(issue.input) ?? String(issue.input);
+    return `${expected}, not ${given.length > 40 ? `${given.slice(0, 37)}...` : given}`;
+  }
   return issue.message;
 }
 
@@ -179,10 +198,9 @@ export function loadConfig(mainFile: string): Config {
   const file = resolve(mainFile);
   const dir = dirname(file);
   const main = parseYamlFile(file, mainSchema);
-  if (!main.value) throw new ConfigError(main.issues);
-
-  const setupsDir = resolve(dir, main.value.setups_dir);
-  const issues: ConfigIssue[] = [];
+  // An invalid main file does not stop the setups from being checked: every problem is listed in one round.
+  const setupsDir = resolve(dir, main.value?.setups_dir ?? rawField(main.raw, 'setups_dir') ?? 'setups');
+  const issues: ConfigIssue[] = [...main.issues];
   let names: string[] = [];
   try {
     if (!statSync(setupsDir).isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
@@ -195,12 +213,18 @@ export function loadConfig(mainFile: string): Config {
 
   const setups: Setup[] = [];
   const byId = new Map<string, Setup>();
-  const pathOf = new Map<Setup, string>();
+  const pathOf = new Map<SenderOwner, string>();
+  const owners: SenderOwner[] = [];
   for (const name of names) {
     const setupFile = join(setupsDir, name);
     const parsed = parseYamlFile(setupFile, setupSchema);
     issues.push(...parsed.issues);
-    if (!parsed.value) continue;
+    if (!parsed.value) {
+      const partial = readableSenders(parsed.raw, displayPath(setupFile), name);
+      pathOf.set(partial, setupFile);
+      owners.push(partial);
+      continue;
+    }
     const setup: Setup = { ...parsed.value, file: displayPath(setupFile) };
     const twin = byId.get(setup.id);
     if (twin) {
@@ -210,19 +234,22 @@ export function loadConfig(mainFile: string): Config {
     byId.set(setup.id, setup);
     pathOf.set(setup, setupFile);
     setups.push(setup);
+    owners.push(setup);
   }
   if (names.length === 0 && issues.length === 0) {
     issues.push({ file: displayPath(file), field: 'setups_dir', message: `no setup files (*.yaml) in ${displayPath(setupsDir)}: no sender could ever be accepted` });
   }
 
-  const { index, conflicts } = createSenderIndex(setups);
-  for (const conflict of conflicts) {
+  const { index } = createSenderIndex(setups);
+  for (const conflict of findSenderConflicts(owners)) {
     issues.push({
       file: conflict.second.file,
+      ...lineOf(pathOf.get(conflict.second) as string, ['senders', conflict.index]),
       field: 'senders',
       message: `sender "${conflict.pattern}" is claimed by setup "${conflict.first.id}" (${conflict.first.file}) and setup "${conflict.second.id}" (${conflict.second.file})`,
     });
   }
+  if (!main.value) throw new ConfigError(issues);
   const purposes = Object.keys(main.value.consent.purposes);
   for (const setup of setups) {
     if (setup.purpose !== undefined && !purposes.includes(setup.purpose)) {
@@ -279,6 +306,22 @@ export function loadConfig(mainFile: string): Config {
     tls,
     users,
   });
+}
+
+function rawField(raw: unknown, key: string): string | undefined {
+  const value = raw && typeof raw === 'object' ? (raw as Record<string, unknown>)[key] : undefined;
+  return typeof value === 'string' ? value : undefined;
+}
+
+/** The senders that can be read from a setup that failed validation, so sender conflicts are reported with the other errors. */
+function readableSenders(raw: unknown, file: string, name: string): SenderOwner {
+  const list = raw && typeof raw === 'object' ? (raw as Record<string, unknown>).senders : undefined;
+  const item = setupSchema.shape.senders.element;
+  const senders = (Array.isArray(list) ? list : []).map((value) => {
+    const parsed = item.safeParse(value);
+    return parsed.success ? parsed.data : undefined;
+  });
+  return { id: rawField(raw, 'id') ?? name, file, senders };
 }
 
 /** The line of a field in a YAML file, for checks made after parsing. */

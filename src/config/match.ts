@@ -1,4 +1,4 @@
-import type { Setup } from './schema.js';
+import type { SenderPattern, Setup } from './schema.js';
 
 export interface SenderMatch {
   setup: Setup;
@@ -11,10 +11,42 @@ export interface SenderIndex {
   match(envelopeSender: string): SenderMatch | undefined;
 }
 
-export interface SenderConflict {
+export interface SenderConflict<S extends SenderOwner = Setup> {
   pattern: string;
-  first: Setup;
-  second: Setup;
+  first: S;
+  second: S;
+  /** Where in `second.senders` the pattern stands, so the error can name its line. */
+  index: number;
+}
+
+/** What sender conflicts are checked on: a valid setup, or what could be read of an invalid one. */
+export interface SenderOwner {
+  id: string;
+  file: string;
+  /** undefined where an invalid setup has an unreadable entry (keeps the others' positions for line numbers). */
+  senders: readonly (SenderPattern | undefined)[];
+}
+
+function senderKey(sender: SenderPattern): { kind: SenderPattern['kind']; key: string; label: string } {
+  if (sender.kind === 'address') return { kind: 'address', key: sender.address, label: sender.address };
+  if (sender.kind === 'domain') return { kind: 'domain', key: sender.domain, label: sender.domain };
+  return { kind: 'subdomains', key: sender.domain, label: `*.${sender.domain}` };
+}
+
+/** Every sender pattern claimed by two owners (setups), first claim first. */
+export function findSenderConflicts<S extends SenderOwner>(owners: readonly S[]): SenderConflict<S>[] {
+  const claimed = new Map<string, S>();
+  const conflicts: SenderConflict<S>[] = [];
+  for (const owner of owners) {
+    owner.senders.forEach((sender, index) => {
+      if (!sender) return;
+      const { kind, key, label } = senderKey(sender);
+      const existing = claimed.get(`${kind} ${key}`);
+      if (existing && existing !== owner) conflicts.push({ pattern: label, first: existing, second: owner, index });
+      else claimed.set(`${kind} ${key}`, owner);
+    });
+  }
+  return conflicts;
 }
 
 /** Builds the lookup once per config load; a session does at most three map lookups per MAIL FROM. */
@@ -22,24 +54,17 @@ export function createSenderIndex(setups: readonly Setup[]): { index: SenderInde
   const addresses = new Map<string, Setup>();
   const domains = new Map<string, Setup>();
   const subdomains = new Map<string, Setup>();
-  const conflicts: SenderConflict[] = [];
-
+  const maps = { address: addresses, domain: domains, subdomains };
   for (const setup of setups) {
     for (const sender of setup.senders) {
-      const [map, key, label] =
-        sender.kind === 'address'
-          ? [addresses, sender.address, sender.address]
-          : sender.kind === 'domain'
-            ? [domains, sender.domain, sender.domain]
-            : [subdomains, sender.domain, `*.${sender.domain}`];
-      const existing = map.get(key);
-      if (existing && existing !== setup) conflicts.push({ pattern: label, first: existing, second: setup });
-      else map.set(key, setup);
+      const { kind, key } = senderKey(sender);
+      // The first claim wins here; findSenderConflicts reports the others.
+      if (!maps[kind].has(key)) maps[kind].set(key, setup);
     }
   }
 
   return {
-    conflicts,
+    conflicts: findSenderConflicts(setups),
     index: {
       match(envelopeSender) {
         const address = envelopeSender.trim().toLowerCase();

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import nodemailer from 'nodemailer';
 import type SMTPPool from 'nodemailer/lib/smtp-pool/index.js';
 import type Mail from 'nodemailer/lib/mailer/index.js';
@@ -105,6 +106,8 @@ export function createRelay(config: RelayConfig, deps: { logger: Logger }): Rela
       subject: mail.subject,
       text: mail.text,
       headers,
+      // Ours, in the domain of `from`: nodemailer would take the envelope sender's domain, and a null sender has none (`@localhost`).
+      messageId: `<${randomUUID()}@${config.from.slice(config.from.lastIndexOf('@') + 1)}>`,
       // An explicit envelope: `from: ''` is what makes nodemailer say MAIL FROM:<>.
       envelope: { from: mail.nullSender ? '' : config.from, to: [mail.to] },
       ...(mail.messageId ? { messageId: mail.messageId } : {}),

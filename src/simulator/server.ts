@@ -305,7 +305,11 @@ export function createProviderSimulator(options: SimulatorOptions): ProviderSimu
         }
         if (route === 'PUT /faults') {
           return withBody(req, res, (raw) => {
-            const parsed = faultsSchema.safeParse(safeParse(raw));
+            const body = safeParse(raw);
+            if (body === undefined) {
+              return sendJson(res, 400, { error: `body is not JSON (send an object such as {"error_rate": 0.1}): ${JSON.stringify(raw.slice(0, 40))}` });
+            }
+            const parsed = faultsSchema.safeParse(body);
             if (!parsed.success) {
               const issue = parsed.error.issues[0];
               return sendJson(res, 400, { error: `${issue?.path.join('.') || 'body'}: ${issue?.message ?? 'is invalid'}` });
