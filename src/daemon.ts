@@ -11,7 +11,9 @@ import { createProviderSimulator, type ProviderSimulator } from './simulator/ser
 import { createProvider } from './providers/index.js';
 import { createDispatcher, type Dispatcher } from './dispatch/worker.js';
 import { createSmtpIntake, type SmtpIntake } from './smtp/server.js';
+import { SHUTDOWN_GRACE_MS } from './smtp/shutdown.js';
 import { formatListen } from './core/units.js';
+import { assertNotRunning } from './core/instance.js';
 import type { DnsResolver } from './smtp/sender-auth.js';
 import { createMetrics } from './core/metrics.js';
 import { createOptOutGate } from './consent/gate.js';
@@ -65,6 +67,8 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     }
   };
 
+  // Before anything binds a port: a second start names the running daemon instead of failing on EADDRINUSE.
+  assertNotRunning(pidFileFor(config), `${formatListen(config.main.smtp.listen)} (ledger ${config.storagePath})`);
   try {
     const ledger = await startLedgerThread({
       path: config.storagePath,
@@ -226,7 +230,10 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     steps.push({ name: 'reload answer', stop: async () => rmSync(reloader.answerFile, { force: true }) });
 
     let stopping: Promise<void> | undefined;
-    const stop = () => (stopping ??= stopAll().then(() => logger.info('mail2sms stopped')));
+    const stop = () => {
+      if (!stopping) logger.info({ smtpGraceMs: SHUTDOWN_GRACE_MS, shutdownTimeoutMs: d.shutdown_timeout }, 'shutting down: no new mail, idle SMTP clients closed, in-flight sends may finish');
+      return (stopping ??= stopAll().then(() => logger.info('mail2sms stopped')));
+    };
     const failed = ledger.failed.then(async (error) => {
       logger.fatal({ err: error }, 'the ledger is gone; stopping so the service manager can restart us');
       await stop();

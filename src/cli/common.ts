@@ -20,4 +20,5 @@ export function load(path: string): Config {
   }
 }
 
-export const configOption = () => new Option('-c, --config <file>', 'main config file').default(DEFAULT_CONFIG);
+/** `-c` wins, then $MAIL2SMS_CONFIG (production: /etc/mail2sms/mail2sms.yaml, set once for the service and the admin's shell), then the example. */
+export const configOption = () => new Option('-c, --config <file>', 'main config file').env('MAIL2SMS_CONFIG').default(DEFAULT_CONFIG);

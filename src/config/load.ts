@@ -42,7 +42,7 @@ export function formatIssue(issue: ConfigIssue): string {
   return `${where}: ${issue.field ? `${issue.field}: ` : ''}${issue.message}`;
 }
 
-function displayPath(file: string): string {
+export function displayPath(file: string): string {
   const rel = relative(process.cwd(), file);
   return rel && !rel.startsWith('..') && !isAbsolute(rel) ? rel : file;
 }
@@ -325,7 +325,7 @@ function readableSenders(raw: unknown, file: string, name: string): SenderOwner 
 }
 
 /** The line of a field in a YAML file, for checks made after parsing. */
-function lineOf(file: string, path: (string | number)[]): { line?: number; column?: number } {
+export function lineOf(file: string, path: (string | number)[]): { line?: number; column?: number } {
   try {
     const lineCounter = new LineCounter();
     const doc = parseDocument(readFileSync(file, 'utf8'), { lineCounter });

@@ -28,6 +28,7 @@ export type RefusalCode =
   | 'postmaster_refused'
   | 'storage_unavailable'
   | 'bad_sequence'
+  | 'shutting_down'
   | 'internal_error';
 
 export interface Refusal {

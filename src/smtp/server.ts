@@ -13,6 +13,7 @@ import { createEnvelopeHandlers } from './envelope.js';
 import { createPostmasterForwarder } from './postmaster.js';
 import type { DnsResolver } from './sender-auth.js';
 import { createSessions, type Sessions } from './session.js';
+import { createShutdown } from './shutdown.js';
 
 /*
  * smtp-server's callbacks, translated into calls on intake/ and the ledger and
@@ -50,7 +51,8 @@ export function createSmtpIntake(options: SmtpIntakeOptions): SmtpIntake {
   const envelope = createEnvelopeHandlers({ sessions, ledger: options.ledger, ...(options.resolver ? { resolver: options.resolver } : {}) });
   const forwardToPostmaster = createPostmasterForwarder({ sessions, metrics, clock, ...(options.relay ? { relay: options.relay } : {}) });
   const handleData = createDataHandler({ ledger: options.ledger, sessions, metrics, clock, forwardToPostmaster, ...(options.resolver ? { resolver: options.resolver } : {}) });
-  const callbacks = { sessions, access, envelope, handleData, metrics };
+  const shutdown = createShutdown({ sessions, logger });
+  const callbacks = { sessions, access, envelope, handleData, metrics, shutdown };
   let server: SMTPServer | undefined;
 
   return {
@@ -74,7 +76,7 @@ export function createSmtpIntake(options: SmtpIntakeOptions): SmtpIntake {
       if (server && config.tls) server.updateSecureContext({ key: config.tls.key, cert: config.tls.cert });
     },
     stop() {
-      return new Promise((resolve) => (server ? server.close(() => resolve()) : resolve()));
+      return server ? shutdown.shutDown(server) : Promise.resolve();
     },
   };
 }
@@ -85,6 +87,7 @@ interface Callbacks {
   envelope: ReturnType<typeof createEnvelopeHandlers>;
   handleData: (session: SMTPServerSession, raw: Buffer) => Promise<string>;
   metrics: Metrics;
+  shutdown: ReturnType<typeof createShutdown>;
 }
 
 function buildServer(config: Config, cb: Callbacks): SMTPServer {
@@ -93,8 +96,8 @@ function buildServer(config: Config, cb: Callbacks): SMTPServer {
     name: config.main.smtp.hostname,
     maxClients: config.main.smtp.max_clients,
     socketTimeout: config.main.smtp.socket_timeout,
-    // On shutdown a client in the middle of a transaction gets this long before 421.
-    closeTimeout: 10_000,
+    // shutdown.ts gives busy clients SHUTDOWN_GRACE_MS itself; this only covers what is left after it.
+    closeTimeout: 1_000,
     banner: 'mail2sms ESMTP',
     disabledCommands: [...(config.tls ? [] : ['STARTTLS']), ...(config.users.size > 0 ? [] : ['AUTH'])],
     ...(config.tls ? { key: config.tls.key, cert: config.tls.cert } : {}),
@@ -130,7 +133,11 @@ function buildServer(config: Config, cb: Callbacks): SMTPServer {
       cb.metrics.inc('mail2sms_smtp_connections_total');
       callback();
     },
-    onMailFrom: cb.envelope.onMailFrom,
+    onMailFrom(address, session, callback) {
+      const closing = cb.shutdown.refusal();
+      if (closing) return callback(sessions.refuse(session, closing));
+      cb.envelope.onMailFrom(address, session, callback);
+    },
     onRcptTo: cb.envelope.onRcptTo,
     onData(stream: SMTPServerDataStream, session, callback) {
       receiveData(stream, session, cb, callback);

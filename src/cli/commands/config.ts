@@ -2,6 +2,8 @@ import { readFileSync } from 'node:fs';
 import { pidFileFor } from '../../daemon.js';
 import { setupJsonSchema } from '../../config/schema.js';
 import { readReloadAnswer, reloadAnswerFileFor, type ReloadAnswer } from '../../config/reload.js';
+import { formatIssue } from '../../config/load.js';
+import { preflight } from '../../config/preflight.js';
 import { CliFailure, configOption, load } from '../common.js';
 import { EXIT } from '../exit.js';
 import type { Command } from 'commander';
@@ -14,6 +16,8 @@ export function registerConfigCommands(program: Command, { out }: CliIo): void {
     .addOption(configOption())
     .action((opts: { config: string }) => {
       const config = load(opts.config);
+      const problems = preflight(config);
+      if (problems.length > 0) throw new CliFailure(`the service would not start:\n${problems.map(formatIssue).join('\n')}`, EXIT.config);
       out(`${config.file}: OK (${config.setups.length} setup(s): ${config.setups.map((s) => s.id).join(', ')})\n`);
     });
 

@@ -1,4 +1,6 @@
+import { AlreadyRunningError, describeListenError } from '../../core/instance.js';
 import { createLogger } from '../../core/log.js';
+import type { Config } from '../../config/load.js';
 import { startDaemon } from '../../daemon.js';
 import { CliFailure, configOption, load } from '../common.js';
 import { EXIT } from '../exit.js';
@@ -18,14 +20,26 @@ export function registerServeCommands(program: Command, { setExit }: CliIo): voi
       try {
         daemon = await startDaemon({ config, logger });
       } catch (error) {
-        const code = (error as NodeJS.ErrnoException).code;
-        logger.fatal({ err: error }, 'startup failed');
+        // Expected failures (another daemon, a port taken) are one line in the log and on stderr; anything else keeps its stack in the log.
+        const expected = error instanceof AlreadyRunningError ? error.message : describeListenError(error, listenRoles(config));
+        if (expected) logger.fatal({ reason: expected }, 'startup failed');
+        else logger.fatal({ err: error }, 'startup failed');
         logger.flush();
-        throw new CliFailure(`cannot start: ${(error as Error).message}`, code === 'EADDRINUSE' || code === 'EACCES' ? EXIT.unavailable : EXIT.software);
+        throw new CliFailure(`cannot start: ${expected ?? (error as Error).message}`, expected ? EXIT.unavailable : EXIT.software);
       }
       const running = daemon;
       const failed = running.failed.then(() => EXIT.software);
       setExit(await Promise.race([waitForSignals({ stop: () => running.stop(), reload: () => void running.reload() }), failed]));
       logger.flush();
     });
+}
+
+/** Which listener a port belongs to, for startup errors. */
+function listenRoles(config: Config): Record<string, string> {
+  const provider = config.main.provider;
+  return {
+    ...(provider.type === 'simulator' && provider.embedded ? { [provider.listen.port]: 'provider.listen, the embedded simulator' } : {}),
+    [config.main.http.listen.port]: 'http.listen',
+    [config.main.smtp.listen.port]: 'smtp.listen',
+  };
 }
