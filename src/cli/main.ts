@@ -7,6 +7,7 @@ import { EXIT } from './exit.js';
 import { registerLedgerCommands } from './ledger-commands.js';
 import { registerConfigCommands } from './commands/config.js';
 import { registerExplainCommands } from './commands/explain.js';
+import { registerHealthCommands } from './commands/health.js';
 import { registerPasswordsCommands } from './commands/passwords.js';
 import { registerProviderSimCommands } from './commands/provider-sim.js';
 import { registerQueueCommands } from './commands/queue.js';
@@ -33,6 +34,7 @@ export function buildProgram(out: (text: string) => void, setExit: (code: number
   registerLedgerCommands(program, out);
   registerQueueCommands(program, io);
   registerProviderSimCommands(program, io);
+  registerHealthCommands(program, io);
   return program;
 }
 

@@ -17,10 +17,11 @@ import { displayPath, lineOf, type Config, type ConfigIssue } from './load.js';
  */
 
 export interface PreflightEnv {
-  /** Effective capabilities of this process (Linux /proc/self/status CapEff), when known. */
+  /** Root, or CAP_NET_BIND_SERVICE among the effective capabilities (Linux /proc/self/status CapEff). */
   canBindLowPorts: boolean;
   /** Ports below this need CAP_NET_BIND_SERVICE (net.ipv4.ip_unprivileged_port_start; 0 in most containers). */
   unprivilegedPortStart: number;
+  /** Addresses of this machine's interfaces; empty when they cannot be read (then not checked). */
   localAddresses: ReadonlySet<string>;
   now: number;
 }
@@ -36,7 +37,12 @@ export function systemPreflightEnv(): PreflightEnv {
   const capEff = /^CapEff:\s*([0-9a-f]+)$/m.exec(read('/proc/self/status') ?? '')?.[1];
   const CAP_NET_BIND_SERVICE = 10n;
   const start = Number((read('/proc/sys/net/ipv4/ip_unprivileged_port_start') ?? '1024').trim());
-  const addresses = new Set(Object.values(networkInterfaces()).flatMap((list) => (list ?? []).map((i) => i.address)));
+  let addresses = new Set<string>();
+  try {
+    addresses = new Set(Object.values(networkInterfaces()).flatMap((list) => (list ?? []).map((i) => i.address)));
+  } catch {
+    // No netlink (the systemd unit's RestrictAddressFamilies): the addresses are unknown, and not checked.
+  }
   return {
     canBindLowPorts: process.getuid?.() === 0 || (capEff !== undefined && ((BigInt(`0x${capEff}`) >> CAP_NET_BIND_SERVICE) & 1n) === 1n),
     unprivilegedPortStart: Number.isInteger(start) ? start : 1024,
@@ -93,7 +99,7 @@ function listenProblems(config: Config, env: PreflightEnv): ConfigIssue[] {
       problems.push(issue(config, path, `${where}: ports below ${env.unprivilegedPortStart} need root or CAP_NET_BIND_SERVICE (the systemd unit grants it: AmbientCapabilities=CAP_NET_BIND_SERVICE)`));
     }
     const wildcard = listen.host === '0.0.0.0' || listen.host === '::';
-    if (isIP(listen.host) !== 0 && !wildcard && !env.localAddresses.has(listen.host)) {
+    if (isIP(listen.host) !== 0 && !wildcard && env.localAddresses.size > 0 && !env.localAddresses.has(listen.host)) {
       problems.push(issue(config, path, `${where}: ${listen.host} is not an address of this machine (${[...env.localAddresses].join(', ')}); use one of them, or 0.0.0.0 in a container`));
     }
   }
