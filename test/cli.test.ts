@@ -76,7 +76,7 @@ describe('mail2sms serve', () => {
       writeFileSync(dirs.configFile, text);
       const error = await failure(cli('serve', '-c', dirs.configFile));
       expect(error).toMatchObject({ code: 69 });
-      expect(error?.stderr).toMatch(/cannot start: listen EADDRINUSE/);
+      expect(error?.stderr).toBe(`mail2sms: cannot start: 127.0.0.1:${t.smtpPort} (smtp.listen) is already in use by another program\n`);
     } finally {
       await t.stop();
     }

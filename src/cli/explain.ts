@@ -10,6 +10,7 @@ import type { RemovedBlock } from '../message/text.js';
 import { checkRecipient, checkSender, rulesFor } from '../intake/policy.js';
 import { decideData, decideReply, timingOf } from '../intake/decide.js';
 import { acceptedReply, refusalLine } from '../smtp/replies.js';
+import type { Refusal } from '../core/errors.js';
 
 /*
  * `mail2sms explain`: what the daemon would decide for a mail, without sending
@@ -66,6 +67,9 @@ export async function explainMail(config: Config, raw: Buffer, options: ExplainO
   let setup: Setup | undefined;
   if (from !== '') {
     const sender = checkSender(config, from, options.ip, options.user);
+    if (!sender.ok && sender.refusal.code === 'unknown_sender' && to.some((address) => isPostmaster(config, address))) {
+      return explainOutsider(config, to, sender.refusal, report);
+    }
     if (!sender.ok) {
       const match = config.senders.match(from);
       if (match) report.setup = { id: match.setup.id, file: match.setup.file, matchedBy: `${match.rule} ${match.pattern}` };
@@ -100,6 +104,22 @@ export async function explainMail(config: Config, raw: Buffer, options: ExplainO
   report.sms = { ...verdict.message.measure, text: verdict.message.text, warnings: verdict.warnings, senderName: verdict.setup.sender_name, removed: verdict.removed };
   const answer = decideReply(verdict.setup, outcomeFrom(verdicts, numbers), timingOf(verdict.setup, verdict.message, options.now));
   return answer.ok ? { ...report, reply: `250 ${acceptedReply(answer.acceptance, 'explain')}` } : { ...report, reply: refusalLine(answer.refusal), refused: true };
+}
+
+function isPostmaster(config: Config, address: string): boolean {
+  const verdict = checkRecipient(config, undefined, address);
+  return verdict.ok && verdict.kind === 'postmaster';
+}
+
+/** As the daemon: postmaster takes mail from a sender no setup claims (forwarded, never an SMS); every other recipient gets the sender's refusal. */
+function explainOutsider(config: Config, to: string[], refused: Refusal, report: ExplainReport): ExplainReport {
+  report.recipients = to.map((address): RecipientReport => {
+    const verdict = checkRecipient(config, undefined, address);
+    if (!verdict.ok) return { address, verdict: 'refused', reply: refusalLine(verdict.refusal) };
+    return verdict.kind === 'postmaster' ? { address, verdict: 'postmaster' } : { address, verdict: 'refused', reply: refusalLine(refused) };
+  });
+  report.note = 'no setup claims this sender: only postmaster takes its mail (forwarded, never an SMS)';
+  return { ...report, reply: `250 ${acceptedReply({ code: 'postmaster_only' }, 'explain')}` };
 }
 
 /** RCPT TO for each address, and the rules' read-only verdict for each number. */

@@ -1,4 +1,4 @@
-import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, readFileSync, statSync } from 'node:fs';
 import { X509Certificate } from 'node:crypto';
 import { isIP } from 'node:net';
 import { networkInterfaces } from 'node:os';
@@ -73,6 +73,7 @@ function storageProblems(config: Config): ConfigIssue[] {
   // The ledger's directory must take new files (the WAL, backups' temporary files); the nearest existing one when it is still to be created.
   let dir = dirname(file);
   while (!existsSync(dir) && dirname(dir) !== dir) dir = dirname(dir);
+  if (!statSync(dir).isDirectory()) return [issue(config, ['storage', 'path'], `cannot create the ledger's files in ${dir}: not a directory`)];
   try {
     accessSync(dir, constants.W_OK | constants.X_OK);
     return [];

@@ -372,6 +372,9 @@ export const mainSchema = z.strictObject({
     auth_failure_limit: z.number().int().min(1).default(10),
     /** New connections per client address per minute; more get 421 4.7.0. */
     max_connection_rate: z.number().int().min(1).default(600),
+    /** Mail for postmaster from senders no setup claims (abuse desks): per client address per hour (more: 450 4.7.0), and at most this large. */
+    postmaster_rate: z.number().int().min(1).default(10),
+    postmaster_max_size: size.default(256 * 1024),
     /** Load balancers (exact addresses) that send a PROXY protocol header, so rules see the real client. */
     proxy_protocol: z
       .array(z.string().refine((value) => isIP(value) !== 0, { message: 'is not an IP address' }))

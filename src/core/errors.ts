@@ -29,6 +29,7 @@ export type RefusalCode =
   | 'storage_unavailable'
   | 'bad_sequence'
   | 'shutting_down'
+  | 'postmaster_rate'
   | 'internal_error';
 
 export interface Refusal {

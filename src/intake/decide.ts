@@ -75,6 +75,10 @@ export function decideData(config: Config, envelope: DataEnvelope, email: Parsed
 
 function decideSms(config: Config, envelope: DataEnvelope, email: ParsedEmail, bodyHash: string, now: number): DataVerdict {
   const { setup } = envelope;
+  if (!setup && envelope.mailFrom !== '') {
+    // A sender no setup claims reached postmaster (RFC 5321): forwarded, never an SMS.
+    return { action: 'discard', acceptance: { code: 'postmaster_only' }, why: 'mail for postmaster from a sender no setup claims' };
+  }
   if (!setup) {
     return { action: 'discard', acceptance: { code: 'bounce_for_postmaster' }, why: 'null sender (bounce) for postmaster handled; nothing else is done with it' };
   }

@@ -17,6 +17,19 @@ type Done = (error?: Error | null) => void;
  */
 export function createEnvelopeHandlers(deps: { sessions: Sessions; ledger: Pick<Ledger, 'checkRecipient'>; resolver?: DnsResolver }) {
   const { sessions } = deps;
+  // Mails for postmaster from outsiders per client address in the current hour: each forward costs the relay and the admin's inbox.
+  const postmasterMails = new Map<string, { count: number; since: number }>();
+  function postmasterAllowed(perHour: number, ip: string): boolean {
+    const now = Date.now();
+    let entry = postmasterMails.get(ip);
+    if (!entry || now - entry.since >= 3_600_000) {
+      if (postmasterMails.size > 10_000) postmasterMails.clear(); // bounded under a flood of addresses
+      entry = { count: 0, since: now };
+      postmasterMails.set(ip, entry);
+    }
+    entry.count++;
+    return entry.count <= perHour;
+  }
 
   function onMailFrom(address: SMTPServerAddress, session: SMTPServerSession, callback: Done): void {
     const state = sessions.stateOf(session);
@@ -29,6 +42,10 @@ export function createEnvelopeHandlers(deps: { sessions: Sessions; ledger: Pick<
     const limit = state.config.main.smtp.max_message_size;
     if (declared > limit) return callback(sessions.refuse(session, refusal('message_too_large', `Message size ${declared} exceeds the limit of ${limit} bytes`)));
     const verdict = checkSender(state.config, mailFrom, session.remoteAddress, typeof session.user === 'string' ? session.user : undefined);
+    if (!verdict.ok && verdict.refusal.code === 'unknown_sender') {
+      txn.outsider = verdict.refusal;
+      return callback();
+    }
     if (!verdict.ok) return callback(sessions.refuse(session, verdict.refusal, { from: mailFrom }));
     const accept = () => {
       txn.sender = verdict.match;
@@ -58,6 +75,13 @@ export function createEnvelopeHandlers(deps: { sessions: Sessions; ledger: Pick<
     }
     const verdict = checkRecipient(state.config, setup, address.address);
     if (!verdict.ok) return callback(sessions.refuse(session, verdict.refusal, { to: address.address }));
+    if (txn.outsider) {
+      if (verdict.kind !== 'postmaster') return callback(sessions.refuse(session, txn.outsider, { from: txn.mailFrom }));
+      const ip = normaliseIp(session.remoteAddress);
+      if (!txn.postmaster && !postmasterAllowed(state.config.main.smtp.postmaster_rate, ip)) {
+        return callback(sessions.refuse(session, refusal('postmaster_rate', `Too much mail for postmaster from ${ip}; try again later`), { from: txn.mailFrom }));
+      }
+    }
     const accept = () => {
       txn.addresses.add(key);
       if (verdict.kind === 'postmaster') txn.postmaster = true;

@@ -29,6 +29,7 @@ const REPLIES: Record<RefusalCode, { code: number; enhanced: string }> = {
   postmaster_refused: { code: 550, enhanced: '5.3.0' }, // the relay refused the forward to the admin address
   storage_unavailable: { code: 451, enhanced: '4.3.0' },
   bad_sequence: { code: 503, enhanced: '5.5.1' },
+  postmaster_rate: { code: 450, enhanced: '4.7.0' }, // over smtp.postmaster_rate mails for postmaster from outsiders this hour
   shutting_down: { code: 421, enhanced: '4.3.2' }, // system not accepting network messages: SIGTERM, the client retries later
   internal_error: { code: 451, enhanced: '4.3.0' },
 };

@@ -152,7 +152,9 @@ function buildServer(config: Config, cb: Callbacks): SMTPServer {
 function receiveData(stream: SMTPServerDataStream, session: SMTPServerSession, cb: Callbacks, callback: (error?: Error | null, message?: string) => void): void {
   const { sessions } = cb;
   const state = sessions.stateOf(session);
-  const limit = state.config.main.smtp.max_message_size;
+  const smtp = state.config.main.smtp;
+  // Mail for postmaster from a sender no setup claims has its own, smaller limit.
+  const limit = state.txn?.outsider ? Math.min(smtp.max_message_size, smtp.postmaster_max_size) : smtp.max_message_size;
   const chunks: Buffer[] = [];
   let size = 0;
   stream.on('data', (chunk: Buffer) => {

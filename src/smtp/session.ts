@@ -16,6 +16,11 @@ export interface Transaction {
   numbers: Map<string, string>; // E.164 → address as given
   addresses: Set<string>;
   postmaster: boolean;
+  /**
+   * A sender no setup claims: only postmaster takes its mail (RFC 5321 §4.5.1; abuse
+   * desks are in no setup), and every SMS recipient gets this refusal at RCPT TO.
+   */
+  outsider?: Refusal;
 }
 
 export interface SessionState {

@@ -1,0 +1,236 @@
+import { execFile } from 'node:child_process';
+import { statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterEach, describe, expect, it } from 'vitest';
+import { alertsSetup, openSmtp, sendMail, startTestDaemon, waitFor, writeConfig, type TestDirs } from './helpers.js';
+import { startProcess, type Proc } from './process.js';
+import { createMetrics } from '../src/metrics.js';
+import { loadConfig, ConfigError } from '../src/config/load.js';
+import { preflight } from '../src/config/preflight.js';
+
+/* Running it for real (issue 16): what an operator meets at start, stop and in the CLI. */
+
+const run = promisify(execFile);
+const cli = (args: string[], env: Record<string, string> = {}) => run(process.execPath, ['bin/mail2sms.js', ...args], { env: { ...process.env, ...env }, maxBuffer: 32 * 1024 * 1024 });
+const failure = (promise: Promise<unknown>) => promise.then(() => undefined, (e: { code: number; stderr: string; stdout: string }) => e);
+
+let dirs: TestDirs | undefined;
+let procs: Proc[] = [];
+afterEach(async () => {
+  for (const proc of procs) if (proc.child.exitCode === null) await proc.kill('SIGKILL');
+  procs = [];
+  dirs?.cleanup();
+  dirs = undefined;
+});
+
+async function serve(configFile: string): Promise<{ proc: Proc; smtpPort: number }> {
+  const proc = startProcess(['serve', '-c', configFile]);
+  procs.push(proc);
+  const ready = (await proc.waitForLog('mail2sms ready')) as { ports: { smtp: number } };
+  return { proc, smtpPort: ready.ports.smtp };
+}
+
+describe('one daemon per ledger', () => {
+  it('a second start names the running one (pid, address) and exits 69 without a stack', async () => {
+    dirs = writeConfig();
+    const first = await serve(dirs.configFile);
+    const second = await failure(cli(['serve', '-c', dirs.configFile]));
+    expect(second?.code).toBe(69);
+    expect(second?.stderr).toMatch(new RegExp(`^mail2sms: cannot start: another mail2sms \\(pid ${first.proc.child.pid}\\) is running on 127\\.0\\.0\\.1:0 \\(ledger .*ledger\\.db\\)`));
+    expect(second?.stderr + (second?.stdout ?? '')).not.toMatch(/\n\s+at /);
+    expect(first.proc.child.exitCode).toBeNull();
+  });
+});
+
+describe('SIGTERM', () => {
+  it('logs "shutting down", closes idle clients at once, lets a transaction finish and answers a new MAIL FROM 421 4.3.2 with a ref', async () => {
+    dirs = writeConfig();
+    const { proc, smtpPort } = await serve(dirs.configFile);
+    const idle = openSmtp(smtpPort);
+    const busy = openSmtp(smtpPort);
+    expect(await idle.say()).toMatch(/^220 /);
+    expect(await busy.say()).toMatch(/^220 /);
+    await busy.say('EHLO busy.test');
+    expect(await busy.say('MAIL FROM:<ops@example.test>')).toMatch(/^250 /);
+    expect(await busy.say('RCPT TO:<+4520123450@sms.example.test>')).toMatch(/^250 /);
+
+    proc.child.kill('SIGTERM');
+    await proc.waitForLog('shutting down: no new mail, idle SMTP clients closed, in-flight sends may finish');
+    expect(await idle.say()).toMatch(/^421 4\.3\.2 Service shutting down; try again later \[ref [\w.]+\]$/);
+    expect(await busy.say('DATA')).toMatch(/^354 /);
+    expect(await busy.say('Subject: x\r\n\r\nstill taken during the grace\r\n.')).toMatch(/^250 2\.0\.0 Queued as /);
+    expect(await busy.say('MAIL FROM:<ops@example.test>')).toMatch(/^421 4\.3\.2 Service shutting down; try again later \[ref [\w.]+\.2\]$/);
+    expect(await proc.exited).toBe(0);
+    expect(proc.lines.some((line) => line.includes('"msg":"mail2sms stopped"'))).toBe(true);
+  });
+});
+
+describe('check-config: what startup would fail on', () => {
+  it('two listeners on one port, and a ledger under a file, each named with file:line', async () => {
+    dirs = writeConfig({ main: { http: { listen: '127.0.0.1:47011' }, provider: { type: 'simulator', listen: '127.0.0.1:47011', secret: 'x'.repeat(16) } } });
+    const blocker = join(dirs.dir, 'not-a-directory');
+    writeFileSync(blocker, '');
+    const config = loadConfig(dirs.configFile);
+    const problems = preflight({ ...config, storagePath: join(blocker, 'ledger.db') });
+    expect(problems.map((p) => `${p.field}: ${p.message}`)).toEqual([
+      expect.stringMatching(/^storage\.path: cannot create the ledger's files in .*not-a-directory: not a directory/),
+      'provider.listen: 127.0.0.1:47011: port 47011 is also http.listen; each listener needs its own port',
+    ]);
+    expect(problems[1]?.line).toBeGreaterThan(0);
+    const cliRun = await failure(cli(['check-config', '-c', dirs.configFile]));
+    expect(cliRun?.code).toBe(78);
+    expect(cliRun?.stderr).toMatch(/the service would not start:\n.*mail2sms\.yaml:\d+:\d+: provider\.listen: 127\.0\.0\.1:47011: port 47011 is also http\.listen/);
+  });
+
+  it('a port below 1024 without the capability, and an address this machine does not have', async () => {
+    dirs = writeConfig({ main: { smtp: { listen: '192.0.2.250:25' } } });
+    const problems = preflight(loadConfig(dirs.configFile), { canBindLowPorts: false, unprivilegedPortStart: 1024, localAddresses: new Set(['127.0.0.1']), now: Date.now() });
+    expect(problems.map((p) => p.message)).toEqual([
+      '192.0.2.250:25: ports below 1024 need root or CAP_NET_BIND_SERVICE (the systemd unit grants it: AmbientCapabilities=CAP_NET_BIND_SERVICE)',
+      '192.0.2.250:25: 192.0.2.250 is not an address of this machine (127.0.0.1); use one of them, or 0.0.0.0 in a container',
+    ]);
+    const allowed = preflight(loadConfig(dirs.configFile), { canBindLowPorts: true, unprivilegedPortStart: 1024, localAddresses: new Set(['127.0.0.1', '192.0.2.250']), now: Date.now() });
+    expect(allowed).toEqual([]);
+  });
+
+  it('MAIL2SMS_CONFIG names the config when -c is not given', async () => {
+    dirs = writeConfig();
+    const { stdout } = await cli(['check-config'], { MAIL2SMS_CONFIG: dirs.configFile });
+    expect(stdout).toBe(`${dirs.configFile}: OK (1 setup(s): alerts)\n`);
+  });
+});
+
+describe('check-config: every problem at once', () => {
+  it('lists main-file errors, setup errors and duplicate senders (with their line) in one run; "fifty" must be a number', async () => {
+    dirs = writeConfig({
+      main: { smtp: { listen: '127.0.0.1:0', max_recipients: 'fifty' } },
+      setups: [alertsSetup({ cooldown: '10 minutes' }), alertsSetup({ id: 'alerts2', senders: ['other.test', 'example.test'] })],
+    });
+    const result = await failure(cli(['check-config', '-c', dirs.configFile]));
+    expect(result?.code).toBe(78);
+    const lines = (result?.stderr ?? '').split('\n').filter((line) => line.includes('.yaml'));
+    expect(lines).toEqual([
+      expect.stringMatching(/mail2sms\.yaml:\d+:\d+: smtp\.max_recipients: must be a number, not "fifty"$/),
+      expect.stringMatching(/setups\/alerts\.yaml:\d+:\d+: cooldown: "10 minutes" is not a duration/),
+      expect.stringMatching(/setups\/alerts2\.yaml:4:\d+: senders: sender "example\.test" is claimed by setup "alerts" \(.*alerts\.yaml\) and setup "alerts2"/),
+    ]);
+  });
+
+  it('${ENV} in provider.secret is read from the environment; unset, it is an error naming the variable', async () => {
+    dirs = writeConfig({ provider: { secret: '${MAIL2SMS_TEST_SIM_SECRET}' } });
+    expect(() => loadConfig(dirs!.configFile)).toThrow(ConfigError);
+    expect(() => loadConfig(dirs!.configFile)).toThrow(/provider\.secret: environment variable MAIL2SMS_TEST_SIM_SECRET is not set/);
+    process.env.MAIL2SMS_TEST_SIM_SECRET = 'a-secret-from-the-environment';
+    try {
+      const config = loadConfig(dirs.configFile);
+      expect(config.main.provider.type === 'simulator' && config.main.provider.secret).toBe('a-secret-from-the-environment');
+    } finally {
+      delete process.env.MAIL2SMS_TEST_SIM_SECRET;
+    }
+  });
+});
+
+describe('CLI', () => {
+  it('record-send --purpose refuses a purpose not declared under consent.purposes (one number, and a file row)', async () => {
+    dirs = writeConfig({ main: { consent: { purposes: { newsletter: null } } } });
+    const one = await failure(cli(['record-send', '+4520123456', '--purpose', 'x', '-c', dirs.configFile]));
+    expect(one).toMatchObject({ code: 64, stderr: 'mail2sms: --purpose: "x" is not declared under consent.purposes (declared: newsletter)\n' });
+    const file = join(dirs.dir, 'sends.csv');
+    writeFileSync(file, 'number,purpose\n+4520123456,newsletter\n+4520123457,newsleter\n');
+    const rows = await failure(cli(['record-send', '--file', file, '-c', dirs.configFile]));
+    expect(rows?.code).toBe(65);
+    expect(rows?.stderr).toContain(`${file}:3: purpose: "newsleter" is not declared under consent.purposes`);
+    expect((await cli(['record-send', '+4520123456', '--purpose', 'newsletter', '-c', dirs.configFile])).stdout).toBe('recorded 1 send(s)\n');
+  });
+
+  it('consent export | head ends quietly (no EPIPE stack)', async () => {
+    dirs = writeConfig({ main: { consent: { purposes: { newsletter: null } } } });
+    const file = join(dirs.dir, 'optins.csv');
+    writeFileSync(file, 'number,evidence\n' + Array.from({ length: 3000 }, (_, i) => `+45${20_120_000 + i},web form signup with a long evidence text to fill the pipe quickly ${i}`).join('\n') + '\n');
+    await cli(['consent', 'import', file, '--purpose', 'newsletter', '--source', 'web', '-c', dirs.configFile]);
+    const { stdout, stderr } = await run('sh', ['-c', `"${process.execPath}" bin/mail2sms.js consent export -c "${dirs.configFile}" | head -2`]);
+    expect(stdout.split(/\r?\n/)[0]).toBe('id,at,recorded_at,number,purpose,action,previous,source,evidence');
+    expect(stderr).toBe('');
+  });
+
+  it('backups are written 0600, whatever the umask', async () => {
+    dirs = writeConfig();
+    const t = await startTestDaemon(dirs);
+    try {
+      await sendMail({ port: t.smtpPort, from: 'ops@example.test', to: '+4520123491@sms.example.test', text: 'private' });
+      const target = join(dirs.dir, 'backup.db');
+      await run('sh', ['-c', `umask 022 && "${process.execPath}" bin/mail2sms.js backup "${target}" -c "${dirs.configFile}"`]);
+      expect(statSync(target).mode & 0o777).toBe(0o600);
+    } finally {
+      await t.stop();
+    }
+  });
+
+  it('bin/mail2sms.js says how to build when dist/ is missing, without a stack', async () => {
+    const { mkdtempSync, cpSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const copy = mkdtempSync(join(tmpdir(), 'mail2sms-nodist-'));
+    try {
+      cpSync('bin', join(copy, 'bin'), { recursive: true });
+      const result = await failure(run(process.execPath, [join(copy, 'bin', 'mail2sms.js'), '--help']));
+      expect(result?.code).toBe(70);
+      expect(result?.stderr).toMatch(/^mail2sms: not built: .*dist\/src\/cli\/main\.js is missing\.\nRun `npm ci` \(or `npm ci --omit=dev` for production\) or `npm run build` in /);
+    } finally {
+      rmSync(copy, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('metrics the README lists', () => {
+  it('every mail2sms_* counter named in the README is rendered, mail2sms_inbound_total included', async () => {
+    const { readFileSync } = await import('node:fs');
+    const readme = readFileSync('README.md', 'utf8');
+    const section = readme.slice(readme.indexOf('**Metrics**'), readme.indexOf('**Docker**'));
+    const listed = [...new Set([...section.matchAll(/`(mail2sms_\w+)/g)].map((m) => m[1] as string))];
+    expect(listed).toContain('mail2sms_inbound_total');
+    const rendered = createMetrics().render({ mail2sms_outbox_queued: { help: '', value: 0 }, mail2sms_outbox_sending: { help: '', value: 0 }, mail2sms_dispatch_in_flight: { help: '', value: 0 } });
+    for (const name of listed) expect(rendered, name).toMatch(new RegExp(`^# TYPE ${name} `, 'm'));
+  });
+});
+
+describe('postmaster from any sender', () => {
+  it('a sender no setup claims reaches postmaster (never an SMS); its SMS recipients are refused; a rate limit and a size limit hold', async () => {
+    dirs = writeConfig({ main: { smtp: { listen: '127.0.0.1:0', postmaster_rate: 2, postmaster_max_size: '2KB' } } });
+    const t = await startTestDaemon(dirs);
+    try {
+      const abuse = await sendMail({ port: t.smtpPort, from: 'abuse@isp.example.net', to: 'postmaster@sms.example.test', subject: 'Abuse report', text: 'Your gateway sent me an SMS' });
+      expect(abuse.response).toMatch(/^250 2\.0\.0 Accepted for postmaster \[ref [\w.]+\]$/);
+      expect(t.logs.some((line) => line.msg.startsWith('mail for postmaster received') && line.subject === 'Abuse report')).toBe(true);
+
+      const smtp = openSmtp(t.smtpPort);
+      await smtp.say();
+      await smtp.say('EHLO isp.example.net');
+      expect(await smtp.say('MAIL FROM:<abuse@isp.example.net>')).toMatch(/^250 /);
+      expect(await smtp.say('RCPT TO:<+4520123456@sms.example.test>')).toMatch(/^550 5\.7\.1 Sender <abuse@isp\.example\.net> is not allowed to send SMS here \[ref [\w.]+\]$/);
+      expect(await smtp.say('RCPT TO:<postmaster@sms.example.test>')).toMatch(/^250 /);
+      expect(await smtp.say('DATA')).toMatch(/^354 /);
+      expect(await smtp.say(`Subject: big\r\n\r\n${'x'.repeat(3000)}\r\n.`)).toMatch(/^552 5\.3\.4 Message size exceeds the limit of 2048 bytes/);
+      expect(await smtp.say('MAIL FROM:<abuse@isp.example.net>')).toMatch(/^250 /);
+      expect(await smtp.say('RCPT TO:<postmaster@sms.example.test>')).toMatch(/^450 4\.7\.0 Too much mail for postmaster from 127\.0\.0\.1; try again later/);
+      smtp.close();
+
+      const queued = await waitFor(() => t.daemon.ledger.queueDepth(), 'ledger answers');
+      expect(queued).toMatchObject({ queued: 0, sending: 0 });
+      const sms = await (await fetch(`${t.simUrl}/messages`)).json();
+      expect(sms).toEqual([]);
+    } finally {
+      await t.stop();
+    }
+  });
+
+  it('explain says the same, and exits 0 (postmaster takes it)', async () => {
+    dirs = writeConfig();
+    const file = join(dirs.dir, 'abuse.eml');
+    writeFileSync(file, 'From: abuse@isp.example.net\r\nTo: postmaster@sms.example.test\r\nSubject: Abuse\r\n\r\nhello\r\n');
+    const { stdout } = await cli(['explain', file, '-c', dirs.configFile, '--json']);
+    const report = JSON.parse(stdout) as { recipients: unknown[]; note: string };
+    expect(report.recipients).toEqual([{ address: 'postmaster@sms.example.test', verdict: 'postmaster' }]);
+    expect(report.note).toMatch(/only postmaster takes its mail/);
+  });
+});
