@@ -138,6 +138,8 @@ describe('relay', () => {
     expect(mail.inReplyTo).toBe(ORIGINAL_ID);
     expect(mail.references).toBe(ORIGINAL_ID);
     expect(mail.subject).toBe('SMS report: Server down');
+    // Ours, in the relay's from domain; nodemailer would say @localhost for a null sender.
+    expect(mail.messageId).toMatch(/^<[0-9a-f-]{36}@gw\.example\.test>$/);
     expect(mail.from?.value[0]?.address).toBe('mail2sms@gw.example.test');
     expect(mail.messageId).toBe(result.ok ? result.messageId : undefined);
     expect(mail.text).toContain('+4520123457  failed');

@@ -120,6 +120,10 @@ describe('fault injection (PUT/GET/DELETE /faults)', () => {
     expect(bad.status).toBe(400);
     expect(((await bad.json()) as { error: string }).error).toMatch(/^error_rate:/);
     expect((await putFaults({ eror_rate: 1 })).status).toBe(400);
+    // curl -d 'error_rate=1' (a form, not JSON): the answer says what is wrong with the body itself.
+    const notJson = await fetch(`${simUrl}/faults`, { method: 'PUT', body: 'error_rate=1' });
+    expect(notJson.status).toBe(400);
+    expect(((await notJson.json()) as { error: string }).error).toBe('body is not JSON (send an object such as {"error_rate": 0.1}): "error_rate=1"');
     await fetch(`${simUrl}/faults`, { method: 'DELETE' });
     expect(await (await fetch(`${simUrl}/faults`)).json()).toEqual({});
   });

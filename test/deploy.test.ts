@@ -1,0 +1,158 @@
+import { execFile } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { loadConfig } from '../src/config/load.js';
+
+/*
+ * The deployment files are part of the product: the unit, the example configs
+ * for /etc/mail2sms and for the container, the Dockerfile and compose file.
+ * These checks run in CI; systemd-analyze is on the CI machine image.
+ */
+
+const run = promisify(execFile);
+const UNIT = 'contrib/systemd/mail2sms.service';
+const SYSTEMD_ANALYZE = '/usr/bin/systemd-analyze';
+const SECRETS = { SMS_API_TOKEN: 'token-for-the-test', SMS_WEBHOOK_SECRET: 'webhook-secret-of-32-characters!', MAIL2SMS_RELAY_PASS: 'relay-password' };
+
+function unitSettings(): Map<string, string[]> {
+  const settings = new Map<string, string[]>();
+  for (const line of readFileSync(UNIT, 'utf8').split('\n')) {
+    const match = /^([A-Za-z]+)=(.*)$/.exec(line.trim());
+    if (match) settings.set(match[1] as string, [...(settings.get(match[1] as string) ?? []), match[2] as string]);
+  }
+  return settings;
+}
+
+function withSecrets<T>(load: () => T): T {
+  Object.assign(process.env, SECRETS);
+  try {
+    return load();
+  } finally {
+    for (const name of Object.keys(SECRETS)) delete process.env[name];
+  }
+}
+
+const durationSeconds = (value: string) => Number(/^(\d+)s?$/.exec(value)?.[1] ?? NaN);
+
+describe('systemd unit', () => {
+  it('keeps the ledger private, is hardened, checks before start and waits for readiness', () => {
+    const unit = unitSettings();
+    expect(unit.get('UMask')).toEqual(['0027']);
+    expect(unit.get('StateDirectoryMode')).toEqual(['0750']);
+    expect(unit.get('CapabilityBoundingSet')).toEqual(['CAP_NET_BIND_SERVICE']);
+    expect(unit.get('NoNewPrivileges')).toEqual(['true']);
+    expect(unit.get('ProtectSystem')).toEqual(['strict']);
+    expect(unit.get('Environment')?.[0]).toContain('MAIL2SMS_CONFIG=/etc/mail2sms/mail2sms.yaml');
+    expect(unit.get('ExecStartPre')).toEqual(['/usr/bin/node /opt/mail2sms/bin/mail2sms.js check-config']);
+    expect(unit.get('ExecStartPost')).toEqual(['/usr/bin/node /opt/mail2sms/bin/mail2sms.js health --wait 60s']);
+  });
+
+  it('stops within TimeoutStopSec: SMTP grace (10 s) plus the production shutdown_timeout', () => {
+    const config = withSecrets(() => loadConfig('contrib/etc/mail2sms/mail2sms.yaml'));
+    const stopSec = durationSeconds(unitSettings().get('TimeoutStopSec')?.[0] ?? '');
+    expect(stopSec).toBeGreaterThan(10 + config.main.dispatch.shutdown_timeout / 1000);
+  });
+
+  it('systemd-analyze verify is clean and security --offline scores under 4', async () => {
+    // The CI image has systemd-analyze; if a developer machine has none, the unit's directives above still hold.
+    expect(existsSync(SYSTEMD_ANALYZE), `${SYSTEMD_ANALYZE} is part of the CI machine image`).toBe(true);
+    const verify = await run(SYSTEMD_ANALYZE, ['verify', UNIT]);
+    expect(verify.stderr).toBe('');
+    const security = await run(SYSTEMD_ANALYZE, ['security', '--offline=yes', '--no-pager', UNIT]);
+    const score = Number(/Overall exposure level for mail2sms\.service: ([\d.]+)/.exec(security.stdout)?.[1]);
+    expect(score).toBeLessThan(4);
+  });
+});
+
+describe('example configs', () => {
+  it('the production example for /etc/mail2sms is valid, with a real provider and its secrets from the environment', () => {
+    const config = withSecrets(() => loadConfig('contrib/etc/mail2sms/mail2sms.yaml'));
+    expect(config.storagePath).toBe('/var/lib/mail2sms/mail2sms.db');
+    expect(config.main.provider.type).toBe('http');
+    expect(config.main.provider.type === 'http' && config.main.provider.auth?.bearer).toBe(SECRETS.SMS_API_TOKEN);
+    expect(config.main.notify?.relay.auth?.pass).toBe(SECRETS.MAIL2SMS_RELAY_PASS);
+    // Clients are other machines on a real network, not loopback.
+    expect(config.setups.every((s) => s.authorize.ip?.every((range) => !range.text.startsWith('127.')))).toBe(true);
+    expect(() => loadConfig('contrib/etc/mail2sms/mail2sms.yaml')).toThrow(/environment variable (SMS_API_TOKEN|MAIL2SMS_RELAY_PASS)/);
+  });
+
+  it('the container example listens on every address and admits Docker bridge networks', () => {
+    const config = withSecrets(() => loadConfig('contrib/docker/mail2sms.yaml'));
+    expect(config.main.smtp.listen.host).toBe('0.0.0.0');
+    expect(config.main.http.listen).toEqual({ host: '0.0.0.0', port: 8080 });
+    expect(config.setups.flatMap((s) => s.authorize.ip?.map((range) => range.text) ?? [])).toContain('172.16.0.0/12');
+  });
+});
+
+describe('Dockerfile and compose', () => {
+  const dockerfile = readFileSync('Dockerfile', 'utf8');
+
+  it('copies only what exists, installs with npm ci --omit=dev and puts the container example at /etc/mail2sms', () => {
+    const sources = [...dockerfile.matchAll(/^COPY (?!--from)(.+) (\S+)$/gm)].flatMap((m) => (m[1] as string).split(/\s+/));
+    expect(sources.length).toBeGreaterThan(5);
+    for (const source of sources) expect(existsSync(source), source).toBe(true);
+    expect(dockerfile).toMatch(/^RUN npm ci --omit=dev$/m);
+    expect(dockerfile).toContain('COPY contrib/docker/mail2sms.yaml /etc/mail2sms/mail2sms.yaml');
+    expect(dockerfile).toMatch(/^ENV .*MAIL2SMS_CONFIG=\/etc\/mail2sms\/mail2sms\.yaml/m);
+  });
+
+  it('HEALTHCHECK asks /healthz with node (no curl in the slim image) on the port of the container config', () => {
+    const healthcheck = /^HEALTHCHECK .*\\\n\s+CMD (\[.*\])$/m.exec(dockerfile);
+    expect(healthcheck).not.toBeNull();
+    const [binary, flag, script] = JSON.parse(healthcheck?.[1] ?? '[]') as string[];
+    expect([binary, flag]).toEqual(['node', '-e']);
+    expect(() => new Function(script as string)).not.toThrow();
+    expect(script).toContain('http://127.0.0.1:8080/healthz');
+    const instructions = dockerfile.split('\n').filter((line) => !line.startsWith('#'));
+    expect(instructions.filter((line) => /curl|wget/.test(line))).toEqual([]);
+  });
+
+  it('the compose stop grace covers the SMTP grace and shutdown_timeout', () => {
+    const compose = parse(readFileSync('contrib/docker/compose.yaml', 'utf8')) as { services: { mail2sms: { stop_grace_period: string } } };
+    const config = withSecrets(() => loadConfig('contrib/docker/mail2sms.yaml'));
+    expect(durationSeconds(compose.services.mail2sms.stop_grace_period)).toBeGreaterThan(10 + config.main.dispatch.shutdown_timeout / 1000);
+  });
+});
+
+describe('production install', () => {
+  it('npm ci --omit=dev can build: the compiler and the types the build reads are regular dependencies', () => {
+    const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { dependencies: Record<string, string>; scripts: Record<string, string> };
+    const tsconfig = JSON.parse(readFileSync('tsconfig.json', 'utf8')) as { compilerOptions: { types: string[] } };
+    expect(pkg.scripts.prepare).toBe('npm run build');
+    expect(pkg.dependencies).toHaveProperty('typescript');
+    for (const types of tsconfig.compilerOptions.types) expect(pkg.dependencies).toHaveProperty(`@types/${types}`);
+    // Packages src/ imports that ship no types of their own.
+    for (const name of ['better-sqlite3', 'html-to-text', 'mailparser', 'nodemailer', 'smtp-server']) expect(pkg.dependencies).toHaveProperty(`@types/${name}`);
+  });
+
+  it('npm start builds only when a source changed (scripts/build-if-stale.mjs in a scratch project)', async () => {
+    const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { scripts: Record<string, string> };
+    expect(pkg.scripts.prestart).toBe('node scripts/build-if-stale.mjs');
+    const dir = mkdtempSync(join(tmpdir(), 'mail2sms-stale-'));
+    try {
+      cpSync('scripts', join(dir, 'scripts'), { recursive: true });
+      mkdirSync(join(dir, 'src'));
+      mkdirSync(join(dir, 'dist'));
+      writeFileSync(join(dir, 'src', 'a.ts'), 'export {};\n');
+      // A stand-in for tsc that counts its runs, stamped like the real build script.
+      const build = `node -e "require('fs').appendFileSync('builds.txt', 'x')" && node scripts/build-if-stale.mjs --stamp`;
+      writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'scratch', private: true, scripts: { build } }));
+      const builds = () => (existsSync(join(dir, 'builds.txt')) ? readFileSync(join(dir, 'builds.txt'), 'utf8').length : 0);
+      const prestart = () => run(process.execPath, ['scripts/build-if-stale.mjs'], { cwd: dir });
+      await prestart();
+      expect(builds()).toBe(1);
+      await prestart();
+      expect(builds()).toBe(1);
+      const later = new Date(Date.now() + 5_000);
+      utimesSync(join(dir, 'src', 'a.ts'), later, later);
+      await prestart();
+      expect(builds()).toBe(2);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
