@@ -4,13 +4,12 @@ FROM node:20-bookworm-slim AS build
 WORKDIR /app
 # better-sqlite3 compiles from source when no prebuilt binary matches.
 RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*
-COPY package.json package-lock.json tsconfig.json ./
+COPY package.json package-lock.json tsconfig.json tsconfig.prod.json ./
 COPY scripts ./scripts
 COPY src ./src
-COPY bench ./bench
 COPY bin ./bin
 COPY migrations ./migrations
-# The production install: prepare builds dist/ with the compiler, which is a regular dependency.
+# The production install: prepare builds dist/ (src/ only) with the compiler, which is a regular dependency.
 RUN npm ci --omit=dev
 
 FROM node:20-bookworm-slim

@@ -1,16 +1,15 @@
 #!/usr/bin/env node
 // `npm start` runs this first: it compiles only when a source is newer than the
 // last successful build, so a start with nothing changed costs no tsc run (~11 s).
-//   node scripts/build-if-stale.mjs           build if stale
-//   node scripts/build-if-stale.mjs --stamp   record that a build just succeeded (npm run build does)
+// scripts/build.mjs records each successful build in dist/.build-stamp.
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const stamp = join(root, 'dist', '.build-stamp');
-const inputs = ['src', 'bench', 'tsconfig.json', 'package-lock.json'];
+const inputs = ['src', 'bench', 'tsconfig.json', 'tsconfig.prod.json', 'package-lock.json'];
 
 function newestMtime(path) {
   if (!existsSync(path)) return 0;
@@ -19,11 +18,6 @@ function newestMtime(path) {
   let newest = stat.mtimeMs; // a deleted or renamed file changes its directory
   for (const name of readdirSync(path)) newest = Math.max(newest, newestMtime(join(path, name)));
   return newest;
-}
-
-if (process.argv.includes('--stamp')) {
-  writeFileSync(stamp, `${new Date().toISOString()}\n`);
-  process.exit(0);
 }
 
 const built = existsSync(stamp) ? statSync(stamp).mtimeMs : 0;
