@@ -5,7 +5,6 @@ import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { alertsSetup, openSmtp, sendMail, startTestDaemon, waitFor, writeConfig, type TestDirs } from './helpers.js';
 import { startProcess, type Proc } from './process.js';
-import { createMetrics } from '../src/core/metrics.js';
 import { loadConfig, ConfigError } from '../src/config/load.js';
 import { preflight } from '../src/config/preflight.js';
 
@@ -179,18 +178,6 @@ describe('CLI', () => {
     } finally {
       rmSync(copy, { recursive: true, force: true });
     }
-  });
-});
-
-describe('metrics the README lists', () => {
-  it('every mail2sms_* counter named in the README is rendered, mail2sms_inbound_total included', async () => {
-    const { readFileSync } = await import('node:fs');
-    const readme = readFileSync('README.md', 'utf8');
-    const section = readme.slice(readme.indexOf('**Metrics**'), readme.indexOf('**Docker**'));
-    const listed = [...new Set([...section.matchAll(/`(mail2sms_\w+)/g)].map((m) => m[1] as string))];
-    expect(listed).toContain('mail2sms_inbound_total');
-    const rendered = createMetrics().render({ mail2sms_outbox_queued: { help: '', value: 0 }, mail2sms_outbox_sending: { help: '', value: 0 }, mail2sms_dispatch_in_flight: { help: '', value: 0 } });
-    for (const name of listed) expect(rendered, name).toMatch(new RegExp(`^# TYPE ${name} `, 'm'));
   });
 });
 
