@@ -26,7 +26,7 @@ afterEach(async () => {
 async function serve(configFile: string): Promise<{ proc: Proc; smtpPort: number }> {
   const proc = startProcess(['serve', '-c', configFile]);
   procs.push(proc);
-  const ready = (await proc.waitForLog('mail2sms ready')) as { ports: { smtp: number } };
+  const ready = (await proc.waitForLog('mail2sms ready', 60_000)) as { ports: { smtp: number } };
   return { proc, smtpPort: ready.ports.smtp };
 }
 
@@ -55,7 +55,7 @@ describe('SIGTERM', () => {
     expect(await busy.say('RCPT TO:<+4520123450@sms.example.test>')).toMatch(/^250 /);
 
     proc.child.kill('SIGTERM');
-    await proc.waitForLog('shutting down: no new mail, idle SMTP clients closed, in-flight sends may finish');
+    await proc.waitForLog('shutting down: no new mail, idle SMTP clients closed, in-flight sends may finish', 60_000);
     expect(await idle.say()).toMatch(/^421 4\.3\.2 Service shutting down; try again later \[ref [\w.]+\]$/);
     expect(await busy.say('DATA')).toMatch(/^354 /);
     expect(await busy.say('Subject: x\r\n\r\nstill taken during the grace\r\n.')).toMatch(/^250 2\.0\.0 Queued as /);
