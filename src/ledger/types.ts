@@ -176,7 +176,7 @@ export interface DueReport {
   mode: 'failures' | 'all';
   receivedAt: number;
   /** One per outbox row; `at` is when it became final (or was sent, or last changed). */
-  outcomes: { recipient: string; status: OutboxStatus; reason: string | null; at: number }[];
+  outcomes: { recipient: string; status: OutboxStatus; reason: string | null; at: number; /** Comma-separated groups that reached the number; null when addressed directly. */ groups: string | null }[];
 }
 
 /** The newest SMS a number got from an email, and that email (for forwarding a reply). */
