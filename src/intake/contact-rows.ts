@@ -56,7 +56,7 @@ function readGroups(raw: string | undefined, config: Config): string[] | { probl
       const declared = Object.keys(config.main.groups);
       return { problem: `groups: unknown group "${name}" (declared: ${declared.length ? declared.join(', ') : 'none'})` };
     }
-    if (group.where) return { problem: `groups: "${name}" is a dynamic group (where: …); its members come from their fields, not from this column` };
+    if (group.where) return { problem: `groups: "${name}" is a dynamic group (where: ...); its members come from their fields, not from this column` };
   }
   return names;
 }

@@ -35,7 +35,7 @@ function parsePlaceholder(inner: string, source: string): MergePart | string {
   const [, name = '', filter, argument] = match;
   if (!FIELD_NAME.test(name)) return `${source}: "${name}" is not a field name (letters, digits, _ and -)`;
   if (filter === undefined) return { kind: 'field', name, fallback: undefined, source };
-  if (filter !== 'default') return `${source}: unknown filter "${filter}" (the only filter is default: "…")`;
+  if (filter !== 'default') return `${source}: unknown filter "${filter}" (the only filter is default: "...")`;
   if (argument === undefined) return `${source}: the default filter needs a value, e.g. default: "there"`;
   return { kind: 'field', name, fallback: unquote(argument), source };
 }
