@@ -251,7 +251,8 @@ export function formatExplain(report: ExplainReport, options: { why?: boolean } 
   for (const line of report.timing ?? []) lines.push(`When:       ${line}`);
   if (report.reply) lines.push(`Reply:      ${report.reply}`);
   if (report.sms && 'text' in report.sms) {
-    lines.push(`SMS:        from ${report.sms.senderName}, ${report.sms.encoding}, ${report.sms.characters} characters, ${report.sms.segments} segment(s)${report.sms.warnings.length ? `; warnings: ${report.sms.warnings.join(', ')}` : ''}`);
+    if (report.recipients.some((r) => 'text' in r && r.text !== undefined)) lines.push(`SMS:        from ${report.sms.senderName}; the merge template below, each recipient's own text above`);
+    else lines.push(`SMS:        from ${report.sms.senderName}, ${report.sms.encoding}, ${report.sms.characters} characters, ${report.sms.segments} segment(s)${report.sms.warnings.length ? `; warnings: ${report.sms.warnings.join(', ')}` : ''}`);
     lines.push('', ...report.sms.text.split('\n').map((line) => `  | ${line}`));
     if (options.why) lines.push(...formatRemoved(report.sms.removed));
   } else if (report.sms) {

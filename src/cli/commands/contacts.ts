@@ -8,9 +8,9 @@ import { parseTable } from '../../core/table.js';
 import { toCsv } from '../../core/tabular.js';
 import { contactCountry, readContactRows } from '../../intake/contact-rows.js';
 import { groupSelector } from '../../intake/groups.js';
-import { createContactStore, type SyncContactStore } from '../../ledger/contacts.js';
 import { migrate, openDatabase } from '../../ledger/db.js';
-import type { Contact } from '../../ledger/types.js';
+import type { Contact, ContactStore } from '../../ledger/types.js';
+import { withCliLedger } from '../ledger.js';
 import { parseRecipientNumber } from '../../numbers/parse.js';
 import { CliFailure, configOption, load } from '../common.js';
 import { EXIT } from '../exit.js';
@@ -24,15 +24,14 @@ import type { CliIo } from '../io.js';
 
 export const DEFAULT_SOURCE = 'default';
 
-function withStore<T>(config: Config, mustExist: boolean, use: (store: SyncContactStore) => T): T {
-  if (mustExist && !existsSync(config.storagePath)) throw new CliFailure(`no ledger at ${config.storagePath}`, EXIT.unavailable);
-  const db = openDatabase(config.storagePath);
-  try {
+/** The ledger through the interface the daemon uses; `create` makes an empty one first (a first import). */
+async function withStore<T>(config: Config, create: boolean, use: (store: ContactStore) => Promise<T>): Promise<T> {
+  if (create && !existsSync(config.storagePath)) {
+    const db = openDatabase(config.storagePath);
     migrate(db);
-    return use(createContactStore(db));
-  } finally {
     db.close();
   }
+  return withCliLedger(config, use);
 }
 
 function countryOption(value: string | undefined): CountryCode | undefined {
@@ -56,7 +55,7 @@ function contactRecord(c: Contact): Record<string, string> {
   return { source: c.source, id: c.id, number: c.number, groups: c.groups.join(';'), ...c.fields };
 }
 
-function importContacts(file: string, opts: { source: string; replace?: boolean; country?: string; config: string }, out: (text: string) => void): void {
+async function importContacts(file: string, opts: { source: string; replace?: boolean; country?: string; config: string }, out: (text: string) => void): Promise<void> {
   const config = load(opts.config);
   let text: string;
   try {
@@ -72,7 +71,7 @@ function importContacts(file: string, opts: { source: string; replace?: boolean;
     const more = rows.errors.length > 50 ? `\n… and ${rows.errors.length - 50} more` : '';
     throw new CliFailure(`${rows.errors.length} invalid row(s); nothing was imported:\n${shown}${more}`, EXIT.dataErr);
   }
-  const result = withStore(config, false, (store) => store.importContacts(opts.source, rows.contacts, opts.replace === true, Date.now()));
+  const result = await withStore(config, true, (store) => store.importContacts(opts.source, rows.contacts, opts.replace === true));
   out(`source ${opts.source}: ${result.added} added, ${result.updated} updated, ${result.unchanged} unchanged${opts.replace ? `, ${result.removed} removed` : ''}\n`);
 }
 
@@ -95,9 +94,9 @@ export function registerContactsCommands(program: Command, { out }: CliIo): void
     .option('--country <code>')
     .option('--json', 'print JSON')
     .addOption(configOption())
-    .action((ref: string, opts: { country?: string; json?: boolean; config: string }) => {
+    .action(async (ref: string, opts: { country?: string; json?: boolean; config: string }) => {
       const config = load(opts.config);
-      const found = withStore(config, true, (store) => store.findContacts(contactRef(ref, contactCountry(config, countryOption(opts.country)))));
+      const found = await withStore(config, false, (store) => store.findContacts(contactRef(ref, contactCountry(config, countryOption(opts.country)))));
       if (opts.json) return out(JSON.stringify(found.map((c) => ({ ...c, createdAt: new Date(c.createdAt).toISOString(), updatedAt: new Date(c.updatedAt).toISOString() })), null, 2) + '\n');
       if (found.length === 0) throw new CliFailure(`no contact with number or id "${ref}"`, EXIT.dataErr);
       out(found.map((c) => [
@@ -112,10 +111,10 @@ export function registerContactsCommands(program: Command, { out }: CliIo): void
     .description('every contact: source, id, number, groups and merge fields')
     .option('--format <format>', 'csv | ndjson', 'csv')
     .addOption(configOption())
-    .action((opts: { format: string; config: string }) => {
+    .action(async (opts: { format: string; config: string }) => {
       if (opts.format !== 'csv' && opts.format !== 'ndjson') throw new CliFailure(`--format: "${opts.format}" is not csv or ndjson`, EXIT.usage);
       const config = load(opts.config);
-      const all = withStore(config, true, (store) => store.listContacts());
+      const all = await withStore(config, false, (store) => store.listContacts());
       if (opts.format === 'ndjson') return out(all.map((c) => JSON.stringify(contactRecord(c)) + '\n').join(''));
       const fieldNames = [...new Set(all.flatMap((c) => Object.keys(c.fields)))].sort();
       out(toCsv(['source', 'id', 'number', 'groups', ...fieldNames], all.map(contactRecord)));
@@ -127,9 +126,9 @@ export function registerContactsCommands(program: Command, { out }: CliIo): void
     .argument('<number|id>')
     .option('--country <code>')
     .addOption(configOption())
-    .action((ref: string, opts: { country?: string; config: string }) => {
+    .action(async (ref: string, opts: { country?: string; config: string }) => {
       const config = load(opts.config);
-      const removed = withStore(config, true, (store) => store.deleteContacts(contactRef(ref, contactCountry(config, countryOption(opts.country)))));
+      const removed = await withStore(config, false, (store) => store.deleteContacts(contactRef(ref, contactCountry(config, countryOption(opts.country)))));
       if (removed === 0) throw new CliFailure(`no contact with number or id "${ref}"`, EXIT.dataErr);
       out(`deleted ${removed} contact(s)\n`);
     });
@@ -153,15 +152,17 @@ function registerGroupsCommands(program: Command, out: (text: string) => void): 
     .description('every group: name, kind, member count, and the setups that may address it')
     .option('--json', 'print JSON')
     .addOption(configOption())
-    .action((opts: { json?: boolean; config: string }) => {
+    .action(async (opts: { json?: boolean; config: string }) => {
       const config = load(opts.config);
-      const rows = withStore(config, false, (store) =>
-        groupsOf(config).map(({ name, kind }) => ({
-          name,
-          kind,
-          members: new Set(store.groupMembers(groupSelector(config, name) ?? { kind: 'fixed', name }).map((m) => m.number)).size,
-          setups: config.setups.filter((s) => s.groups.includes(name)).map((s) => s.id),
-        })),
+      const rows = await withStore(config, true, (store) =>
+        Promise.all(
+          groupsOf(config).map(async ({ name, kind }) => ({
+            name,
+            kind,
+            members: new Set((await store.groupMembers(groupSelector(config, name) ?? { kind: 'fixed', name })).map((m) => m.number)).size,
+            setups: config.setups.filter((s) => s.groups.includes(name)).map((s) => s.id),
+          })),
+        ),
       );
       if (opts.json) return out(JSON.stringify(rows, null, 2) + '\n');
       const width = Math.max(5, ...rows.map((r) => r.name.length));
@@ -175,11 +176,11 @@ function registerGroupsCommands(program: Command, out: (text: string) => void): 
     .option('--full', 'show numbers in full')
     .option('--json', 'print JSON')
     .addOption(configOption())
-    .action((name: string, opts: { full?: boolean; json?: boolean; config: string }) => {
+    .action(async (name: string, opts: { full?: boolean; json?: boolean; config: string }) => {
       const config = load(opts.config);
       const selector = groupSelector(config, name.toLowerCase());
       if (!selector) throw new CliFailure(`no group "${name}" (declared: ${groupsOf(config).map((g) => g.name).join(', ')})`, EXIT.dataErr);
-      const members = withStore(config, false, (store) => store.groupMembers(selector));
+      const members = await withStore(config, true, (store) => store.groupMembers(selector));
       const shown = members.map((m) => ({ number: opts.full ? m.number : maskNumber(m.number), id: m.id, source: m.source, fields: m.fields, ownId: m.id !== m.number }));
       if (opts.json) return out(JSON.stringify({ group: name.toLowerCase(), members: shown.map(({ ownId: _own, ...m }) => ({ ...m, id: _own ? m.id : m.number })) }, null, 2) + '\n');
       const lines = [`${name.toLowerCase()}: ${new Set(members.map((m) => m.number)).size} member(s)`];
