@@ -153,7 +153,7 @@ describe('mail merge', () => {
     expect(skipped).toMatchObject({ status: 'suppressed', reason: 'merge_field_missing' });
     const history = await cli('history', '+4520100005', '-c', dirs.configFile);
     expect(history.stdout).toContain('to group u14-parents: suppressed (merge_field_missing)');
-  });
+  }, 120_000);
 
   it('an unknown filter or unbalanced braces is refused, naming it; a value is never read as a placeholder', async () => {
     expect((await mail('coach@club.test', 'board@sms.example.test', 'Hi {{first_name | upcase}}')).response).toMatch(/^550 5\.6\.0 Merge fields: \{\{first_name \| upcase\}\}: unknown filter "upcase"/);
@@ -182,7 +182,7 @@ describe('the same ledger rules for every member', () => {
     expect(result.response).toMatch(/; 1 of 2 recipients, 1 suppressed \(opted_out\)$/);
     expect([...(await smsWith('[opted-out]', 1)).keys()]).toEqual(['+4520100001']);
     await cli('consent', 'set', '+4520100002', '--source', 'phone', '-c', dirs.configFile);
-  });
+  }, 120_000);
 
   it('a marketing group: only members opted in to the purpose get it', async () => {
     await cli('consent', 'set', '+4520100006', '--purpose', 'newsletter', '--source', 'web form', '-c', dirs.configFile);
@@ -207,7 +207,7 @@ describe('contacts import', () => {
     expect(stderr).toContain(`${file}:5: duplicate id "b1" (first on line 2)`);
     expect(stderr).toContain(`${file}:6: groups: "u14-parents" is a dynamic group`);
     await expect(cli('contacts', 'show', 'b1', '-c', dirs.configFile)).rejects.toMatchObject({ code: 65 });
-  });
+  }, 120_000);
 
   it('--replace makes the file the whole truth for its source, and leaves other sources and consent alone', async () => {
     const file = join(dirs.dir, 'staff.csv');
@@ -223,7 +223,7 @@ describe('contacts import', () => {
     const exported = (await cli('contacts', 'export', '-c', dirs.configFile)).stdout;
     expect(exported.split('\r\n')[0]).toBe('source,id,number,groups,first_name,status,team');
     expect(exported).toContain('staff,+4520100050,+4520100050,,Samuel,,');
-  });
+  }, 240_000);
 
   it('groups list and show count and list the members, numbers masked unless --full', async () => {
     const list = JSON.parse((await cli('groups', 'list', '--json', '-c', dirs.configFile)).stdout) as { name: string; members: number }[];
@@ -233,7 +233,7 @@ describe('contacts import', () => {
     expect(shown).toContain('board: 2 member(s)');
     expect(shown).not.toContain('+4520100001');
     expect((await cli('groups', 'show', 'board', '--full', '-c', dirs.configFile)).stdout).toContain('+4520100001');
-  });
+  }, 180_000);
 });
 
 describe('PUT /contacts', () => {

@@ -5,11 +5,11 @@ import type { IntakeMessage, IntakeOutcome, RecipientDecision } from '../ledger/
 import type { ParsedEmail } from '../message/email.js';
 import { buildSmsText, extractSmsText, finishSmsText, type RemovedBlock, type TextPolicy, type TextWarning } from '../message/text.js';
 import { measureSms } from '../message/encoding.js';
-import { parseMerge } from '../message/merge.js';
+import { parseMerge, type MergeTemplate } from '../message/merge.js';
 import { parseSendAt } from '../message/send-at.js';
 import { answeredInbound } from '../message/conversation.js';
 import type { GroupMember, PersonalRecipient } from '../ledger/types.js';
-import { gatherRecipients, type ResolvedGroup } from './groups.js';
+import { gatherRecipients, type Addressee, type ResolvedGroup } from './groups.js';
 import { personalise } from './personalise.js';
 import { nextOpening } from '../core/window.js';
 import { rulesFor, textPolicyFor } from './policy.js';
@@ -114,25 +114,8 @@ function decideSms(config: Config, envelope: DataEnvelope, email: ParsedEmail, b
   const merge = parseMerge(extracted.text);
   if (!merge.ok) return { action: 'refuse', refusal: refusal('merge_failed', `Merge fields: ${merge.problem}`) };
   const addressees = gatherRecipients(setup, envelope.numbers, groups, envelope.contacts);
-  const oncePer = config.main.consent.stop_clause.once_per;
-  let text: SmsBody;
-  if (merge.template) {
-    const personal = personalise(merge.template, addressees, setup, policy, oncePer !== null);
-    if (!personal.ok) return { action: 'refuse', refusal: personal.refusal };
-    const template = extracted.text;
-    const anyClause = personal.personal.some((p) => p.sms?.stopClauseAppended);
-    text = {
-      text: template, measure: measureSms(template), stopClauseAppended: false, warnings: [...extracted.warnings, ...personal.warnings], personal: personal.personal,
-      ...(anyClause && oncePer !== null ? { stopClauseOnce: { periodMs: oncePer, text: template } } : {}),
-    };
-  } else {
-    const sms = finishSmsText(extracted.text, policy, extracted.warnings, extracted.removed);
-    if (!sms.ok) return { action: 'refuse', refusal: textRefusal(sms, setup, email) };
-    text = {
-      ...sms, ...stopClauseOnce(config, email, policy, sms.stopClauseAppended),
-      ...(groups.length > 0 ? { personal: addressees.map((a): PersonalRecipient => ({ groups: a.groups, ...(a.suppress ? { suppress: a.suppress } : {}) })) } : {}),
-    };
-  }
+  const text = smsBodyOf(config, email, setup, policy, extracted, merge.template, addressees, groups.length > 0);
+  if ('refusal' in text) return { action: 'refuse', refusal: text.refusal };
   let sendAt: number | undefined;
   if (email.sendAt !== undefined) {
     const asked = parseSendAt(email.sendAt, now, config.main.dispatch.max_schedule_ahead);
@@ -164,6 +147,39 @@ function decideSms(config: Config, envelope: DataEnvelope, email: ParsedEmail, b
     ...conversation(email),
   };
   return { action: 'store', setup, message, warnings: text.warnings, removed: extracted.removed, viaGroups: groups.length > 0 };
+}
+
+/**
+ * The SMS text of a mail: one for all (as always without merge fields), plus,
+ * when the mail went to a group or has merge fields, what each recipient gets.
+ */
+function smsBodyOf(
+  config: Config,
+  email: ParsedEmail,
+  setup: Setup,
+  policy: TextPolicy,
+  extracted: Extract<ReturnType<typeof extractSmsText>, { ok: true }>,
+  template: MergeTemplate | undefined,
+  addressees: readonly Addressee[],
+  viaGroups: boolean,
+): SmsBody | { refusal: Refusal } {
+  const oncePer = config.main.consent.stop_clause.once_per;
+  if (template) {
+    const personal = personalise(template, addressees, setup, policy, oncePer !== null);
+    if (!personal.ok) return { refusal: personal.refusal };
+    const anyClause = personal.personal.some((p) => p.sms?.stopClauseAppended);
+    // The message keeps the template; every row that is sent has its own text.
+    return {
+      text: extracted.text, measure: measureSms(extracted.text), stopClauseAppended: false, warnings: [...extracted.warnings, ...personal.warnings], personal: personal.personal,
+      ...(anyClause && oncePer !== null ? { stopClauseOnce: { periodMs: oncePer, text: extracted.text } } : {}),
+    };
+  }
+  const sms = finishSmsText(extracted.text, policy, extracted.warnings, extracted.removed);
+  if (!sms.ok) return { refusal: textRefusal(sms, setup, email) };
+  return {
+    ...sms, ...stopClauseOnce(config, email, policy, sms.stopClauseAppended),
+    ...(viaGroups ? { personal: addressees.map((a): PersonalRecipient => ({ groups: a.groups, ...(a.suppress ? { suppress: a.suppress } : {}) })) } : {}),
+  };
 }
 
 /** The SMS text of a mail: one for all, or (merge fields, groups) one per recipient besides. */

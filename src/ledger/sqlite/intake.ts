@@ -53,6 +53,20 @@ export function createIntakeWriter(stmt: Statements, rules: RuleReader) {
     return { inboundId: message.answersInbound, sender: inbound.sender };
   }
 
+  /** A recipient intake itself ruled out (a merge field missing, a country): recorded like any suppression, no reservation. */
+  function suppressedByIntake(
+    row: { queueId: string; recipient: string; key: string | null; index: number; now: number; setupId: string; own: ReturnType<typeof ownText> },
+    why: NonNullable<PersonalRecipient['suppress']>,
+  ): RecipientDecision {
+    const { queueId, recipient, now } = row;
+    const outboxId = Number(stmt.insertOutbox.run({
+      queueId, recipient, status: 'suppressed', reason: why.reason, blockedUntil: null, dedupKey: row.key, idempotencyKey: `${queueId}.${row.index}`, now,
+      nextAttemptAt: null, stopClause: 0, setupId: row.setupId, ...row.own,
+    }).lastInsertRowid);
+    stmt.insertEvent.run(now, outboxId, queueId, 'suppressed', `${why.reason}: ${why.detail}`);
+    return { recipient, outcome: 'suppressed', reason: why.reason, detail: why.detail };
+  }
+
   return function decide(message: IntakeMessage, queueId: string, now: number): IntakeOutcome {
     const decisions: RecipientDecision[] = [];
     let originalQueueId: string | undefined;
@@ -98,13 +112,7 @@ export function createIntakeWriter(stmt: Statements, rules: RuleReader) {
     fresh.forEach(({ recipient, key, personal }, index) => {
       const own = ownText(personal);
       if (personal?.suppress) {
-        const { reason, detail } = personal.suppress;
-        const outboxId = Number(stmt.insertOutbox.run({
-          queueId, recipient, status: 'suppressed', reason, blockedUntil: null, dedupKey: key, idempotencyKey: `${queueId}.${index}`, now,
-          nextAttemptAt: null, stopClause: 0, setupId: message.setupId, ...own,
-        }).lastInsertRowid);
-        stmt.insertEvent.run(now, outboxId, queueId, 'suppressed', `${reason}: ${detail}`);
-        decisions.push({ recipient, outcome: 'suppressed', reason, detail });
+        decisions.push(suppressedByIntake({ queueId, recipient, key, index, now, setupId: message.setupId, own }, personal.suppress));
         return;
       }
       // A row never blocks itself: the check runs before this row's reservation exists,
