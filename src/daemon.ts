@@ -19,6 +19,7 @@ import { createMetrics } from './core/metrics.js';
 import { createOptOutGate } from './consent/gate.js';
 import { createInboundHandler } from './inbound/handler.js';
 import { createSendsEndpoint } from './http/sends-api.js';
+import { createContactsEndpoint } from './http/contacts-api.js';
 import { createRelay, type Relay } from './notify/relay.js';
 import { createReporter } from './notify/reporter.js';
 import { createReplyForwarder } from './notify/reply-forwarder.js';
@@ -160,6 +161,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
           },
         },
         'POST /sends': { maxBytes: 32 * 1024 * 1024, handle: createSendsEndpoint({ ledger, tokens: () => config.main.http.tokens, now: () => clock.now() }) },
+        'PUT /contacts': { maxBytes: 64 * 1024 * 1024, handle: createContactsEndpoint({ ledger, getConfig: () => config }) },
       },
     });
     const httpPort = await http.start();

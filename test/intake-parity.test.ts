@@ -1,5 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import Database from 'better-sqlite3';
 import { explainMail } from '../src/cli/explain.js';
+import { createContactStore } from '../src/ledger/contacts.js';
+import { createRuleReader } from '../src/ledger/rules.js';
 import { alertsSetup, sendMail, startTestDaemon, writeConfig, type TestDaemon, type TestDirs } from './helpers.js';
 
 /*
@@ -82,5 +85,66 @@ describe('the daemon and explain give the same answer', () => {
     expect(comparable(smtp.response)).toMatch(new RegExp(`^${c.expected.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
     expect(comparable(report.reply ?? '')).toBe(comparable(smtp.response));
     expect(report.refused ?? false).toBe(!smtp.response.startsWith('250'));
+  });
+});
+
+/*
+ * Groups and merge fields: the members come from the ledger at RCPT TO in the
+ * daemon and from a read of the same file in explain; both must agree.
+ */
+describe('with groups, the daemon and explain give the same answer', () => {
+  let groupDirs: TestDirs;
+  let g: TestDaemon;
+  beforeAll(async () => {
+    groupDirs = writeConfig({
+      main: { groups: { board: {}, 'u14-parents': { where: { team: 'U14' } } } },
+      setups: [
+        alertsSetup({ cooldown: 'off', groups: ['board', 'u14-parents'] }),
+        alertsSetup({ id: 'small', senders: ['small.test'], cooldown: 'off', groups: ['all'], max_group_size: 1 }),
+      ],
+    });
+    g = await startTestDaemon(groupDirs);
+    const db = new Database(groupDirs.dbFile);
+    createContactStore(db).importContacts('members', [
+      { id: 'a', number: '+4520200001', groups: ['board'], fields: { first_name: 'Anna', team: 'U14' } },
+      { id: 'b', number: '+4520200002', groups: ['board'], fields: { team: 'U14' } },
+    ], false, Date.now());
+    db.close();
+  });
+  afterAll(async () => {
+    await g?.stop();
+    groupDirs?.cleanup();
+  });
+
+  const groupCases: Case[] = [
+    { name: 'a fixed group is queued with the counts', from: 'ops@example.test', to: 'board@sms.example.test', expected: '250 2.0.0 Queued as <id>; 2 of 2 recipients' },
+    { name: 'merge fields filled, with a default', from: 'ops@example.test', to: 'u14-parents@sms.example.test', body: 'Hi {{first_name | default: "there"}}', expected: '250 2.0.0 Queued as <id>; 2 of 2 recipients' },
+    { name: 'a merge field a member lacks (reject)', from: 'ops@example.test', to: 'u14-parents@sms.example.test', body: 'Hi {{first_name}}', expected: '550 5.6.0 Merge field {{first_name}} missing for 1 of 2 recipients' },
+    { name: 'an unknown filter', from: 'ops@example.test', to: 'board@sms.example.test', body: 'Hi {{first_name | shout}}', expected: '550 5.6.0 Merge fields: {{first_name | shout}}: unknown filter "shout"' },
+    { name: 'an unknown group', from: 'ops@example.test', to: 'boad@sms.example.test', expected: '550 5.1.1 No group "boad" here' },
+    { name: 'a group the setup may not address', from: 'ops@example.test', to: 'all@sms.example.test', expected: '550 5.7.1 Group "all" may not be addressed' },
+    { name: 'a group over max_group_size', from: 'pager@small.test', to: 'all@sms.example.test', expected: '550 5.5.3 Group "all" has 2 members' },
+  ];
+
+  it.each(groupCases)('$name', async (c) => {
+    const raw = rawMail(c);
+    const smtp = await sendMail({ port: g.smtpPort, from: c.from, to: c.to, raw, envelope: { from: c.from, to: [c.to] } });
+    const db = new Database(groupDirs.dbFile, { readonly: true });
+    try {
+      const rules = createRuleReader(db);
+      const report = await explainMail(g.config, Buffer.from(raw), {
+        from: c.from, to: [c.to], ip: '127.0.0.1', now: Date.now(),
+        rules: (recipient, recipientRules, now) => rules.evaluate(recipient, recipientRules, now),
+        contacts: createContactStore(db),
+      });
+      expect(comparable(smtp.response)).toMatch(new RegExp(`^${c.expected.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
+      expect(comparable(report.reply ?? '')).toBe(comparable(smtp.response));
+      if (c.body?.includes('default')) {
+        const texts = report.recipients.flatMap((r) => ('text' in r && r.text ? [r.text] : []));
+        expect(texts.sort()).toEqual(['Hi Anna', 'Hi there']);
+      }
+    } finally {
+      db.close();
+    }
   });
 });

@@ -3,12 +3,14 @@ import { simpleParser, type AddressObject } from 'mailparser';
 import type { Config } from '../config/load.js';
 import type { Setup } from '../config/schema.js';
 import type { RecipientRules, RuleVerdict, SuppressionReason } from '../ledger/rules.js';
-import type { IntakeMessage, IntakeOutcome } from '../ledger/types.js';
+import type { GroupMember, IntakeMessage, IntakeOutcome, IntakeSuppression } from '../ledger/types.js';
+import type { SyncContactStore } from '../ledger/contacts.js';
+import { checkGroupSize } from '../intake/groups.js';
 import { parseEmail } from '../message/parse.js';
 import type { SmsEncoding } from '../message/encoding.js';
 import type { RemovedBlock } from '../message/text.js';
 import { checkRecipient, checkSender, rulesFor } from '../intake/policy.js';
-import { decideData, decideReply, timingOf } from '../intake/decide.js';
+import { contactFields, decideData, decideReply, mayUseMergeFields, timingOf, type DataEnvelope } from '../intake/decide.js';
 import { acceptedReply, refusalLine } from '../smtp/replies.js';
 import type { Refusal } from '../core/errors.js';
 
@@ -27,11 +29,23 @@ export interface ExplainOptions {
   now: number;
   /** The organisation's rules read from the ledger (consent, caps, cooldown), when there is one. */
   rules?: (recipient: string, rules: RecipientRules, now: number) => RuleVerdict;
+  /** The contacts in the ledger (group members, merge fields of numbers), when there is one. */
+  contacts?: Pick<SyncContactStore, 'groupMembers' | 'contactsByNumber'>;
+}
+
+/** What a recipient reached through a group, or getting a text of its own, adds to its line. */
+interface PersonalReport {
+  /** The groups that reached the number. */
+  groups?: string[];
+  /** Its own SMS text (merge fields filled). */
+  text?: string;
+  segments?: number;
 }
 
 export type RecipientReport =
-  | { address: string; verdict: 'would_send'; number: string }
-  | { address: string; verdict: 'suppressed'; number: string; reason: SuppressionReason; detail: string; rejectedAtRcpt: boolean }
+  | ({ address: string; verdict: 'would_send'; number: string } & PersonalReport)
+  | ({ address: string; verdict: 'suppressed'; number: string; reason: SuppressionReason | IntakeSuppression; detail: string; rejectedAtRcpt: boolean } & PersonalReport)
+  | { address: string; verdict: 'group'; group: string; members: number }
   | { address: string; verdict: 'postmaster' }
   | { address: string; verdict: 'refused'; reply: string };
 
@@ -81,15 +95,20 @@ export async function explainMail(config: Config, raw: Buffer, options: ExplainO
     const dnsRules = [setup.authorize.spf && 'SPF', setup.authorize.dkim && 'DKIM'].filter(Boolean);
     if (dnsRules.length > 0) report.note = `${dnsRules.join(' and ')} must also pass; explain does not query DNS, the daemon does`;
   }
-  const { numbers, postmaster, verdicts } = explainRecipients(config, setup, to, options, report);
-  if (numbers.length === 0 && !postmaster) {
+  const { numbers, postmaster, verdicts, groups } = explainRecipients(config, setup, to, options, report);
+  if (numbers.length === 0 && !postmaster && groups.length === 0) {
     // smtp-server refuses DATA without an accepted recipient; the client saw the RCPT TO refusal.
     const first = report.recipients.find((r) => r.verdict === 'refused');
     return { ...report, reply: first?.verdict === 'refused' ? first.reply : '554 5.5.1 No valid recipients', refused: true };
   }
 
   const email = await parseEmail(raw);
-  const envelope = { mailFrom: from, setup, numbers, postmaster, clientIp: options.ip, sessionRef: 'explain' };
+  const contacts = setup && numbers.length > 0 && options.contacts && mayUseMergeFields(email) ? contactFields(options.contacts.contactsByNumber(numbers)) : undefined;
+  const envelope: DataEnvelope = {
+    mailFrom: from, setup, numbers, postmaster, clientIp: options.ip, sessionRef: 'explain',
+    ...(groups.length > 0 ? { groups } : {}),
+    ...(contacts ? { contacts } : {}),
+  };
   const { verdict } = decideData(config, envelope, email, createHash('sha256').update(raw).digest('hex'), options.now);
   if (verdict.action === 'refuse') {
     report.sms = { reply: refusalLine(verdict.refusal) };
@@ -102,7 +121,8 @@ export async function explainMail(config: Config, raw: Buffer, options: ExplainO
   const timing = timingLines(verdict.setup, verdict.message, options.now);
   if (timing.length > 0) report.timing = timing;
   report.sms = { ...verdict.message.measure, text: verdict.message.text, warnings: verdict.warnings, senderName: verdict.setup.sender_name, removed: verdict.removed };
-  const answer = decideReply(verdict.setup, outcomeFrom(verdicts, numbers), timingOf(verdict.setup, verdict.message, options.now));
+  personalReports(verdict.message, report);
+  const answer = decideReply(verdict.setup, outcomeFrom(verdicts, verdict.message), timingOf(verdict.setup, verdict.message, options.now), verdict.viaGroups);
   return answer.ok ? { ...report, reply: `250 ${acceptedReply(answer.acceptance, 'explain')}` } : { ...report, reply: refusalLine(answer.refusal), refused: true };
 }
 
@@ -122,21 +142,32 @@ function explainOutsider(config: Config, to: string[], refused: Refusal, report:
   return { ...report, reply: `250 ${acceptedReply({ code: 'postmaster_only' }, 'explain')}` };
 }
 
-/** RCPT TO for each address, and the rules' read-only verdict for each number. */
+/** RCPT TO for each address, and the rules' read-only verdict for each number (group members included). */
 function explainRecipients(config: Config, setup: Setup | undefined, to: string[], options: ExplainOptions, report: ExplainReport) {
   const numbers: string[] = [];
   const verdicts = new Map<string, RuleVerdict>();
+  const groups: { name: string; members: GroupMember[] }[] = [];
   let postmaster = false;
+  const ruleFor = (number: string, active: Setup): RuleVerdict => options.rules?.(number, rulesFor(config, active), options.now) ?? { allowed: true };
   for (const address of to) {
     const verdict = checkRecipient(config, setup, address);
     if (!verdict.ok) report.recipients.push({ address, verdict: 'refused', reply: refusalLine(verdict.refusal) });
     else if (verdict.kind === 'postmaster') {
       postmaster = true;
       report.recipients.push({ address, verdict: 'postmaster' });
+    } else if (verdict.kind === 'group') {
+      if (!setup || groups.some((g) => g.name === verdict.name)) continue;
+      const members = options.contacts?.groupMembers(verdict.selector) ?? [];
+      const tooLarge = checkGroupSize(setup, verdict.name, members);
+      if (tooLarge) report.recipients.push({ address, verdict: 'refused', reply: refusalLine(tooLarge) });
+      else {
+        groups.push({ name: verdict.name, members });
+        report.recipients.push({ address, verdict: 'group', group: verdict.name, members: new Set(members.map((m) => m.number)).size });
+      }
     } else if (verdicts.has(verdict.e164) || numbers.includes(verdict.e164)) continue;
     else if (!setup) numbers.push(verdict.e164); // the null sender: accepted at RCPT TO, dropped at DATA
     else {
-      const rule = options.rules?.(verdict.e164, rulesFor(config, setup), options.now) ?? { allowed: true };
+      const rule = ruleFor(verdict.e164, setup);
       verdicts.set(verdict.e164, rule);
       const rejectedAtRcpt = setup.on_suppressed === 'reject';
       if (rule.allowed || !rejectedAtRcpt) numbers.push(verdict.e164);
@@ -147,14 +178,56 @@ function explainRecipients(config: Config, setup: Setup | undefined, to: string[
       );
     }
   }
-  return { numbers, postmaster, verdicts };
+  if (setup) explainMembers(config, groups, verdicts, report, (number) => ruleFor(number, setup));
+  return { numbers, postmaster, verdicts, groups };
 }
 
-/** What the ledger would decide, from the rules' read-only verdicts (explain never writes). */
-function outcomeFrom(verdicts: Map<string, RuleVerdict>, numbers: readonly string[]): IntakeOutcome {
-  const decisions = numbers.map((recipient) => [recipient, verdicts.get(recipient) ?? { allowed: true as const }] as const).map(([recipient, rule]) =>
-    rule.allowed ? { recipient, outcome: 'queued' as const } : { recipient, outcome: 'suppressed' as const, reason: rule.reason, detail: rule.detail },
-  );
+/** Each group member not addressed otherwise, with the rules' verdict: members are decided at DATA, never refused at RCPT TO. */
+function explainMembers(
+  config: Config,
+  groups: readonly { name: string; members: readonly GroupMember[] }[],
+  verdicts: Map<string, RuleVerdict>,
+  report: ExplainReport,
+  ruleFor: (number: string) => RuleVerdict,
+): void {
+  const domain = config.main.sms_domains[0] ?? '';
+  for (const group of groups) {
+    const address = `${group.name}@${domain}`;
+    for (const member of group.members) {
+      if (verdicts.has(member.number)) continue;
+      const rule = ruleFor(member.number);
+      verdicts.set(member.number, rule);
+      report.recipients.push(
+        rule.allowed
+          ? { address, verdict: 'would_send', number: member.number }
+          : { address, verdict: 'suppressed', number: member.number, reason: rule.reason, detail: rule.detail, rejectedAtRcpt: false },
+      );
+    }
+  }
+}
+
+/** Each recipient's groups, own text, and what intake itself suppressed (merge fields, countries). */
+function personalReports(message: IntakeMessage, report: ExplainReport): void {
+  if (!message.personal) return;
+  const byNumber = new Map(message.recipients.map((number, i) => [number, message.personal?.[i]]));
+  for (const entry of report.recipients) {
+    if (entry.verdict !== 'would_send' && entry.verdict !== 'suppressed') continue;
+    const own = byNumber.get(entry.number);
+    if (!own) continue;
+    if (own.groups.length > 0) entry.groups = [...own.groups];
+    if (own.sms) Object.assign(entry, { text: own.sms.text, segments: own.sms.measure.segments });
+    if (own.suppress) Object.assign(entry, { verdict: 'suppressed', reason: own.suppress.reason, detail: own.suppress.detail, rejectedAtRcpt: false });
+  }
+}
+
+/** What the ledger would decide, from the rules' read-only verdicts and intake's own suppressions (explain never writes). */
+function outcomeFrom(verdicts: Map<string, RuleVerdict>, message: IntakeMessage): IntakeOutcome {
+  const decisions = message.recipients.map((recipient, i) => {
+    const own = message.personal?.[i]?.suppress;
+    if (own) return { recipient, outcome: 'suppressed' as const, reason: own.reason, detail: own.detail };
+    const rule = verdicts.get(recipient) ?? { allowed: true as const };
+    return rule.allowed ? { recipient, outcome: 'queued' as const } : { recipient, outcome: 'suppressed' as const, reason: rule.reason, detail: rule.detail };
+  });
   return { queueId: '<queue-id>', duplicate: false, decisions };
 }
 
@@ -189,14 +262,17 @@ export function formatExplain(report: ExplainReport, options: { why?: boolean } 
           ? `${r.number}: ${r.rejectedAtRcpt ? 'refused (550 5.7.1)' : 'suppressed'}: ${r.reason} — ${r.detail}`
           : r.verdict === 'postmaster'
             ? 'postmaster: accepted and logged'
-            : `refused: ${r.reply}`;
-    lines.push(`RCPT TO:    <${r.address}> ${what}`);
+            : r.verdict === 'group'
+              ? `group ${r.group}: ${r.members} member(s)`
+              : `refused: ${r.reply}`;
+    lines.push(`RCPT TO:    <${r.address}> ${what}${personalLine(r)}`);
   }
   if (report.note) lines.push(`Note:       ${report.note}`);
   for (const line of report.timing ?? []) lines.push(`When:       ${line}`);
   if (report.reply) lines.push(`Reply:      ${report.reply}`);
   if (report.sms && 'text' in report.sms) {
-    lines.push(`SMS:        from ${report.sms.senderName}, ${report.sms.encoding}, ${report.sms.characters} characters, ${report.sms.segments} segment(s)${report.sms.warnings.length ? `; warnings: ${report.sms.warnings.join(', ')}` : ''}`);
+    if (report.recipients.some((r) => 'text' in r && r.text !== undefined)) lines.push(`SMS:        from ${report.sms.senderName}; the merge template below, each recipient's own text above`);
+    else lines.push(`SMS:        from ${report.sms.senderName}, ${report.sms.encoding}, ${report.sms.characters} characters, ${report.sms.segments} segment(s)${report.sms.warnings.length ? `; warnings: ${report.sms.warnings.join(', ')}` : ''}`);
     lines.push('', ...report.sms.text.split('\n').map((line) => `  | ${line}`));
     if (options.why) lines.push(...formatRemoved(report.sms.removed));
   } else if (report.sms) {
@@ -223,4 +299,12 @@ function formatRemoved(removed: readonly RemovedBlock[]): string[] {
     lines.push(...block.text.split('\n').map((line) => `    - ${line}`));
   }
   return lines;
+}
+
+/** " [via board] — 1 segment(s): "Hi Anna, …"" for a recipient with groups or its own text. */
+function personalLine(r: RecipientReport): string {
+  if (r.verdict !== 'would_send' && r.verdict !== 'suppressed') return '';
+  const via = r.groups ? ` [via ${r.groups.join(', ')}]` : '';
+  const text = r.text !== undefined ? ` — ${r.segments} segment(s): "${r.text.replace(/\n/g, ' / ')}"` : '';
+  return via + text;
 }

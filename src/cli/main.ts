@@ -6,6 +6,7 @@ import { CliFailure } from './common.js';
 import { EXIT } from './exit.js';
 import { registerLedgerCommands } from './ledger-commands.js';
 import { registerConfigCommands } from './commands/config.js';
+import { registerContactsCommands } from './commands/contacts.js';
 import { registerExplainCommands } from './commands/explain.js';
 import { registerHealthCommands } from './commands/health.js';
 import { registerPasswordsCommands } from './commands/passwords.js';
@@ -33,6 +34,7 @@ export function buildProgram(out: (text: string) => void, setExit: (code: number
   registerPasswordsCommands(program, io);
   registerLedgerCommands(program, out);
   registerQueueCommands(program, io);
+  registerContactsCommands(program, io);
   registerProviderSimCommands(program, io);
   registerHealthCommands(program, io);
   return program;

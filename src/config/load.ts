@@ -2,7 +2,7 @@ import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { LineCounter, parseDocument, isMap, type Document, type Node } from 'yaml';
 import type { z } from 'zod';
-import { mainSchema, setupSchema, type MainConfig, type Setup } from './schema.js';
+import { ALL_GROUP, mainSchema, setupSchema, type MainConfig, type Setup } from './schema.js';
 import { createSenderIndex, findSenderConflicts, type SenderIndex, type SenderOwner } from './match.js';
 
 export interface Config {
@@ -261,6 +261,7 @@ export function loadConfig(mainFile: string): Config {
       });
     }
   }
+  issues.push(...undeclaredGroups(setups, main.value.groups, (setup) => pathOf.get(setup) as string, displayPath(file)));
   const users = new Map<string, { setup: Setup; passwordHash: string }>();
   for (const setup of setups) {
     for (const user of setup.authorize.smtp_auth ?? []) {
@@ -322,6 +323,24 @@ function readableSenders(raw: unknown, file: string, name: string): SenderOwner 
     return parsed.success ? parsed.data : undefined;
   });
   return { id: rawField(raw, 'id') ?? name, file, senders };
+}
+
+/** A setup may only list groups the main file declares (or `all`): a typo never silently addresses nobody. */
+function undeclaredGroups(setups: readonly Setup[], groups: Readonly<Record<string, unknown>>, pathOf: (setup: Setup) => string, mainFile: string): ConfigIssue[] {
+  const declared = Object.keys(groups);
+  const issues: ConfigIssue[] = [];
+  for (const setup of setups) {
+    setup.groups.forEach((name, i) => {
+      if (name === ALL_GROUP || Object.hasOwn(groups, name)) return;
+      issues.push({
+        file: setup.file,
+        ...lineOf(pathOf(setup), ['groups', i]),
+        field: `groups.${i}`,
+        message: `group "${name}" is not declared under groups: in ${mainFile} (declared: ${declared.length ? declared.join(', ') : 'none'}; "all" is built in)`,
+      });
+    });
+  }
+  return issues;
 }
 
 /** The line of a field in a YAML file, for checks made after parsing. */

@@ -163,6 +163,9 @@ export const setupSchema = z
     on_unknown: z.enum(['retry', 'fail']).optional().meta({ description: 'A provider without idempotency that timed out mid-call may or may not have sent: retry (at-least-once) or fail (at-most-once, the row ends unknown). Default: retry for alerts, fail for marketing.' }),
     report: z.enum(['none', 'failures', 'all']).default('none').meta({ description: 'Email the sender one report per mail with each recipient\'s outcome: none, failures (only when something was not delivered) or all.' }),
     forward_replies: z.boolean().default(false).meta({ description: 'An SMS reply (not a keyword) to this setup\'s SMS is emailed to the sender of the mail, threaded under it. Needs notify.relay and a numeric sender_name.' }),
+    groups: z.array(z.string().min(1)).default([]).meta({ description: 'Groups (declared under groups: in mail2sms.yaml, or the built-in all) this setup\'s senders may address as <group>@<sms domain>. Default: none.', examples: [['board', 'u14-parents']] }),
+    max_group_size: z.number().int().min(1).default(1000).meta({ description: 'A group with more members than this is refused at RCPT TO (550 5.5.3, the sizes named).' }),
+    merge_missing: z.enum(['reject', 'skip']).default('reject').meta({ description: 'A recipient without a contact, or a contact without a merge field the text uses (and no default): reject the whole mail (550 5.6.0) or skip that recipient (suppressed, merge_field_missing).' }),
   })
   .superRefine((setup, ctx) => {
     const rules = setup.authorize;
@@ -353,8 +356,44 @@ export type SimulatorProviderConfig = z.output<typeof simulatorProvider>;
 export type HttpProviderConfig = z.output<typeof httpProvider>;
 export type ProviderConfig = SimulatorProviderConfig | HttpProviderConfig;
 
+/** Group names: lower-case letters, digits, - and _, with at least one letter, so a group never looks like a number. */
+export const GROUP_NAME = /^(?=[a-z0-9_-]*[a-z])[a-z0-9_-]{1,64}$/;
+/** Every contact; built in, and like every group it must be allowed by a setup. */
+export const ALL_GROUP = 'all';
+
+const whereValue = z
+  .union([z.string(), z.number(), z.boolean(), z.array(z.union([z.string(), z.number(), z.boolean()])).min(1, 'is an empty list')])
+  .transform((value) => (Array.isArray(value) ? value : [value]).map(String));
+
+const groupSchema = z
+  .strictObject({
+    /** Dynamic: contacts whose fields match, evaluated when the mail arrives; a list means any of. */
+    where: z
+      .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_-]*$/, 'is not a field name (letters, digits, _ and -)'), whereValue)
+      .refine((where) => Object.keys(where).length > 0, { message: 'names no field' })
+      .optional(),
+    description: z.string().optional(),
+  })
+  .nullable()
+  .transform((group) => group ?? {});
+
+const groupsConfig = z
+  .record(z.string(), groupSchema)
+  .default({})
+  .superRefine((groups, ctx) => {
+    for (const name of Object.keys(groups)) {
+      if (name === ALL_GROUP) ctx.addIssue({ code: 'custom', path: [name], message: '"all" is built in (every contact); allow it in a setup, do not declare it' });
+      else if (name === 'postmaster') ctx.addIssue({ code: 'custom', path: [name], message: '"postmaster" is reserved for mail to the admin' });
+      else if (!GROUP_NAME.test(name)) ctx.addIssue({ code: 'custom', path: [name], message: `"${name}" is not a group name: lower-case letters, digits, - and _, with at least one letter (so it never looks like a number)` });
+    }
+  });
+
+export type GroupConfig = z.output<typeof groupSchema>;
+
 export const mainSchema = z.strictObject({
   $schema: z.string().optional(),
+  /** Contact groups senders may address as <group>@<sms domain>: fixed (`board: {}`) or dynamic (`where:`). */
+  groups: groupsConfig,
   smtp: z.strictObject({
     listen,
     hostname: z.string().min(1).default('mail2sms.localdomain'),

@@ -17,7 +17,7 @@ export interface HttpApiOptions {
   /** Counts receipts and serves GET /metrics (404 without it). */
   metrics?: MetricsRegistry;
   /** More POST routes ("POST /sends"): raw body in, status and JSON out. */
-  routes?: Record<string, { maxBytes?: number; handle(headers: IncomingHttpHeaders, raw: string): Promise<[number, unknown]> }>;
+  routes?: Record<string, { maxBytes?: number; handle(headers: IncomingHttpHeaders, raw: string, query: URLSearchParams): Promise<[number, unknown]> }>;
 }
 
 export interface HttpApi {
@@ -63,7 +63,8 @@ export function createHttpApi(options: HttpApiOptions): HttpApi {
   return {
     async start() {
       server = createServer((req, res) => {
-        const path = new URL(req.url ?? '/', 'http://mail2sms').pathname;
+        const url = new URL(req.url ?? '/', 'http://mail2sms');
+        const path = url.pathname;
         const route = `${req.method} ${path}`;
         if (route === 'GET /healthz') return sendJson(res, 200, { status: 'ok' });
         if (route === 'GET /metrics' && exposition) {
@@ -93,7 +94,7 @@ export function createHttpApi(options: HttpApiOptions): HttpApi {
         const handler = options.routes?.[route];
         if (handler) {
           readBody(req, handler.maxBytes)
-            .then((raw) => handler.handle(req.headers, raw))
+            .then((raw) => handler.handle(req.headers, raw, url.searchParams))
             .then(([status, body]) => sendJson(res, status, body))
             .catch((error: unknown) => {
               if (error instanceof BodyTooLarge) return sendJson(res, 413, { error: 'body too large' });

@@ -3,9 +3,14 @@ import type { Setup } from '../config/schema.js';
 import { refusal, type Acceptance, type Refusal } from '../core/errors.js';
 import type { IntakeMessage, IntakeOutcome, RecipientDecision } from '../ledger/types.js';
 import type { ParsedEmail } from '../message/email.js';
-import { buildSmsText, type RemovedBlock, type TextPolicy } from '../message/text.js';
+import { buildSmsText, extractSmsText, finishSmsText, type RemovedBlock, type TextPolicy, type TextWarning } from '../message/text.js';
+import { measureSms } from '../message/encoding.js';
+import { parseMerge, type MergeTemplate } from '../message/merge.js';
 import { parseSendAt } from '../message/send-at.js';
 import { answeredInbound } from '../message/conversation.js';
+import type { GroupMember, PersonalRecipient } from '../ledger/types.js';
+import { gatherRecipients, type Addressee, type ResolvedGroup } from './groups.js';
+import { personalise } from './personalise.js';
 import { nextOpening } from '../core/window.js';
 import { rulesFor, textPolicyFor } from './policy.js';
 
@@ -29,12 +34,30 @@ export interface DataEnvelope {
   clientIp: string;
   /** The transaction reference (session.N) that stands on every log line. */
   sessionRef: string;
+  /** Group addresses accepted at RCPT TO, with their members as resolved then. */
+  groups?: readonly ResolvedGroup[];
+  /** Contacts of the directly addressed numbers, looked up when the mail may use merge fields (mayUseMergeFields). */
+  contacts?: ReadonlyMap<string, Readonly<Record<string, string>>>;
+}
+
+/**
+ * Whether the mail may carry merge fields, checked on the raw parts before any
+ * text rule: only then are the contacts of directly addressed numbers looked
+ * up, so a plain mail costs nothing more than it did.
+ */
+export function mayUseMergeFields(email: ParsedEmail): boolean {
+  return [email.subject, email.text, email.html].some((part) => part !== undefined && part.includes('{{'));
+}
+
+/** The contacts of direct numbers as the envelope carries them. */
+export function contactFields(members: readonly GroupMember[]): Map<string, Readonly<Record<string, string>>> {
+  return new Map(members.map((m) => [m.number, m.fields]));
 }
 
 export type DataVerdict =
   | { action: 'refuse'; refusal: Refusal }
   | { action: 'discard'; acceptance: Acceptance; why: string }
-  | { action: 'store'; setup: Setup; message: IntakeMessage; warnings: string[]; /** What stripping took out of the body, and why (explain --why). */ removed: RemovedBlock[] };
+  | { action: 'store'; setup: Setup; message: IntakeMessage; warnings: string[]; /** What stripping took out of the body, and why (explain --why). */ removed: RemovedBlock[]; viaGroups: boolean };
 
 export interface DataDecision {
   /** Mail for postmaster goes to the admin before the answer (there is no queue for it). */
@@ -44,6 +67,8 @@ export interface DataDecision {
 
 const REASON_TEXT: Record<string, string> = {
   opted_out: 'the number opted out of SMS',
+  merge_field_missing: 'a merge field has no value for this recipient',
+  country_not_allowed: "the number is outside this sender's countries",
   no_consent: 'the number has not opted in to this kind of SMS',
   stale_consent: "the number's opt-in has lapsed",
   daily_limit: 'this sender reached its daily SMS limit',
@@ -85,10 +110,16 @@ function decideSms(config: Config, envelope: DataEnvelope, email: ParsedEmail, b
   if (email.autoReply) {
     return { action: 'discard', acceptance: { code: 'auto_reply_discarded' }, why: 'auto-reply dropped: vacation and out-of-office replies are never sent as SMS' };
   }
-  if (envelope.numbers.length === 0) return { action: 'discard', acceptance: { code: 'postmaster_only' }, why: 'mail for postmaster only' };
+  const groups = envelope.groups ?? [];
+  if (envelope.numbers.length === 0 && groups.length === 0) return { action: 'discard', acceptance: { code: 'postmaster_only' }, why: 'mail for postmaster only' };
   const policy = textPolicyFor(setup, config.main.consent.stop_clause);
-  const sms = buildSmsText(email, policy);
-  if (!sms.ok) return { action: 'refuse', refusal: textRefusal(sms, setup, email) };
+  const extracted = extractSmsText(email, policy);
+  if (!extracted.ok) return { action: 'refuse', refusal: textRefusal(extracted, setup, email) };
+  const merge = parseMerge(extracted.text);
+  if (!merge.ok) return { action: 'refuse', refusal: refusal('merge_failed', `Merge fields: ${merge.problem}`) };
+  const addressees = gatherRecipients(setup, envelope.numbers, groups, envelope.contacts);
+  const text = smsBodyOf(config, email, setup, policy, extracted, merge.template, addressees, groups.length > 0);
+  if ('refusal' in text) return { action: 'refuse', refusal: text.refusal };
   let sendAt: number | undefined;
   if (email.sendAt !== undefined) {
     const asked = parseSendAt(email.sendAt, now, config.main.dispatch.max_schedule_ahead);
@@ -103,12 +134,13 @@ function decideSms(config: Config, envelope: DataEnvelope, email: ParsedEmail, b
     bodyHash,
     clientIp: envelope.clientIp,
     sessionRef: envelope.sessionRef,
-    text: sms.text,
-    measure: sms.measure,
-    recipients: envelope.numbers,
+    text: text.text,
+    measure: text.measure,
+    recipients: addressees.map((a) => a.number),
     rules: rulesFor(config, setup),
-    stopClauseAppended: sms.stopClauseAppended,
-    ...stopClauseOnce(config, email, policy, sms.stopClauseAppended),
+    stopClauseAppended: text.stopClauseAppended,
+    ...(text.stopClauseOnce ? { stopClauseOnce: text.stopClauseOnce } : {}),
+    ...(text.personal ? { personal: text.personal } : {}),
     ...(email.subject ? { subject: email.subject } : {}),
     ...(sendAt !== undefined ? { sendAt } : {}),
     // max_age counts from the mail's arrival, or from the time it asked to be sent.
@@ -118,10 +150,53 @@ function decideSms(config: Config, envelope: DataEnvelope, email: ParsedEmail, b
     ...(setup.report !== 'none' ? { reportMode: setup.report } : {}),
     ...conversation(email),
   };
-  return { action: 'store', setup, message, warnings: sms.warnings, removed: sms.removed };
+  return { action: 'store', setup, message, warnings: text.warnings, removed: extracted.removed, viaGroups: groups.length > 0 };
 }
 
-type FailedText = Extract<ReturnType<typeof buildSmsText>, { ok: false }>;
+/**
+ * The SMS text of a mail: one for all (as always without merge fields), plus,
+ * when the mail went to a group or has merge fields, what each recipient gets.
+ */
+function smsBodyOf(
+  config: Config,
+  email: ParsedEmail,
+  setup: Setup,
+  policy: TextPolicy,
+  extracted: Extract<ReturnType<typeof extractSmsText>, { ok: true }>,
+  template: MergeTemplate | undefined,
+  addressees: readonly Addressee[],
+  viaGroups: boolean,
+): SmsBody | { refusal: Refusal } {
+  const oncePer = config.main.consent.stop_clause.once_per;
+  if (template) {
+    const personal = personalise(template, addressees, setup, policy, oncePer !== null);
+    if (!personal.ok) return { refusal: personal.refusal };
+    const anyClause = personal.personal.some((p) => p.sms?.stopClauseAppended);
+    // The message keeps the template; every row that is sent has its own text.
+    return {
+      text: extracted.text, measure: measureSms(extracted.text), stopClauseAppended: false, warnings: [...extracted.warnings, ...personal.warnings], personal: personal.personal,
+      ...(anyClause && oncePer !== null ? { stopClauseOnce: { periodMs: oncePer, text: extracted.text } } : {}),
+    };
+  }
+  const sms = finishSmsText(extracted.text, policy, extracted.warnings, extracted.removed);
+  if (!sms.ok) return { refusal: textRefusal(sms, setup, email) };
+  return {
+    ...sms, ...stopClauseOnce(config, email, policy, sms.stopClauseAppended),
+    ...(viaGroups ? { personal: addressees.map((a): PersonalRecipient => ({ groups: a.groups, ...(a.suppress ? { suppress: a.suppress } : {}) })) } : {}),
+  };
+}
+
+/** The SMS text of a mail: one for all, or (merge fields, groups) one per recipient besides. */
+interface SmsBody {
+  text: string;
+  measure: IntakeMessage['measure'];
+  stopClauseAppended: boolean;
+  warnings: TextWarning[];
+  stopClauseOnce?: { periodMs: number; text: string };
+  personal?: PersonalRecipient[];
+}
+
+type FailedText = { ok: false; reason: 'no_text' } | { ok: false; reason: 'too_long'; segments: number; maxSegments: number };
 
 function textRefusal(sms: FailedText, setup: Setup, email: ParsedEmail): Refusal {
   if (sms.reason === 'no_text') {
@@ -184,8 +259,11 @@ function conversation(email: ParsedEmail): { answersInbound?: number } {
   return inboundId === undefined ? {} : { answersInbound: inboundId };
 }
 
-/** The answer once the ledger has decided each recipient (and committed). */
-export function decideReply(setup: Setup, outcome: IntakeOutcome, timing: Timing = {}): { ok: true; acceptance: Acceptance } | { ok: false; refusal: Refusal } {
+/**
+ * The answer once the ledger has decided each recipient (and committed). A mail
+ * to a group says how many of its recipients get the SMS, suppressed or not.
+ */
+export function decideReply(setup: Setup, outcome: IntakeOutcome, timing: Timing = {}, viaGroups = false): { ok: true; acceptance: Acceptance } | { ok: false; refusal: Refusal } {
   if (outcome.duplicate) return { ok: true, acceptance: { code: 'already_queued', queueId: outcome.queueId } };
   const suppressed = outcome.decisions.filter((d): d is RecipientDecision & { outcome: 'suppressed' } => d.outcome === 'suppressed');
   if (setup.on_suppressed === 'reject' && suppressed.length === outcome.decisions.length) {
@@ -196,6 +274,13 @@ export function decideReply(setup: Setup, outcome: IntakeOutcome, timing: Timing
   }
   const reasons = [...new Set(suppressed.map((d) => d.reason ?? 'other'))];
   const queued = outcome.decisions.some((d) => d.outcome === 'queued');
-  const note = (suppressed.length > 0 ? `; ${suppressed.length} of ${outcome.decisions.length} recipient(s) suppressed (${reasons.join(', ')})` : '') + (queued ? timingNote(timing) : '');
-  return { ok: true, acceptance: { code: 'queued', queueId: outcome.queueId, note } };
+  const total = outcome.decisions.length;
+  const why = suppressed.length > 0 ? ` (${reasons.join(', ')})` : '';
+  const note = viaGroups
+    ? `; ${total - suppressed.length} of ${total} recipients${suppressed.length > 0 ? `, ${suppressed.length} suppressed${why}` : ''}`
+    : suppressed.length > 0
+      ? `; ${suppressed.length} of ${total} recipient(s) suppressed${why}`
+      : '';
+  const when = queued ? timingNote(timing) : '';
+  return { ok: true, acceptance: { code: 'queued', queueId: outcome.queueId, note: note + when } };
 }

@@ -6,6 +6,8 @@ import { refusal, type Refusal } from '../core/errors.js';
 import { parseRecipientNumber } from '../numbers/parse.js';
 import type { TextPolicy } from '../message/text.js';
 import type { RecipientRules } from '../ledger/rules.js';
+import type { GroupSelector } from '../ledger/types.js';
+import { checkGroupAddress, looksLikeGroup } from './groups.js';
 
 /*
  * The intake rules as plain functions of (config, envelope): no sockets, no
@@ -64,6 +66,7 @@ export function checkSender(config: Config, envelopeSender: string, clientIp: st
 
 export type RecipientVerdict =
   | { ok: true; kind: 'sms'; e164: string }
+  | { ok: true; kind: 'group'; name: string; selector: GroupSelector }
   | { ok: true; kind: 'postmaster' }
   | { ok: false; refusal: Refusal };
 
@@ -82,6 +85,10 @@ export function checkRecipient(config: Config, setup: Setup | undefined, address
   }
   if (local.toLowerCase() === 'postmaster') return { ok: true, kind: 'postmaster' };
   if (!setup) return { ok: true, kind: 'sms', e164: local };
+  if (looksLikeGroup(config, local)) {
+    const group = checkGroupAddress(config, setup, local);
+    return group.ok ? { ok: true, kind: 'group', name: group.name, selector: group.selector } : group;
+  }
   const number = parseRecipientNumber(local, setup.default_country);
   if (!number.ok) {
     return { ok: false, refusal: refusal(number.reason, `${number.detail}; address SMS as +<country code><number>@${domain}`) };

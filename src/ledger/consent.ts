@@ -139,16 +139,18 @@ export function createConsentStore(db: Db): ConsentStore {
     SELECT * FROM (
       SELECT o.created_at AS at, CASE WHEN o.status = 'suppressed' THEN 'suppressed' ELSE 'sms' END AS kind,
              o.message_id AS ref,
-             'email from ' || m.mail_from || ' via setup ' || m.setup_id || ': ' || o.status ||
+             'email from ' || m.mail_from || ' via setup ' || m.setup_id ||
+               coalesce(' to group ' || replace(o.via_groups, ',', ', '), '') || ': ' || o.status ||
                coalesce(' (' || o.reason || ')', '') ||
                CASE WHEN o.status = 'queued' AND o.next_attempt_at > @now
                     THEN '; waits until ' || strftime('%Y-%m-%dT%H:%M:%fZ', o.next_attempt_at / 1000.0, 'unixepoch') ||
                          CASE WHEN o.next_attempt_at = m.send_at THEN ' (scheduled)' ELSE '' END ELSE '' END ||
                coalesce('; sent ' || strftime('%Y-%m-%dT%H:%M:%fZ', o.sent_at / 1000.0, 'unixepoch'), '') ||
                coalesce('; final ' || strftime('%Y-%m-%dT%H:%M:%fZ', o.final_at / 1000.0, 'unixepoch'), '') ||
-               ' — "' || substr(m.sms_text, 1, 60) || CASE WHEN length(m.sms_text) > 60 THEN '…' ELSE '' END || '"' AS summary,
+               ' — "' || substr(coalesce(o.sms_text, m.sms_text), 1, 60) || CASE WHEN length(coalesce(o.sms_text, m.sms_text)) > 60 THEN '…' ELSE '' END || '"' AS summary,
              o.status AS status, o.reason AS reason, m.setup_id AS setupId, o.message_id AS queueId, m.mail_from AS mailFrom,
-             CASE WHEN o.stop_clause = 0 AND m.sms_text_no_clause IS NOT NULL THEN m.sms_text_no_clause ELSE m.sms_text END AS text,
+             CASE WHEN o.sms_text IS NOT NULL THEN CASE WHEN o.stop_clause = 0 AND o.sms_text_no_clause IS NOT NULL THEN o.sms_text_no_clause ELSE o.sms_text END
+                  WHEN o.stop_clause = 0 AND m.sms_text_no_clause IS NOT NULL THEN m.sms_text_no_clause ELSE m.sms_text END AS text,
              o.sent_at AS sentAt, o.final_at AS finalAt, NULL AS channel, m.purpose AS purpose, NULL AS event
         FROM outbox o JOIN messages m ON m.id = o.message_id WHERE o.recipient = @r
       UNION ALL

@@ -43,7 +43,7 @@ export function createNotifyQueries(db: Db): NotifyQueries {
   const stmt = {
     due: db.prepare(DUE_REPORTS_SQL),
     outcomes: db.prepare(
-      `SELECT recipient, status, reason, coalesce(final_at, sent_at, updated_at) AS at
+      `SELECT recipient, status, reason, coalesce(final_at, sent_at, updated_at) AS at, via_groups AS groups
          FROM outbox WHERE message_id = ? ORDER BY id`,
     ),
     markReported: db.prepare('UPDATE messages SET report_sent_at = ? WHERE id = ? AND report_sent_at IS NULL'),
@@ -66,7 +66,7 @@ export function createNotifyQueries(db: Db): NotifyQueries {
       const rows = stmt.due.all({ limit, sentBefore }) as Omit<DueReport, 'outcomes'>[];
       return rows.map((row) => ({
         ...row,
-        outcomes: stmt.outcomes.all(row.queueId) as { recipient: string; status: OutboxStatus; reason: string | null; at: number }[],
+        outcomes: stmt.outcomes.all(row.queueId) as DueReport['outcomes'],
       }));
     },
     markReported(queueId, note, now) {

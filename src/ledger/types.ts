@@ -51,12 +51,29 @@ export interface IntakeMessage {
    * wrote, within the conversation window, the cooldown does not apply.
    */
   answersInbound?: number;
+  /**
+   * Per recipient, in the order of `recipients`, when the mail went to a group
+   * or has merge fields; absent for a plain mail (stored exactly as before).
+   */
+  personal?: readonly PersonalRecipient[];
+}
+
+/** Suppressions intake decides before the rules: the recipient cannot get this mail's SMS at all. */
+export type IntakeSuppression = 'merge_field_missing' | 'country_not_allowed';
+
+export interface PersonalRecipient {
+  /** The groups through which the mail reached this number; empty when addressed directly. */
+  groups: readonly string[];
+  /** This recipient's own text (merge fields filled), when it differs from the message's. */
+  sms?: { text: string; measure: SmsMeasure; stopClauseAppended: boolean; textNoClause?: string };
+  /** Recorded as suppressed with this reason, without asking the rules. */
+  suppress?: { reason: IntakeSuppression; detail: string };
 }
 
 export interface RecipientDecision {
   recipient: string;
   outcome: 'queued' | 'suppressed' | 'duplicate';
-  reason?: SuppressionReason;
+  reason?: SuppressionReason | IntakeSuppression;
   /** For people: the rule and its numbers. */
   detail?: string;
   /** For cooldown and caps: when the number may get an SMS again (undefined while another send is still pending). */
@@ -159,7 +176,7 @@ export interface DueReport {
   mode: 'failures' | 'all';
   receivedAt: number;
   /** One per outbox row; `at` is when it became final (or was sent, or last changed). */
-  outcomes: { recipient: string; status: OutboxStatus; reason: string | null; at: number }[];
+  outcomes: { recipient: string; status: OutboxStatus; reason: string | null; at: number; /** Comma-separated groups that reached the number; null when addressed directly. */ groups: string | null }[];
 }
 
 /** The newest SMS a number got from an email, and that email (for forwarding a reply). */
@@ -298,7 +315,61 @@ export interface QueueAdmin {
   retryFailed(queueId: string, recipient: string | undefined, by: Requester): Promise<{ retried: string[]; notRetried: { recipient: string; status: OutboxStatus }[] }>;
 }
 
-export interface Ledger extends IntakeStore, DispatchQueue, ReceiptStore, ConsentLedger, ReportStore, HistoryStore, QueueAdmin {
+/** A contact as imported: `id` is the file's key (or the number), `fields` the merge fields with a value. */
+export interface ContactInput {
+  id: string;
+  /** E.164. */
+  number: string;
+  /** Fixed groups the contact belongs to (declared in the config). */
+  groups: readonly string[];
+  fields: Readonly<Record<string, string>>;
+}
+
+export interface Contact extends ContactInput {
+  source: string;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** Who a group is: every contact, the contacts listed in a fixed group, or those whose fields match (any of the values, per field). */
+export type GroupSelector =
+  | { kind: 'all' }
+  | { kind: 'fixed'; name: string }
+  | { kind: 'where'; where: Readonly<Record<string, readonly string[]>> };
+
+/** A group member as merge needs it. */
+export interface GroupMember {
+  number: string;
+  source: string;
+  id: string;
+  fields: Readonly<Record<string, string>>;
+}
+
+export interface ContactSyncResult {
+  added: number;
+  updated: number;
+  unchanged: number;
+  /** Contacts of the source not in the file (replace only). */
+  removed: number;
+}
+
+/** Contacts and groups: imports, lookups, and a group's members when a mail arrives. */
+export interface ContactStore {
+  /** Adds or updates the source's contacts by id in one transaction; with `replace`, the source's contacts not listed are removed. Never touches consent. */
+  importContacts(source: string, contacts: readonly ContactInput[], replace: boolean): Promise<ContactSyncResult>;
+  /** Contacts with this number or this id, in any source. */
+  findContacts(ref: { number: string } | { id: string }): Promise<Contact[]>;
+  /** Every contact, oldest first (export). */
+  listContacts(): Promise<Contact[]>;
+  /** Removes the contacts with this number or id; resolves how many. */
+  deleteContacts(ref: { number: string } | { id: string }): Promise<number>;
+  /** The group's members now, in import order; a number may appear once per contact. */
+  groupMembers(selector: GroupSelector): Promise<GroupMember[]>;
+  /** The contacts of these numbers (the first by import order when a number has several), for merge fields of directly addressed numbers. */
+  contactsByNumber(numbers: readonly string[]): Promise<GroupMember[]>;
+}
+
+export interface Ledger extends IntakeStore, DispatchQueue, ReceiptStore, ConsentLedger, ReportStore, HistoryStore, QueueAdmin, ContactStore {
   /** Called after each commit that queued rows, so dispatch wakes without polling. */
   onQueued(listener: () => void): void;
   close(): Promise<void>;
@@ -330,6 +401,12 @@ export const LEDGER_METHODS = [
   'listQueue',
   'cancel',
   'retryFailed',
+  'importContacts',
+  'findContacts',
+  'listContacts',
+  'deleteContacts',
+  'groupMembers',
+  'contactsByNumber',
 ] as const satisfies readonly LedgerMethod[];
 
 // Compile-time check that the list is complete: a method added to a store but not listed fails here.

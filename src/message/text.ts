@@ -91,7 +91,10 @@ function bodyOf(content: EmailContent, policy: TextPolicy, warnings: TextWarning
   return stripped.text;
 }
 
-export function buildSmsText(content: EmailContent, policy: TextPolicy = DEFAULT_TEXT_POLICY): SmsText {
+export type ExtractedText = { ok: true; text: string; warnings: TextWarning[]; removed: RemovedBlock[] } | { ok: false; reason: 'no_text' };
+
+/** The person's words: source, body, stripping, whitespace, transliteration; before the STOP clause and the length rules. */
+export function extractSmsText(content: EmailContent, policy: TextPolicy = DEFAULT_TEXT_POLICY): ExtractedText {
   const warnings: TextWarning[] = [];
   const removed: RemovedBlock[] = [];
   const subject = content.subject ?? '';
@@ -101,9 +104,20 @@ export function buildSmsText(content: EmailContent, policy: TextPolicy = DEFAULT
       : policy.source === 'subject+body'
         ? [normaliseWhitespace(subject), normaliseWhitespace(bodyOf(content, policy, warnings, removed))].filter(Boolean).join(policy.separator)
         : bodyOf(content, policy, warnings, removed);
-  let text = normaliseWhitespace(policy.transliterate ? transliterate(raw) : raw.replace(/\u00a0/g, ' '));
-  if (!text) return { ok: false, reason: 'no_text' };
+  const text = normaliseWhitespace(policy.transliterate ? transliterate(raw) : raw.replace(/\u00a0/g, ' '));
+  return text ? { ok: true, text, warnings, removed } : { ok: false, reason: 'no_text' };
+}
 
+export function buildSmsText(content: EmailContent, policy: TextPolicy = DEFAULT_TEXT_POLICY): SmsText {
+  const extracted = extractSmsText(content, policy);
+  return extracted.ok ? finishSmsText(extracted.text, policy, extracted.warnings, extracted.removed) : extracted;
+}
+
+/** The STOP clause and the length rules (max_segments, on_overflow) on extracted text: per mail, or per recipient after merge. */
+export function finishSmsText(body: string, policy: TextPolicy, warnings: readonly TextWarning[] = [], removed: readonly RemovedBlock[] = []): SmsText {
+  let text = body;
+  const notes = [...warnings];
+  if (!text) return { ok: false, reason: 'no_text' };
   const clause = policy.stopClause;
   const clauseText = clause ? `\n${policy.transliterate ? transliterate(clause.text) : clause.text}` : '';
   const fixed = policy.suffix ? `\n${policy.suffix}` : '';
@@ -120,12 +134,12 @@ export function buildSmsText(content: EmailContent, policy: TextPolicy = DEFAULT
       cut = truncateToSegments(text, policy.maxSegments, tail);
     }
     text = cut;
-    warnings.push('truncated');
+    notes.push('truncated');
     measure = measureSms(text + tail);
     // Only when the appended text alone (with "...") is over the budget: nothing of the body can make it fit.
     if (measure.segments > policy.maxSegments) return { ok: false, reason: 'too_long', segments: measure.segments, maxSegments: policy.maxSegments };
   }
-  return { ok: true, text: text + tail, measure, warnings, stopClauseAppended: append === true, removed };
+  return { ok: true, text: text + tail, measure, warnings: notes, stopClauseAppended: append === true, removed: [...removed] };
 }
 
 const ELLIPSIS = '...'; // three dots: the one-character ellipsis is not GSM-7

@@ -9,6 +9,8 @@ export interface ReportOutcome {
   reason?: string;
   /** Epoch milliseconds of the outcome. */
   at?: number;
+  /** The group(s) the mail reached the number through. */
+  group?: string;
 }
 
 export interface ReportInput {
@@ -51,16 +53,20 @@ function reportable(to: string): string | undefined {
 }
 
 function table(rows: ReportOutcome[]): string {
+  // A Group column only when the mail went to a group: a plain mail's report looks as it always did.
+  const grouped = rows.some((row) => row.group !== undefined);
   const cells = rows.map((row) => [
     row.recipient,
+    ...(grouped ? [row.group ?? '-'] : []),
     row.status,
     row.at === undefined ? '-' : isoTime(row.at),
     row.reason ? oneLine(row.reason, 300) : '-',
   ]);
-  const header = ['Number', 'Outcome', 'Time (UTC)', 'Reason'];
+  const header = ['Number', ...(grouped ? ['Group'] : []), 'Outcome', 'Time (UTC)', 'Reason'];
+  const padded = header.length - 1;
   // The last column is free text; padding it would only add trailing spaces.
-  const widths = header.slice(0, 3).map((title, i) => Math.max(title.length, ...cells.map((cell) => (cell[i] as string).length)));
-  const line = (cell: string[]) => cell.map((value, i) => (i < 3 ? value.padEnd(widths[i] as number) : value)).join('  ');
+  const widths = header.slice(0, padded).map((title, i) => Math.max(title.length, ...cells.map((cell) => (cell[i] as string).length)));
+  const line = (cell: string[]) => cell.map((value, i) => (i < padded ? value.padEnd(widths[i] as number) : value)).join('  ');
   return [line(header), ...cells.map(line)].join('\n');
 }
 

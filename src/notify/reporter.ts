@@ -55,7 +55,7 @@ export function createReporter(deps: ReporterDeps): Reporter {
       queueId: due.queueId,
       setupId: due.setupId,
       mode: due.mode,
-      outcomes: due.outcomes.map((o) => ({ recipient: o.recipient, status: o.status, at: o.at, ...(o.reason ? { reason: o.reason } : {}) })),
+      outcomes: due.outcomes.map((o) => ({ recipient: o.recipient, status: o.status, at: o.at, ...(o.reason ? { reason: o.reason } : {}), ...(o.groups ? { group: o.groups.replaceAll(',', ', ') } : {}) })),
     });
     if (!mail) {
       // Mode `failures` with every SMS delivered, or a sender that must never get automatic mail (<>, postmaster@).

@@ -3,9 +3,9 @@ import type { SMTPServerSession } from 'smtp-server';
 import { maskNumber, type Logger } from '../core/log.js';
 import type { Metrics } from '../core/metrics.js';
 import type { Clock } from '../core/clock.js';
-import { decideData, decideReply, timingOf } from '../intake/decide.js';
+import { contactFields, decideData, decideReply, mayUseMergeFields, timingOf, type DataEnvelope } from '../intake/decide.js';
 import { normaliseIp } from '../intake/policy.js';
-import type { IntakeOutcome, Ledger } from '../ledger/types.js';
+import type { IntakeMessage, IntakeOutcome, Ledger } from '../ledger/types.js';
 import { parseEmail } from '../message/parse.js';
 import { acceptedReply } from './replies.js';
 import { checkDkim, type DnsResolver } from './sender-auth.js';
@@ -16,7 +16,7 @@ import type { PostmasterForwarder } from './postmaster.js';
 export const SENDER_AUTH_TIMEOUT_MS = 10_000;
 
 export interface DataHandlerDeps {
-  ledger: Pick<Ledger, 'acceptMessage'>;
+  ledger: Pick<Ledger, 'acceptMessage' | 'contactsByNumber'>;
   sessions: Sessions;
   metrics: Metrics;
   clock: Clock;
@@ -47,13 +47,18 @@ export function createDataHandler(deps: DataHandlerDeps) {
       if (failure) throw sessions.refuse(session, failure);
     }
     const email = await parseEmail(raw);
-    const envelope = {
+    const numbers = [...txn.numbers.keys()];
+    // Merge fields of directly addressed numbers come from their contacts: looked up only when the mail may use them.
+    const contacts = setup && numbers.length > 0 && mayUseMergeFields(email) ? contactFields(await deps.ledger.contactsByNumber(numbers)) : undefined;
+    const envelope: DataEnvelope = {
       mailFrom: txn.mailFrom,
       setup,
-      numbers: [...txn.numbers.keys()],
+      numbers,
       postmaster: txn.postmaster,
       clientIp: normaliseIp(session.remoteAddress),
       sessionRef: ref,
+      ...(txn.groups.size > 0 ? { groups: [...txn.groups].map(([name, members]) => ({ name, members })) } : {}),
+      ...(contacts ? { contacts } : {}),
     };
     const now = deps.clock.now();
     const decision = decideData(state.config, envelope, email, bodyHashOf(raw), now);
@@ -71,20 +76,25 @@ export function createDataHandler(deps: DataHandlerDeps) {
     const outcome = await deps.ledger.acceptMessage(verdict.message);
     const msgLog = log.child({ qid: outcome.queueId });
     if (outcome.duplicate) msgLog.info({ from: txn.mailFrom, messageId: email.messageId }, 'retried mail: already accepted, no new SMS');
-    else logDecisions(msgLog, metrics, outcome, verdict.message.setupId, verdict.message.measure.segments);
-    const reply = decideReply(verdict.setup, outcome, timingOf(verdict.setup, verdict.message, now));
+    else logDecisions(msgLog, metrics, outcome, verdict.message);
+    const reply = decideReply(verdict.setup, outcome, timingOf(verdict.setup, verdict.message, now), verdict.viaGroups);
     if (!reply.ok) throw sessions.refuse(session, reply.refusal);
     return acceptedReply(reply.acceptance, ref);
   };
 }
 
-function logDecisions(log: Logger, metrics: Metrics, outcome: IntakeOutcome, setupId: string, segments: number): void {
+function logDecisions(log: Logger, metrics: Metrics, outcome: IntakeOutcome, message: IntakeMessage): void {
   metrics.inc('mail2sms_mails_accepted_total');
+  // The groups and own text of each recipient, by number (decisions may leave out a retried mail's duplicates).
+  const personal = new Map(message.personal?.map((p, i) => [message.recipients[i] as string, p]));
   for (const decision of outcome.decisions) {
     metrics.inc('mail2sms_recipients_total', { decision: decision.outcome === 'suppressed' ? `suppressed_${decision.reason ?? 'other'}` : decision.outcome });
     const to = maskNumber(decision.recipient);
-    if (decision.outcome === 'queued') log.info({ to, setup: setupId, segments }, 'sms queued');
+    const own = personal.get(decision.recipient);
+    const via = own && own.groups.length > 0 ? { groups: own.groups } : {};
+    const segments = own?.sms?.measure.segments ?? message.measure.segments;
+    if (decision.outcome === 'queued') log.info({ to, setup: message.setupId, segments, ...via }, 'sms queued');
     else if (decision.outcome === 'duplicate') log.info({ to }, 'recipient already queued by an earlier copy of this mail');
-    else log.info({ to, reason: decision.reason, detail: decision.detail }, 'recipient suppressed');
+    else log.info({ to, reason: decision.reason, detail: decision.detail, ...via }, 'recipient suppressed');
   }
 }

@@ -3,7 +3,9 @@ import { refusal } from '../core/errors.js';
 import { maskNumber } from '../core/log.js';
 import { suppressionText } from '../intake/decide.js';
 import { checkRecipient, checkSender, normaliseIp, rulesFor } from '../intake/policy.js';
-import type { Ledger } from '../ledger/types.js';
+import type { GroupMember, GroupSelector, Ledger } from '../ledger/types.js';
+import type { Setup } from '../config/schema.js';
+import { checkGroupSize } from '../intake/groups.js';
 import { checkSpf, type DnsResolver } from './sender-auth.js';
 import { SENDER_AUTH_TIMEOUT_MS } from './data.js';
 import type { Sessions, Transaction } from './session.js';
@@ -15,7 +17,7 @@ type Done = (error?: Error | null) => void;
  * the network or the ledger (SPF, the reject-mode rule check). Every refusal
  * goes through sessions.refuse, so it is logged and counted once.
  */
-export function createEnvelopeHandlers(deps: { sessions: Sessions; ledger: Pick<Ledger, 'checkRecipient'>; resolver?: DnsResolver }) {
+export function createEnvelopeHandlers(deps: { sessions: Sessions; ledger: Pick<Ledger, 'checkRecipient' | 'groupMembers'>; resolver?: DnsResolver }) {
   const { sessions } = deps;
   // Mails for postmaster from outsiders per client address in the current hour: each forward costs the relay and the admin's inbox.
   const postmasterMails = new Map<string, { count: number; since: number }>();
@@ -35,7 +37,7 @@ export function createEnvelopeHandlers(deps: { sessions: Sessions; ledger: Pick<
     const state = sessions.stateOf(session);
     state.transactions++;
     const mailFrom = address.address.toLowerCase();
-    const txn: Transaction = { number: state.transactions, sender: undefined, mailFrom, numbers: new Map(), addresses: new Set(), postmaster: false };
+    const txn: Transaction = { number: state.transactions, sender: undefined, mailFrom, numbers: new Map(), groups: new Map(), addresses: new Set(), postmaster: false };
     state.txn = txn;
     if (mailFrom === '') return callback();
     const declared = Number(address.args && typeof address.args === 'object' ? (address.args as Record<string, string>).SIZE : NaN);
@@ -82,6 +84,16 @@ export function createEnvelopeHandlers(deps: { sessions: Sessions; ledger: Pick<
         return callback(sessions.refuse(session, refusal('postmaster_rate', `Too much mail for postmaster from ${ip}; try again later`), { from: txn.mailFrom }));
       }
     }
+    if (verdict.kind === 'group') {
+      if (!setup || txn.groups.has(verdict.name)) {
+        txn.addresses.add(key);
+        return callback();
+      }
+      return void resolveGroup(session, setup, verdict.name, verdict.selector).then((refused) => {
+        if (!refused) txn.addresses.add(key);
+        callback(refused);
+      });
+    }
     const accept = () => {
       txn.addresses.add(key);
       if (verdict.kind === 'postmaster') txn.postmaster = true;
@@ -101,6 +113,27 @@ export function createEnvelopeHandlers(deps: { sessions: Sessions; ledger: Pick<
         callback(sessions.refuse(session, refusal('storage_unavailable', 'Temporary storage problem, try again later')));
       },
     );
+  }
+
+  /**
+   * A group's members, read when the mail arrives (a dynamic group is evaluated
+   * now) and kept with the transaction for DATA; refused whole over max_group_size.
+   * Members are not checked one by one here: each is decided at DATA like any recipient.
+   */
+  async function resolveGroup(session: SMTPServerSession, setup: Setup, name: string, selector: GroupSelector): Promise<Error | undefined> {
+    const state = sessions.stateOf(session);
+    let members: GroupMember[];
+    try {
+      members = await deps.ledger.groupMembers(selector);
+    } catch (error) {
+      state.log.error({ err: error }, 'ledger unavailable at RCPT TO (group)');
+      return sessions.refuse(session, refusal('storage_unavailable', 'Temporary storage problem, try again later'));
+    }
+    const tooLarge = checkGroupSize(setup, name, members);
+    if (tooLarge) return sessions.refuse(session, tooLarge, { group: name });
+    state.txn?.groups.set(name, members);
+    state.log.debug({ group: name, members: members.length }, 'group accepted');
+    return undefined;
   }
 
   return { onMailFrom, onRcptTo };

@@ -18,6 +18,10 @@ const REPLIES: Record<RefusalCode, { code: number; enhanced: string }> = {
   not_a_number: { code: 550, enhanced: '5.1.3' },
   invalid_number: { code: 550, enhanced: '5.1.3' },
   country_not_allowed: { code: 550, enhanced: '5.7.1' },
+  unknown_group: { code: 550, enhanced: '5.1.1' }, // bad destination mailbox: no such group
+  group_not_allowed: { code: 550, enhanced: '5.7.1' },
+  group_too_large: { code: 550, enhanced: '5.5.3' }, // too many recipients, permanently: the group is over max_group_size
+  merge_failed: { code: 550, enhanced: '5.6.0' }, // merge fields: syntax, unknown filter, or a field recipients lack
   too_many_recipients: { code: 452, enhanced: '4.5.3' },
   message_too_large: { code: 552, enhanced: '5.3.4' },
   no_text: { code: 550, enhanced: '5.6.0' },

@@ -24,7 +24,7 @@ import { createShutdown } from './shutdown.js';
 export interface SmtpIntakeOptions {
   /** The config in force; each session keeps the one it started with. */
   getConfig(): Config;
-  ledger: Pick<Ledger, 'acceptMessage' | 'checkRecipient'>;
+  ledger: Pick<Ledger, 'acceptMessage' | 'checkRecipient' | 'groupMembers' | 'contactsByNumber'>;
   logger: Logger;
   clock?: Clock;
   /** DNS for SPF and DKIM (default: the system resolver); tests pass their own. */

@@ -4,6 +4,7 @@ import type { SenderMatch } from '../config/match.js';
 import type { Refusal } from '../core/errors.js';
 import { maskNumbersIn, type Logger } from '../core/log.js';
 import type { Metrics } from '../core/metrics.js';
+import type { GroupMember } from '../ledger/types.js';
 import { normaliseIp } from '../intake/policy.js';
 import { replyError, type SmtpReplyError } from './replies.js';
 
@@ -14,6 +15,8 @@ export interface Transaction {
   sender: SenderMatch | undefined;
   mailFrom: string;
   numbers: Map<string, string>; // E.164 → address as given
+  /** Group addresses accepted so far, with their members as resolved at RCPT TO. */
+  groups: Map<string, readonly GroupMember[]>;
   addresses: Set<string>;
   postmaster: boolean;
   /**

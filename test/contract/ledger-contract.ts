@@ -281,5 +281,67 @@ export function ledgerContract(name: string, open: OpenLedger): void {
         expect((await ledger.outbox({ queueId }))[0]?.createdAt).toBe(T0 + 123_456);
       });
     });
+
+    describe('contacts and groups', () => {
+      const contact = (id: string, number: string, groups: string[] = [], fields: Record<string, string> = {}) => ({ id, number, groups, fields });
+
+      it('imports a source by id: added, updated, unchanged; replace removes what the file no longer lists, other sources stay', async () => {
+        expect(await ledger.importContacts('members', [contact('a', '+4520000101', ['board'], { first_name: 'Anna' }), contact('b', '+4520000102')], false))
+          .toEqual({ added: 2, updated: 0, unchanged: 0, removed: 0 });
+        await ledger.importContacts('staff', [contact('s', '+4520000103')], false);
+        clock.advance(MIN);
+        expect(await ledger.importContacts('members', [contact('a', '+4520000101', ['board'], { first_name: 'Anne' }), contact('b', '+4520000102')], true))
+          .toEqual({ added: 0, updated: 1, unchanged: 1, removed: 0 });
+        expect(await ledger.importContacts('members', [contact('b', '+4520000102')], true)).toEqual({ added: 0, updated: 0, unchanged: 1, removed: 1 });
+        expect((await ledger.listContacts()).map((c) => [c.source, c.id])).toEqual([['members', 'b'], ['staff', 's']]);
+      });
+
+      it('finds and deletes by number or id; a contact keeps its groups and fields', async () => {
+        await ledger.importContacts('members', [contact('p1', '+4520000111', ['board', 'coaches'], { first_name: 'Carl', team: 'U14' }), contact('p2', '+4520000111', [], { first_name: 'Carla' })], false);
+        const [first] = await ledger.findContacts({ id: 'p1' });
+        expect(first).toMatchObject({ source: 'members', number: '+4520000111', groups: ['board', 'coaches'], fields: { first_name: 'Carl', team: 'U14' }, createdAt: T0 });
+        expect((await ledger.findContacts({ number: '+4520000111' })).map((c) => c.id)).toEqual(['p1', 'p2']);
+        expect(await ledger.deleteContacts({ id: 'p2' })).toBe(1);
+        expect(await ledger.deleteContacts({ number: '+4520000111' })).toBe(1);
+        expect(await ledger.findContacts({ number: '+4520000111' })).toEqual([]);
+      });
+
+      it('group members: all, a fixed group, and where (any of the values, every field, trimmed and in any case), in import order', async () => {
+        await ledger.importContacts('members', [
+          contact('a', '+4520000121', ['board'], { team: 'U14', status: 'active' }),
+          contact('b', '+4520000122', [], { team: ' u14', status: 'inactive' }),
+          contact('c', '+4520000123', ['board'], { team: 'A', status: 'active' }),
+          contact('d', '+4520000124', [], { status: 'active' }),
+        ], false);
+        const numbers = (members: { number: string }[]) => members.map((m) => m.number);
+        expect(numbers(await ledger.groupMembers({ kind: 'all' }))).toEqual(['+4520000121', '+4520000122', '+4520000123', '+4520000124']);
+        expect(numbers(await ledger.groupMembers({ kind: 'fixed', name: 'board' }))).toEqual(['+4520000121', '+4520000123']);
+        expect(numbers(await ledger.groupMembers({ kind: 'where', where: { team: ['U14'] } }))).toEqual(['+4520000121', '+4520000122']);
+        expect(numbers(await ledger.groupMembers({ kind: 'where', where: { team: ['u14', 'A'], status: ['Active'] } }))).toEqual(['+4520000121', '+4520000123']);
+        expect(await ledger.groupMembers({ kind: 'where', where: { team: ['B'] } })).toEqual([]);
+        expect(await ledger.contactsByNumber(['+4520000123', '+4520000199'])).toEqual([{ number: '+4520000123', source: 'members', id: 'c', fields: { team: 'A', status: 'active' } }]);
+      });
+
+      it('importing contacts never changes consent', async () => {
+        await ledger.changeConsent([{ recipient: '+4520000131', action: 'opt_out', source: 'sms' }]);
+        await ledger.importContacts('members', [contact('x', '+4520000131', ['board'])], true);
+        expect((await ledger.acceptMessage(mail(['+4520000131']))).decisions[0]).toMatchObject({ outcome: 'suppressed', reason: 'opted_out' });
+      });
+
+      it('a recipient of its own: its text is sent, its groups kept; intake\'s suppressions are recorded without asking the rules', async () => {
+        const personal = [
+          { groups: ['board'], sms: { text: 'Hi Anna', measure: measureSms('Hi Anna'), stopClauseAppended: false } },
+          { groups: ['board'], suppress: { reason: 'merge_field_missing' as const, detail: 'no first_name' } },
+        ];
+        const outcome = await ledger.acceptMessage(mail(['+4520000141', '+4520000142'], { text: 'Hi {{first_name}}', personal }));
+        expect(outcome.decisions).toEqual([
+          { recipient: '+4520000141', outcome: 'queued' },
+          { recipient: '+4520000142', outcome: 'suppressed', reason: 'merge_field_missing', detail: 'no first_name' },
+        ]);
+        const claimed = await ledger.claimDue(10, MIN);
+        expect(claimed.map((c) => [c.recipient, c.text])).toEqual([['+4520000141', 'Hi Anna']]);
+        expect((await ledger.outbox({ queueId: outcome.queueId })).map((r) => [r.status, r.reason])).toEqual([['sending', null], ['suppressed', 'merge_field_missing']]);
+      });
+    });
   });
 }

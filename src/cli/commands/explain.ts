@@ -3,6 +3,7 @@ import { isIP } from 'node:net';
 import Database from 'better-sqlite3';
 import { migrate } from '../../ledger/db.js';
 import { createRuleReader } from '../../ledger/rules.js';
+import { createContactStore } from '../../ledger/contacts.js';
 import { CliFailure, configOption, load } from '../common.js';
 import { EXIT } from '../exit.js';
 import { explainMail, formatExplain } from '../explain.js';
@@ -35,8 +36,10 @@ export function registerExplainCommands(program: Command, { out, setExit }: CliI
       const db = existsSync(config.storagePath) ? new Database(config.storagePath, { readonly: true, fileMustExist: true }) : emptyLedger();
       try {
         let rules: ReturnType<typeof createRuleReader> | undefined;
+        let contacts: ReturnType<typeof createContactStore> | undefined;
         try {
           rules = db ? createRuleReader(db) : undefined;
+          contacts = db ? createContactStore(db) : undefined;
         } catch (error) {
           throw new CliFailure(`cannot read the ledger ${config.storagePath}: ${(error as Error).message} (run \`mail2sms migrate\` if it was written by an older version)`, EXIT.software);
         }
@@ -47,6 +50,7 @@ export function registerExplainCommands(program: Command, { out, setExit }: CliI
           ip: opts.ip,
           now: Date.now(),
           ...(rules ? { rules: (recipient, recipientRules, now) => rules.evaluate(recipient, recipientRules, now) } : {}),
+          ...(contacts ? { contacts } : {}),
         });
         out(opts.json ? JSON.stringify(report, null, 2) + '\n' : formatExplain(report, { why: opts.why === true }));
         // Scripts can test a mail against the config: non-zero when the daemon would refuse it.

@@ -1,6 +1,6 @@
 import type { ConsentStore } from '../consent.js';
 import type { InboundOutcome, InboundRecord } from '../types.js';
-import { newQueueId } from './intake.js';
+import { NO_OWN_TEXT, newQueueId } from './intake.js';
 import type { Statements } from './statements.js';
 
 /** The setup id of answers to keywords (confirmation, help): no setup file sends them. */
@@ -26,7 +26,7 @@ export function createInboundWriter(stmt: Statements, consent: ConsentStore, que
     const outboxId = Number(
       stmt.insertOutbox.run({
         queueId, recipient: sms.from, status: 'queued', reason: null, blockedUntil: null, dedupKey: null,
-        idempotencyKey: `${queueId}.0`, now, nextAttemptAt: now, stopClause: 0, setupId: KEYWORD_SETUP,
+        idempotencyKey: `${queueId}.0`, now, nextAttemptAt: now, stopClause: 0, setupId: KEYWORD_SETUP, ...NO_OWN_TEXT,
       }).lastInsertRowid,
     );
     stmt.insertReservation.run(sms.from, 'keyword', outboxId, null, now, null, null);

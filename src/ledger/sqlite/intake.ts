@@ -1,11 +1,27 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { RuleReader } from '../rules.js';
-import type { IntakeMessage, IntakeOutcome, RecipientDecision } from '../types.js';
+import type { IntakeMessage, IntakeOutcome, PersonalRecipient, RecipientDecision } from '../types.js';
 import type { Statements } from './statements.js';
 
 const RETRY_WINDOW_MS = 24 * 3_600_000;
 /** How long after an SMS reply an email answering it is still a conversation. */
 export const CONVERSATION_WINDOW_MS = 24 * 3_600_000;
+
+/** Outbox columns of a row that uses its message's text (no merge fields, no group). */
+export const NO_OWN_TEXT = { text: null, textNoClause: null, encoding: null, segments: null, characters: null, viaGroups: null } as const;
+
+function ownText(personal: PersonalRecipient | undefined) {
+  if (!personal) return NO_OWN_TEXT;
+  const sms = personal.sms;
+  return {
+    text: sms?.text ?? null,
+    textNoClause: sms?.textNoClause ?? null,
+    encoding: sms?.measure.encoding ?? null,
+    segments: sms?.measure.segments ?? null,
+    characters: sms?.measure.characters ?? null,
+    viaGroups: personal.groups.length > 0 ? personal.groups.join(',') : null,
+  };
+}
 
 export function newQueueId(now: number): string {
   return (now.toString(36) + randomBytes(4).toString('hex')).toUpperCase();
@@ -37,18 +53,32 @@ export function createIntakeWriter(stmt: Statements, rules: RuleReader) {
     return { inboundId: message.answersInbound, sender: inbound.sender };
   }
 
+  /** A recipient intake itself ruled out (a merge field missing, a country): recorded like any suppression, no reservation. */
+  function suppressedByIntake(
+    row: { queueId: string; recipient: string; key: string | null; index: number; now: number; setupId: string; own: ReturnType<typeof ownText> },
+    why: NonNullable<PersonalRecipient['suppress']>,
+  ): RecipientDecision {
+    const { queueId, recipient, now } = row;
+    const outboxId = Number(stmt.insertOutbox.run({
+      queueId, recipient, status: 'suppressed', reason: why.reason, blockedUntil: null, dedupKey: row.key, idempotencyKey: `${queueId}.${row.index}`, now,
+      nextAttemptAt: null, stopClause: 0, setupId: row.setupId, ...row.own,
+    }).lastInsertRowid);
+    stmt.insertEvent.run(now, outboxId, queueId, 'suppressed', `${why.reason}: ${why.detail}`);
+    return { recipient, outcome: 'suppressed', reason: why.reason, detail: why.detail };
+  }
+
   return function decide(message: IntakeMessage, queueId: string, now: number): IntakeOutcome {
     const decisions: RecipientDecision[] = [];
     let originalQueueId: string | undefined;
-    const fresh: { recipient: string; key: string | null }[] = [];
-    for (const recipient of message.recipients) {
+    const fresh: { recipient: string; key: string | null; personal: PersonalRecipient | undefined }[] = [];
+    for (const [position, recipient] of message.recipients.entries()) {
       const key = dedupKey(message, recipient);
       const original = key ? (stmt.findDuplicate.get(key, now - RETRY_WINDOW_MS) as { queueId: string } | undefined) : undefined;
       if (original) {
         originalQueueId ??= original.queueId;
         decisions.push({ recipient, outcome: 'duplicate' });
       } else {
-        fresh.push({ recipient, key });
+        fresh.push({ recipient, key, personal: message.personal?.[position] });
       }
     }
     if (fresh.length === 0 && originalQueueId) return { queueId: originalQueueId, duplicate: true, decisions };
@@ -79,13 +109,20 @@ export function createIntakeWriter(stmt: Statements, rules: RuleReader) {
       onUnknown: message.onUnknown ?? 'retry',
       reportMode: message.reportMode ?? null,
     });
-    fresh.forEach(({ recipient, key }, index) => {
+    fresh.forEach(({ recipient, key, personal }, index) => {
+      const own = ownText(personal);
+      if (personal?.suppress) {
+        decisions.push(suppressedByIntake({ queueId, recipient, key, index, now, setupId: message.setupId, own }, personal.suppress));
+        return;
+      }
       // A row never blocks itself: the check runs before this row's reservation exists,
       // and the reservation is written in the same transaction.
       const verdict = rules.evaluate(recipient, message.rules, now);
       const blockedUntil = verdict.allowed ? null : (verdict.until ?? null);
-      let stopClause = message.stopClauseAppended ? 1 : 0;
-      if (stopClause && message.stopClauseOnce && stmt.hadStopClause.get(recipient, now - message.stopClauseOnce.periodMs)) stopClause = 0;
+      const appended = personal?.sms ? personal.sms.stopClauseAppended : message.stopClauseAppended;
+      const withoutClause = personal?.sms ? personal.sms.textNoClause !== undefined : message.stopClauseOnce !== undefined;
+      let stopClause = appended ? 1 : 0;
+      if (stopClause && withoutClause && message.stopClauseOnce && stmt.hadStopClause.get(recipient, now - message.stopClauseOnce.periodMs)) stopClause = 0;
       const row = {
         queueId,
         recipient,
@@ -98,6 +135,7 @@ export function createIntakeWriter(stmt: Statements, rules: RuleReader) {
         nextAttemptAt: verdict.allowed ? Math.max(now, message.sendAt ?? now) : null,
         stopClause: verdict.allowed ? stopClause : 0,
         setupId: message.setupId,
+        ...own,
       };
       const outboxId = Number(stmt.insertOutbox.run(row).lastInsertRowid);
       if (talk) stmt.insertEvent.run(now, outboxId, queueId, 'conversation', `answers inbound SMS #${talk.inboundId}: the cooldown does not apply`);

@@ -2,6 +2,7 @@ import type { Clock } from '../../core/clock.js';
 import { StorageError } from '../../core/errors.js';
 import type { Logger } from '../../core/log.js';
 import { createConsentStore } from '../consent.js';
+import { createContactStore } from '../contacts.js';
 import type { Db } from '../db.js';
 import { createNotifyQueries } from '../notify-queries.js';
 import { createRuleReader } from '../rules.js';
@@ -53,6 +54,7 @@ export function createSqliteLedger(deps: SqliteLedgerDeps): Ledger {
   const stmt = prepareStatements(db);
   const rules = createRuleReader(db);
   const consent = createConsentStore(db);
+  const contacts = createContactStore(db);
   const notify = createNotifyQueries(db);
   const receipts = createReceiptWriter(stmt, deps.receiptGraceMs ?? 600_000);
   const queue = createQueueWriter({ stmt, rules, policy: deps.claimPolicy, logger: deps.logger, applyParked: receipts.applyParked });
@@ -128,6 +130,12 @@ export function createSqliteLedger(deps: SqliteLedgerDeps): Ledger {
         if (result.retried.length > 0) for (const setupId of stmt.queuedSetups.all() as string[]) markQueued(setupId);
         return result;
       }, ANSWERED),
+    importContacts: (source, list, replace) => write((now) => contacts.importContacts(source, list, replace, now), ANSWERED),
+    findContacts: (ref) => read('find contacts', () => contacts.findContacts(ref)),
+    listContacts: () => read('list contacts', () => contacts.listContacts()),
+    deleteContacts: (ref) => write(() => contacts.deleteContacts(ref), ANSWERED),
+    groupMembers: (selector) => read('group members', () => contacts.groupMembers(selector)),
+    contactsByNumber: (numbers) => read('contacts by number', () => contacts.contactsByNumber(numbers)),
     onQueued(listener) {
       listeners.push(listener);
     },

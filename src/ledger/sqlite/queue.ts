@@ -11,6 +11,9 @@ interface LeasedRow {
   attempts: number;
   stopClause: number;
   createdAt: number;
+  /** The row's own text (merge fields filled); null = the message's. */
+  ownText: string | null;
+  ownTextNoClause: string | null;
 }
 
 interface RowDetails {
@@ -99,7 +102,7 @@ export function createQueueWriter(deps: QueueDeps) {
       queueId: row.queueId,
       recipient: row.recipient,
       senderName: details.senderName,
-      text: details.text,
+      text: row.ownText === null ? details.text : row.stopClause === 0 && row.ownTextNoClause !== null ? row.ownTextNoClause : row.ownText,
       setupId: details.setupId,
       idempotencyKey: row.idempotencyKey,
       attempt: row.attempts,

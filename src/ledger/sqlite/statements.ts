@@ -14,8 +14,9 @@ export function prepareStatements(db: Db) {
     ),
     insertOutbox: db.prepare(
       `INSERT INTO outbox (message_id, recipient, status, reason, blocked_until, dedup_key, idempotency_key,
-         created_at, updated_at, next_attempt_at, stop_clause, setup_id)
-       VALUES (@queueId, @recipient, @status, @reason, @blockedUntil, @dedupKey, @idempotencyKey, @now, @now, @nextAttemptAt, @stopClause, @setupId)`,
+         created_at, updated_at, next_attempt_at, stop_clause, setup_id, sms_text, sms_text_no_clause, encoding, segments, characters, via_groups)
+       VALUES (@queueId, @recipient, @status, @reason, @blockedUntil, @dedupKey, @idempotencyKey, @now, @now, @nextAttemptAt, @stopClause, @setupId,
+         @text, @textNoClause, @encoding, @segments, @characters, @viaGroups)`,
     ),
     insertReservation: db.prepare(
       `INSERT INTO sends (recipient, channel, outbox_id, setup_id, state, reserved_at, purpose, due_at) VALUES (?, ?, ?, ?, 'reserved', ?, ?, ?)`,
@@ -44,7 +45,7 @@ export function prepareStatements(db: Db) {
       `UPDATE outbox SET status = 'sending', lease_until = @leaseUntil, attempts = attempts + 1, updated_at = @now
         WHERE id = @id
         RETURNING id, message_id AS queueId, recipient, idempotency_key AS idempotencyKey, attempts, status, stop_clause AS stopClause,
-          created_at AS createdAt`,
+          created_at AS createdAt, sms_text AS ownText, sms_text_no_clause AS ownTextNoClause`,
     ),
     claimDetails: db.prepare(
       `SELECT sender_name AS senderName, CASE WHEN @stopClause = 0 AND sms_text_no_clause IS NOT NULL THEN sms_text_no_clause ELSE sms_text END AS text,

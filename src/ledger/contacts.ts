@@ -1,0 +1,168 @@
+import type { Statement } from 'better-sqlite3';
+import type { Db } from './db.js';
+import type { Contact, ContactInput, ContactSyncResult, GroupMember, GroupSelector } from './types.js';
+
+/*
+ * Contacts and groups in SQL any database speaks: a contacts table keyed by
+ * (source, id), fixed groups as rows, and one row per field value so a
+ * dynamic group (`where: {team: [A, B]}`) is an indexed EXISTS per field.
+ * Synchronous, like the rest of the SQLite ledger; the CLI uses it directly,
+ * the daemon through the ledger's write queue.
+ */
+
+export interface SyncContactStore {
+  importContacts(source: string, contacts: readonly ContactInput[], replace: boolean, now: number): ContactSyncResult;
+  findContacts(ref: { number: string } | { id: string }): Contact[];
+  listContacts(): Contact[];
+  deleteContacts(ref: { number: string } | { id: string }): number;
+  groupMembers(selector: GroupSelector): GroupMember[];
+  contactsByNumber(numbers: readonly string[]): GroupMember[];
+}
+
+/** What `where` compares: trimmed, lower case, NFC, so "U14 " in a spreadsheet matches `team: u14`. */
+export function fieldKey(value: string): string {
+  return value.normalize('NFC').trim().toLowerCase();
+}
+
+interface ContactRow {
+  rowId: number;
+  source: string;
+  id: string;
+  number: string;
+  fields: string;
+  groups: string | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+const SELECT_CONTACT = `SELECT c.id AS rowId, c.source, c.contact_key AS id, c.number, c.fields, c.created_at AS createdAt, c.updated_at AS updatedAt,
+    (SELECT group_concat(g.group_name, ',') FROM contact_groups g WHERE g.contact_id = c.id) AS groups FROM contacts c`;
+const SELECT_MEMBER = 'SELECT c.number, c.source, c.contact_key AS id, c.fields FROM contacts c';
+
+function toContact(row: ContactRow): Contact {
+  return {
+    source: row.source,
+    id: row.id,
+    number: row.number,
+    groups: row.groups ? row.groups.split(',').sort() : [],
+    fields: JSON.parse(row.fields) as Record<string, string>,
+    createdAt: row.createdAt,
+    updatedAt: row.updatedAt,
+  };
+}
+
+function toMember(row: { number: string; source: string; id: string; fields: string }): GroupMember {
+  return { number: row.number, source: row.source, id: row.id, fields: JSON.parse(row.fields) as Record<string, string> };
+}
+
+/** The same contact, field for field: an import that changes nothing writes nothing. */
+function sameContact(stored: { number: string; fields: string; groups: string | null }, input: ContactInput, fieldsJson: string): boolean {
+  const groups = stored.groups ? stored.groups.split(',').sort().join(',') : '';
+  return stored.number === input.number && stored.fields === fieldsJson && groups === [...input.groups].sort().join(',');
+}
+
+export function createContactStore(db: Db): SyncContactStore {
+  const stmt = {
+    existing: db.prepare(
+      `SELECT c.id AS rowId, c.contact_key AS id, c.number, c.fields,
+              (SELECT group_concat(g.group_name, ',') FROM contact_groups g WHERE g.contact_id = c.id) AS groups
+         FROM contacts c WHERE c.source = ?`,
+    ),
+    insert: db.prepare('INSERT INTO contacts (source, contact_key, number, fields, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)'),
+    update: db.prepare('UPDATE contacts SET number = ?, fields = ?, updated_at = ? WHERE id = ?'),
+    clearGroups: db.prepare('DELETE FROM contact_groups WHERE contact_id = ?'),
+    clearFields: db.prepare('DELETE FROM contact_fields WHERE contact_id = ?'),
+    addGroup: db.prepare('INSERT INTO contact_groups (group_name, contact_id) VALUES (?, ?)'),
+    addField: db.prepare('INSERT INTO contact_fields (contact_id, name, value_key) VALUES (?, ?, ?)'),
+    remove: db.prepare('DELETE FROM contacts WHERE id = ?'),
+    byNumber: db.prepare(`${SELECT_CONTACT} WHERE c.number = ? ORDER BY c.id`),
+    byKey: db.prepare(`${SELECT_CONTACT} WHERE c.contact_key = ? ORDER BY c.id`),
+    all: db.prepare(`${SELECT_CONTACT} ORDER BY c.id`),
+    allMembers: db.prepare(`${SELECT_MEMBER} ORDER BY c.id`),
+    fixedMembers: db.prepare(`${SELECT_MEMBER} JOIN contact_groups g ON g.contact_id = c.id WHERE g.group_name = ? ORDER BY c.id`),
+    memberByNumber: db.prepare(`${SELECT_MEMBER} WHERE c.number = ? ORDER BY c.id LIMIT 1`),
+  };
+  const whereStatements = new Map<string, Statement<string[]>>();
+
+  function writeDetails(rowId: number, input: ContactInput): void {
+    for (const group of new Set(input.groups)) stmt.addGroup.run(group, rowId);
+    for (const [name, value] of Object.entries(input.fields)) stmt.addField.run(rowId, name, fieldKey(value));
+  }
+
+  const importAll = db.transaction((source: string, contacts: readonly ContactInput[], replace: boolean, now: number): ContactSyncResult => {
+    const stored = new Map((stmt.existing.all(source) as ContactRow[]).map((row) => [row.id, row]));
+    const result: ContactSyncResult = { added: 0, updated: 0, unchanged: 0, removed: 0 };
+    const listed = new Set<string>();
+    for (const input of contacts) {
+      listed.add(input.id);
+      const fieldsJson = JSON.stringify(input.fields);
+      const row = stored.get(input.id);
+      if (!row) {
+        const rowId = Number(stmt.insert.run(source, input.id, input.number, fieldsJson, now, now).lastInsertRowid);
+        writeDetails(rowId, input);
+        result.added++;
+      } else if (sameContact(row, input, fieldsJson)) {
+        result.unchanged++;
+      } else {
+        stmt.update.run(input.number, fieldsJson, now, row.rowId);
+        stmt.clearGroups.run(row.rowId);
+        stmt.clearFields.run(row.rowId);
+        writeDetails(row.rowId, input);
+        result.updated++;
+      }
+    }
+    if (replace) {
+      for (const row of stored.values()) {
+        if (listed.has(row.id)) continue;
+        stmt.remove.run(row.rowId);
+        result.removed++;
+      }
+    }
+    return result;
+  });
+
+  const rowsOf = (ref: { number: string } | { id: string }): ContactRow[] =>
+    ('number' in ref ? stmt.byNumber.all(ref.number) : stmt.byKey.all(ref.id)) as ContactRow[];
+
+  const removeAll = db.transaction((ref: { number: string } | { id: string }): number => {
+    const rows = rowsOf(ref);
+    for (const row of rows) stmt.remove.run(row.rowId);
+    return rows.length;
+  });
+
+  /** One EXISTS per field, each value list as placeholders: plain SQL, cached by shape. */
+  function whereMembers(where: Readonly<Record<string, readonly string[]>>): GroupMember[] {
+    const entries = Object.entries(where).sort(([a], [b]) => a.localeCompare(b));
+    const shape = entries.map(([, values]) => values.length).join(',');
+    let query = whereStatements.get(shape);
+    if (!query) {
+      const clauses = entries.map(
+        ([, values]) => `EXISTS (SELECT 1 FROM contact_fields f WHERE f.contact_id = c.id AND f.name = ? AND f.value_key IN (${values.map(() => '?').join(', ')}))`,
+      );
+      query = db.prepare<string[]>(`${SELECT_MEMBER} WHERE ${clauses.join(' AND ')} ORDER BY c.id`);
+      whereStatements.set(shape, query);
+    }
+    const params = entries.flatMap(([name, values]) => [name, ...values.map(fieldKey)]);
+    return (query.all(...params) as { number: string; source: string; id: string; fields: string }[]).map(toMember);
+  }
+
+  return {
+    importContacts: (source, contacts, replace, now) => importAll(source, contacts, replace, now),
+    findContacts: (ref) => rowsOf(ref).map(toContact),
+    listContacts: () => (stmt.all.all() as ContactRow[]).map(toContact),
+    deleteContacts: (ref) => removeAll(ref),
+    groupMembers(selector) {
+      if (selector.kind === 'all') return (stmt.allMembers.all() as { number: string; source: string; id: string; fields: string }[]).map(toMember);
+      if (selector.kind === 'fixed') return (stmt.fixedMembers.all(selector.name) as { number: string; source: string; id: string; fields: string }[]).map(toMember);
+      return whereMembers(selector.where);
+    },
+    contactsByNumber(numbers) {
+      const found: GroupMember[] = [];
+      for (const number of new Set(numbers)) {
+        const row = stmt.memberByNumber.get(number) as { number: string; source: string; id: string; fields: string } | undefined;
+        if (row) found.push(toMember(row));
+      }
+      return found;
+    },
+  };
+}
