@@ -17,8 +17,8 @@ afterEach(() => dirs?.cleanup());
 describe('mail2sms migrate', () => {
   it('creates the ledger, then reports it up to date', async () => {
     dirs = writeConfig();
-    expect((await cli('migrate', '-c', dirs.configFile)).stdout).toBe('applied 0001_initial.sql, 0002_consent.sql, 0003_dispatch.sql; schema version 3\n');
-    expect((await cli('migrate', '-c', dirs.configFile)).stdout).toBe('up to date; schema version 3\n');
+    expect((await cli('migrate', '-c', dirs.configFile)).stdout).toBe('applied 0001_initial.sql, 0002_consent.sql, 0003_dispatch.sql, 0004_console.sql; schema version 4\n');
+    expect((await cli('migrate', '-c', dirs.configFile)).stdout).toBe('up to date; schema version 4\n');
   });
 });
 

@@ -131,6 +131,7 @@ describe('migrations', () => {
       { version: 1, name: '0001_initial.sql' },
       { version: 2, name: '0002_consent.sql' },
       { version: 3, name: '0003_dispatch.sql' },
+      { version: 4, name: '0004_console.sql' },
     ]);
   });
 

@@ -84,7 +84,7 @@ function hostOf(origin: string): string | undefined {
   try {
     return new URL(origin).host;
   } catch {
-    return undefined; // "null" (a sandboxed or privacy-sensitive context) or garbage: not us
+    return undefined; // not a URL: not us
   }
 }
 
@@ -102,8 +102,11 @@ export function createConsole(deps: ConsoleDeps): Console {
 
   async function login(req: IncomingMessage, res: ServerResponse): Promise<void> {
     // A form posted from another site must not log the browser in (login CSRF).
+    // Our own form's Origin is "null" (Referrer-Policy: no-referrer), so browsers
+    // are judged by Sec-Fetch-Site, and an Origin naming another host is refused.
     const origin = req.headers.origin;
-    if (origin !== undefined && hostOf(origin) !== req.headers.host) {
+    const site = req.headers['sec-fetch-site'];
+    if ((site !== undefined && site !== 'same-origin' && site !== 'none') || (origin !== undefined && origin !== 'null' && hostOf(origin) !== req.headers.host)) {
       return sendHtml(res, 403, loginPage('Log in from this console’s own page.'));
     }
     const form = new URLSearchParams(await readBody(req, 4096));
