@@ -1,3 +1,4 @@
+import type { Statement } from 'better-sqlite3';
 import type { Db } from './db.js';
 import { createConsentStore } from './consent.js';
 import {
@@ -37,49 +38,42 @@ const QUEUE_ROW = `SELECT o.id AS outboxId, o.message_id AS queueId, coalesce(o.
 type RawQueueRow = Omit<QueueRow, 'lastEvent'> & { lastEvent: string | null };
 const queueRow = (row: RawQueueRow): QueueRow => ({ ...row, lastEvent: row.lastEvent ? (JSON.parse(row.lastEvent) as QueueRow['lastEvent']) : null });
 
+/** Every statement the console runs; test/console-ledger.test.ts holds their plans to indexes. */
+export const CONSOLE_SQL = {
+  // The partial index outbox_due_by_setup holds every queued row: the cost is the queue, not the table.
+  queuedBySetup: `SELECT setup_id AS setupId, sum(next_attempt_at <= @now) AS queued,
+            sum(next_attempt_at > @now AND attempts = 0) AS scheduled, sum(next_attempt_at > @now AND attempts > 0) AS deferred,
+            min(created_at) AS oldestQueuedAt
+       FROM outbox WHERE status = 'queued' GROUP BY setup_id`,
+  sendingBySetup: `SELECT setup_id AS setupId, count(*) AS sending FROM outbox WHERE status = 'sending' GROUP BY setup_id`,
+  // The expression and condition repeat outbox_outcome_at's, which is what lets SQLite use it.
+  outcomes: `SELECT status, coalesce(reason, '') AS reason, count(*) AS count FROM outbox
+      WHERE ${IN_OUTCOMES} AND coalesce(final_at, created_at) >= @since
+      GROUP BY status, reason ORDER BY count DESC, status, reason LIMIT 50`,
+  sending: `${QUEUE_ROW} WHERE o.status = 'sending' ORDER BY o.lease_until LIMIT @limit`,
+  waitingFirst: `${QUEUE_ROW} WHERE o.status = 'queued' ORDER BY o.next_attempt_at, o.id LIMIT @limit`,
+  waitingAfter: `${QUEUE_ROW} WHERE o.status = 'queued' AND (o.next_attempt_at > @at OR (o.next_attempt_at = @at AND o.id > @id))
+      ORDER BY o.next_attempt_at, o.id LIMIT @limit`,
+  message: `SELECT id AS queueId, received_at AS receivedAt, setup_id AS setupId, mail_from AS mailFrom, header_message_id AS headerMessageId,
+            subject, sender_name AS senderName, sms_text AS text, encoding, segments, characters, session_ref AS sessionRef,
+            send_at AS sendAt, expires_at AS expiresAt, report_mode AS reportMode, report_sent_at AS reportSentAt
+       FROM messages WHERE id = ?`,
+  rows: `SELECT id, recipient, status, reason, blocked_until AS blockedUntil, attempts, provider_message_id AS providerMessageId, parts,
+            provider_error AS providerError, created_at AS createdAt, next_attempt_at AS nextAttemptAt, sent_at AS sentAt, final_at AS finalAt
+       FROM outbox WHERE message_id = ? ORDER BY id LIMIT 1000`,
+  receipts: `SELECT id, received_at AS receivedAt, provider_message_id AS providerMessageId, status, error_code AS errorCode, outcome, part, parts
+       FROM receipts WHERE provider_message_id = ? ORDER BY id LIMIT 100`,
+  rowEvents: `SELECT id, at, outbox_id AS outboxId, type, detail FROM events WHERE outbox_id = ? ORDER BY id LIMIT @limit`,
+  mailEvents: `SELECT id, at, outbox_id AS outboxId, type, detail FROM events WHERE message_id = ? AND outbox_id IS NULL ORDER BY id LIMIT 100`,
+  byQueueId: 'SELECT id FROM messages WHERE id = ?',
+  bySessionRef: 'SELECT id FROM messages WHERE session_ref = ? ORDER BY received_at LIMIT 100',
+} as const;
+
 export function createConsoleQueries(db: Db): ConsoleQueries {
   const consent = createConsentStore(db);
-  const stmt = {
-    // The partial index outbox_due_by_setup holds every queued row: the cost is the queue, not the table.
-    queuedBySetup: db.prepare(
-      `SELECT setup_id AS setupId, sum(next_attempt_at <= @now) AS queued,
-              sum(next_attempt_at > @now AND attempts = 0) AS scheduled, sum(next_attempt_at > @now AND attempts > 0) AS deferred,
-              min(created_at) AS oldestQueuedAt
-         FROM outbox WHERE status = 'queued' GROUP BY setup_id`,
-    ),
-    sendingBySetup: db.prepare(`SELECT setup_id AS setupId, count(*) AS sending FROM outbox WHERE status = 'sending' GROUP BY setup_id`),
-    // The expression and condition repeat outbox_outcome_at's, which is what lets SQLite use it.
-    outcomes: db.prepare(
-      `SELECT status, coalesce(reason, '') AS reason, count(*) AS count FROM outbox
-        WHERE ${IN_OUTCOMES} AND coalesce(final_at, created_at) >= @since
-        GROUP BY status, reason ORDER BY count DESC, status, reason LIMIT 50`,
-    ),
-    sending: db.prepare(`${QUEUE_ROW} WHERE o.status = 'sending' ORDER BY o.lease_until LIMIT @limit`),
-    waitingFirst: db.prepare(`${QUEUE_ROW} WHERE o.status = 'queued' ORDER BY o.next_attempt_at, o.id LIMIT @limit`),
-    waitingAfter: db.prepare(
-      `${QUEUE_ROW} WHERE o.status = 'queued' AND (o.next_attempt_at > @at OR (o.next_attempt_at = @at AND o.id > @id))
-        ORDER BY o.next_attempt_at, o.id LIMIT @limit`,
-    ),
-    message: db.prepare(
-      `SELECT id AS queueId, received_at AS receivedAt, setup_id AS setupId, mail_from AS mailFrom, header_message_id AS headerMessageId,
-              subject, sender_name AS senderName, sms_text AS text, encoding, segments, characters, session_ref AS sessionRef,
-              send_at AS sendAt, expires_at AS expiresAt, report_mode AS reportMode, report_sent_at AS reportSentAt
-         FROM messages WHERE id = ?`,
-    ),
-    rows: db.prepare(
-      `SELECT id, recipient, status, reason, blocked_until AS blockedUntil, attempts, provider_message_id AS providerMessageId, parts,
-              provider_error AS providerError, created_at AS createdAt, next_attempt_at AS nextAttemptAt, sent_at AS sentAt, final_at AS finalAt
-         FROM outbox WHERE message_id = ? ORDER BY id LIMIT 1000`,
-    ),
-    receipts: db.prepare(
-      `SELECT id, received_at AS receivedAt, provider_message_id AS providerMessageId, status, error_code AS errorCode, outcome, part, parts
-         FROM receipts WHERE provider_message_id = ? ORDER BY id LIMIT 100`,
-    ),
-    rowEvents: db.prepare(`SELECT id, at, outbox_id AS outboxId, type, detail FROM events WHERE outbox_id = ? ORDER BY id LIMIT @limit`),
-    mailEvents: db.prepare(`SELECT id, at, outbox_id AS outboxId, type, detail FROM events WHERE message_id = ? AND outbox_id IS NULL ORDER BY id LIMIT 100`),
-    byQueueId: db.prepare('SELECT id FROM messages WHERE id = ?').pluck(),
-    bySessionRef: db.prepare('SELECT id FROM messages WHERE session_ref = ? ORDER BY received_at LIMIT 100').pluck(),
-  };
+  const stmt = Object.fromEntries(Object.entries(CONSOLE_SQL).map(([name, sql]) => [name, db.prepare(sql)])) as Record<keyof typeof CONSOLE_SQL, Statement>;
+  const byQueueId = stmt.byQueueId.pluck();
+  const bySessionRef = stmt.bySessionRef.pluck();
 
   function overview(q: ConsoleQueryOf<'overview'>): OverviewData {
     const since = q.now - q.sinceMs;
@@ -119,10 +113,10 @@ export function createConsoleQueries(db: Db): ConsoleQueries {
   }
 
   function find(q: ConsoleQueryOf<'find'>): FindData {
-    if (stmt.byQueueId.get(q.text) !== undefined) return { queueIds: [q.text], by: 'queue id' };
+    if (byQueueId.get(q.text) !== undefined) return { queueIds: [q.text], by: 'queue id' };
     // An SMTP reply quotes "[ref <session>.<n>]"; accepted mails keep it as session_ref.
     const ref = q.text.replace(/^\[?(ref\s+)?/i, '').replace(/\]$/, '');
-    const queueIds = stmt.bySessionRef.all(ref) as string[];
+    const queueIds = bySessionRef.all(ref) as string[];
     return queueIds.length > 0 ? { queueIds, by: 'ref' } : { queueIds: [], by: 'nothing' };
   }
 
