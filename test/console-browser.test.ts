@@ -1,9 +1,10 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import Database from 'better-sqlite3';
+import { parse, stringify } from 'yaml';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { alertsSetup, queueIdOf, sendMail, startTestDaemon, waitFor, writeConfig, type TestDaemon, type TestDirs } from './helpers.js';
@@ -271,3 +272,19 @@ describe('operations console as JSON', () => {
     expect(overview.ledger.backend).toBe('sqlite');
   });
 });
+
+describe('operations console switched by reload', () => {
+  it('is off (404) once http.console.enabled is false, on again after the next reload, which the overview reports', async () => {
+    const original = readFileSync(dirs.configFile, 'utf8');
+    const main = parse(original) as { http: { console: { enabled: boolean } } };
+    main.http.console.enabled = false;
+    writeFileSync(dirs.configFile, stringify(main));
+    expect(t.daemon.reload()).toEqual({ ok: true });
+    expect((await get('/console/', ONCALL)).status).toBe(404);
+    writeFileSync(dirs.configFile, original);
+    expect(t.daemon.reload()).toEqual({ ok: true });
+    const overview = (await (await get('/console/?format=json', ONCALL)).json()) as { lastReload: { ok: boolean } | null };
+    expect(overview.lastReload).toMatchObject({ ok: true });
+  });
+});
+

@@ -76,7 +76,7 @@ export async function queuePage(ctx: PageContext): Promise<Page> {
   const waiting = data.waiting.map((r) => queueJson(r, ctx.view, ctx.now));
   const next = data.next ? consoleHref(['queue'], { after: `${data.next.at}.${data.next.id}` }) : undefined;
   const rows = (list: ReturnType<typeof queueJson>[]) =>
-    list.map((r) => [mailLink(r.queueId), r.setupId, html`<span class="mono">${r.number}</span>`, r.attempts, iso(Date.parse(r.createdAt ?? '')), html`<strong>${r.waitsFor}</strong> — ${r.why}`]);
+    list.map((r) => [mailLink(r.queueId), r.setupId, ctx.view.pii ? html`<a class="mono" href="${consoleHref(['numbers', r.number])}">${r.number}</a>` : html`<span class="mono">${r.number}</span>`, r.attempts, iso(Date.parse(r.createdAt ?? '')), html`<strong>${r.waitsFor}</strong> — ${r.why}`]);
   const head = ['Queue id', 'Setup', 'Number', 'Tries', 'Accepted', 'Why it waits'];
   const body = html`<h2>Being sent</h2>${table(head, rows(sending), 'nothing is being sent right now')}
 <h2>Waiting${after ? ' (continued)' : ''}</h2>${table(head, rows(waiting), 'the queue is empty')}
