@@ -12,3 +12,11 @@ CREATE INDEX outbox_outcome_at ON outbox(coalesce(final_at, created_at))
 
 -- Events about a whole mail rather than one row (its report): few, so partial.
 CREATE INDEX events_message ON events(message_id) WHERE outbox_id IS NULL;
+
+-- The overview counts the queue per setup (due, scheduled, retrying, oldest)
+-- from this index alone: widened by the columns it reads (status too: SQLite
+-- counts an index as covering only if it holds every column the query names),
+-- with the name and prefix dispatch's turn-taking already walks, so no index
+-- is added. 40 000 queued rows: ~20 ms instead of ~500 ms of row lookups.
+DROP INDEX outbox_due_by_setup;
+CREATE INDEX outbox_due_by_setup ON outbox(setup_id, next_attempt_at, attempts, created_at, status) WHERE status = 'queued';

@@ -31,6 +31,8 @@ describe('console queries', () => {
       }
       expect(plan.length, name).toBeGreaterThan(0);
     }
+    const overview = t.db.prepare(`EXPLAIN QUERY PLAN ${CONSOLE_SQL.queuedBySetup}`).all({ now }) as { detail: string }[];
+    expect(overview.map((row) => row.detail)).toEqual(['SCAN outbox USING COVERING INDEX outbox_due_by_setup']);
   });
 
   it('pages the queue in due order without gaps or repeats', async () => {

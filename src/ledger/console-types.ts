@@ -14,7 +14,7 @@ export type ConsoleQuery =
   | { kind: 'overview'; now: number; sinceMs: number }
   | { kind: 'queue'; now: number; limit: number; after?: { at: number; id: number } }
   | { kind: 'mail'; queueId: string; eventLimit: number }
-  | { kind: 'history'; recipient: string; limit: number; offset: number }
+  | { kind: 'history'; recipient: string; limit: number; offset: number; now: number }
   | { kind: 'consent'; recipient: string }
   | { kind: 'find'; text: string };
 

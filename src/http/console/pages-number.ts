@@ -26,6 +26,18 @@ function refCell(entry: HistoryEntry): Html | string {
   return html`<span class="mono">${entry.ref}</span>`;
 }
 
+/** A history entry as a reader may see it: texts hidden, numbers masked in the free-text fields. */
+function maskEntry(entry: HistoryEntry, view: View): HistoryEntry {
+  if (view.pii) return entry;
+  const { text, ...rest } = entry;
+  return {
+    ...rest,
+    summary: view.free(entry.summary),
+    ...(entry.reason !== undefined ? { reason: view.free(entry.reason) } : {}),
+    ...(text !== undefined ? { text: HIDDEN } : {}),
+  };
+}
+
 function pageNumber(query: URLSearchParams): number {
   const n = Number(query.get('page') ?? '1');
   return Number.isInteger(n) && n >= 1 && n <= 10_000 ? n : 1;
@@ -33,10 +45,11 @@ function pageNumber(query: URLSearchParams): number {
 
 export async function numberPage(ctx: PageContext, e164: string): Promise<Page> {
   const n = pageNumber(ctx.query);
-  const data = await ctx.ledger.consoleQuery({ kind: 'history', recipient: e164, limit: HISTORY_PAGE, offset: (n - 1) * HISTORY_PAGE });
-  const entries = data.entries.map((e) => ({ ...e, summary: ctx.view.free(e.summary) }));
+  const data = await ctx.ledger.consoleQuery({ kind: 'history', recipient: e164, limit: HISTORY_PAGE, offset: (n - 1) * HISTORY_PAGE, now: ctx.now });
+  const entries = data.entries.map((e) => maskEntry(e, ctx.view));
   // The shape of `mail2sms history --json`: paging travels in the Link header.
-  const json = entries.map((e) => ({ ...e, at: new Date(e.at).toISOString() }));
+  const iso = (ms: number) => new Date(ms).toISOString();
+  const json = entries.map((e) => ({ ...e, at: iso(e.at), ...(e.sentAt !== undefined ? { sentAt: iso(e.sentAt) } : {}), ...(e.finalAt !== undefined ? { finalAt: iso(e.finalAt) } : {}) }));
   const next = data.more ? consoleHref(['numbers', e164], { page: String(n + 1) }) : undefined;
   const shown = ctx.view.number(e164);
   const body = html`<p><a href="${consoleHref(['consent', e164])}">Consent of ${shown}</a></p>
