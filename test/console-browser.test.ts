@@ -251,12 +251,21 @@ describe('operations console as JSON', () => {
     expect(consent).toEqual(JSON.parse((await cli('consent', 'show', N1, '--json', '-c', dirs.configFile)).stdout));
   });
 
+  it('gives a mail page the data of `mail2sms status --json`, and the queue that of `queue --json` (plus why, in words)', async () => {
+    const mail = await (await get(`/console/mails/${firstQueueId}?format=json`, ONCALL)).json();
+    expect(mail).toEqual(JSON.parse((await cli('status', firstQueueId, '--json', '-c', dirs.configFile)).stdout));
+    const queue = (await (await get('/console/queue?format=json', ONCALL)).json()) as { why: string }[];
+    expect(queue.map(({ why: _why, ...entry }) => entry)).toEqual(JSON.parse((await cli('queue', '--json', '-c', dirs.configFile)).stdout));
+    expect(queue).toEqual([expect.objectContaining({ recipient: N3, state: 'scheduled', why: expect.stringContaining('X-SMS-Send-At') })]);
+  });
+
   it('finds a mail by its queue id and by the ref of its SMTP transaction', async () => {
     const byId = await get(`/console/search?q=${firstQueueId}`, ONCALL);
     expect(byId.status).toBe(303);
     expect(byId.headers.get('location')).toBe(`/console/mails/${firstQueueId}`);
-    const mail = (await (await get(`/console/mails/${firstQueueId}?format=json`, ONCALL)).json()) as { message: { sessionRef: string } };
-    const byRef = await get(`/console/search?q=${encodeURIComponent(`[ref ${mail.message.sessionRef}]`)}`, ONCALL);
+    const sessionRef = (await t.daemon.ledger.consoleQuery({ kind: 'mail', queueId: firstQueueId, eventLimit: 1 })).message?.sessionRef;
+    expect(sessionRef).toMatch(/\.1$/);
+    const byRef = await get(`/console/search?q=${encodeURIComponent(`[ref ${sessionRef}]`)}`, ONCALL);
     expect(byRef.headers.get('location')).toBe(`/console/mails/${firstQueueId}`);
     expect((await get('/console/search?q=nothing-like-this', ONCALL)).status).toBe(404);
   });

@@ -33,7 +33,7 @@ const SECURITY_HEADERS = {
 };
 
 export interface ConsoleDeps {
-  ledger: Pick<Ledger, 'consoleQuery'>;
+  ledger: Pick<Ledger, 'consoleQuery' | 'mailStatus'>;
   tokens(): readonly ApiToken[];
   setups(): readonly Setup[];
   status(): DaemonStatus;

@@ -16,7 +16,7 @@ export interface DaemonStatus {
 }
 
 export interface PageContext {
-  ledger: Pick<Ledger, 'consoleQuery'>;
+  ledger: Pick<Ledger, 'consoleQuery' | 'mailStatus'>;
   view: View;
   now: number;
   query: URLSearchParams;

@@ -1,5 +1,5 @@
 import type { HistoryEntry } from '../../ledger/consent.js';
-import type { MailData } from '../../ledger/console-queries.js';
+import type { MailStatus } from '../../ledger/types.js';
 import { parseRecipientNumber } from '../../numbers/parse.js';
 import { consoleHref, html, type Html } from './html.js';
 import { iso, mailLink, statusBadge, table } from './layout.js';
@@ -9,7 +9,6 @@ import type { Page, PageContext, PageOutcome } from './page-types.js';
 /* One number, one mail, and the search that leads to them. */
 
 const HISTORY_PAGE = 100;
-const ISO = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
 /** An E.164 number as typed in a URL or the search box (international form only), or undefined. */
 export function readE164(text: string): string | undefined {
@@ -78,40 +77,36 @@ function numberCell(view: View, e164: string): Html {
   return view.pii ? html`<a class="mono" href="${consoleHref(['numbers', e164])}">${e164}</a>` : html`<span class="mono">${view.number(e164)}</span>`;
 }
 
-function mailJson(data: MailData, view: View) {
-  const m = data.message;
-  if (!m) return null;
+/** `mail2sms status --json`, masked for a reader without console:pii. */
+function statusJson(status: MailStatus, view: View): MailStatus {
   return {
-    message: {
-      ...m, receivedAt: ISO(m.receivedAt), sendAt: ISO(m.sendAt), expiresAt: ISO(m.expiresAt), reportSentAt: ISO(m.reportSentAt),
-      text: view.text(m.text) ?? HIDDEN, subject: m.subject === null ? null : (view.text(m.subject) ?? HIDDEN),
-    },
-    rows: data.rows.map((r) => ({
-      ...r, recipient: view.number(r.recipient), reason: view.free(r.reason), createdAt: ISO(r.createdAt), nextAttemptAt: ISO(r.nextAttemptAt),
-      sentAt: ISO(r.sentAt), finalAt: ISO(r.finalAt), blockedUntil: ISO(r.blockedUntil),
+    ...status,
+    text: view.text(status.text) ?? HIDDEN,
+    subject: status.subject === null ? null : (view.text(status.subject) ?? HIDDEN),
+    recipients: status.recipients.map((r) => ({
+      ...r, recipient: view.number(r.recipient), reason: view.free(r.reason), events: r.events.map((e) => ({ ...e, detail: view.free(e.detail) })),
     })),
-    receipts: data.receipts.map((r) => ({ ...r, receivedAt: ISO(r.receivedAt) })),
-    events: data.events.map((e) => ({ ...e, at: ISO(e.at), detail: view.free(e.detail) })),
   };
 }
 
 export async function mailPage(ctx: PageContext, queueId: string): Promise<Page> {
-  const data = await ctx.ledger.consoleQuery({ kind: 'mail', queueId, eventLimit: 500 });
-  const json = mailJson(data, ctx.view);
-  if (!json || !data.message) return { status: 404, title: `No mail ${queueId}`, body: html`<p>No mail has queue id <code>${queueId}</code>.</p>`, json: { error: 'no such mail' } };
-  const m = json.message;
-  const text = ctx.view.text(data.message.text);
+  const [data, status] = await Promise.all([ctx.ledger.consoleQuery({ kind: 'mail', queueId, eventLimit: 500 }), ctx.ledger.mailStatus(queueId)]);
+  const m = data.message;
+  if (!m || !status) return { status: 404, title: `No mail ${queueId}`, body: html`<p>No mail has queue id <code>${queueId}</code>.</p>`, json: { error: 'no such mail' } };
+  const text = ctx.view.text(m.text);
+  const subject = m.subject === null ? '' : (ctx.view.text(m.subject) ?? HIDDEN);
   const body = html`<dl><dt>Setup</dt><dd>${m.setupId}</dd><dt>From</dt><dd>${m.mailFrom || html`<span class="muted">(keyword answer)</span>`}</dd>
-<dt>Subject</dt><dd>${m.subject ?? ''}</dd><dt>Received</dt><dd>${iso(data.message.receivedAt)}</dd>
+<dt>Subject</dt><dd>${subject}</dd><dt>Received</dt><dd>${iso(m.receivedAt)}</dd>
 <dt>SMTP ref</dt><dd class="mono">${m.sessionRef ?? ''}</dd><dt>Message-ID</dt><dd class="mono">${m.headerMessageId ?? ''}</dd>
 <dt>SMS sender</dt><dd>${m.senderName}</dd><dt>Size</dt><dd>${m.characters} characters, ${m.segments} segment(s), ${m.encoding}</dd>
-${m.sendAt ? html`<dt>Send at</dt><dd>${iso(data.message.sendAt)}</dd>` : ''}${m.expiresAt ? html`<dt>Expires</dt><dd>${iso(data.message.expiresAt)}</dd>` : ''}
-${m.reportMode ? html`<dt>Report</dt><dd>${m.reportMode}; ${m.reportSentAt ? `sent ${iso(data.message.reportSentAt)}` : 'not sent yet'}</dd>` : ''}</dl>
+${m.sendAt ? html`<dt>Send at</dt><dd>${iso(m.sendAt)}</dd>` : ''}${m.expiresAt ? html`<dt>Expires</dt><dd>${iso(m.expiresAt)}</dd>` : ''}
+${m.reportMode ? html`<dt>Report</dt><dd>${m.reportMode}; ${m.reportSentAt ? `sent ${iso(m.reportSentAt)}` : 'not sent yet'}</dd>` : ''}</dl>
 <h2>SMS text</h2>${text === undefined ? html`<p class="muted">${HIDDEN}</p>` : html`<pre class="sms">${text}</pre>`}
-<h2>Recipients</h2>${table(['Row', 'Number', 'Status', 'Reason', 'Tries', 'Provider id', 'Sent', 'Final'], data.rows.map((r, i) => [r.id, numberCell(ctx.view, r.recipient), statusBadge(r.status), json.rows[i]?.reason ?? '', r.attempts, html`<span class="mono">${r.providerMessageId ?? ''}</span>`, iso(r.sentAt), iso(r.finalAt)]))}
+<h2>Recipients</h2>${table(['Row', 'Number', 'Status', 'Reason', 'Tries', 'Provider id', 'Sent', 'Final'], data.rows.map((r) => [r.id, numberCell(ctx.view, r.recipient), statusBadge(r.status), ctx.view.free(r.reason) ?? '', r.attempts, html`<span class="mono">${r.providerMessageId ?? ''}</span>`, iso(r.sentAt), iso(r.finalAt)]))}
 <h2>Receipts</h2>${table(['When', 'Provider id', 'Status', 'Error', 'Part', 'Outcome'], data.receipts.map((r) => [iso(r.receivedAt), html`<span class="mono">${r.providerMessageId}</span>`, r.status, r.errorCode ?? '', r.part ? `${r.part}/${r.parts ?? '?'}` : '', r.outcome]), 'no receipts')}
-<h2>Events</h2>${table(['When', 'Row', 'Event', 'Detail'], json.events.map((e, i) => [iso(data.events[i]?.at), e.outboxId ?? 'mail', e.type, e.detail ?? '']), 'no events')}`;
-  return { title: `Mail ${queueId}`, body, json };
+<h2>Events</h2>${table(['When', 'Row', 'Event', 'Detail'], data.events.map((e) => [iso(e.at), e.outboxId ?? 'mail', e.type, ctx.view.free(e.detail) ?? '']), 'no events')}`;
+  // The shape of `mail2sms status --json`.
+  return { title: `Mail ${queueId}`, body, json: statusJson(status, ctx.view) };
 }
 
 export async function searchPage(ctx: PageContext): Promise<PageOutcome> {

@@ -4,7 +4,7 @@ import { consoleHref, html, type Html } from './html.js';
 import { age, iso, mailLink, statusBadge, table } from './layout.js';
 import type { View } from './mask.js';
 import type { Page, PageContext } from './page-types.js';
-import { whyWaiting } from './why.js';
+import { queueState, whyWaiting } from './why.js';
 
 /* The gateway as a whole: overview, queue, setups. */
 
@@ -55,12 +55,12 @@ ${table(['Reason', 'Refusals'], refusals.map(([reason, count]) => [html`<code>${
   return { title: 'Overview', section: 'overview', body, json };
 }
 
+/** A row as `mail2sms queue --json` gives it, plus why it waits in words. */
 function queueJson(row: QueueRow, view: View, now: number) {
-  const wait = whyWaiting(row, now);
   return {
-    outboxId: row.outboxId, queueId: row.queueId, setupId: row.setupId, number: view.number(row.recipient), status: row.status,
-    attempts: row.attempts, createdAt: isoOrNull(row.createdAt), nextAttemptAt: isoOrNull(row.nextAttemptAt),
-    waitsFor: wait.cause, why: view.free(wait.detail),
+    queueId: row.queueId, outboxId: row.outboxId, recipient: view.number(row.recipient), setupId: row.setupId, state: queueState(row, now),
+    reason: view.free(row.reason), attempts: row.attempts, createdAt: row.createdAt, nextAttemptAt: row.status === 'queued' ? row.nextAttemptAt : null,
+    why: view.free(whyWaiting(row, now).detail),
   };
 }
 
@@ -76,12 +76,13 @@ export async function queuePage(ctx: PageContext): Promise<Page> {
   const waiting = data.waiting.map((r) => queueJson(r, ctx.view, ctx.now));
   const next = data.next ? consoleHref(['queue'], { after: `${data.next.at}.${data.next.id}` }) : undefined;
   const rows = (list: ReturnType<typeof queueJson>[]) =>
-    list.map((r) => [mailLink(r.queueId), r.setupId, ctx.view.pii ? html`<a class="mono" href="${consoleHref(['numbers', r.number])}">${r.number}</a>` : html`<span class="mono">${r.number}</span>`, r.attempts, iso(Date.parse(r.createdAt ?? '')), html`<strong>${r.waitsFor}</strong> — ${r.why}`]);
+    list.map((r) => [mailLink(r.queueId), r.setupId, ctx.view.pii ? html`<a class="mono" href="${consoleHref(['numbers', r.recipient])}">${r.recipient}</a>` : html`<span class="mono">${r.recipient}</span>`, r.attempts, iso(r.createdAt), html`<strong>${r.state}</strong> — ${r.why}`]);
   const head = ['Queue id', 'Setup', 'Number', 'Tries', 'Accepted', 'Why it waits'];
   const body = html`<h2>Being sent</h2>${table(head, rows(sending), 'nothing is being sent right now')}
-<h2>Waiting${after ? ' (continued)' : ''}</h2>${table(head, rows(waiting), 'the queue is empty')}
+<h2>Waiting${after ? ' (continued)' : ''}, due first</h2>${table(head, rows(waiting), 'the queue is empty')}
 <div class="pager">${after ? html`<a href="/console/queue">first page</a>` : ''}${next ? html`<a rel="next" href="${next}">next ${QUEUE_PAGE}</a>` : ''}</div>`;
-  return { title: 'Queue', section: 'queue', body, json: { now: new Date(ctx.now).toISOString(), sending, waiting, next: next ?? null }, ...(next ? { next } : {}) };
+  // The shape of `mail2sms queue --json` (rows being sent first, then due order); the next page is in the Link header.
+  return { title: 'Queue', section: 'queue', body, json: [...sending, ...waiting], ...(next ? { next } : {}) };
 }
 
 /** A setup as the console shows it: its rules, never its password hashes. */

@@ -1,4 +1,5 @@
 import type { QueueRow } from '../../ledger/console-queries.js';
+import type { QueueEntry } from '../../ledger/types.js';
 
 /*
  * Why a queued row is still waiting, in the on-call engineer's words. Pure:
@@ -27,4 +28,13 @@ export function whyWaiting(row: QueueRow, now: number): Wait {
   if (row.sendAt !== null && row.sendAt >= at) return { cause: 'schedule', detail: `scheduled by X-SMS-Send-At for ${iso(row.sendAt)}` };
   if (row.attempts > 0) return { cause: 'retry', detail: `retry backoff after attempt ${row.attempts}${row.reason ? `: ${row.reason}` : ''}` };
   return { cause: 'waiting', detail: `next try ${iso(at)}` };
+}
+
+/** The state `mail2sms queue` names for the row (the same rule as src/ledger/sqlite/admin.ts). */
+export function queueState(row: QueueRow, now: number): QueueEntry['state'] {
+  if (row.status === 'sending') return 'sending';
+  if ((row.nextAttemptAt ?? now) <= now) return 'queued';
+  if (row.sendAt !== null && row.nextAttemptAt === row.sendAt && row.attempts === 0) return 'scheduled';
+  if (row.attempts > 0 && row.reason !== null) return 'retrying';
+  return 'deferred';
 }
