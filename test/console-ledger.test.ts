@@ -82,8 +82,8 @@ describe('console queries', () => {
       await t.ledger.acceptMessage(intakeMessage(['+4520123450']));
       now += 1000;
     }
-    const first = await t.ledger.consoleQuery({ kind: 'history', recipient: '+4520123450', limit: 3, offset: 0 });
-    const second = await t.ledger.consoleQuery({ kind: 'history', recipient: '+4520123450', limit: 3, offset: 3 });
+    const first = await t.ledger.consoleQuery({ kind: 'history', recipient: '+4520123450', limit: 3, offset: 0, now });
+    const second = await t.ledger.consoleQuery({ kind: 'history', recipient: '+4520123450', limit: 3, offset: 3, now });
     expect(first.more).toBe(true);
     expect(second.more).toBe(false);
     expect([...first.entries, ...second.entries].map((e) => e.at)).toEqual([4000, 3000, 2000, 1000, 0].map((d) => Date.parse('2026-11-30T12:00:00Z') + d));

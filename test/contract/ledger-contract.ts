@@ -299,8 +299,8 @@ export function ledgerContract(name: string, open: OpenLedger): void {
         expect([...first.waiting, ...rest.waiting].map((r) => r.recipient)).toEqual(['+4520000021', '+4520000022', '+4520000023']);
         expect(rest.next).toBeUndefined();
 
-        const page1 = await ledger.consoleQuery({ kind: 'history', recipient: '+4520000021', limit: 1, offset: 0 });
-        const page2 = await ledger.consoleQuery({ kind: 'history', recipient: '+4520000021', limit: 1, offset: 1 });
+        const page1 = await ledger.consoleQuery({ kind: 'history', recipient: '+4520000021', limit: 1, offset: 0, now: T0 });
+        const page2 = await ledger.consoleQuery({ kind: 'history', recipient: '+4520000021', limit: 1, offset: 1, now: T0 });
         expect([page1.more, page2.more]).toEqual([true, false]);
         expect([...page1.entries, ...page2.entries].map((e) => e.kind)).toEqual(['sms', 'send']);
 
