@@ -47,8 +47,8 @@ export async function numberPage(ctx: PageContext, e164: string): Promise<Page> 
   const data = await ctx.ledger.consoleQuery({ kind: 'history', recipient: e164, limit: HISTORY_PAGE, offset: (n - 1) * HISTORY_PAGE, now: ctx.now });
   const entries = data.entries.map((e) => maskEntry(e, ctx.view));
   // The shape of `mail2sms history --json`: paging travels in the Link header.
-  const iso = (ms: number) => new Date(ms).toISOString();
-  const json = entries.map((e) => ({ ...e, at: iso(e.at), ...(e.sentAt !== undefined ? { sentAt: iso(e.sentAt) } : {}), ...(e.finalAt !== undefined ? { finalAt: iso(e.finalAt) } : {}) }));
+  const full = (ms: number) => new Date(ms).toISOString();
+  const json = entries.map((e) => ({ ...e, at: full(e.at), ...(e.sentAt !== undefined ? { sentAt: full(e.sentAt) } : {}), ...(e.finalAt !== undefined ? { finalAt: full(e.finalAt) } : {}) }));
   const next = data.more ? consoleHref(['numbers', e164], { page: String(n + 1) }) : undefined;
   const shown = ctx.view.number(e164);
   const body = html`<p><a href="${consoleHref(['consent', e164])}">Consent of ${shown}</a></p>
