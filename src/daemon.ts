@@ -1,4 +1,5 @@
 import { rmSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { systemClock, type Clock } from './core/clock.js';
 import type { Config } from './config/load.js';
@@ -16,10 +17,14 @@ import { formatListen } from './core/units.js';
 import { assertNotRunning } from './core/instance.js';
 import type { DnsResolver } from './smtp/sender-auth.js';
 import { createMetrics } from './core/metrics.js';
+import { sendJson } from './core/httpkit.js';
 import { createOptOutGate } from './consent/gate.js';
 import { createInboundHandler } from './inbound/handler.js';
 import { createSendsEndpoint } from './http/sends-api.js';
 import { createContactsEndpoint } from './http/contacts-api.js';
+import { createConsole, CONSOLE_PREFIX } from './http/console/console.js';
+import type { DaemonStatus } from './http/console/page-types.js';
+import { createRecentTally, tallying } from './core/recent.js';
 import { createRelay, type Relay } from './notify/relay.js';
 import { createReporter } from './notify/reporter.js';
 import { createReplyForwarder } from './notify/reply-forwarder.js';
@@ -57,6 +62,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   const clock = options.clock ?? systemClock;
   const logger = options.logger;
   let config = options.config;
+  let lastReload: DaemonStatus['lastReload'];
   const steps: { name: string; stop: () => Promise<void> }[] = [];
   const stopAll = async () => {
     for (const step of steps.reverse()) {
@@ -109,7 +115,9 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     });
     steps.push({ name: 'provider', stop: async () => provider.close() });
 
-    const metrics = createMetrics();
+    // SMTP refusals never reach the ledger: the console counts the last hour's here.
+    const refusals = createRecentTally(clock);
+    const metrics = tallying(createMetrics(), 'mail2sms_smtp_refusals_total', 'reason', refusals);
     let inFlight = () => 0; // set once dispatch runs
     // Both outbox gauges are collected in the same scrape: one ledger read serves them.
     let depth: ReturnType<Ledger['queueDepth']> | undefined;
@@ -141,6 +149,25 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
         forwardReply(sms, inboundId).catch((error: unknown) => logger.error({ err: error, inbound: inboundId }, 'reply forwarding failed'));
       },
     });
+    const startedAt = clock.now();
+    const status = (): DaemonStatus => ({
+      startedAt,
+      pid: process.pid,
+      host: hostname(),
+      ledger: { backend: 'sqlite', path: config.storagePath },
+      dispatching: true,
+      ...(lastReload ? { lastReload } : {}),
+    });
+    const opsConsole = createConsole({
+      ledger,
+      tokens: () => config.main.http.tokens,
+      setups: () => config.setups,
+      status,
+      refusals: () => refusals.counts(),
+      secure: () => config.publicUrl.startsWith('https:'),
+      clock,
+      logger,
+    });
     const http = createHttpApi({
       listen: config.main.http.listen,
       ledger,
@@ -163,6 +190,8 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
         'POST /sends': { maxBytes: 32 * 1024 * 1024, handle: createSendsEndpoint({ ledger, tokens: () => config.main.http.tokens, now: () => clock.now() }) },
         'PUT /contacts': { maxBytes: 64 * 1024 * 1024, handle: createContactsEndpoint({ ledger, getConfig: () => config }) },
       },
+      // Checked per request, so a reload can turn the console on or off.
+      mounts: [{ prefix: CONSOLE_PREFIX, handle: (req, res) => (config.main.http.console.enabled ? opsConsole.handle(req, res) : sendJson(res, 404, { error: `no route ${req.method} ${CONSOLE_PREFIX}` })) }],
     });
     const httpPort = await http.start();
     steps.push({ name: 'http', stop: () => http.stop() });
@@ -245,7 +274,11 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       ports,
       ledger,
       failed,
-      reload: reloader.reload,
+      reload() {
+        const result = reloader.reload();
+        lastReload = result.ok ? { at: clock.now(), ok: true } : { at: clock.now(), ok: false, error: result.error };
+        return result;
+      },
       stop,
     };
   } catch (error) {

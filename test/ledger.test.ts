@@ -132,6 +132,7 @@ describe('migrations', () => {
       { version: 2, name: '0002_consent.sql' },
       { version: 3, name: '0003_dispatch.sql' },
       { version: 4, name: '0004_contacts.sql' },
+      { version: 5, name: '0005_console.sql' },
     ]);
   });
 

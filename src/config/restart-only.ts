@@ -7,7 +7,7 @@ import type { Config } from './load.js';
  * server from the smtp ones). A reload swaps the config in, but these keep
  * their running values until a restart, so a reload names the ones that
  * changed instead of staying silent. A key read per session or per message
- * (setups, sms_domains, consent, limits, max_message_size, http.tokens, …)
+ * (setups, sms_domains, consent, limits, max_message_size, http.tokens, http.console, …)
  * is not listed: a reload applies it.
  */
 

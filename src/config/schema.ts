@@ -267,10 +267,20 @@ const consentConfig = z
     help_text: 'Reply STOP to opt out, START to opt in again.',
   });
 
+/** What an http.tokens entry may be used for. */
+export const TOKEN_SCOPES = ['sends', 'console', 'console:pii'] as const;
+export type TokenScope = (typeof TOKEN_SCOPES)[number];
+
 /** A bearer token's SHA-256 (tokens are random, so a fast hash is enough; `mail2sms token` prints both). */
 const apiToken = z.strictObject({
   name: z.string().min(1),
   sha256: z.string().regex(/^[0-9a-f]{64}$/, 'is not a SHA-256 hex digest: run `mail2sms token` and paste the sha256 it prints'),
+  /**
+   * What the token may do: sends (POST /sends), console (read the operations
+   * console, numbers masked), console:pii (the console with full numbers and
+   * SMS texts). Absent = [sends], what every token meant before scopes.
+   */
+  scopes: z.array(z.enum(TOKEN_SCOPES)).min(1, 'is an empty list: the token could do nothing').optional(),
 });
 
 /** Placeholders a request body template may use; see src/providers/http-json.ts. */
@@ -433,6 +443,8 @@ export const mainSchema = z.strictObject({
     public_url: z.url().optional(),
     /** Systems that may report their sends (POST /sends) with `Authorization: Bearer <token>`. */
     tokens: z.array(apiToken).default([]),
+    /** The read-only operations console at /console/ (README "Operations console"). */
+    console: z.strictObject({ enabled: z.boolean().default(false) }).default({ enabled: false }),
   }),
   consent: consentConfig,
   /** Email mail2sms sends: reports, forwarded replies, postmaster forwards. Absent = none is sent. */

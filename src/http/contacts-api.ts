@@ -4,13 +4,13 @@ import type { Config } from '../config/load.js';
 import { parseTable } from '../core/table.js';
 import { contactCountry, readContactRows } from '../intake/contact-rows.js';
 import type { Ledger } from '../ledger/types.js';
-import { authenticate } from './sends-api.js';
+import { bearerGrant } from './tokens.js';
 
 /*
  * PUT /contacts?source=members[&country=DK]: a full sync of one source from a
  * members' system, as CSV (text/csv) or NDJSON (application/x-ndjson). The body
  * is the whole truth for that source: contacts not in it are removed. Bearer
- * token as for POST /sends; all or nothing, with the line of every bad row.
+ * token as for POST /sends (scope `sends`); all or nothing, with the line of every bad row.
  */
 
 const SOURCE = /^[\w.@:-]{1,100}$/;
@@ -20,8 +20,11 @@ export function createContactsEndpoint(deps: { ledger: Pick<Ledger, 'importConta
     const config = deps.getConfig();
     const tokens = config.main.http.tokens;
     if (tokens.length === 0) return [403, { error: 'no API tokens are configured (http.tokens)' }];
-    const client = authenticate(headers, tokens);
-    if (!client) return [401, { error: 'missing or unknown bearer token' }];
+    const grant = bearerGrant(headers, tokens);
+    if (!grant) return [401, { error: 'missing or unknown bearer token' }];
+    // The same tokens as POST /sends: a token without scopes means "sends", and a console-only token may not write.
+    if (!grant.scopes.has('sends')) return [403, { error: `token ${grant.name} has no "sends" scope` }];
+    const client = grant.name;
     const source = query.get('source') ?? 'default';
     if (!SOURCE.test(source)) return [400, { error: `source "${source}" must be 1-100 letters, digits or . _ @ : -` }];
     const countryParam = query.get('country')?.toUpperCase();

@@ -1,4 +1,3 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { z } from 'zod';
 import type { ExternalSend, ReportedChannel } from '../ledger/consent.js';
@@ -7,6 +6,7 @@ import type { Ledger } from '../ledger/types.js';
 import { parseRecipientNumber } from '../numbers/parse.js';
 import { parseInstant } from '../core/units.js';
 import { parseTable, type TableRow } from '../core/table.js';
+import { bearerGrant, type ApiToken } from './tokens.js';
 
 /*
  * POST /sends: other systems (a campaign tool, an automation) report the SMS
@@ -14,23 +14,6 @@ import { parseTable, type TableRow } from '../core/table.js';
  * token from http.tokens; JSON (one object or an array), NDJSON or CSV; all
  * or nothing, with the line of every bad row.
  */
-
-export interface ApiToken {
-  name: string;
-  sha256: string;
-}
-
-/** The name of the token that matches, or undefined. Compares digests in constant time. */
-export function authenticate(headers: IncomingHttpHeaders, tokens: readonly ApiToken[]): string | undefined {
-  const match = /^Bearer\s+(\S+)$/i.exec(headers.authorization ?? '');
-  if (!match) return undefined;
-  const given = createHash('sha256').update(match[1] as string).digest();
-  let found: string | undefined;
-  for (const token of tokens) {
-    if (timingSafeEqual(given, Buffer.from(token.sha256, 'hex'))) found = token.name;
-  }
-  return found;
-}
 
 const sendRecord = z.strictObject({
   number: z.string().min(1),
@@ -51,8 +34,10 @@ export function createSendsEndpoint(deps: { ledger: Ledger; tokens(): readonly A
   return async (headers: IncomingHttpHeaders, raw: string): Promise<SendsResult> => {
     const tokens = deps.tokens();
     if (tokens.length === 0) return [403, { error: 'no API tokens are configured (http.tokens)' }];
-    const client = authenticate(headers, tokens);
-    if (!client) return [401, { error: 'missing or unknown bearer token' }];
+    const grant = bearerGrant(headers, tokens);
+    if (!grant) return [401, { error: 'missing or unknown bearer token' }];
+    if (!grant.scopes.has('sends')) return [403, { error: `token ${grant.name} has no "sends" scope` }];
+    const client = grant.name;
 
     const type = (headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
     let rows: TableRow[];

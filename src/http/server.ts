@@ -1,4 +1,4 @@
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Logger } from '../core/log.js';
 import type { Ledger } from '../ledger/types.js';
 import type { SmsProvider } from '../providers/types.js';
@@ -18,6 +18,8 @@ export interface HttpApiOptions {
   metrics?: MetricsRegistry;
   /** More POST routes ("POST /sends"): raw body in, status and JSON out. */
   routes?: Record<string, { maxBytes?: number; handle(headers: IncomingHttpHeaders, raw: string, query: URLSearchParams): Promise<[number, unknown]> }>;
+  /** Whole subtrees served by their own handler (the console at /console): the prefix and everything below it. */
+  mounts?: { prefix: string; handle(req: IncomingMessage, res: ServerResponse): void }[];
 }
 
 export interface HttpApi {
@@ -103,6 +105,8 @@ export function createHttpApi(options: HttpApiOptions): HttpApi {
             });
           return;
         }
+        const mount = options.mounts?.find((m) => path === m.prefix || path.startsWith(`${m.prefix}/`));
+        if (mount) return mount.handle(req, res);
         sendJson(res, 404, { error: `no route ${route}` });
       });
       server.headersTimeout = 10_000;

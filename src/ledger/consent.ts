@@ -135,6 +135,9 @@ export function createConsentStore(db: Db): ConsentStore {
   });
 
   // Each arm gives the same columns: a summary for people, and the structured fields (null where they do not apply).
+  // The SMS arm walks outbox_recipient newest first and stops at the limit (a
+  // number with thousands of SMS would otherwise read every row and its mail);
+  // the overall top `limit` can hold no SMS beyond that arm's own top `limit`.
   const historyQuery = db.prepare(`
     SELECT * FROM (
       SELECT o.created_at AS at, CASE WHEN o.status = 'suppressed' THEN 'suppressed' ELSE 'sms' END AS kind,
@@ -152,7 +155,7 @@ export function createConsentStore(db: Db): ConsentStore {
              CASE WHEN o.sms_text IS NOT NULL THEN CASE WHEN o.stop_clause = 0 AND o.sms_text_no_clause IS NOT NULL THEN o.sms_text_no_clause ELSE o.sms_text END
                   WHEN o.stop_clause = 0 AND m.sms_text_no_clause IS NOT NULL THEN m.sms_text_no_clause ELSE m.sms_text END AS text,
              o.sent_at AS sentAt, o.final_at AS finalAt, NULL AS channel, m.purpose AS purpose, NULL AS event
-        FROM outbox o JOIN messages m ON m.id = o.message_id WHERE o.recipient = @r
+        FROM (SELECT * FROM outbox WHERE recipient = @r ORDER BY created_at DESC LIMIT @limit) o JOIN messages m ON m.id = o.message_id
       UNION ALL
       SELECT e.at, 'event', o.message_id, 'outbox row ' || o.id || ': ' || e.type || coalesce(' — ' || e.detail, ''),
              NULL, e.detail, o.setup_id, o.message_id, NULL, NULL, NULL, NULL, NULL, NULL, e.type

@@ -2,6 +2,7 @@ import type { SmsMeasure } from '../message/encoding.js';
 import type { SendingWindow } from '../core/window.js';
 import type { ConsentChange, ConsentEvent, ExternalSend } from './consent.js';
 import type { RecipientRules, RuleVerdict, SuppressionReason } from './rules.js';
+import type { ConsoleQuery, ConsoleQueryOf, ConsoleResults } from './console-types.js';
 
 export type { RecipientRules, RuleVerdict, SuppressionReason };
 
@@ -12,7 +13,8 @@ export type { RecipientRules, RuleVerdict, SuppressionReason };
  * synchronous inside.
  */
 
-export type OutboxStatus = 'queued' | 'sending' | 'sent' | 'delivered' | 'failed' | 'expired' | 'rejected' | 'unknown' | 'suppressed';
+import type { OutboxStatus } from './status.js';
+export type { OutboxStatus };
 
 export interface IntakeMessage {
   setupId: string;
@@ -369,7 +371,12 @@ export interface ContactStore {
   contactsByNumber(numbers: readonly string[]): Promise<GroupMember[]>;
 }
 
-export interface Ledger extends IntakeStore, DispatchQueue, ReceiptStore, ConsentLedger, ReportStore, HistoryStore, QueueAdmin, ContactStore {
+/** The operations console (src/http/console/): read-only, indexed and paged; one method with a query per page. */
+export interface ConsoleStore {
+  consoleQuery<K extends ConsoleQuery['kind']>(query: ConsoleQueryOf<K>): Promise<ConsoleResults[K]>;
+}
+
+export interface Ledger extends IntakeStore, DispatchQueue, ReceiptStore, ConsentLedger, ReportStore, HistoryStore, QueueAdmin, ContactStore, ConsoleStore {
   /** Called after each commit that queued rows, so dispatch wakes without polling. */
   onQueued(listener: () => void): void;
   close(): Promise<void>;
@@ -407,6 +414,7 @@ export const LEDGER_METHODS = [
   'deleteContacts',
   'groupMembers',
   'contactsByNumber',
+  'consoleQuery',
 ] as const satisfies readonly LedgerMethod[];
 
 // Compile-time check that the list is complete: a method added to a store but not listed fails here.

@@ -343,5 +343,32 @@ export function ledgerContract(name: string, open: OpenLedger): void {
         expect((await ledger.outbox({ queueId: outcome.queueId })).map((r) => [r.status, r.reason])).toEqual([['sending', null], ['suppressed', 'merge_field_missing']]);
       });
     });
+
+    describe('the operations console (read-only)', () => {
+      it('finds a mail by queue id or SMTP ref, shows its rows, and pages the queue and a number\'s history', async () => {
+        const { queueId } = await ledger.acceptMessage(mail(['+4520000021', '+4520000022'], { sessionRef: 'conn7.3' }));
+        await ledger.acceptMessage(mail(['+4520000023'], { sendAt: T0 + 60 * MIN }));
+        await ledger.recordExternalSends([{ recipient: '+4520000021', at: T0 - MIN, channel: 'campaign', ref: 'c-1' }]);
+        expect(await ledger.consoleQuery({ kind: 'find', text: queueId })).toEqual({ queueIds: [queueId], by: 'queue id' });
+        expect(await ledger.consoleQuery({ kind: 'find', text: '[ref conn7.3]' })).toEqual({ queueIds: [queueId], by: 'ref' });
+        const shown = await ledger.consoleQuery({ kind: 'mail', queueId, eventLimit: 100 });
+        expect(shown.message).toMatchObject({ queueId, sessionRef: 'conn7.3', text: 'Server down' });
+        expect(shown.rows.map((r) => [r.recipient, r.status])).toEqual([['+4520000021', 'queued'], ['+4520000022', 'queued']]);
+
+        const first = await ledger.consoleQuery({ kind: 'queue', now: T0, limit: 2 });
+        expect(first.next).toBeDefined();
+        const rest = await ledger.consoleQuery({ kind: 'queue', now: T0, limit: 10, ...(first.next ? { after: first.next } : {}) });
+        expect([...first.waiting, ...rest.waiting].map((r) => r.recipient)).toEqual(['+4520000021', '+4520000022', '+4520000023']);
+        expect(rest.next).toBeUndefined();
+
+        const page1 = await ledger.consoleQuery({ kind: 'history', recipient: '+4520000021', limit: 1, offset: 0, now: T0 });
+        const page2 = await ledger.consoleQuery({ kind: 'history', recipient: '+4520000021', limit: 1, offset: 1, now: T0 });
+        expect([page1.more, page2.more]).toEqual([true, false]);
+        expect([...page1.entries, ...page2.entries].map((e) => e.kind)).toEqual(['sms', 'send']);
+
+        const overview = await ledger.consoleQuery({ kind: 'overview', now: T0, sinceMs: 60 * MIN });
+        expect(overview.setups).toEqual([{ setupId: 'alerts', queued: 2, scheduled: 1, deferred: 0, sending: 0, oldestQueuedAt: T0 }]);
+      });
+    });
   });
 }

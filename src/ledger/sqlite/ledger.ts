@@ -5,6 +5,7 @@ import { createConsentStore } from '../consent.js';
 import { createContactStore } from '../contacts.js';
 import type { Db } from '../db.js';
 import { createNotifyQueries } from '../notify-queries.js';
+import { createConsoleQueries } from '../console-queries.js';
 import { createRuleReader } from '../rules.js';
 import type { ClaimPolicy, IntakeMessage, IntakeOutcome, Ledger, OutboxRow } from '../types.js';
 import { createQueueAdmin } from './admin.js';
@@ -56,6 +57,7 @@ export function createSqliteLedger(deps: SqliteLedgerDeps): Ledger {
   const consent = createConsentStore(db);
   const contacts = createContactStore(db);
   const notify = createNotifyQueries(db);
+  const consoleQueries = createConsoleQueries(db);
   const receipts = createReceiptWriter(stmt, deps.receiptGraceMs ?? 600_000);
   const queue = createQueueWriter({ stmt, rules, policy: deps.claimPolicy, logger: deps.logger, applyParked: receipts.applyParked });
   const decide = createIntakeWriter(stmt, rules);
@@ -122,6 +124,7 @@ export function createSqliteLedger(deps: SqliteLedgerDeps): Ledger {
       }),
     mailStatus: (queueId) => read('mail status', () => admin.mailStatus(queueId)),
     listQueue: (filter) => read('queue', () => admin.listQueue(filter, clock.now())),
+    consoleQuery: (query) => read(`console ${query.kind}`, () => consoleQueries.run(query)),
     cancel: (queueId, recipient, by) => write((now) => admin.cancel(queueId, recipient, by, now), ANSWERED),
     retryFailed: (queueId, recipient, by) =>
       write((now) => {
