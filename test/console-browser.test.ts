@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import Database from 'better-sqlite3';
@@ -19,7 +20,8 @@ import { alertsSetup, queueIdOf, sendMail, startTestDaemon, waitFor, writeConfig
 
 const run = promisify(execFile);
 const cli = (...args: string[]) => run(process.execPath, ['bin/mail2sms.js', ...args], { cwd: process.cwd() });
-const SCREENSHOTS = join(process.cwd(), 'docs', 'console');
+// The README's screenshots: written to docs/console with MAIL2SMS_SCREENSHOTS=1, else to a temp dir, so a test run leaves the tree clean.
+const SCREENSHOTS = process.env.MAIL2SMS_SCREENSHOTS === '1' ? join(process.cwd(), 'docs', 'console') : mkdtempSync(join(tmpdir(), 'mail2sms-screens-'));
 
 const ONCALL = 'oncall-token-with-console-and-pii-0123456789';
 const HELPDESK = 'helpdesk-token-with-console-only-0123456789';
