@@ -183,6 +183,8 @@ export function queueIdOf(response: string): string {
 export interface SmtpConversation {
   /** Sends a line (or nothing, to read the greeting) and resolves with the next final reply line ('' once closed). */
   say(line?: string): Promise<string>;
+  /** Writes bytes as they are, with no line ending and no wait (a trickle, a pipelined batch). */
+  write(data: string): void;
   close(): void;
 }
 
@@ -220,6 +222,7 @@ export function openSmtp(port: number, options: { proxyFrom?: string } = {}): Sm
       if (closed) return Promise.resolve('');
       return new Promise((resolve) => waiters.push(resolve));
     },
+    write: (data) => void (closed || socket.write(data)),
     close: () => socket.end(),
   };
 }

@@ -424,6 +424,25 @@ export const mainSchema = z.strictObject({
     /** Mail for postmaster from senders no setup claims (abuse desks): per client address per hour (more: 450 4.7.0), and at most this large. */
     postmaster_rate: z.number().int().min(1).default(10),
     postmaster_max_size: size.default(256 * 1024),
+    /** Concurrent connections from one client address; more get 421 4.7.0 (authorised networks too: one host should not hold them all). */
+    max_clients_per_address: z.number().int().min(1).default(20),
+    /** Of max_clients, this many are kept for clients in a setup's authorize.ip: others get 421 once only these are left. */
+    reserved_clients: z.number().int().min(0).default(20),
+    /** MAIL FROM to the end of DATA may take at most this long; then 421 4.4.2 and the connection is closed. */
+    max_transaction_time: duration().default(300_000),
+    /** Slowest DATA accepted, in bytes per second, measured over each 10 s (or socket_timeout if shorter); slower gets 421 4.4.2. */
+    min_data_rate: size.default(1024),
+    /** MIME parts one mail may have (every Content-Type counts); more get 554 5.6.0. */
+    max_mime_parts: z.number().int().min(1).default(100),
+    /** Nesting of multipart/message parts; deeper gets 554 5.6.0. */
+    max_mime_depth: z.number().int().min(1).default(20),
+    /** HTML element nesting and size converted to text; deeper or larger gets 554 5.6.0. */
+    max_html_depth: z.number().int().min(1).default(256),
+    max_html_size: size.default(512 * 1024),
+    /** A MIME parse (and HTML conversion) that takes longer is stopped; the mail gets 554 5.6.0. */
+    parse_timeout: duration().default(5000),
+    /** Worker threads that parse MIME mail off the SMTP event loop. */
+    parse_workers: z.number().int().min(1).max(16).default(2),
     /** Load balancers (exact addresses) that send a PROXY protocol header, so rules see the real client. */
     proxy_protocol: z
       .array(z.string().refine((value) => isIP(value) !== 0, { message: 'is not an IP address' }))

@@ -27,6 +27,8 @@ export type RefusalCode =
   | 'too_long'
   | 'recipient_suppressed'
   | 'bad_send_at'
+  | 'content_limit'
+  | 'undecodable_text'
   | 'notification_loop'
   | 'postmaster_unavailable'
   | 'postmaster_refused'

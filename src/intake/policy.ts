@@ -33,6 +33,13 @@ function blockListFor(setup: Setup): BlockList | undefined {
   return list;
 }
 
+/** A client in any setup's authorize.ip: it gets the capacity kept back by smtp.reserved_clients. */
+export function isAuthorisedNetwork(config: Config, clientIp: string): boolean {
+  const ip = normaliseIp(clientIp);
+  const family = isIPv4(ip) ? 'ipv4' : 'ipv6';
+  return config.setups.some((setup) => blockListFor(setup)?.check(ip, family) === true);
+}
+
 export type SenderVerdict = { ok: true; match: SenderMatch } | { ok: false; refusal: Refusal };
 
 /**

@@ -25,6 +25,19 @@ const tableCell: FormatCallback = (elem, walk, builder) => {
   walk(elem.children, builder);
 };
 
+/** What a reader of the mail never sees is not sent either (a hidden preheader, a tracking block, a smuggled line). */
+const hidden = [
+  'noscript',
+  'template',
+  '[hidden]',
+  '[style*="display:none" i]',
+  '[style*="display: none" i]',
+  '[style*="visibility:hidden" i]',
+  '[style*="visibility: hidden" i]',
+  '[style*="mso-hide:all" i]',
+  '[style*="mso-hide: all" i]',
+].map((selector) => ({ selector, format: 'skip' }));
+
 const heading = (selector: string) => ({ selector, options: { uppercase: false, leadingLineBreaks: 2, trailingLineBreaks: 2 } });
 
 export function htmlToText(html: string): string {
@@ -49,6 +62,7 @@ export function htmlToText(html: string): string {
       { selector: 'ul', options: { itemPrefix: '- ' } },
       // A rule ends the line above it: Outlook draws one over the quoted "From:" block, which must start a line to be recognised.
       { selector: 'hr', format: 'block', options: { leadingLineBreaks: 1, trailingLineBreaks: 1 } },
+      ...hidden,
     ],
   });
 }

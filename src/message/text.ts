@@ -4,6 +4,7 @@
  */
 import { measureSms, type SmsMeasure } from './encoding.js';
 import { htmlToText } from './html.js';
+import { sanitiseText } from './sanitise.js';
 import { hasStopClause } from './stop-clause.js';
 import { stripNonMessage, type CutMarker, type RemovedBlock } from './strip.js';
 import { transliterate } from './transliterate.js';
@@ -15,6 +16,8 @@ export interface EmailContent {
   /** The text/plain content, if the mail has any. */
   text: string | undefined;
   html: string | undefined;
+  /** `html` already converted to text (off the SMTP event loop, by the parse workers). */
+  htmlText?: string;
 }
 
 export interface TextPolicy {
@@ -82,7 +85,7 @@ export function normaliseWhitespace(input: string): string {
 function bodyOf(content: EmailContent, policy: TextPolicy, warnings: TextWarning[], removed: RemovedBlock[]): string {
   let body = content.text ?? '';
   if (!body.trim() && content.html) {
-    body = htmlToText(content.html);
+    body = content.htmlText ?? htmlToText(content.html);
     warnings.push('html_converted');
   }
   const stripped = stripNonMessage(body.replace(/\r\n?/g, '\n'), policy.cutMarkers);
@@ -104,7 +107,8 @@ export function extractSmsText(content: EmailContent, policy: TextPolicy = DEFAU
       : policy.source === 'subject+body'
         ? [normaliseWhitespace(subject), normaliseWhitespace(bodyOf(content, policy, warnings, removed))].filter(Boolean).join(policy.separator)
         : bodyOf(content, policy, warnings, removed);
-  const text = normaliseWhitespace(policy.transliterate ? transliterate(raw) : raw.replace(/\u00a0/g, ' '));
+  const clean = sanitiseText(raw);
+  const text = normaliseWhitespace(policy.transliterate ? transliterate(clean) : clean.replace(/\u00a0/g, ' '));
   return text ? { ok: true, text, warnings, removed } : { ok: false, reason: 'no_text' };
 }
 

@@ -2,14 +2,21 @@ import type { Config } from '../config/load.js';
 import type { Clock } from '../core/clock.js';
 import { refusal, type Refusal } from '../core/errors.js';
 import { verifyPassword } from '../core/passwords.js';
+import { isAuthorisedNetwork } from '../intake/policy.js';
 
 /** A real hash nobody's password matches, verified for unknown users so a login costs the same either way. */
 const UNKNOWN_USER_HASH = 'scrypt$16384$8$1$AAAAAAAAAAAAAAAAAAAAAA==$' + Buffer.alloc(32).toString('base64');
 
-/** Who may connect and log in: connection rate per address, AUTH with a lockout per address. */
+/**
+ * Who may connect and log in: connection rate and concurrent connections per
+ * address (with capacity kept for authorised networks), AUTH with a lockout per address.
+ */
 export function createAccessControl(deps: { clock: Clock }) {
   // Connections per client address in the current minute.
   const connections = new Map<string, { count: number; since: number }>();
+  // Open connections: session id → client address, and how many each address holds.
+  const open = new Map<string, string>();
+  const openPerAddress = new Map<string, number>();
   // Failed AUTHs per client address in the current hour; over the limit the address is refused until the hour ends.
   const authFailures = new Map<string, { count: number; since: number }>();
 
@@ -25,26 +32,62 @@ export function createAccessControl(deps: { clock: Clock }) {
     return entry.count <= config.main.smtp.max_connection_rate;
   }
 
+  /**
+   * Counts a new connection in, or says why not: one address may hold only
+   * max_clients_per_address, and the last reserved_clients slots are for
+   * authorised networks, so a flood from outside cannot keep them out.
+   */
+  function admit(config: Config, sessionId: string, ip: string): Refusal | undefined {
+    const smtp = config.main.smtp;
+    const held = openPerAddress.get(ip) ?? 0;
+    if (held >= smtp.max_clients_per_address) {
+      return refusal('connection_rate', `Too many concurrent connections from ${ip} (at most ${smtp.max_clients_per_address}); close some first`);
+    }
+    const reserved = Math.min(smtp.reserved_clients, Math.floor(smtp.max_clients / 2));
+    if (open.size >= smtp.max_clients - reserved && !isAuthorisedNetwork(config, ip)) {
+      return refusal('connection_rate', 'Too many connections; try again later');
+    }
+    open.set(sessionId, ip);
+    openPerAddress.set(ip, held + 1);
+    return undefined;
+  }
+
+  function release(sessionId: string): void {
+    const ip = open.get(sessionId);
+    if (ip === undefined) return;
+    open.delete(sessionId);
+    const held = (openPerAddress.get(ip) ?? 1) - 1;
+    if (held > 0) openPerAddress.set(ip, held);
+    else openPerAddress.delete(ip);
+  }
+
+  /**
+   * The attempt is counted before the scrypt await, so parallel guesses each
+   * see the ones before them; a success takes back only its own count (another
+   * user's login from the same address does not wipe the guesses).
+   */
   async function authenticate(config: Config, username: string, password: string, ip: string): Promise<Refusal | undefined> {
     const now = deps.clock.now();
     const record = authFailures.get(ip);
     if (record && now - record.since > 3_600_000) authFailures.delete(ip);
-    const failures = authFailures.get(ip);
-    if (failures && failures.count >= config.main.smtp.auth_failure_limit) {
+    if (authFailures.size > 10_000 && !authFailures.has(ip)) authFailures.clear(); // bounded when guesses come from many addresses
+    const attempts = authFailures.get(ip) ?? { count: 0, since: now };
+    if (attempts.count >= config.main.smtp.auth_failure_limit) {
       return refusal('auth_locked', `Too many failed logins from ${ip}; try again later`);
     }
+    attempts.count++;
+    authFailures.set(ip, attempts);
     const user = config.users.get(username);
     // Unknown users cost the same scrypt as known ones, so timing does not tell which exist.
     const ok = await verifyPassword(password, user?.passwordHash ?? UNKNOWN_USER_HASH);
     if (ok && user) {
-      authFailures.delete(ip);
+      attempts.count--;
+      if (attempts.count <= 0 && authFailures.get(ip) === attempts) authFailures.delete(ip);
       return undefined;
     }
-    if (authFailures.size > 10_000 && !failures) authFailures.clear(); // bounded when guesses come from many addresses
-    authFailures.set(ip, { count: (failures?.count ?? 0) + 1, since: failures?.since ?? now });
     await new Promise((resolve) => setTimeout(resolve, config.main.smtp.auth_failure_delay));
     return refusal('auth_failed', 'Authentication credentials invalid');
   }
 
-  return { connectionAllowed, authenticate };
+  return { connectionAllowed, admit, release, authenticate };
 }

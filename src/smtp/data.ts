@@ -6,7 +6,11 @@ import type { Clock } from '../core/clock.js';
 import { contactFields, decideData, decideReply, mayUseMergeFields, timingOf, type DataEnvelope } from '../intake/decide.js';
 import { normaliseIp } from '../intake/policy.js';
 import type { IntakeMessage, IntakeOutcome, Ledger } from '../ledger/types.js';
-import { parseEmail } from '../message/parse.js';
+import type { BoundedParse } from '../message/bounded-parse.js';
+import { parseSimpleEmail } from '../message/fast-parse.js';
+import { refusal } from '../core/errors.js';
+import type { Config } from '../config/load.js';
+import type { ParsePool } from './parse-pool.js';
 import { acceptedReply } from './replies.js';
 import { checkDkim, type DnsResolver } from './sender-auth.js';
 import type { Sessions, Transaction } from './session.js';
@@ -22,6 +26,16 @@ export interface DataHandlerDeps {
   clock: Clock;
   resolver?: DnsResolver;
   forwardToPostmaster: PostmasterForwarder;
+  parsePool: ParsePool;
+}
+
+/** The common single-part plain text mail is parsed here (linear and cheap); anything else by the pool, within the limits. */
+async function parseWithin(pool: ParsePool, config: Config, raw: Buffer): Promise<BoundedParse> {
+  const simple = parseSimpleEmail(raw);
+  if (simple) return { ok: true, email: simple };
+  const smtp = config.main.smtp;
+  const limits = { mime: { maxParts: smtp.max_mime_parts, maxDepth: smtp.max_mime_depth }, html: { maxDepth: smtp.max_html_depth, maxSize: smtp.max_html_size } };
+  return pool.parse(raw, limits, smtp.parse_timeout);
 }
 
 function bodyHashOf(raw: Buffer): string {
@@ -46,7 +60,9 @@ export function createDataHandler(deps: DataHandlerDeps) {
       const failure = await checkDkim({ raw, envelopeSender: txn.mailFrom, resolver: deps.resolver, timeoutMs: SENDER_AUTH_TIMEOUT_MS });
       if (failure) throw sessions.refuse(session, failure);
     }
-    const email = await parseEmail(raw);
+    const parsed = await parseWithin(deps.parsePool, state.config, raw);
+    if (!parsed.ok) throw sessions.refuse(session, refusal(parsed.code, `Message refused: ${parsed.reason}`));
+    const { email } = parsed;
     const numbers = [...txn.numbers.keys()];
     // Merge fields of directly addressed numbers come from their contacts: looked up only when the mail may use them.
     const contacts = setup && numbers.length > 0 && mayUseMergeFields(email) ? contactFields(await deps.ledger.contactsByNumber(numbers)) : undefined;

@@ -28,6 +28,8 @@ const REPLIES: Record<RefusalCode, { code: number; enhanced: string }> = {
   too_long: { code: 550, enhanced: '5.3.4' },
   recipient_suppressed: { code: 550, enhanced: '5.7.1' }, // policy: opted out, no consent, cooldown, caps
   bad_send_at: { code: 554, enhanced: '5.6.0' }, // X-SMS-Send-At malformed, in the past or too far ahead
+  content_limit: { code: 554, enhanced: '5.6.0' }, // MIME parts, nesting, HTML depth/size or parse time over a limit: the same mail always would be
+  undecodable_text: { code: 554, enhanced: '5.6.0' }, // broken base64, or 8-bit text that is not in its charset
   notification_loop: { code: 550, enhanced: '5.7.1' }, // one of our own notifications came back: never an SMS
   postmaster_unavailable: { code: 451, enhanced: '4.3.0' }, // the relay cannot take the forward now; no queue, so the client keeps the mail
   postmaster_refused: { code: 550, enhanced: '5.3.0' }, // the relay refused the forward to the admin address

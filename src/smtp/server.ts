@@ -9,11 +9,13 @@ import type { Ledger } from '../ledger/types.js';
 import type { Relay } from '../notify/relay.js';
 import { createAccessControl } from './access.js';
 import { createDataHandler } from './data.js';
+import { createParsePool, type ParsePool } from './parse-pool.js';
 import { createEnvelopeHandlers } from './envelope.js';
 import { createPostmasterForwarder } from './postmaster.js';
 import type { DnsResolver } from './sender-auth.js';
 import { createSessions, type Sessions } from './session.js';
 import { createShutdown } from './shutdown.js';
+import { createTransactionTimers, type TransactionTimers } from './timing.js';
 
 /*
  * smtp-server's callbacks, translated into calls on intake/ and the ledger and
@@ -50,10 +52,13 @@ export function createSmtpIntake(options: SmtpIntakeOptions): SmtpIntake {
   const access = createAccessControl({ clock });
   const envelope = createEnvelopeHandlers({ sessions, ledger: options.ledger, ...(options.resolver ? { resolver: options.resolver } : {}) });
   const forwardToPostmaster = createPostmasterForwarder({ sessions, metrics, clock, ...(options.relay ? { relay: options.relay } : {}) });
-  const handleData = createDataHandler({ ledger: options.ledger, sessions, metrics, clock, forwardToPostmaster, ...(options.resolver ? { resolver: options.resolver } : {}) });
+  // The pool is sized by the config at start; a reload does not resize it.
+  const parsePool: ParsePool = createParsePool(options.getConfig().main.smtp.parse_workers);
+  const handleData = createDataHandler({ ledger: options.ledger, sessions, metrics, clock, forwardToPostmaster, parsePool, ...(options.resolver ? { resolver: options.resolver } : {}) });
   const shutdown = createShutdown({ sessions, logger });
-  const callbacks = { sessions, access, envelope, handleData, metrics, shutdown };
   let server: SMTPServer | undefined;
+  const timers = createTransactionTimers({ server: () => server, logger, metrics });
+  const callbacks = { sessions, access, envelope, handleData, metrics, shutdown, timers };
 
   return {
     start() {
@@ -75,8 +80,9 @@ export function createSmtpIntake(options: SmtpIntakeOptions): SmtpIntake {
     updateTls(config) {
       if (server && config.tls) server.updateSecureContext({ key: config.tls.key, cert: config.tls.cert });
     },
-    stop() {
-      return server ? shutdown.shutDown(server) : Promise.resolve();
+    async stop() {
+      if (server) await shutdown.shutDown(server);
+      await parsePool.close();
     },
   };
 }
@@ -88,6 +94,19 @@ interface Callbacks {
   handleData: (session: SMTPServerSession, raw: Buffer) => Promise<string>;
   metrics: Metrics;
   shutdown: ReturnType<typeof createShutdown>;
+  timers: TransactionTimers;
+}
+
+type Done = (error?: Error | null) => void;
+
+/**
+ * smtp-server 3.21.6 stops answering when onMailFrom and onRcptTo both call
+ * back synchronously and the client pipelines whole transactions (DATA content
+ * included) in one write: two are answered, then silence. Calling back on the
+ * next turn of the loop avoids it.
+ */
+function later(callback: Done): Done {
+  return (error) => setImmediate(() => callback(error));
 }
 
 function buildServer(config: Config, cb: Callbacks): SMTPServer {
@@ -129,6 +148,8 @@ function buildServer(config: Config, cb: Callbacks): SMTPServer {
       if (!cb.access.connectionAllowed(state.config, ip)) {
         return callback(sessions.refuse(session, refusal('connection_rate', `Too many connections from ${ip}; slow down`)));
       }
+      const full = cb.access.admit(state.config, session.id, ip);
+      if (full) return callback(sessions.refuse(session, full));
       state.log.debug('connect');
       cb.metrics.inc('mail2sms_smtp_connections_total');
       callback();
@@ -136,13 +157,17 @@ function buildServer(config: Config, cb: Callbacks): SMTPServer {
     onMailFrom(address, session, callback) {
       const closing = cb.shutdown.refusal();
       if (closing) return callback(sessions.refuse(session, closing));
-      cb.envelope.onMailFrom(address, session, callback);
+      cb.timers.startTransaction(sessions.stateOf(session).config, session);
+      cb.envelope.onMailFrom(address, session, later(callback));
     },
-    onRcptTo: cb.envelope.onRcptTo,
+    onRcptTo: (address, session, callback) => cb.envelope.onRcptTo(address, session, later(callback)),
     onData(stream: SMTPServerDataStream, session, callback) {
+      cb.timers.watchData(sessions.stateOf(session).config, stream, session);
       receiveData(stream, session, cb, callback);
     },
     onClose(session) {
+      cb.timers.endTransaction(session);
+      cb.access.release(session.id);
       sessions.forget(session);
     },
   });
