@@ -20,7 +20,7 @@ import { createMetrics } from './core/metrics.js';
 import { sendJson } from './core/httpkit.js';
 import { createOptOutGate } from './consent/gate.js';
 import { createInboundHandler } from './inbound/handler.js';
-import { createSendsEndpoint } from './http/sends-api.js';
+import { authorizeSends, createSendsEndpoint } from './http/sends-api.js';
 import { createContactsEndpoint } from './http/contacts-api.js';
 import { createConsole, CONSOLE_PREFIX } from './http/console/console.js';
 import type { DaemonStatus } from './http/console/page-types.js';
@@ -175,6 +175,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       logger,
       clock,
       metrics,
+      maxConcurrentBodies: config.main.http.max_concurrent_bodies,
       routes: {
         [`POST ${INBOUND_PATH}`]: {
           async handle(headers, raw) {
@@ -187,8 +188,17 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
             return [200, { id: outcome.inboundId, action: outcome.action, duplicate: outcome.duplicate }];
           },
         },
-        'POST /sends': { maxBytes: 32 * 1024 * 1024, handle: createSendsEndpoint({ ledger, tokens: () => config.main.http.tokens, now: () => clock.now() }) },
-        'PUT /contacts': { maxBytes: 64 * 1024 * 1024, handle: createContactsEndpoint({ ledger, getConfig: () => config }) },
+        'POST /sends': {
+          maxBytes: 32 * 1024 * 1024,
+          authorize: authorizeSends(() => config.main.http.tokens),
+          handle: createSendsEndpoint({ ledger, tokens: () => config.main.http.tokens, now: () => clock.now(), maxSkewMs: config.main.limits.clock_skew }),
+        },
+        'PUT /contacts': {
+          maxBytes: 64 * 1024 * 1024,
+          // The same tokens and scope as POST /sends, checked before the body is read.
+          authorize: authorizeSends(() => config.main.http.tokens),
+          handle: createContactsEndpoint({ ledger, getConfig: () => config }),
+        },
       },
       // Checked per request, so a reload can turn the console on or off.
       mounts: [{ prefix: CONSOLE_PREFIX, handle: (req, res) => (config.main.http.console.enabled ? opsConsole.handle(req, res) : sendJson(res, 404, { error: `no route ${req.method} ${CONSOLE_PREFIX}` })) }],

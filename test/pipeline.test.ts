@@ -26,6 +26,8 @@ let port: number;
 
 beforeAll(async () => {
   dirs = writeConfig({
+    // Fifty parallel mails from one address: above the default per-address connection cap (20).
+    main: { smtp: { listen: '127.0.0.1:0', hostname: 'mail2sms.test', max_message_size: '64KB', max_recipients: 5, max_clients_per_address: 60 } },
     setups: [alertsSetup(), alertsSetup({ id: 'nocool', senders: ['erp@other.test'], sender_name: 'ERP', cooldown: 'off' })],
   });
   t = await startTestDaemon(dirs);

@@ -7,6 +7,7 @@ import { createConsentStore, REPORTED_CHANNELS, type ConsentChange, type Consent
 import { parseRecipientNumber } from '../numbers/parse.js';
 import { parseInstant } from '../core/units.js';
 import { toCsv } from '../core/tabular.js';
+import { csvSafeRecord } from '../core/csv-safe.js';
 import { parseTable, type TableRow } from '../core/table.js';
 import { CliFailure, configOption, load } from './common.js';
 import type { Config } from '../config/load.js';
@@ -36,6 +37,15 @@ export function readNumber(value: string, country: string | undefined, where = '
 export function readTime(value: string, where: string): number {
   const ms = parseInstant(value);
   if (ms === undefined) throw new CliFailure(`${where}: "${value}" is not a time (use RFC 3339 with a zone, e.g. 2026-11-22T09:00:00Z)`, EXIT.dataErr);
+  return ms;
+}
+
+/** A time a send happened: not more than limits.clock_skew ahead (a send "in 2030" would silence a number for years). */
+function readSendTime(value: string, where: string, now: number, maxSkewMs: number): number {
+  const ms = readTime(value, where);
+  if (ms > now + maxSkewMs) {
+    throw new CliFailure(`${where}: "${value}" is in the future (more than ${Math.round(maxSkewMs / 1000)} s ahead of this clock, limits.clock_skew); give the time the SMS was sent`, EXIT.dataErr);
+  }
   return ms;
 }
 
@@ -145,7 +155,7 @@ export function registerLedgerCommands(program: Command, out: (text: string) => 
           if (purpose) requireDeclaredPurpose(config, purpose, 'purpose', EXIT.dataErr);
           return {
             recipient: readNumber(to, opts.country),
-            at: at ? readTime(at, 'at') : now,
+            at: at ? readSendTime(at, 'at', now, config.main.limits.clock_skew) : now,
             channel: readChannel(field(row, 'channel') ?? opts.channel),
             ...(ref ? { ref } : {}),
             ...(purpose ? { purpose } : {}),
@@ -156,7 +166,7 @@ export function registerLedgerCommands(program: Command, out: (text: string) => 
         if (opts.purpose) requireDeclaredPurpose(config, opts.purpose, '--purpose', EXIT.usage);
         sends = [{
           recipient: readNumber(number, opts.country),
-          at: opts.at ? readTime(opts.at, '--at') : Date.now(),
+          at: opts.at ? readSendTime(opts.at, '--at', Date.now(), config.main.limits.clock_skew) : Date.now(),
           channel: readChannel(opts.channel),
           ...(opts.ref ? { ref: opts.ref } : {}),
           ...(opts.purpose ? { purpose: opts.purpose } : {}),
@@ -291,7 +301,8 @@ export function registerLedgerCommands(program: Command, out: (text: string) => 
         if (opts.format === 'ndjson') {
           for (const e of events) out(JSON.stringify(eventRecord(e)) + '\n');
         } else {
-          out(toCsv(header, [...events].map(eventRecord)));
+          // Spreadsheets open this file: no cell may run as a formula (NDJSON is not escaped, it is no spreadsheet's).
+          out(toCsv(header, [...events].map((e) => csvSafeRecord(eventRecord(e)))));
         }
       } finally {
         db.close();

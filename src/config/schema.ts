@@ -464,6 +464,8 @@ export const mainSchema = z.strictObject({
     tokens: z.array(apiToken).default([]),
     /** The read-only operations console at /console/ (README "Operations console"). */
     console: z.strictObject({ enabled: z.boolean().default(false) }).default({ enabled: false }),
+    /** Request bodies read at once (POST /sends, receipts, inbound); more get 503 with Retry-After: 1. */
+    max_concurrent_bodies: z.number().int().min(1).default(8),
   }),
   consent: consentConfig,
   /** Email mail2sms sends: reports, forwarded replies, postmaster forwards. Absent = none is sent. */
@@ -472,8 +474,10 @@ export const mainSchema = z.strictObject({
     .strictObject({
       /** SMS one number may get from the whole organisation in any 24 hours (every setup and channel); off = no cap. */
       per_number_daily: z.union([z.literal('off'), z.number().int().min(1)]).transform((v) => (v === 'off' ? null : v)).default(100),
+      /** How far ahead of this server's clock a reported send (record-send --at, POST /sends "at") may be. */
+      clock_skew: duration().default(300_000),
     })
-    .default({ per_number_daily: 100 }),
+    .default({ per_number_daily: 100, clock_skew: 300_000 }),
   provider: z.discriminatedUnion('type', [simulatorProvider, httpProvider]),
   dispatch: z
     .strictObject({

@@ -3,16 +3,26 @@ import type { ListenAddress } from './units.js';
 
 export class BodyTooLarge extends Error {}
 
-/** Reads a request body up to `limit` bytes; rejects with BodyTooLarge beyond it. */
+/**
+ * Reads a request body up to `limit` bytes; rejects with BodyTooLarge beyond
+ * it, at once when Content-Length says so. The rest is not stored and the
+ * socket is not destroyed, so the client reads a 413 rather than a reset.
+ */
 export function readBody(req: IncomingMessage, limit = 64 * 1024): Promise<string> {
   return new Promise((resolve, reject) => {
+    const declared = Number(req.headers['content-length'] ?? NaN);
+    if (declared > limit) {
+      reject(new BodyTooLarge(`body of ${declared} bytes is over the limit of ${limit} bytes`));
+      return;
+    }
     const chunks: Buffer[] = [];
     let size = 0;
     req.on('data', (chunk: Buffer) => {
+      if (size > limit) return;
       size += chunk.length;
       if (size > limit) {
-        reject(new BodyTooLarge(`body over ${limit} bytes`));
-        req.destroy();
+        chunks.length = 0;
+        reject(new BodyTooLarge(`body over the limit of ${limit} bytes`));
         return;
       }
       chunks.push(chunk);
@@ -22,10 +32,25 @@ export function readBody(req: IncomingMessage, limit = 64 * 1024): Promise<strin
   });
 }
 
-export function sendJson(res: ServerResponse, status: number, body: unknown): void {
+export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), ...headers });
   res.end(text);
+}
+
+/**
+ * Answers a request whose body will not be read (refused from its headers, or
+ * too large) and closes the connection once the answer is out, so the unread
+ * body costs neither memory nor a reset before the client sees why.
+ */
+export function refuseBody(req: IncomingMessage, res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  sendJson(res, status, body, { connection: 'close', ...headers });
+  res.once('finish', () => {
+    // Give the client a moment to read the answer before its upload is cut off.
+    const timer = setTimeout(() => req.socket.destroy(), 1000);
+    timer.unref();
+  });
+  req.resume();
 }
 
 /** Listens and resolves with the bound port (port 0 picks a free one). */

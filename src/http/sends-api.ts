@@ -23,14 +23,33 @@ const sendRecord = z.strictObject({
   purpose: z.string().min(1).max(64).optional(),
 });
 
-function readAt(value: string | number | undefined, now: number): number | string {
+/** How far ahead of our clock a reported send may be (config limits.clock_skew). */
+export const DEFAULT_MAX_SKEW_MS = 5 * 60_000;
+
+function readAt(value: string | number | undefined, now: number, maxSkewMs: number): number | string {
   if (value === undefined || value === '') return now;
-  return parseInstant(value) ?? `"${value}" is not an RFC 3339 time with a zone`;
+  const at = parseInstant(value);
+  if (at === undefined) return `"${value}" is not an RFC 3339 time with a zone`;
+  // A send "in 2030" would silence alerts to the number for years.
+  if (at > now + maxSkewMs) return `"${value}" is in the future (more than ${Math.round(maxSkewMs / 1000)} s ahead of this server's clock); report sends when they happen`;
+  return at;
 }
 
 export type SendsResult = [number, Record<string, unknown>];
 
-export function createSendsEndpoint(deps: { ledger: Ledger; tokens(): readonly ApiToken[]; now(): number }) {
+/** The token check of POST /sends from the headers alone, so a caller without one never gets a body byte read. */
+export function authorizeSends(tokens: () => readonly ApiToken[]) {
+  return (headers: IncomingHttpHeaders): SendsResult | undefined => {
+    const configured = tokens();
+    if (configured.length === 0) return [403, { error: 'no API tokens are configured (http.tokens)' }];
+    const grant = bearerGrant(headers, configured);
+    if (!grant) return [401, { error: 'missing or unknown bearer token' }];
+    if (!grant.scopes.has('sends')) return [403, { error: `token ${grant.name} has no "sends" scope` }];
+    return undefined;
+  };
+}
+
+export function createSendsEndpoint(deps: { ledger: Ledger; tokens(): readonly ApiToken[]; now(): number; maxSkewMs?: number }) {
   return async (headers: IncomingHttpHeaders, raw: string): Promise<SendsResult> => {
     const tokens = deps.tokens();
     if (tokens.length === 0) return [403, { error: 'no API tokens are configured (http.tokens)' }];
@@ -52,7 +71,9 @@ export function createSendsEndpoint(deps: { ledger: Ledger; tokens(): readonly A
       } catch {
         return [400, { error: 'body is not JSON' }];
       }
-      const list = Array.isArray(body) ? body : [body];
+      const list: unknown[] = Array.isArray(body) ? body : [body];
+      const notObject = list.findIndex((fields) => typeof fields !== 'object' || fields === null || Array.isArray(fields));
+      if (notObject !== -1) return [400, { error: `record ${notObject + 1} is ${JSON.stringify(list[notObject])}, not an object; nothing was recorded` }];
       rows = list.map((fields, i) => ({ line: i + 1, fields: fields as Record<string, unknown> }));
     } else {
       return [415, { error: 'send application/json, application/x-ndjson or text/csv' }];
@@ -76,7 +97,7 @@ export function createSendsEndpoint(deps: { ledger: Ledger; tokens(): readonly A
         errors.push({ line: row.line, message: `number: "${record.number}" is not an international number (+<country code><number>)` });
         continue;
       }
-      const at = readAt(record.at, now);
+      const at = readAt(record.at, now, deps.maxSkewMs ?? DEFAULT_MAX_SKEW_MS);
       if (typeof at === 'string') {
         errors.push({ line: row.line, message: `at: ${at}` });
         continue;

@@ -3,7 +3,7 @@ import type { Logger } from '../core/log.js';
 import type { Ledger } from '../ledger/types.js';
 import type { SmsProvider } from '../providers/types.js';
 import type { ListenAddress } from '../core/units.js';
-import { BodyTooLarge, closeServer, listenOn, readBody, sendJson } from '../core/httpkit.js';
+import { BodyTooLarge, closeServer, listenOn, readBody, refuseBody, sendJson } from '../core/httpkit.js';
 import { noMetrics, type MetricsRegistry } from '../core/metrics.js';
 import { systemClock, type Clock } from '../core/clock.js';
 
@@ -17,9 +17,18 @@ export interface HttpApiOptions {
   /** Counts receipts and serves GET /metrics (404 without it). */
   metrics?: MetricsRegistry;
   /** More POST routes ("POST /sends"): raw body in, status and JSON out. */
-  routes?: Record<string, { maxBytes?: number; handle(headers: IncomingHttpHeaders, raw: string, query: URLSearchParams): Promise<[number, unknown]> }>;
+  routes?: Record<string, Route>;
   /** Whole subtrees served by their own handler (the console at /console): the prefix and everything below it. */
   mounts?: { prefix: string; handle(req: IncomingMessage, res: ServerResponse): void }[];
+  /** Request bodies read at once; more get 503 with Retry-After before a byte of theirs is read (default 8). */
+  maxConcurrentBodies?: number;
+}
+
+export interface Route {
+  maxBytes?: number;
+  /** Checked from the headers before any body byte is read: a refusal as [status, body], or undefined to go on. */
+  authorize?(headers: IncomingHttpHeaders): [number, unknown] | undefined;
+  handle(headers: IncomingHttpHeaders, raw: string, query: URLSearchParams): Promise<[number, unknown]>;
 }
 
 export interface HttpApi {
@@ -39,6 +48,36 @@ export function createHttpApi(options: HttpApiOptions): HttpApi {
   const exposition = options.metrics;
   const clock = options.clock ?? systemClock;
   let server: Server | undefined;
+  const maxBodies = options.maxConcurrentBodies ?? 8;
+  let bodiesReading = 0;
+
+  /** Authorises from the headers, reads the body within its limit and the concurrency cap, and answers. */
+  function serveRoute(req: IncomingMessage, res: ServerResponse, route: string, handler: Route, query = new URLSearchParams()): void {
+    const refused = handler.authorize?.(req.headers);
+    if (refused) return refuseBody(req, res, refused[0], refused[1]);
+    if (bodiesReading >= maxBodies) {
+      metrics.inc('mail2sms_http_busy_total');
+      return refuseBody(req, res, 503, { error: `${maxBodies} request bodies are being read already; retry shortly` }, { 'retry-after': '1' });
+    }
+    bodiesReading++;
+    let reading = true;
+    const done = () => {
+      if (reading) bodiesReading--;
+      reading = false;
+    };
+    readBody(req, handler.maxBytes)
+      .then((raw) => {
+        done();
+        return handler.handle(req.headers, raw, query);
+      })
+      .then(([status, body]) => sendJson(res, status, body))
+      .catch((error: unknown) => {
+        done();
+        if (error instanceof BodyTooLarge) return refuseBody(req, res, 413, { error: error.message });
+        logger.error({ err: error, route }, 'request could not be handled');
+        sendJson(res, 503, { error: 'temporarily unavailable' }); // the client (or the provider) retries
+      });
+  }
 
   async function receipt(headers: Record<string, string | string[] | undefined>, raw: string): Promise<[number, unknown]> {
     const parsed = provider.parseReceipt(headers, raw, clock.now());
@@ -82,29 +121,9 @@ export function createHttpApi(options: HttpApiOptions): HttpApi {
             });
           return;
         }
-        if (route === `POST ${RECEIPTS_PATH}`) {
-          readBody(req)
-            .then((raw) => receipt(req.headers, raw))
-            .then(([status, body]) => sendJson(res, status, body))
-            .catch((error: unknown) => {
-              if (error instanceof BodyTooLarge) return sendJson(res, 413, { error: 'body too large' });
-              logger.error({ err: error }, 'receipt could not be stored');
-              sendJson(res, 503, { error: 'temporarily unavailable' }); // the provider retries
-            });
-          return;
-        }
+        if (route === `POST ${RECEIPTS_PATH}`) return serveRoute(req, res, route, { handle: receipt });
         const handler = options.routes?.[route];
-        if (handler) {
-          readBody(req, handler.maxBytes)
-            .then((raw) => handler.handle(req.headers, raw, url.searchParams))
-            .then(([status, body]) => sendJson(res, status, body))
-            .catch((error: unknown) => {
-              if (error instanceof BodyTooLarge) return sendJson(res, 413, { error: 'body too large' });
-              logger.error({ err: error, route }, 'request could not be handled');
-              sendJson(res, 503, { error: 'temporarily unavailable' });
-            });
-          return;
-        }
+        if (handler) return serveRoute(req, res, route, handler, url.searchParams);
         const mount = options.mounts?.find((m) => path === m.prefix || path.startsWith(`${m.prefix}/`));
         if (mount) return mount.handle(req, res);
         sendJson(res, 404, { error: `no route ${route}` });

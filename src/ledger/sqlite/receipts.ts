@@ -44,7 +44,16 @@ export function createReceiptWriter(stmt: Statements, receiptGraceMs: number) {
     return 'applied';
   }
 
+  /** A receipt already stored: a duplicate once its id is known; until then still parked, and unknown after the grace period. */
+  function repeatedReceipt(providerMessageId: string, now: number): ReceiptOutcome {
+    if (stmt.byProviderId.get(providerMessageId)) return 'duplicate';
+    const since = stmt.parkedSince.get(providerMessageId) as number | null;
+    return since !== null && now - since >= receiptGraceMs ? 'unknown' : 'parked';
+  }
+
   function receipt(r: Receipt, now: number): ReceiptOutcome {
+    // The same receipt again (a provider's retry, a replay): answered as before, not stored again.
+    if (stmt.sameReceipt.get(r.providerMessageId, r.status, r.part ?? null, r.rawBody) !== undefined) return repeatedReceipt(r.providerMessageId, now);
     let outcome: ReceiptOutcome;
     const row = stmt.byProviderId.get(r.providerMessageId) as ReceiptRow | undefined;
     if (row) {

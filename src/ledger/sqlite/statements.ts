@@ -106,6 +106,8 @@ export function prepareStatements(db: Db) {
     ),
     countQueued: db.prepare(`SELECT count(*) AS n FROM outbox WHERE status = 'queued'`),
     countSending: db.prepare(`SELECT count(*) AS n FROM outbox WHERE status = 'sending'`),
+    // A replay carries the very same body: found through the provider id's index.
+    sameReceipt: db.prepare('SELECT 1 FROM receipts WHERE provider_message_id = ? AND status = ? AND part IS ? AND body = ? LIMIT 1').pluck(),
     insertReceipt: db.prepare(
       'INSERT INTO receipts (received_at, provider_message_id, status, error_code, outcome, body, part, parts) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
     ),
