@@ -6,6 +6,8 @@ import type { Config } from './config/load.js';
 import { createReloader, type ReloadResult } from './config/reload.js';
 import type { Logger } from './core/log.js';
 import { startLedgerThread } from './ledger/thread.js';
+import { watchLedgerFile } from './ledger/file-guard.js';
+import { StorageError } from './core/errors.js';
 import type { Ledger } from './ledger/types.js';
 import { createHttpApi, INBOUND_PATH, RECEIPTS_PATH } from './http/server.js';
 import { createProviderSimulator, type ProviderSimulator } from './simulator/server.js';
@@ -88,6 +90,20 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     const { applied, version } = ledger.migrations;
     if (applied.length > 0) logger.info({ applied, version }, 'database migrated');
     steps.push({ name: 'ledger', stop: () => ledger.close() });
+    const ledgerFile = watchLedgerFile(config.storagePath, {
+      intervalMs: 1000,
+      onLost: (problem) => logger.fatal({ storage: config.storagePath }, `${problem}; refusing mail with 451 until restarted on the right file (restore it from a backup)`),
+    });
+    steps.push({ name: 'ledger file watch', stop: async () => ledgerFile.stop() });
+    // Intake checks the file before every answer: a 250 into a deleted ledger would be a lie.
+    const guardFile = async () => {
+      const problem = ledgerFile.problem();
+      if (problem) throw new StorageError(problem);
+    };
+    const intakeLedger: Pick<Ledger, 'acceptMessage' | 'checkRecipient'> = {
+      acceptMessage: (message) => guardFile().then(() => ledger.acceptMessage(message)),
+      checkRecipient: (recipient, rules) => guardFile().then(() => ledger.checkRecipient(recipient, rules)),
+    };
 
     const providerConfig = config.main.provider;
     let simulatorUrl: string | undefined;
@@ -176,6 +192,12 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       clock,
       metrics,
       maxConcurrentBodies: config.main.http.max_concurrent_bodies,
+      health: async () => {
+        const file = ledgerFile.problem();
+        // The thread answers a read only while it holds the database.
+        const thread = await ledger.queueDepth().then(() => undefined, (error: unknown) => `ledger thread: ${(error as Error).message}`);
+        return { ledger: file ?? thread ?? 'ok' };
+      },
       routes: {
         [`POST ${INBOUND_PATH}`]: {
           async handle(headers, raw) {
@@ -241,7 +263,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
 
     const smtp: SmtpIntake = createSmtpIntake({
       getConfig: () => config,
-      ledger,
+      ledger: intakeLedger,
       logger,
       clock,
       metrics,

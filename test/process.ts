@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { createInterface } from 'node:readline';
 
@@ -26,6 +26,8 @@ export interface Proc {
 }
 
 export function startProcess(args: string[]): Proc {
+  // `serve` never creates a ledger: like `npm start`, create (or update) it first.
+  if (args[0] === 'serve') execFileSync(process.execPath, ['bin/mail2sms.js', 'migrate', ...args.slice(1)], { stdio: 'ignore' });
   const child = spawn(process.execPath, ['bin/mail2sms.js', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   const lines: string[] = [];
   const watchers: { msg: string; resolve: (v: Record<string, unknown>) => void }[] = [];

@@ -74,6 +74,14 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       await ledger.releaseClaim(sms.outboxId, 'an opt-out for this number was being recorded', clock.now() + 1000);
       return;
     }
+    if (sms.leaseExpired && !provider.idempotent && sms.onUnknown === 'fail') {
+      // The last claim ended without a recorded outcome (a crash mid-send): it may have been sent. At most once.
+      const reason = `the previous attempt's lease expired without an outcome (the daemon stopped mid-send?): it may or may not have been sent, and ${provider.name} has no idempotency (on_unknown: fail)`;
+      metrics.inc('mail2sms_dispatch_total', { result: 'unknown' });
+      log.warn({ reason, attempt: sms.attempt }, 'send outcome unknown; not retried (on_unknown: fail)');
+      await ledger.recordUnknown(sms.outboxId, reason);
+      return;
+    }
     const calling = performance.now();
     const result = await provider.send({
       to: sms.recipient,

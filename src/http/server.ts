@@ -22,6 +22,8 @@ export interface HttpApiOptions {
   mounts?: { prefix: string; handle(req: IncomingMessage, res: ServerResponse): void }[];
   /** Request bodies read at once; more get 503 with Retry-After before a byte of theirs is read (default 8). */
   maxConcurrentBodies?: number;
+  /** What /healthz reports besides the process being up: each check 'ok' or what is wrong (then 503). */
+  health?: () => Promise<Record<string, string>>;
 }
 
 export interface Route {
@@ -107,7 +109,13 @@ export function createHttpApi(options: HttpApiOptions): HttpApi {
         const url = new URL(req.url ?? '/', 'http://mail2sms');
         const path = url.pathname;
         const route = `${req.method} ${path}`;
-        if (route === 'GET /healthz') return sendJson(res, 200, { status: 'ok' });
+        if (route === 'GET /healthz') {
+          void (options.health ? options.health() : Promise.resolve({} as Record<string, string>)).then((checks) => {
+            const ok = Object.values(checks).every((state) => state === 'ok');
+            sendJson(res, ok ? 200 : 503, { status: ok ? 'ok' : 'unavailable', ...checks });
+          });
+          return;
+        }
         if (route === 'GET /metrics' && exposition) {
           exposition
             .render()

@@ -103,6 +103,8 @@ export interface ClaimedSms {
   onUnknown: 'retry' | 'fail';
   /** The confirmation of a STOP: the one SMS an opted-out number still gets (the opt-out gate lets it through). */
   confirmsOptOut?: boolean;
+  /** Claimed again because an earlier claim's lease ran out (the process died mid-send?): the earlier call may have sent it. */
+  leaseExpired?: boolean;
 }
 
 /** An SMS received from a number (a reply or a keyword), classified by the caller. */

@@ -6,6 +6,7 @@ import { formatIssue } from '../../config/load.js';
 import { preflight } from '../../config/preflight.js';
 import { CliFailure, configOption, load } from '../common.js';
 import { EXIT } from '../exit.js';
+import { pidOwner } from '../pid-file.js';
 import type { Command } from 'commander';
 import type { CliIo } from '../io.js';
 
@@ -33,6 +34,11 @@ export function registerConfigCommands(program: Command, { out }: CliIo): void {
         pid = Number(readFileSync(pidFile, 'utf8').trim());
       } catch {
         throw new CliFailure(`no running daemon: ${pidFile} does not exist`, EXIT.unavailable);
+      }
+      const owner = Number.isInteger(pid) && pid > 0 ? pidOwner(pid) : { kind: 'gone' as const };
+      if (owner.kind === 'gone') throw new CliFailure(`no daemon with pid ${pid}; ${pidFile} is stale (left by a daemon that did not exit cleanly)`, EXIT.unavailable);
+      if (owner.kind === 'other') {
+        throw new CliFailure(`pid ${pid} from ${pidFile} is not mail2sms but "${owner.command}"; the file is stale, nothing was signalled`, EXIT.unavailable);
       }
       const answerFile = reloadAnswerFileFor(config);
       const before = answerOf(answerFile, pid)?.reloads ?? 0;

@@ -2,6 +2,7 @@ import { AlreadyRunningError, describeListenError } from '../../core/instance.js
 import { createLogger } from '../../core/log.js';
 import type { Config } from '../../config/load.js';
 import { startDaemon } from '../../daemon.js';
+import { ledgerFileProblem } from '../../ledger/file-guard.js';
 import { CliFailure, configOption, load } from '../common.js';
 import { EXIT } from '../exit.js';
 import { waitForSignals } from '../signals.js';
@@ -15,6 +16,8 @@ export function registerServeCommands(program: Command, { setExit }: CliIo): voi
     .addOption(configOption())
     .action(async (opts: { config: string }) => {
       const config = load(opts.config);
+      const problem = ledgerFileProblem(config.storagePath, config.file);
+      if (problem) throw new CliFailure(problem.message, EXIT.unavailable);
       const logger = createLogger({ level: config.main.log.level });
       let daemon;
       try {

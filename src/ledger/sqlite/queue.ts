@@ -114,12 +114,14 @@ export function createQueueWriter(deps: QueueDeps) {
 
   function claim(limit: number, leaseMs: number, now: number): ClaimedSms[] {
     const ids = (stmt.expiredLeases.all({ now, limit }) as { id: number }[]).map((r) => r.id);
+    // An earlier claim of these ended without an outcome (a crash mid-send?): dispatch applies on_unknown to them.
+    const leaseExpired = new Set(ids);
     if (ids.length < limit) ids.push(...dueRows(limit - ids.length, now));
     const claimed: ClaimedSms[] = [];
     for (const id of ids) {
       const row = stmt.lease.get({ id, now, leaseUntil: now + leaseMs }) as LeasedRow | undefined;
       const sms = row && admit(row, now);
-      if (sms) claimed.push(sms);
+      if (sms) claimed.push(leaseExpired.has(id) ? { ...sms, leaseExpired: true } : sms);
     }
     return claimed;
   }
