@@ -1,9 +1,10 @@
-import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { LineCounter, parseDocument, isMap, type Document, type Node } from 'yaml';
 import type { z } from 'zod';
 import { ALL_GROUP, mainSchema, setupSchema, type MainConfig, type Setup } from './schema.js';
 import { createSenderIndex, findSenderConflicts, type SenderIndex, type SenderOwner } from './match.js';
+import { ConfigFileError, readConfigFile } from './read-file.js';
 
 export interface Config {
   /** Absolute path of the main config file. */
@@ -47,6 +48,8 @@ export function displayPath(file: string): string {
   return rel && !rel.startsWith('..') && !isAbsolute(rel) ? rel : file;
 }
 
+const MAX_ALIAS_COUNT = 100;
+
 interface Parsed<T> {
   value?: T;
   /** The YAML as plain values, when it parsed: what can be checked of an invalid file is still checked. */
@@ -59,9 +62,9 @@ function parseYamlFile<S extends z.ZodType>(file: string, schema: S): Parsed<z.o
   const shown = displayPath(file);
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    text = readConfigFile(file).toString('utf8');
   } catch (error) {
-    return { issues: [{ file: shown, message: `cannot read: ${(error as NodeJS.ErrnoException).code ?? String(error)}` }] };
+    return { issues: [{ file: shown, message: error instanceof ConfigFileError ? error.message : `cannot read: ${String(error)}` }] };
   }
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
@@ -73,7 +76,13 @@ function parseYamlFile<S extends z.ZodType>(file: string, schema: S): Parsed<z.o
       }),
     };
   }
-  const raw: unknown = doc.toJS() ?? {};
+  let raw: unknown;
+  try {
+    // Aliases are expanded: a few lines of anchors can expand to billions of nodes (an "alias bomb").
+    raw = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT }) ?? {};
+  } catch (error) {
+    return { issues: [{ file: shown, message: `YAML: ${(error as Error).message} (at most ${MAX_ALIAS_COUNT} alias expansions per file)` }] };
+  }
   const result = schema.safeParse(raw, { reportInput: true });
   if (result.success) return { value: result.data, raw, issues: [] };
   return {
@@ -276,9 +285,10 @@ export function loadConfig(mainFile: string): Config {
     const read = (field: 'cert' | 'key'): Buffer | undefined => {
       const path = resolve(dir, (smtp.tls as { cert: string; key: string })[field]);
       try {
-        return readFileSync(path);
+        return readConfigFile(path);
       } catch (error) {
-        issues.push({ file: displayPath(file), ...lineOf(file, ['smtp', 'tls', field]), field: `smtp.tls.${field}`, message: `cannot read ${displayPath(path)}: ${(error as NodeJS.ErrnoException).code ?? String(error)}` });
+        const why = error instanceof ConfigFileError && error.errno === undefined ? `${displayPath(path)} ${error.message}` : `cannot read ${displayPath(path)}: ${error instanceof ConfigFileError ? error.errno : String(error)}`;
+        issues.push({ file: displayPath(file), ...lineOf(file, ['smtp', 'tls', field]), field: `smtp.tls.${field}`, message: why });
         return undefined;
       }
     };
@@ -347,7 +357,7 @@ function undeclaredGroups(setups: readonly Setup[], groups: Readonly<Record<stri
 export function lineOf(file: string, path: (string | number)[]): { line?: number; column?: number } {
   try {
     const lineCounter = new LineCounter();
-    const doc = parseDocument(readFileSync(file, 'utf8'), { lineCounter });
+    const doc = parseDocument(readConfigFile(file).toString('utf8'), { lineCounter });
     return locate(doc, path, lineCounter);
   } catch {
     return {};

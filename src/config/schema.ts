@@ -512,7 +512,13 @@ export const mainSchema = z.strictObject({
       receipt_grace: 600_000,
       shutdown_timeout: 10_000,
     }),
-  log: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info') }).default({ level: 'info' }),
+  log: z
+    .strictObject({
+      level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
+      /** Subjects (which can hold numbers, and are the SMS text with `text: subject`) at info/warn; otherwise only at debug. */
+      content: z.boolean().default(false),
+    })
+    .default({ level: 'info', content: false }),
 });
 
 export type MainConfig = z.output<typeof mainSchema>;

@@ -32,7 +32,21 @@ export function maskNumber(e164: string): string {
   return e164.slice(0, 5) + '*'.repeat(e164.length - 7) + e164.slice(-2);
 }
 
-/** Masks every phone-number-like run of digits in a free text (for log lines that quote a reply). */
+// Digits with the separators people write numbers with: +45 20 11 22 33, +45-20-11-22-33, (020) 1122.33.
+const NUMBER_LIKE = /\+?\(?\d[\d \t().\-/]*\d/g;
+// Number-like but not personal: IPv4 addresses and ISO dates and times, which the log needs as they are.
+const NOT_A_PHONE = /^(\d{1,3}(\.\d{1,3}){3}|\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2})?)?)$/;
+
+/**
+ * Masks every phone-number-like value in a free text (for log lines that quote
+ * an address or a reply), separators or not: six digits or more keep only their
+ * first two and last two digits.
+ */
 export function maskNumbersIn(text: string): string {
-  return text.replace(/\+?\d{6,}/g, (digits) => maskNumber(digits));
+  return text.replace(NUMBER_LIKE, (run) => {
+    const digits = run.replace(/\D/g, '').length;
+    if (digits < 6 || NOT_A_PHONE.test(run.trim())) return run;
+    let seen = 0;
+    return run.replace(/\d/g, (digit) => (++seen <= 2 || seen > digits - 2 ? digit : '*'));
+  });
 }

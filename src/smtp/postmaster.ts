@@ -24,9 +24,12 @@ export function createPostmasterForwarder(deps: { sessions: Sessions; metrics: M
     const admin = state.config.main.notify?.admin ?? state.config.main.postmaster;
     // As intake/policy.ts accepts them: postmaster@<sms domain>, or bare `postmaster` (RFC 5321 §4.5.1).
     const rcpt = [...txn.addresses].filter((address) => address === 'postmaster' || address.startsWith('postmaster@'));
+    // A subject can hold numbers (and is the SMS text with `text: subject`): at info/warn only with log.content.
+    const about = state.config.main.log.content ? { subject } : {};
+    log.debug({ subject }, 'postmaster mail subject');
     if (!deps.relay || !admin) {
       const why = deps.relay ? 'neither notify.admin nor postmaster is configured' : 'no notify relay is configured';
-      log.warn({ from: txn.mailFrom, rcpt, subject }, `mail for postmaster received; not forwarded (${why}), it is logged only`);
+      log.warn({ from: txn.mailFrom, rcpt, ...about }, `mail for postmaster received; not forwarded (${why}), it is logged only`);
       return;
     }
     const result = await deps.relay.send(
@@ -42,7 +45,7 @@ export function createPostmasterForwarder(deps: { sessions: Sessions; metrics: M
     );
     metrics.inc('mail2sms_notifications_total', { kind: 'postmaster', result: result.ok ? 'sent' : result.temporary ? 'deferred' : 'refused' });
     if (result.ok) {
-      log.info({ from: txn.mailFrom, rcpt, admin, subject }, 'mail for postmaster forwarded');
+      log.info({ from: txn.mailFrom, rcpt, admin, ...about }, 'mail for postmaster forwarded');
       return;
     }
     // The relay's own words stay in our log: they may name the admin address.
