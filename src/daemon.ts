@@ -49,10 +49,10 @@ export interface RunningDaemon {
   /** Resolves when the daemon can no longer work (the ledger thread died); it has stopped itself. */
   failed: Promise<Error>;
   /**
-   * Re-reads the config files; keeps the running config (and says why) when
+   * Re-reads the config files off the event loop; keeps the running config (and says why) when
    * the new one is invalid, and names the changed keys only a restart applies.
    */
-  reload(): ReloadResult;
+  reload(): Promise<ReloadResult>;
   stop(): Promise<void>;
 }
 
@@ -100,7 +100,9 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       const problem = ledgerFile.problem();
       if (problem) throw new StorageError(problem);
     };
-    const intakeLedger: Pick<Ledger, 'acceptMessage' | 'checkRecipient'> = {
+    const intakeLedger: Pick<Ledger, 'acceptMessage' | 'checkRecipient' | 'groupMembers' | 'contactsByNumber'> = {
+      groupMembers: (...args) => guardFile().then(() => ledger.groupMembers(...args)),
+      contactsByNumber: (...args) => guardFile().then(() => ledger.contactsByNumber(...args)),
       acceptMessage: (message) => guardFile().then(() => ledger.acceptMessage(message)),
       checkRecipient: (recipient, rules) => guardFile().then(() => ledger.checkRecipient(recipient, rules)),
     };
@@ -306,8 +308,8 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       ports,
       ledger,
       failed,
-      reload() {
-        const result = reloader.reload();
+      async reload() {
+        const result = await reloader.reload();
         lastReload = result.ok ? { at: clock.now(), ok: true } : { at: clock.now(), ok: false, error: result.error };
         return result;
       },

@@ -5,6 +5,7 @@ import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../src/config/load.js';
 import { maskNumbersIn } from '../src/core/log.js';
+import { stringify } from 'yaml';
 import { alertsSetup, openSmtp, startTestDaemon, writeConfig, type TestDaemon, type TestDirs } from './helpers.js';
 
 /*
@@ -63,6 +64,30 @@ describe('a YAML alias bomb (item 16)', () => {
     );
     expect(error).toMatchObject({ code: 78 });
     expect(error?.stderr).toMatch(/setups\/bomb\.yaml: YAML: .*alias.*\(at most 100 alias expansions per file\)/i);
+  });
+});
+
+describe('reload off the event loop (item 17)', () => {
+  it('SMTP sessions are answered while a large setup is parsed and validated', async () => {
+    dirs = writeConfig();
+    daemon = await startTestDaemon(dirs);
+    const markers = Array.from({ length: 10_000 }, (_, i) => `  - "Disclaimer line number ${i} of the company"`).join('\n');
+    writeFileSync(join(dirs.dir, 'setups', 'alerts.yaml'), `${stringify(alertsSetup())}cut_markers:\n${markers}\n`);
+    const smtp = openSmtp(daemon.smtpPort);
+    await smtp.say();
+    let reloaded = false;
+    let answeredDuring = 0;
+    let worstMs = 0;
+    const reload = daemon.daemon.reload().finally(() => (reloaded = true));
+    while (!reloaded) {
+      const start = performance.now();
+      if ((await smtp.say('NOOP')).startsWith('250') && !reloaded) answeredDuring++;
+      worstMs = Math.max(worstMs, performance.now() - start);
+    }
+    smtp.close();
+    console.log(`bench: reload of a ${10_000}-marker setup: ${answeredDuring} NOOPs answered meanwhile, worst ${worstMs.toFixed(0)} ms`);
+    expect(await reload).toEqual({ ok: true, needsRestart: [] });
+    expect(answeredDuring).toBeGreaterThan(0);
   });
 });
 

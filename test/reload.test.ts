@@ -82,7 +82,7 @@ describe('reload under traffic', () => {
 
       // The admin moves example.test to another setup that only allows a far-away network.
       writeFileSync(join(d.dir, 'setups', 'alerts.yaml'), stringify(alertsSetup({ authorize: { ip: ['192.0.2.0/24'] } })));
-      expect(t.daemon.reload()).toEqual({ ok: true, needsRestart: [] });
+      expect(await t.daemon.reload()).toEqual({ ok: true, needsRestart: [] });
 
       expect(await say('RCPT TO:<+4520123483@sms.example.test>')).toMatch(/^250 /);
       expect(await say('DATA')).toMatch(/^354 /);
@@ -113,7 +113,7 @@ describe('reload of a key only a restart applies', () => {
         main.log = { level: 'warn' };
       });
       const needsRestart = ['smtp.listen', 'http.public_url', 'provider.timeout', 'dispatch.concurrency', 'log.level'];
-      expect(t.daemon.reload()).toEqual({ ok: true, needsRestart });
+      expect(await t.daemon.reload()).toEqual({ ok: true, needsRestart });
 
       const warning = t.logs.find((l) => l.level === 40 && l.msg.startsWith('config reloaded without these changes'));
       expect(warning?.msg).toBe(`config reloaded without these changes, which keep their running values until a restart: ${needsRestart.join(', ')}`);
@@ -130,7 +130,7 @@ describe('reload of a key only a restart applies', () => {
       await smtp.say('QUIT');
 
       // A reload without changes says so; stopping removes the answer.
-      expect(t.daemon.reload()).toEqual({ ok: true, needsRestart: [] });
+      expect(await t.daemon.reload()).toEqual({ ok: true, needsRestart: [] });
       expect(JSON.parse(readFileSync(answerFile, 'utf8'))).toMatchObject({ needsRestart: [], reloads: 2 });
       await t.stop();
       expect(existsSync(answerFile)).toBe(false);

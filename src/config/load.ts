@@ -353,6 +353,20 @@ function undeclaredGroups(setups: readonly Setup[], groups: Readonly<Record<stri
   return issues;
 }
 
+/** A loaded config as plain data (no sender index, whose methods a worker thread cannot send). */
+export type ConfigData = Omit<Config, 'senders'>;
+
+export function configData(config: Config): ConfigData {
+  const { senders: _senders, ...data } = config;
+  return data;
+}
+
+/** A config back from plain data (as a worker thread sends it): the sender index rebuilt, certificates as Buffers, frozen. */
+export function configFromData(data: ConfigData): Config {
+  const tls = data.tls ? { cert: Buffer.from(data.tls.cert), key: Buffer.from(data.tls.key) } : undefined;
+  return deepFreeze({ ...data, tls, senders: createSenderIndex(data.setups).index });
+}
+
 /** The line of a field in a YAML file, for checks made after parsing. */
 export function lineOf(file: string, path: (string | number)[]): { line?: number; column?: number } {
   try {

@@ -2,7 +2,8 @@ import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/log.js';
-import { ConfigError, loadConfig, type Config } from './load.js';
+import { ConfigError, type Config } from './load.js';
+import { loadConfigOffThread } from './load-async.js';
 import { restartOnlyChanges } from './restart-only.js';
 
 export type ReloadResult = { ok: true; needsRestart: string[] } | { ok: false; error: string };
@@ -36,9 +37,10 @@ export function createReloader(deps: { running(): Config; apply(next: Config): v
   const answerFile = reloadAnswerFileFor(deps.running());
   let reloads = 0;
 
-  function reloadConfig(): ReloadResult {
+  async function reloadConfig(): Promise<ReloadResult> {
     try {
-      const next = loadConfig(deps.running().file);
+      // Read, parsed and validated in a worker thread: a large setup does not stall SMTP sessions meanwhile.
+      const next = await loadConfigOffThread(deps.running().file);
       const needsRestart = restartOnlyChanges(deps.running(), next);
       deps.apply(next);
       logger.info({ setups: next.setups.map((s) => s.id) }, 'config reloaded; new sessions use it (listen addresses need a restart)');
@@ -53,18 +55,25 @@ export function createReloader(deps: { running(): Config; apply(next: Config): v
     }
   }
 
+  async function reloadAndAnswer(): Promise<ReloadResult> {
+    const result = await reloadConfig();
+    const answer: ReloadAnswer = { ...result, pid: process.pid, reloads: ++reloads, at: new Date(deps.clock.now()).toISOString() };
+    try {
+      writeFileSync(`${answerFile}.tmp`, JSON.stringify(answer) + '\n');
+      renameSync(`${answerFile}.tmp`, answerFile); // a reader never sees half an answer
+    } catch (error) {
+      logger.warn({ err: error, file: answerFile }, 'could not write the reload answer for `mail2sms reload`');
+    }
+    return result;
+  }
+
+  // One reload at a time, in order: a second SIGHUP waits for the first.
+  let latest: Promise<ReloadResult> = Promise.resolve({ ok: true, needsRestart: [] });
   return {
     answerFile,
-    reload(): ReloadResult {
-      const result = reloadConfig();
-      const answer: ReloadAnswer = { ...result, pid: process.pid, reloads: ++reloads, at: new Date(deps.clock.now()).toISOString() };
-      try {
-        writeFileSync(`${answerFile}.tmp`, JSON.stringify(answer) + '\n');
-        renameSync(`${answerFile}.tmp`, answerFile); // a reader never sees half an answer
-      } catch (error) {
-        logger.warn({ err: error, file: answerFile }, 'could not write the reload answer for `mail2sms reload`');
-      }
-      return result;
+    reload(): Promise<ReloadResult> {
+      latest = latest.then(reloadAndAnswer, reloadAndAnswer);
+      return latest;
     },
   };
 }
