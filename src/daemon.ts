@@ -143,6 +143,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     metrics.gauge('mail2sms_outbox_queued', async () => (await readDepth()).queued);
     metrics.gauge('mail2sms_outbox_sending', async () => (await readDepth()).sending);
     metrics.gauge('mail2sms_dispatch_in_flight', () => inFlight());
+    let providerState = () => 'ok'; // likewise
     const gate = createOptOutGate({ clock, holdMs: 2 * config.main.dispatch.lease });
 
     // Outgoing email (reports, reply and postmaster forwards). Created once: changing
@@ -198,7 +199,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
         const file = ledgerFile.problem();
         // The thread answers a read only while it holds the database.
         const thread = await ledger.queueDepth().then(() => undefined, (error: unknown) => `ledger thread: ${(error as Error).message}`);
-        return { ledger: file ?? thread ?? 'ok' };
+        return { ledger: file ?? thread ?? 'ok', provider: providerState() };
       },
       routes: {
         [`POST ${INBOUND_PATH}`]: {
@@ -253,6 +254,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       gate,
     });
     inFlight = () => dispatcher.inFlight();
+    providerState = () => dispatcher.providerState();
     ledger.onQueued(() => dispatcher.wake());
     dispatcher.start();
     steps.push({ name: 'dispatch', stop: () => dispatcher.stop(d.shutdown_timeout) });

@@ -55,7 +55,20 @@ describe('the ledger file vanishes while running (item 10)', () => {
     dirs = writeConfig();
     daemon = await startTestDaemon(dirs);
     const health = await fetch(`http://127.0.0.1:${daemon.daemon.ports.http}/healthz`);
-    expect(await health.json()).toEqual({ status: 'ok', ledger: 'ok' });
+    expect(await health.json()).toEqual({ status: 'ok', ledger: 'ok', provider: 'ok' });
+  });
+
+  it('/healthz says the provider is failing (degraded, still 200: mail is still queued) while its calls fail', async () => {
+    dirs = writeConfig();
+    daemon = await startTestDaemon(dirs);
+    await fetch(`${daemon.simUrl}/faults`, { method: 'PUT', body: JSON.stringify({ error_rate: 1 }) });
+    expect((await sendMail({ port: daemon.smtpPort, from: 'ops@example.test', to: '+4520123456@sms.example.test', text: 'down' })).code).toBe(250);
+    const url = `http://127.0.0.1:${daemon.daemon.ports.http}/healthz`;
+    const body = await waitFor(async () => {
+      const json = (await (await fetch(url)).json()) as { status: string; provider: string };
+      return json.status === 'degraded' && json;
+    }, 'the provider to be reported failing');
+    expect(body.provider).toMatch(/^failing: \d+ call\(s\) in a row since .*, last: /);
   });
 });
 

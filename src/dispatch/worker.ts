@@ -35,6 +35,8 @@ export interface Dispatcher {
   /** Stops claiming and waits for in-flight sends (up to timeoutMs); unfinished leases expire and are retried later. */
   stop(timeoutMs?: number): Promise<void>;
   inFlight(): number;
+  /** 'ok' while the provider's last answer was one (or none was asked yet); else why its calls fail, for /healthz. */
+  providerState(): string;
 }
 
 /**
@@ -43,6 +45,7 @@ export interface Dispatcher {
  * its lease ends and resent with the same idempotency key.
  */
 export function createDispatcher(options: DispatcherOptions): Dispatcher {
+  let providerTrouble: { reason: string; since: number; calls: number } | undefined;
   const { ledger, provider, clock, logger } = options;
   const random = options.random ?? Math.random;
   const metrics = options.metrics ?? noMetrics;
@@ -123,6 +126,9 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     metrics.observe('mail2sms_provider_call_seconds', secondsSince(calling), { result: outcome });
     // createdAt is stamped by the ledger with the daemon's clock when the mail was committed (the 250).
     if (outcome === 'sent') metrics.observe('mail2sms_accept_to_sent_seconds', (now - sms.createdAt) / 1000);
+    // A refusal of one SMS (a bad number) says nothing about the provider; a temporary failure does.
+    if (result.ok || !result.temporary) providerTrouble = undefined;
+    else providerTrouble = { reason: result.reason, since: providerTrouble?.since ?? now, calls: (providerTrouble?.calls ?? 0) + 1 };
     recorded.catch((error: unknown) => {
       log.error({ err: error }, 'could not record the send outcome; the lease will expire and the row be sent again with the same idempotency key');
     });
@@ -216,6 +222,11 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     start() {
       running = true;
       void pump();
+    },
+    providerState() {
+      if (!providerTrouble) return 'ok';
+      const { reason, since, calls } = providerTrouble;
+      return `failing: ${calls} call(s) in a row since ${new Date(since).toISOString()}, last: ${reason}`;
     },
     wake,
     async stop(timeoutMs = 10_000) {

@@ -111,8 +111,10 @@ export function createHttpApi(options: HttpApiOptions): HttpApi {
         const route = `${req.method} ${path}`;
         if (route === 'GET /healthz') {
           void (options.health ? options.health() : Promise.resolve({} as Record<string, string>)).then((checks) => {
-            const ok = Object.values(checks).every((state) => state === 'ok');
-            sendJson(res, ok ? 200 : 503, { status: ok ? 'ok' : 'unavailable', ...checks });
+            // Without the ledger nothing can be accepted (503); a failing provider only delays sends, so it is reported, degraded.
+            const ledgerOk = (checks.ledger ?? 'ok') === 'ok';
+            const allOk = Object.values(checks).every((state) => state === 'ok');
+            sendJson(res, ledgerOk ? 200 : 503, { status: allOk ? 'ok' : ledgerOk ? 'degraded' : 'unavailable', ...checks });
           });
           return;
         }
