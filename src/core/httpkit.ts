@@ -39,17 +39,14 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
 }
 
 /**
- * Answers a request whose body will not be read (refused from its headers, or
- * too large) and closes the connection once the answer is out, so the unread
- * body costs neither memory nor a reset before the client sees why.
+ * Answers a request whose body will not be stored (refused from its headers,
+ * or too large) and discards the rest of the upload as it comes. The
+ * connection is not cut: a socket closed on unread data sends a reset, which
+ * can reach the client before our answer does. The server's requestTimeout
+ * bounds how long an upload can go on.
  */
 export function refuseBody(req: IncomingMessage, res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  sendJson(res, status, body, { connection: 'close', ...headers });
-  res.once('finish', () => {
-    // Give the client a moment to read the answer before its upload is cut off.
-    const timer = setTimeout(() => req.socket.destroy(), 1000);
-    timer.unref();
-  });
+  sendJson(res, status, body, headers);
   req.resume();
 }
 
