@@ -6,10 +6,11 @@ import type { RecipientRules, RuleVerdict, SuppressionReason } from '../ledger/r
 import type { GroupMember, IntakeMessage, IntakeOutcome, IntakeSuppression } from '../ledger/types.js';
 import type { SyncContactStore } from '../ledger/contacts.js';
 import { checkGroupSize } from '../intake/groups.js';
-import { parseEmail } from '../message/parse.js';
+import { parseEmailBounded } from '../message/bounded-parse.js';
+import { refusal } from '../core/errors.js';
 import type { SmsEncoding } from '../message/encoding.js';
 import type { RemovedBlock } from '../message/text.js';
-import { checkRecipient, checkSender, rulesFor } from '../intake/policy.js';
+import { checkRecipient, checkSender, parseLimitsOf, rulesFor } from '../intake/policy.js';
 import { contactFields, decideData, decideReply, mayUseMergeFields, timingOf, type DataEnvelope } from '../intake/decide.js';
 import { acceptedReply, refusalLine } from '../smtp/replies.js';
 import type { Refusal } from '../core/errors.js';
@@ -102,7 +103,12 @@ export async function explainMail(config: Config, raw: Buffer, options: ExplainO
     return { ...report, reply: first?.verdict === 'refused' ? first.reply : '554 5.5.1 No valid recipients', refused: true };
   }
 
-  const email = await parseEmail(raw);
+  const parsed = await parseEmailBounded(raw, parseLimitsOf(config));
+  if (!parsed.ok) {
+    report.sms = { reply: refusalLine(refusal(parsed.code, `Message refused: ${parsed.reason}`)) };
+    return { ...report, reply: report.sms.reply, refused: true };
+  }
+  const { email } = parsed;
   const contacts = setup && numbers.length > 0 && options.contacts && mayUseMergeFields(email) ? contactFields(options.contacts.contactsByNumber(numbers)) : undefined;
   const envelope: DataEnvelope = {
     mailFrom: from, setup, numbers, postmaster, clientIp: options.ip, sessionRef: 'explain',

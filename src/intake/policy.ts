@@ -5,6 +5,7 @@ import type { Setup } from '../config/schema.js';
 import { refusal, type Refusal } from '../core/errors.js';
 import { parseRecipientNumber } from '../numbers/parse.js';
 import type { TextPolicy } from '../message/text.js';
+import type { ParseLimits } from '../message/bounded-parse.js';
 import type { RecipientRules } from '../ledger/rules.js';
 import type { GroupSelector } from '../ledger/types.js';
 import { checkGroupAddress, looksLikeGroup } from './groups.js';
@@ -31,6 +32,12 @@ function blockListFor(setup: Setup): BlockList | undefined {
     ipRules.set(setup, list);
   }
   return list;
+}
+
+/** What parsing one mail may cost (smtp.max_mime_*, max_html_*): the same for SMTP and explain. */
+export function parseLimitsOf(config: Config): ParseLimits {
+  const smtp = config.main.smtp;
+  return { mime: { maxParts: smtp.max_mime_parts, maxDepth: smtp.max_mime_depth }, html: { maxDepth: smtp.max_html_depth, maxSize: smtp.max_html_size } };
 }
 
 /** A client in any setup's authorize.ip: it gets the capacity kept back by smtp.reserved_clients. */

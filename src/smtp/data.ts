@@ -4,7 +4,7 @@ import { maskNumber, type Logger } from '../core/log.js';
 import type { Metrics } from '../core/metrics.js';
 import type { Clock } from '../core/clock.js';
 import { contactFields, decideData, decideReply, mayUseMergeFields, timingOf, type DataEnvelope } from '../intake/decide.js';
-import { normaliseIp } from '../intake/policy.js';
+import { normaliseIp, parseLimitsOf } from '../intake/policy.js';
 import type { IntakeMessage, IntakeOutcome, Ledger } from '../ledger/types.js';
 import type { BoundedParse } from '../message/bounded-parse.js';
 import { parseSimpleEmail } from '../message/fast-parse.js';
@@ -32,10 +32,9 @@ export interface DataHandlerDeps {
 /** The common single-part plain text mail is parsed here (linear and cheap); anything else by the pool, within the limits. */
 async function parseWithin(pool: ParsePool, config: Config, raw: Buffer): Promise<BoundedParse> {
   const simple = parseSimpleEmail(raw);
-  if (simple) return { ok: true, email: simple };
-  const smtp = config.main.smtp;
-  const limits = { mime: { maxParts: smtp.max_mime_parts, maxDepth: smtp.max_mime_depth }, html: { maxDepth: smtp.max_html_depth, maxSize: smtp.max_html_size } };
-  return pool.parse(raw, limits, smtp.parse_timeout);
+  // A subject that does not decode goes the long way, to be refused there like any undecodable text.
+  if (simple && !simple.subject?.includes('\ufffd')) return { ok: true, email: simple };
+  return pool.parse(raw, parseLimitsOf(config), config.main.smtp.parse_timeout);
 }
 
 function bodyHashOf(raw: Buffer): string {
