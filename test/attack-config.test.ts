@@ -93,8 +93,8 @@ describe('reload off the event loop (item 17)', () => {
 
 describe('logs (item 18)', () => {
   it('masks numbers written with separators, and leaves addresses and dates readable', () => {
-    expect(maskNumbersIn('<+45-20-11-22-33@sms.example.test>')).toBe('<+45-**-**-**-33@sms.example.test>');
-    expect(maskNumbersIn('+45 20 11 22 33 and (020) 1122.33.44')).toBe('+45 ** ** ** 33 and (02*) ****.**.44');
+    expect(maskNumbersIn('<+45-20-11-22-33@sms.example.test>')).toBe('<+45-20-**-**-33@sms.example.test>');
+    expect(maskNumbersIn('+45 20 11 22 33 and (020) 1122.33.44')).toBe('+45 20 ** ** 33 and (020) 11**.**.44');
     expect(maskNumbersIn('from 203.0.113.5 until 2026-11-30T01:02')).toBe('from 203.0.113.5 until 2026-11-30T01:02');
   });
 
@@ -114,6 +114,6 @@ describe('logs (item 18)', () => {
     smtp.close();
     const loud = JSON.stringify(daemon.logs.filter((line) => line.level >= 30));
     expect(loud).not.toMatch(/20-11-22-33|20 11 22 33/);
-    expect(loud).toContain('+45-**-**-**-33');
+    expect(loud).toContain('+45-20-**-**-33');
   });
 });

@@ -3,7 +3,7 @@ import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createManualClock } from '../src/core/clock.js';
 import { csvSafe } from '../src/core/csv-safe.js';
-import { openTestLedger } from './ledger-fixture.js';
+import { intakeMessage, openTestLedger } from './ledger-fixture.js';
 import { startTestDaemon, writeConfig, type TestDaemon, type TestDirs } from './helpers.js';
 
 /*
@@ -126,14 +126,33 @@ describe('a send in the future (item 13)', () => {
 });
 
 describe('receipt replays (item 8)', () => {
-  it('200 replays of one receipt are acknowledged as duplicates and stored once', async () => {
+  it('200 replays of a receipt for a sent SMS are acknowledged as duplicates and stored once', async () => {
     const test = openTestLedger(createManualClock());
+    try {
+      await test.ledger.acceptMessage(intakeMessage(['+4520123456']));
+      const [claimed] = await test.ledger.claimDue(1, 60_000);
+      await test.ledger.recordSent(claimed!.outboxId, 'sim-1', 1);
+      const receipt = { providerMessageId: 'sim-1', status: 'delivered' as const, rawBody: '{"id":"sim-1","status":"delivered"}' };
+      const outcomes = [];
+      for (let i = 0; i < 200; i++) outcomes.push(await test.ledger.applyReceipt(receipt));
+      expect(outcomes[0]).toBe('applied');
+      expect(outcomes.slice(1).every((o) => o === 'duplicate')).toBe(true);
+      expect(test.db.prepare('SELECT count(*) FROM receipts').pluck().get()).toBe(1);
+    } finally {
+      await test.close();
+    }
+  });
+
+  it('replays of a receipt for an id not known yet stay parked (then unknown after the grace) without a row each', async () => {
+    const clock = createManualClock();
+    const test = openTestLedger(clock, { receiptGraceMs: 60_000 });
     try {
       const receipt = { providerMessageId: 'sim-unknown-1', status: 'delivered' as const, rawBody: '{"id":"sim-unknown-1","status":"delivered"}' };
       const outcomes = [];
       for (let i = 0; i < 200; i++) outcomes.push(await test.ledger.applyReceipt(receipt));
-      expect(outcomes[0]).toBe('parked');
-      expect(outcomes.slice(1).every((o) => o === 'duplicate')).toBe(true);
+      clock.advance(60_000);
+      expect(await test.ledger.applyReceipt(receipt)).toBe('unknown');
+      expect(outcomes.every((o) => o === 'parked')).toBe(true);
       expect(test.db.prepare('SELECT count(*) FROM receipts').pluck().get()).toBe(1);
     } finally {
       await test.close();

@@ -40,13 +40,15 @@ const NOT_A_PHONE = /^(\d{1,3}(\.\d{1,3}){3}|\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:
 /**
  * Masks every phone-number-like value in a free text (for log lines that quote
  * an address or a reply), separators or not: six digits or more keep only their
- * first two and last two digits.
+ * first four (five without a +) and last two digits, as maskNumber does.
  */
 export function maskNumbersIn(text: string): string {
   return text.replace(NUMBER_LIKE, (run) => {
     const digits = run.replace(/\D/g, '').length;
     if (digits < 6 || NOT_A_PHONE.test(run.trim())) return run;
+    // As maskNumber: the country code and a little more, and the last two digits.
+    const keep = run.startsWith('+') ? 4 : 5;
     let seen = 0;
-    return run.replace(/\d/g, (digit) => (++seen <= 2 || seen > digits - 2 ? digit : '*'));
+    return run.replace(/\d/g, (digit) => (++seen <= keep || seen > digits - 2 ? digit : '*'));
   });
 }

@@ -24,8 +24,8 @@ export interface ParsePool {
 }
 
 /**
- * A few worker threads that parse MIME mail off the SMTP event loop, one mail
- * each at a time; a mail that takes longer than its budget has its worker
+ * A few worker threads (started when first needed) that parse MIME mail off
+ * the SMTP event loop, one mail each at a time; a mail that takes longer than its budget has its worker
  * terminated (the only way to stop a runaway parse) and a fresh one started.
  */
 export function createParsePool(size: number): ParsePool {
@@ -67,6 +67,9 @@ export function createParsePool(size: number): ParsePool {
   }
 
   function next(): void {
+    // Workers start when first needed: most mail takes the fast path and never needs one.
+    const idle = slots.filter((slot) => !slot.job).length;
+    for (let i = idle; i < queue.length && slots.length < size && !closed; i++) slots.push(spawn());
     for (const slot of slots) {
       if (slot.job || queue.length === 0) continue;
       const job = queue.shift() as Job;
@@ -77,8 +80,6 @@ export function createParsePool(size: number): ParsePool {
       slot.worker.postMessage(job.request);
     }
   }
-
-  for (let i = 0; i < size; i++) slots.push(spawn());
 
   return {
     parse(raw, limits, timeoutMs) {
