@@ -143,7 +143,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     metrics.gauge('mail2sms_outbox_queued', async () => (await readDepth()).queued);
     metrics.gauge('mail2sms_outbox_sending', async () => (await readDepth()).sending);
     metrics.gauge('mail2sms_dispatch_in_flight', () => inFlight());
-    let providerState = () => 'ok'; // likewise
+    let providerState = () => 'ok'; // set once dispatch runs
     const gate = createOptOutGate({ clock, holdMs: 2 * config.main.dispatch.lease });
 
     // Outgoing email (reports, reply and postmaster forwards). Created once: changing
