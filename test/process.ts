@@ -1,3 +1,6 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { parse } from 'yaml';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { createInterface } from 'node:readline';
@@ -25,9 +28,18 @@ export interface Proc {
   kill(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
+/** Whether the ledger the config given with -c names is there already. */
+function ledgerExists(args: string[]): boolean {
+  const at = args.findIndex((arg) => arg === '-c' || arg === '--config');
+  const file = at === -1 ? undefined : args[at + 1];
+  if (!file) return false;
+  const storage = (parse(readFileSync(file, 'utf8')) as { storage?: { path?: string } }).storage?.path;
+  return storage !== undefined && existsSync(resolve(dirname(file), storage));
+}
+
 export function startProcess(args: string[]): Proc {
-  // `serve` never creates a ledger: like `npm start`, create (or update) it first.
-  if (args[0] === 'serve') execFileSync(process.execPath, ['bin/mail2sms.js', 'migrate', ...args.slice(1)], { stdio: 'ignore' });
+  // `serve` never creates a ledger: like `npm start`, create it first (a restart finds it there).
+  if (args[0] === 'serve' && !ledgerExists(args)) execFileSync(process.execPath, ['bin/mail2sms.js', 'migrate', ...args.slice(1)], { stdio: 'ignore' });
   const child = spawn(process.execPath, ['bin/mail2sms.js', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   const lines: string[] = [];
   const watchers: { msg: string; resolve: (v: Record<string, unknown>) => void }[] = [];
