@@ -290,10 +290,10 @@ describe('operations console switched by reload', () => {
     const main = parse(original) as { http: { console: { enabled: boolean } } };
     main.http.console.enabled = false;
     writeFileSync(dirs.configFile, stringify(main));
-    expect(t.daemon.reload()).toEqual({ ok: true, needsRestart: [] });
+    expect(await t.daemon.reload()).toEqual({ ok: true, needsRestart: [] });
     expect((await get('/console/', ONCALL)).status).toBe(404);
     writeFileSync(dirs.configFile, original);
-    expect(t.daemon.reload()).toEqual({ ok: true, needsRestart: [] });
+    expect(await t.daemon.reload()).toEqual({ ok: true, needsRestart: [] });
     const overview = (await (await get('/console/?format=json', ONCALL)).json()) as { lastReload: { ok: boolean } | null };
     expect(overview.lastReload).toMatchObject({ ok: true });
   });
