@@ -1,5 +1,5 @@
 import type { Db } from './db.js';
-import { createCooldownCheck } from './cooldown.js';
+import { createCooldownCheck, type CooldownVerdict } from './cooldown.js';
 
 /*
  * "May this number get this SMS now?" — the organisation-wide rules, read from
@@ -13,7 +13,7 @@ export type SuppressionReason = 'opted_out' | 'no_consent' | 'stale_consent' | '
 /** The global consent switch (STOP / START) is stored under this purpose. */
 export const GLOBAL_PURPOSE = '';
 
-const DAY_MS = 86_400_000;
+export const DAY_MS = 86_400_000;
 
 export interface RecipientRules {
   setupId: string;
@@ -54,6 +54,74 @@ export interface RuleReader {
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
+/*
+ * The verdicts from the facts a backend read (SQLite here, PostgreSQL in
+ * postgres/rules.ts): one wording and one set of edges (half-open intervals,
+ * sliding caps) for every backend.
+ */
+
+export type CapReason = 'daily_limit' | 'number_daily_limit';
+export interface CapCount {
+  n: number;
+  oldest: number | null;
+}
+
+export function consentVerdictOf(
+  facts: { global: ConsentRecord | undefined; optIn: ConsentRecord | undefined; lastSent: number | null },
+  purpose: { name: string; maxSilenceMs: number | null } | null,
+  now: number,
+): RuleVerdict {
+  const { global, optIn } = facts;
+  if (global?.action === 'opt_out') {
+    return { allowed: false, reason: 'opted_out', detail: `opted out at ${iso(global.at)} (${global.source})` };
+  }
+  if (!purpose) return { allowed: true };
+  if (!optIn) return { allowed: false, reason: 'no_consent', detail: `no opt-in for purpose ${purpose.name}` };
+  if (optIn.action === 'opt_out') {
+    return { allowed: false, reason: 'no_consent', detail: `opt-in for purpose ${purpose.name} revoked at ${iso(optIn.at)} (${optIn.source})` };
+  }
+  if (purpose.maxSilenceMs !== null) {
+    const freshSince = Math.max(optIn.at, facts.lastSent ?? 0);
+    // Half-open like the cooldown: exactly max_silence after the last contact the opt-in is stale.
+    if (now - freshSince >= purpose.maxSilenceMs) {
+      return {
+        allowed: false,
+        reason: 'stale_consent',
+        detail: `opt-in for purpose ${purpose.name} is stale: nothing sent under it since ${iso(freshSince)}`,
+      };
+    }
+  }
+  return { allowed: true };
+}
+
+/** `count`: how many of the last `limit` reservations fall in the past 24 hours, and the oldest of them. */
+export function capVerdictOf(count: CapCount, limit: number | null, now: number, reason: CapReason, what: string): RuleVerdict {
+  if (limit === null || count.n < limit) return { allowed: true };
+  // The window slides: a place frees up when the oldest of the last `limit` sends is a day old.
+  const until = (count.oldest ?? now) + DAY_MS;
+  return { allowed: false, reason, until, detail: `${what} reached its limit of ${limit} SMS in 24 hours; free again at ${iso(until)}` };
+}
+
+export function cooldownVerdictOf(blocked: CooldownVerdict): RuleVerdict {
+  if (!blocked.blocked) return { allowed: true };
+  return {
+    allowed: false,
+    reason: 'cooldown',
+    until: blocked.until,
+    detail: blocked.until === null ? 'cooldown: an earlier SMS to this number is still pending' : `cooldown until ${iso(blocked.until)}`,
+  };
+}
+
+/** The cooldown at send time: an earlier due reservation goes first; another channel's SMS inside the interval blocks. */
+export function recheckCooldownOf(facts: { earlierPending: boolean; sentByOthers: number | null }, cooldownMs: number): RuleVerdict {
+  if (facts.earlierPending) {
+    return { allowed: false, reason: 'cooldown', until: null, detail: 'cooldown: an earlier SMS to this number is still pending' };
+  }
+  if (facts.sentByOthers === null) return { allowed: true };
+  const until = facts.sentByOthers + cooldownMs;
+  return { allowed: false, reason: 'cooldown', until, detail: `cooldown: another SMS reached this number at ${iso(facts.sentByOthers)}; free again at ${iso(until)}` };
+}
+
 export function createRuleReader(db: Db): RuleReader {
   const cooldown = createCooldownCheck(db);
   const stmt = {
@@ -88,44 +156,17 @@ export function createRuleReader(db: Db): RuleReader {
 
   function consentVerdict(recipient: string, purpose: { name: string; maxSilenceMs: number | null } | null, now: number): RuleVerdict {
     const global = latestConsent(recipient, GLOBAL_PURPOSE);
-    if (global?.action === 'opt_out') {
-      return { allowed: false, reason: 'opted_out', detail: `opted out at ${iso(global.at)} (${global.source})` };
-    }
-    if (!purpose) return { allowed: true };
+    if (global?.action === 'opt_out' || !purpose) return consentVerdictOf({ global, optIn: undefined, lastSent: null }, purpose, now);
     const optIn = latestConsent(recipient, purpose.name);
-    if (!optIn) return { allowed: false, reason: 'no_consent', detail: `no opt-in for purpose ${purpose.name}` };
-    if (optIn.action === 'opt_out') {
-      return { allowed: false, reason: 'no_consent', detail: `opt-in for purpose ${purpose.name} revoked at ${iso(optIn.at)} (${optIn.source})` };
-    }
-    if (purpose.maxSilenceMs !== null) {
-      const lastSent = (stmt.lastSentForPurpose.get(recipient, purpose.name) as { at: number | null }).at;
-      const freshSince = Math.max(optIn.at, lastSent ?? 0);
-      // Half-open like the cooldown: exactly max_silence after the last contact the opt-in is stale.
-      if (now - freshSince >= purpose.maxSilenceMs) {
-        return {
-          allowed: false,
-          reason: 'stale_consent',
-          detail: `opt-in for purpose ${purpose.name} is stale: nothing sent under it since ${iso(freshSince)}`,
-        };
-      }
-    }
-    return { allowed: true };
+    const lastSent = optIn?.action === 'opt_in' && purpose.maxSilenceMs !== null
+      ? (stmt.lastSentForPurpose.get(recipient, purpose.name) as { at: number | null }).at
+      : null;
+    return consentVerdictOf({ global, optIn, lastSent }, purpose, now);
   }
 
-  function capVerdict(
-    query: typeof stmt.setupCount,
-    key: string,
-    limit: number | null,
-    now: number,
-    reason: 'daily_limit' | 'number_daily_limit',
-    what: string,
-  ): RuleVerdict {
+  function capVerdict(query: typeof stmt.setupCount, key: string, limit: number | null, now: number, reason: CapReason, what: string): RuleVerdict {
     if (limit === null) return { allowed: true };
-    const { n, oldest } = query.get(key, now - DAY_MS, limit) as { n: number; oldest: number | null };
-    if (n < limit) return { allowed: true };
-    // The window slides: a place frees up when the oldest of the last `limit` sends is a day old.
-    const until = (oldest ?? now) + DAY_MS;
-    return { allowed: false, reason, until, detail: `${what} reached its limit of ${limit} SMS in 24 hours; free again at ${iso(until)}` };
+    return capVerdictOf(query.get(key, now - DAY_MS, limit) as CapCount, limit, now, reason, what);
   }
 
   return {
@@ -137,31 +178,15 @@ export function createRuleReader(db: Db): RuleReader {
       if (!setupCap.allowed) return setupCap;
       const numberCap = capVerdict(stmt.numberCount, recipient, rules.numberDailyLimit, now, 'number_daily_limit', 'this number');
       if (!numberCap.allowed) return numberCap;
-      const blocked = cooldown(recipient, rules.cooldownMs, now);
-      if (blocked.blocked) {
-        return {
-          allowed: false,
-          reason: 'cooldown',
-          until: blocked.until,
-          detail: blocked.until === null ? 'cooldown: an earlier SMS to this number is still pending' : `cooldown until ${iso(blocked.until)}`,
-        };
-      }
-      return { allowed: true };
+      return cooldownVerdictOf(cooldown(recipient, rules.cooldownMs, now));
     },
     recheck(recipient, rules, now) {
       const consent = consentVerdict(recipient, rules.purpose === null ? null : { name: rules.purpose, maxSilenceMs: null }, now);
       if (!consent.allowed && !(rules.confirmsOptOut && consent.reason === 'opted_out')) return consent;
-      if (rules.cooldownMs !== null) {
-        if (stmt.earlierPending.get({ recipient, now, outboxId: rules.outboxId })) {
-          return { allowed: false, reason: 'cooldown', until: null, detail: 'cooldown: an earlier SMS to this number is still pending' };
-        }
-        const other = (stmt.sentByOthers.get(recipient, now - rules.cooldownMs, rules.outboxId) as { at: number | null }).at;
-        if (other !== null) {
-          const until = other + rules.cooldownMs;
-          return { allowed: false, reason: 'cooldown', until, detail: `cooldown: another SMS reached this number at ${iso(other)}; free again at ${iso(until)}` };
-        }
-      }
-      return { allowed: true };
+      if (rules.cooldownMs === null) return { allowed: true };
+      const earlierPending = Boolean(stmt.earlierPending.get({ recipient, now, outboxId: rules.outboxId }));
+      const sentByOthers = earlierPending ? null : (stmt.sentByOthers.get(recipient, now - rules.cooldownMs, rules.outboxId) as { at: number | null }).at;
+      return recheckCooldownOf({ earlierPending, sentByOthers }, rules.cooldownMs);
     },
   };
 }

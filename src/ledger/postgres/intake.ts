@@ -1,0 +1,103 @@
+import { createHash } from 'node:crypto';
+import { newQueueId } from '../sqlite/intake.js';
+import type { IntakeMessage, IntakeOutcome, RecipientDecision } from '../types.js';
+import { lockAll, lockKey, numberKey, type PgClient } from './pool.js';
+import { evaluateOn } from './rules.js';
+
+const RETRY_WINDOW_MS = 24 * 3_600_000;
+
+export const INSERT_MESSAGE = `INSERT INTO messages (id, received_at, setup_id, mail_from, header_message_id, body_hash, client_ip, session_ref,
+    sender_name, sms_text, encoding, segments, characters, cooldown_ms, purpose, sms_text_no_clause,
+    subject, expires_at, send_at, sending_window, on_unknown, report_mode)
+  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)`;
+
+export const INSERT_OUTBOX = `INSERT INTO outbox (message_id, recipient, status, reason, blocked_until, dedup_key, idempotency_key,
+    created_at, updated_at, next_attempt_at, stop_clause, setup_id)
+  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10, $11) RETURNING id`;
+
+export const INSERT_RESERVATION = `INSERT INTO sends (recipient, channel, outbox_id, setup_id, state, reserved_at, purpose, due_at)
+  VALUES ($1, $2, $3, $4, 'reserved', $5, $6, $7)`;
+
+export const INSERT_EVENT = 'INSERT INTO events (at, outbox_id, message_id, type, detail) VALUES ($1, $2, $3, $4, $5)';
+
+function dedupKey(message: IntakeMessage, recipient: string): string | null {
+  if (!message.headerMessageId) return null;
+  return createHash('sha256').update([message.mailFrom, message.headerMessageId, message.bodyHash, recipient].join('\0')).digest('hex');
+}
+
+/** The advisory locks intake holds: each recipient's number, and the setup when it has a daily cap (a cap counts across numbers). */
+export function intakeLocks(message: IntakeMessage): bigint[] {
+  const keys = message.recipients.map(numberKey);
+  if (message.rules.dailyLimit !== null) keys.push(lockKey(`setup:${message.setupId}`));
+  return keys;
+}
+
+/**
+ * Intake's write on PostgreSQL, inside the caller's transaction: the locks
+ * first (so fifty mails to one number on three daemons take turns), then the
+ * same steps as the SQLite writer: a retried mail finds its queue id, each
+ * recipient is decided by the rules and reserved in the same transaction.
+ */
+export async function acceptOn(client: PgClient, message: IntakeMessage, now: number): Promise<IntakeOutcome> {
+  await lockAll(client, intakeLocks(message));
+  const queueId = newQueueId(now);
+  const decisions: RecipientDecision[] = [];
+  let originalQueueId: string | undefined;
+  const fresh: { recipient: string; key: string | null }[] = [];
+  for (const recipient of message.recipients) {
+    const key = dedupKey(message, recipient);
+    const original = key
+      ? (await client.query<{ queueId: string }>('SELECT message_id AS "queueId" FROM outbox WHERE dedup_key = $1 AND created_at > $2 LIMIT 1', [key, now - RETRY_WINDOW_MS])).rows[0]
+      : undefined;
+    if (original) {
+      originalQueueId ??= original.queueId;
+      decisions.push({ recipient, outcome: 'duplicate' });
+    } else {
+      fresh.push({ recipient, key });
+    }
+  }
+  if (fresh.length === 0 && originalQueueId) return { queueId: originalQueueId, duplicate: true, decisions };
+
+  await client.query(INSERT_MESSAGE, [
+    queueId, now, message.setupId, message.mailFrom, message.headerMessageId ?? null, message.bodyHash, message.clientIp ?? null, message.sessionRef,
+    message.senderName, message.text, message.measure.encoding, message.measure.segments, message.measure.characters, message.rules.cooldownMs,
+    message.rules.purpose?.name ?? null, message.stopClauseOnce?.text ?? null, message.subject ?? null, message.expiresAt ?? null, message.sendAt ?? null,
+    message.sendingWindow ? JSON.stringify(message.sendingWindow) : null, message.onUnknown ?? 'retry', message.reportMode ?? null,
+  ]);
+  for (const [index, { recipient, key }] of fresh.entries()) {
+    decisions.push(await decideRecipient(client, message, { queueId, recipient, key, index }, now));
+  }
+  return { queueId, duplicate: false, decisions };
+}
+
+async function decideRecipient(
+  client: PgClient,
+  message: IntakeMessage,
+  row: { queueId: string; recipient: string; key: string | null; index: number },
+  now: number,
+): Promise<RecipientDecision> {
+  const { queueId, recipient } = row;
+  // A row never blocks itself: the check runs before this row's reservation exists.
+  const verdict = await evaluateOn(client, recipient, message.rules, now);
+  const blockedUntil = verdict.allowed ? null : (verdict.until ?? null);
+  let stopClause = message.stopClauseAppended ? 1 : 0;
+  if (stopClause && message.stopClauseOnce) {
+    const had = await client.query(
+      `SELECT 1 FROM outbox WHERE recipient = $1 AND stop_clause = 1 AND created_at > $2 AND status NOT IN ('suppressed', 'failed', 'expired', 'rejected') LIMIT 1`,
+      [recipient, now - message.stopClauseOnce.periodMs],
+    );
+    if (had.rowCount) stopClause = 0;
+  }
+  const inserted = await client.query<{ id: number }>(INSERT_OUTBOX, [
+    queueId, recipient, verdict.allowed ? 'queued' : 'suppressed', verdict.allowed ? null : verdict.reason, blockedUntil, row.key,
+    `${queueId}.${row.index}`, now, verdict.allowed ? Math.max(now, message.sendAt ?? now) : null, verdict.allowed ? stopClause : 0, message.setupId,
+  ]);
+  const outboxId = inserted.rows[0]!.id;
+  if (!verdict.allowed) {
+    await client.query(INSERT_EVENT, [now, outboxId, queueId, 'suppressed', `${verdict.reason}: ${verdict.detail}`]);
+    return { recipient, outcome: 'suppressed', reason: verdict.reason, detail: verdict.detail, ...(blockedUntil ? { blockedUntil } : {}) };
+  }
+  const dueAt = message.sendAt !== undefined && message.sendAt > now ? message.sendAt : null;
+  await client.query(INSERT_RESERVATION, [recipient, 'email', outboxId, message.setupId, now, message.rules.purpose?.name ?? null, dueAt]);
+  return { recipient, outcome: 'queued' };
+}

@@ -1,0 +1,225 @@
+import type pg from 'pg';
+import type { Clock } from '../../core/clock.js';
+import { StorageError } from '../../core/errors.js';
+import type { Logger } from '../../core/log.js';
+import { DUE_REPORTS_SQL } from '../notify-queries.js';
+import type { ClaimPolicy, DueReport, LastSms, Ledger, OutboxRow } from '../types.js';
+import { changeConsentOn, recordInboundOn, recordSendsOn } from './consent.js';
+import { acceptOn, INSERT_EVENT } from './intake.js';
+import { inTransaction, lockAll, numberKey, type PgClient, type PgPool } from './pool.js';
+import { createPgQueue, DEFER, RELEASE } from './queue.js';
+import { createPgReceipts, providerIdLock } from './receipts.js';
+import { evaluateOn, optedOut } from './rules.js';
+
+/** NOTIFY channel: a commit that queued rows wakes every daemon's dispatcher. */
+export const QUEUED_CHANNEL = 'mail2sms_queued';
+
+export interface PostgresLedgerDeps {
+  pool: PgPool;
+  clock: Clock;
+  logger: Logger;
+  claimPolicy: ClaimPolicy;
+  receiptGraceMs?: number;
+}
+
+/**
+ * Wraps one provider call: resolves `{ sent: false }` without calling when the
+ * number is opted out. See createPostgresLedger.
+ */
+export type SendGuard = <T>(recipient: string, send: () => Promise<T>) => Promise<{ sent: true; value: T } | { sent: false }>;
+
+export interface PostgresLedger extends Ledger {
+  guardSend: SendGuard;
+  /** Called by the dedicated LISTEN connection (session.ts) when any daemon queued rows. */
+  notifyQueued(): void;
+}
+
+const SELECT_OUTBOX = `SELECT id, message_id AS "queueId", recipient, status, reason, blocked_until AS "blockedUntil", attempts,
+    provider_message_id AS "providerMessageId", created_at AS "createdAt", sent_at AS "sentAt", final_at AS "finalAt" FROM outbox`;
+
+// DUE_REPORTS_SQL is written for SQLite's named parameters; the same text with PostgreSQL's.
+const DUE_REPORTS = DUE_REPORTS_SQL.replace('@sentBefore', '$1').replace('@limit', '$2')
+  .replace(/AS (queueId|setupId|mailFrom|headerMessageId|mode|receivedAt)\b/g, 'AS "$1"');
+
+/**
+ * The ledger on PostgreSQL, for several daemons sharing one database. Every
+ * write is one transaction on a pooled connection; what SQLite gets from its
+ * single writer, this gets from locks:
+ * - per number, a transaction-scoped advisory lock (pool.ts, lockKey): intake's
+ *   check-and-reserve, consent changes and inbound SMS take it, so fifty mails
+ *   to one number over three daemons are decided one after the other;
+ * - claims lock rows with FOR UPDATE SKIP LOCKED and lease them;
+ * - the send guard: a provider call runs inside a transaction that holds the
+ *   number's lock and has just read that the number is not opted out. An
+ *   opt-out (any daemon) waits for that call to end, and every call that
+ *   starts after the opt-out committed sees it: no provider call to a number
+ *   starts after its STOP is committed. This is the in-memory gate of one
+ *   process (consent/gate.ts) made visible to every daemon.
+ */
+export function createPostgresLedger(deps: PostgresLedgerDeps): PostgresLedger {
+  const { pool, clock } = deps;
+  const listeners: (() => void)[] = [];
+  const queue = createPgQueue({ policy: deps.claimPolicy, logger: deps.logger });
+  const receipts = createPgReceipts(deps.receiptGraceMs ?? 600_000);
+  const notifyQueued = () => {
+    for (const listener of listeners) listener();
+  };
+
+  async function run<T>(what: string, fn: (client: PgClient, now: number) => Promise<T>): Promise<T> {
+    const now = clock.now();
+    try {
+      return await inTransaction(pool, (client) => fn(client, now));
+    } catch (error) {
+      throw new StorageError(`${what}: ${(error as Error).message}`, { cause: error });
+    }
+  }
+  async function read<T>(what: string, sql: string, params: unknown[]): Promise<T[]> {
+    try {
+      return (await pool.query(sql, params)).rows as T[];
+    } catch (error) {
+      throw new StorageError(`${what}: ${(error as Error).message}`, { cause: error });
+    }
+  }
+  async function withClient<T>(what: string, fn: (client: PgClient) => Promise<T>): Promise<T> {
+    let client: pg.PoolClient | undefined;
+    try {
+      client = await pool.connect();
+      return await fn(client);
+    } catch (error) {
+      throw new StorageError(`${what}: ${(error as Error).message}`, { cause: error });
+    } finally {
+      client?.release();
+    }
+  }
+  const wake = `SELECT pg_notify('${QUEUED_CHANNEL}', '')`;
+
+  async function update(outboxId: number, sql: string, params: unknown[], then: (client: PgClient, now: number) => Promise<void>, what: string) {
+    await run(what, async (client, now) => {
+      const result = await client.query(sql, [outboxId, now, ...params]);
+      if (result.rowCount) await then(client, now);
+    });
+  }
+
+  const guardSend: SendGuard = async (recipient, send) => {
+    const client = await pool.connect();
+    let connectionLost: Error | undefined;
+    try {
+      // The lock first, the read after it: in READ COMMITTED each statement sees what was committed before it began.
+      await client.query(`BEGIN; SELECT pg_advisory_xact_lock(${String(numberKey(recipient))})`);
+      if (await optedOut(client, recipient)) return { sent: false };
+      return { sent: true, value: await send() };
+    } finally {
+      // Nothing was written: COMMIT only ends the transaction and frees the lock. A connection that fails here is not reused.
+      await client.query('COMMIT').catch((error: Error) => (connectionLost = error));
+      client.release(connectionLost);
+    }
+  };
+
+  return {
+    guardSend,
+    notifyQueued,
+    acceptMessage: (message) =>
+      run('accept message', async (client, now) => {
+        const outcome = await acceptOn(client, message, now);
+        if (outcome.decisions.some((d) => d.outcome === 'queued')) await client.query(wake);
+        return outcome;
+      }),
+    checkRecipient: (recipient, rules) =>
+      withClient('check recipient', (client) => evaluateOn(client, recipient, rules, clock.now())),
+    claimDue: (limit, leaseMs) => run('claim', (client, now) => queue.claim(client, limit, leaseMs, now)),
+    async nextDueAt() {
+      const [row] = await read<{ t: number | null }>('next due', `SELECT least(
+          (SELECT min(next_attempt_at) FROM outbox WHERE status = 'queued'), (SELECT min(lease_until) FROM outbox WHERE status = 'sending')) AS t`, []);
+      return row?.t ?? undefined;
+    },
+    recordSent: (outboxId, providerMessageId, parts) =>
+      run('record sent', async (client, now) => {
+        await providerIdLock(client, providerMessageId);
+        const marked = await client.query(
+          `UPDATE outbox SET status = 'sent', provider_message_id = $2, parts = $3, sent_at = $4, updated_at = $4, lease_until = NULL
+            WHERE id = $1 AND status = 'sending'`,
+          [outboxId, providerMessageId, parts ?? null, now],
+        );
+        if (!marked.rowCount) return;
+        await client.query(`UPDATE sends SET state = 'sent', sent_at = $1 WHERE outbox_id = $2 AND state = 'reserved'`, [now, outboxId]);
+        await client.query(INSERT_EVENT, [now, outboxId, null, 'sent', `provider id ${providerMessageId}${parts && parts > 1 ? ` (${parts} parts)` : ''}`]);
+        await receipts.applyParked(client, providerMessageId, now);
+      }),
+    recordUnknown: (outboxId, reason) =>
+      update(outboxId, `UPDATE outbox SET status = 'unknown', reason = $3, final_at = $2, updated_at = $2, lease_until = NULL WHERE id = $1 AND status = 'sending'`, [reason],
+        async (client, now) => {
+          await client.query(`UPDATE sends SET state = 'sent', sent_at = $1 WHERE outbox_id = $2 AND state = 'reserved'`, [now, outboxId]);
+          await client.query(INSERT_EVENT, [now, outboxId, null, 'unknown', reason]);
+        }, 'record unknown'),
+    recordRetry: (outboxId, reason, nextAttemptAt) =>
+      update(outboxId, `UPDATE outbox SET status = 'queued', reason = $3, next_attempt_at = $4, updated_at = $2, lease_until = NULL WHERE id = $1 AND status = 'sending'`,
+        [reason, nextAttemptAt],
+        async (client, now) => {
+          await client.query(INSERT_EVENT, [now, outboxId, null, 'retry', `${reason}; next attempt ${new Date(nextAttemptAt).toISOString()}`]);
+          await client.query(wake);
+        }, 'record retry'),
+    releaseClaim: (outboxId, reason, nextAttemptAt) =>
+      run('release claim', async (client, now) => {
+        if ((await client.query(DEFER, [outboxId, nextAttemptAt, now])).rowCount) await client.query(INSERT_EVENT, [now, outboxId, null, 'held', reason]);
+      }),
+    recordFailure: (outboxId, reason) =>
+      update(outboxId, `UPDATE outbox SET status = 'failed', reason = $3, final_at = $2, updated_at = $2, lease_until = NULL WHERE id = $1 AND status IN ('queued', 'sending')`,
+        [reason],
+        async (client, now) => {
+          await client.query(RELEASE, [now, outboxId]);
+          await client.query(INSERT_EVENT, [now, outboxId, null, 'failed', reason]);
+        }, 'record failure'),
+    async queueDepth() {
+      const [row] = await read<{ queued: number; sending: number }>('queue depth',
+        `SELECT (SELECT count(*) FROM outbox WHERE status = 'queued') AS queued, (SELECT count(*) FROM outbox WHERE status = 'sending') AS sending`, []);
+      return row ?? { queued: 0, sending: 0 };
+    },
+    applyReceipt: (r) => run('receipt', (client, now) => receipts.receipt(client, r, now)),
+    changeConsent: (changes) => run('consent', (client, now) => changeConsentOn(client, changes, now)),
+    recordExternalSends: (sends) => run('external sends', (client) => recordSendsOn(client, sends)),
+    recordInbound: (sms) =>
+      run('inbound', async (client, now) => {
+        const { queued, ...outcome } = await recordInboundOn(client, sms, now);
+        if (queued) await client.query(wake);
+        return outcome;
+      }),
+    async dueReports(limit, sentBefore) {
+      const rows = await read<Omit<DueReport, 'outcomes'>>('due reports', DUE_REPORTS, [sentBefore, limit]);
+      const reports: DueReport[] = [];
+      for (const row of rows) {
+        const outcomes = await read<DueReport['outcomes'][number]>('report outcomes',
+          'SELECT recipient, status, reason, coalesce(final_at, sent_at, updated_at) AS at FROM outbox WHERE message_id = $1 ORDER BY id', [row.queueId]);
+        reports.push({ ...row, outcomes });
+      }
+      return reports;
+    },
+    markReported: (queueId, note) =>
+      run('mark reported', async (client, now) => {
+        const marked = await client.query('UPDATE messages SET report_sent_at = $1 WHERE id = $2 AND report_sent_at IS NULL', [now, queueId]);
+        if (!marked.rowCount) return false;
+        await client.query(INSERT_EVENT, [now, null, queueId, 'report', note]);
+        return true;
+      }),
+    async lastSmsTo(recipient) {
+      const [row] = await read<LastSms>('last sms', `SELECT o.message_id AS "queueId", o.sent_at AS "sentAt", m.setup_id AS "setupId", m.mail_from AS "mailFrom",
+              m.header_message_id AS "headerMessageId", m.subject, m.sender_name AS "senderName"
+         FROM outbox o JOIN messages m ON m.id = o.message_id
+        WHERE o.recipient = $1 AND o.status IN ('sent', 'delivered') AND m.mail_from != ''
+        ORDER BY o.sent_at DESC, o.id DESC LIMIT 1`, [recipient]);
+      return row;
+    },
+    outbox: (filter = {}) => {
+      if (filter.queueId) return read<OutboxRow>('outbox', `${SELECT_OUTBOX} WHERE message_id = $1 ORDER BY id`, [filter.queueId]);
+      if (filter.recipient) return read<OutboxRow>('outbox', `${SELECT_OUTBOX} WHERE recipient = $1 ORDER BY id`, [filter.recipient]);
+      return read<OutboxRow>('outbox', `${SELECT_OUTBOX} ORDER BY id`, []);
+    },
+    onQueued(listener) {
+      listeners.push(listener);
+    },
+    async close() {
+      // The pool is the caller's (daemon or test): it closes it after everything that uses it.
+    },
+  };
+}
+
+export { lockAll };
