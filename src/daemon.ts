@@ -8,6 +8,11 @@ import type { Logger } from './core/log.js';
 import { startLedgerThread } from './ledger/thread.js';
 import { watchLedgerFile } from './ledger/file-guard.js';
 import { StorageError } from './core/errors.js';
+import { openPostgresLedger } from './ledger/postgres/open.js';
+import type { SendGuard } from './ledger/postgres/ledger.js';
+import { describeTarget } from './ledger/postgres/pool.js';
+import type { PgSession } from './ledger/postgres/session.js';
+import { createClaimPolicy } from './dispatch/claim-policy.js';
 import type { Ledger } from './ledger/types.js';
 import { createHttpApi, INBOUND_PATH, RECEIPTS_PATH } from './http/server.js';
 import { createProviderSimulator, type ProviderSimulator } from './simulator/server.js';
@@ -32,7 +37,67 @@ import { createReporter } from './notify/reporter.js';
 import { createReplyForwarder } from './notify/reply-forwarder.js';
 
 export function pidFileFor(config: Config): string {
-  return join(dirname(config.storagePath), 'mail2sms.pid');
+  // On PostgreSQL there is no ledger file: next to the config (one per node).
+  return join(dirname(config.storage.type === 'sqlite' ? config.storage.path : config.file), 'mail2sms.pid');
+}
+
+function storageLabel(config: Config): string {
+  return config.storage.type === 'sqlite' ? config.storage.path : `postgres ${describeTarget(config.storage.url)}`;
+}
+
+interface OpenedLedger {
+  ledger: Ledger;
+  migrations: { applied: string[]; version: number };
+  /** Resolves if the ledger can no longer be used (the SQLite thread died). */
+  failed: Promise<Error>;
+  guardSend?: SendGuard;
+  session?: PgSession;
+  close(): Promise<void>;
+}
+
+/** SQLite in its own thread, or PostgreSQL in this one (its I/O is asynchronous already). */
+async function openLedger(config: Config, logger: Logger, clock: Clock): Promise<OpenedLedger> {
+  const storage = config.storage;
+  if (storage.type === 'postgres') {
+    const pg = await openPostgresLedger({
+      url: storage.url, pool: storage.pool, clock, logger: logger.child({ stage: 'ledger' }), claimPolicy: createClaimPolicy(),
+      receiptGraceMs: config.main.dispatch.receipt_grace,
+    });
+    // A database that goes away makes calls fail (451 to clients, retries in dispatch) until it is back; nothing to die of.
+    return { ledger: pg.ledger, migrations: pg.migrations, failed: new Promise<Error>(() => undefined), guardSend: pg.ledger.guardSend, session: pg.session, close: pg.close };
+  }
+  const thread = await startLedgerThread({
+    path: storage.path,
+    bookkeepingDelayMs: storage.bookkeepingDelayMs,
+    receiptGraceMs: config.main.dispatch.receipt_grace,
+    logLevel: config.main.log.level,
+    logger,
+    clock,
+  });
+  return { ledger: thread, migrations: thread.migrations, failed: thread.failed, close: () => thread.close() };
+}
+
+/** Tries for the dispatcher lock every `everyMs` until it has it; says so when it is won or lost. */
+function startElection(session: PgSession, deps: { everyMs: number; logger: Logger; onElected(): void }): () => void {
+  let was = false;
+  const tick = async () => {
+    const now = await session.tryLead();
+    if (now && !was) {
+      deps.logger.info('elected dispatcher: this daemon sends for the organisation (dispatch.rate_limit)');
+      deps.onElected();
+    } else if (!now && was) {
+      deps.logger.warn('no longer the elected dispatcher');
+    } else if (!now && !was && !announced) {
+      announced = true;
+      deps.logger.info('another daemon is the elected dispatcher; this one takes over if it goes away');
+    }
+    was = now;
+  };
+  let announced = false;
+  void tick();
+  const timer = setInterval(() => void tick(), deps.everyMs);
+  timer.unref();
+  return () => clearInterval(timer);
 }
 
 export interface DaemonOptions {
@@ -77,27 +142,22 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   };
 
   // Before anything binds a port: a second start names the running daemon instead of failing on EADDRINUSE.
-  assertNotRunning(pidFileFor(config), `${formatListen(config.main.smtp.listen)} (ledger ${config.storagePath})`);
+  assertNotRunning(pidFileFor(config), `${formatListen(config.main.smtp.listen)} (ledger ${storageLabel(config)})`);
   try {
-    const ledger = await startLedgerThread({
-      path: config.storagePath,
-      bookkeepingDelayMs: config.main.storage.bookkeeping_delay,
-      receiptGraceMs: config.main.dispatch.receipt_grace,
-      logLevel: config.main.log.level,
-      logger,
-      clock,
-    });
-    const { applied, version } = ledger.migrations;
+    const opened = await openLedger(config, logger, clock);
+    const { ledger } = opened;
+    const { applied, version } = opened.migrations;
     if (applied.length > 0) logger.info({ applied, version }, 'database migrated');
-    steps.push({ name: 'ledger', stop: () => ledger.close() });
-    const ledgerFile = watchLedgerFile(config.storagePath, {
+    steps.push({ name: 'ledger', stop: () => opened.close() });
+    // A SQLite ledger is a file that must stay the one we opened; PostgreSQL has no file to watch.
+    const ledgerFile = config.storage.type !== 'sqlite' ? undefined : watchLedgerFile(config.storage.path, {
       intervalMs: 1000,
       onLost: (problem) => logger.fatal({ storage: config.storagePath }, `${problem}; refusing mail with 451 until restarted on the right file (restore it from a backup)`),
     });
-    steps.push({ name: 'ledger file watch', stop: async () => ledgerFile.stop() });
+    if (ledgerFile) steps.push({ name: 'ledger file watch', stop: async () => ledgerFile.stop() });
     // Intake checks the file before every answer: a 250 into a deleted ledger would be a lie.
     const guardFile = async () => {
-      const problem = ledgerFile.problem();
+      const problem = ledgerFile?.problem();
       if (problem) throw new StorageError(problem);
     };
     const intakeLedger: Pick<Ledger, 'acceptMessage' | 'checkRecipient' | 'groupMembers' | 'contactsByNumber'> = {
@@ -173,7 +233,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       startedAt,
       pid: process.pid,
       host: hostname(),
-      ledger: { backend: 'sqlite', path: config.storagePath },
+      ledger: config.storage.type === 'sqlite' ? { backend: 'sqlite', path: config.storage.path } : { backend: 'postgres', path: describeTarget(config.storage.url) },
       dispatching: true,
       ...(lastReload ? { lastReload } : {}),
     });
@@ -196,9 +256,9 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       metrics,
       maxConcurrentBodies: config.main.http.max_concurrent_bodies,
       health: async () => {
-        const file = ledgerFile.problem();
-        // The thread answers a read only while it holds the database.
-        const thread = await ledger.queueDepth().then(() => undefined, (error: unknown) => `ledger thread: ${(error as Error).message}`);
+        const file = ledgerFile?.problem();
+        // The thread (or PostgreSQL) answers a read only while it holds the database.
+        const thread = await ledger.queueDepth().then(() => undefined, (error: unknown) => `${config.storage.type === 'sqlite' ? 'ledger thread' : 'ledger'}: ${(error as Error).message}`);
         return { ledger: file ?? thread ?? 'ok', provider: providerState() };
       },
       routes: {
@@ -236,6 +296,8 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     inboundUrl = publicUrl + INBOUND_PATH;
 
     const d = config.main.dispatch;
+    // A provider rate limit is one budget for the organisation: with several daemons, one elected daemon dispatches.
+    const election = opened.session && d.rate_limit > 0 ? opened.session : undefined;
     const dispatcher: Dispatcher = createDispatcher({
       ledger,
       provider,
@@ -252,12 +314,18 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       ratePerSecond: d.rate_limit,
       metrics,
       gate,
+      ...(opened.guardSend ? { guard: opened.guardSend } : {}),
+      ...(election ? { mayDispatch: election.isLeader } : {}),
     });
     inFlight = () => dispatcher.inFlight();
     providerState = () => dispatcher.providerState();
     ledger.onQueued(() => dispatcher.wake());
     dispatcher.start();
     steps.push({ name: 'dispatch', stop: () => dispatcher.stop(d.shutdown_timeout) });
+    if (election) {
+      const stopElection = startElection(election, { everyMs: Math.min(d.poll_interval, 1000), logger, onElected: () => dispatcher.wake() });
+      steps.push({ name: 'dispatcher election', stop: async () => stopElection() });
+    }
 
     if (relay) {
       const reporter = createReporter({ ledger, relay, getConfig: () => config, clock, logger, metrics });
@@ -283,7 +351,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     steps.push({ name: 'pid file', stop: async () => rmSync(pidFile, { force: true }) });
 
     const ports = { smtp: smtpPort, http: httpPort, ...(simulatorPort !== undefined ? { simulator: simulatorPort } : {}) };
-    logger.info({ ports, setups: config.setups.map((s) => s.id), storage: config.storagePath }, 'mail2sms ready');
+    logger.info({ ports, setups: config.setups.map((s) => s.id), storage: storageLabel(config) }, 'mail2sms ready');
 
     const reloader = createReloader({
       running: () => config,
@@ -301,7 +369,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       if (!stopping) logger.info({ smtpGraceMs: SHUTDOWN_GRACE_MS, shutdownTimeoutMs: d.shutdown_timeout }, 'shutting down: no new mail, idle SMTP clients closed, in-flight sends may finish');
       return (stopping ??= stopAll().then(() => logger.info('mail2sms stopped')));
     };
-    const failed = ledger.failed.then(async (error) => {
+    const failed = opened.failed.then(async (error) => {
       logger.fatal({ err: error }, 'the ledger is gone; stopping so the service manager can restart us');
       await stop();
       return error;

@@ -47,7 +47,7 @@ export async function startTestPostgres(): Promise<TestPostgres> {
   const port = await freePort();
   const [postgres, args] = command(join(bin, 'postgres'), [
     '-D', data, '-p', String(port), '-h', '127.0.0.1', '-k', dir,
-    '-c', 'fsync=off', '-c', 'full_page_writes=off', '-c', 'max_connections=300', '-c', 'log_min_messages=fatal',
+    '-c', 'fsync=off', '-c', 'full_page_writes=off', '-c', 'max_connections=300', '-c', 'log_min_messages=fatal', '-c', 'track_commit_timestamp=on',
   ]);
   const server: ChildProcess = spawn(postgres, args, { stdio: 'ignore' });
   const exited = new Promise<void>((resolve) => server.once('exit', () => resolve()));

@@ -9,7 +9,7 @@ import { parseInstant } from '../core/units.js';
 import { toCsv } from '../core/tabular.js';
 import { csvSafeRecord } from '../core/csv-safe.js';
 import { parseTable, type TableRow } from '../core/table.js';
-import { CliFailure, configOption, load } from './common.js';
+import { CliFailure, configOption, load, sqlitePath } from './common.js';
 import type { Config } from '../config/load.js';
 import { EXIT } from './exit.js';
 
@@ -172,7 +172,7 @@ export function registerLedgerCommands(program: Command, out: (text: string) => 
           ...(opts.purpose ? { purpose: opts.purpose } : {}),
         }];
       }
-      const db = openLedger(config.storagePath, false);
+      const db = openLedger(sqlitePath(config), false);
       try {
         const result = createConsentStore(db).recordSends(sends);
         out(`recorded ${result.recorded} send(s)${result.duplicates ? `; ${result.duplicates} already recorded (same channel and ref)` : ''}\n`);
@@ -189,7 +189,7 @@ export function registerLedgerCommands(program: Command, out: (text: string) => 
       throw new CliFailure(`--purpose: "${opts.purpose}" is not declared under consent.purposes (declared: ${Object.keys(config.main.consent.purposes).join(', ') || 'none'})`, EXIT.usage);
     }
     const recipient = readNumber(number, opts.country);
-    const db = openLedger(config.storagePath, false);
+    const db = openLedger(sqlitePath(config), false);
     try {
       const [event] = createConsentStore(db).change(
         [{ recipient, action, source: opts.source, ...(opts.purpose ? { purpose: opts.purpose } : {}), ...(opts.evidence ? { evidence: opts.evidence } : {}), ...(opts.at ? { at: readTime(opts.at, '--at') } : {}) }],
@@ -246,7 +246,7 @@ export function registerLedgerCommands(program: Command, out: (text: string) => 
           ...(evidence ? { evidence } : {}),
         };
       });
-      const db = openLedger(config.storagePath, false);
+      const db = openLedger(sqlitePath(config), false);
       try {
         const written = createConsentStore(db).change(changes, Date.now());
         out(`imported ${written.length} opt-in(s) for purpose ${opts.purpose}\n`);
@@ -265,7 +265,7 @@ export function registerLedgerCommands(program: Command, out: (text: string) => 
     .action((number: string, opts: { country?: string; json?: boolean; config: string }) => {
       const config = load(opts.config);
       const recipient = readNumber(number, opts.country);
-      const db = openLedger(config.storagePath, true);
+      const db = openLedger(sqlitePath(config), true);
       try {
         const store = createConsentStore(db);
         const current = store.current(recipient);
@@ -294,7 +294,7 @@ export function registerLedgerCommands(program: Command, out: (text: string) => 
       const config = load(opts.config);
       if (opts.format !== 'csv' && opts.format !== 'ndjson') throw new CliFailure(`--format: "${opts.format}" is not csv or ndjson`, EXIT.usage);
       const since = opts.since ? readTime(opts.since, '--since') : undefined;
-      const db = openLedger(config.storagePath, true);
+      const db = openLedger(sqlitePath(config), true);
       try {
         const events = createConsentStore(db).events(since === undefined ? {} : { since });
         const header = ['id', 'at', 'recorded_at', 'number', 'purpose', 'action', 'previous', 'source', 'evidence'];
@@ -322,7 +322,7 @@ export function registerLedgerCommands(program: Command, out: (text: string) => 
       const recipient = readNumber(number, opts.country);
       const limit = Number(opts.limit);
       if (!Number.isInteger(limit) || limit < 1) throw new CliFailure('--limit: must be a positive whole number', EXIT.usage);
-      const db = openLedger(config.storagePath, true);
+      const db = openLedger(sqlitePath(config), true);
       try {
         const entries = createConsentStore(db).history(recipient, limit);
         if (opts.json) return out(JSON.stringify(entries.map((e) => ({ ...e, at: ISO(e.at), ...(e.sentAt !== undefined ? { sentAt: ISO(e.sentAt) } : {}), ...(e.finalAt !== undefined ? { finalAt: ISO(e.finalAt) } : {}) })), null, 2) + '\n');

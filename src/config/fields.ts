@@ -57,3 +57,18 @@ export const secretField = (env: Env = process.env) =>
     }
     return expanded;
   });
+
+/**
+ * A PostgreSQL connection URL (a secret: it carries the password). Checked
+ * for its form only; the daemon connects at startup. The message never
+ * repeats the value.
+ */
+export const postgresUrl = (env: Env = process.env) =>
+  secretField(env).refine((value) => {
+    try {
+      const url = new URL(value);
+      return (url.protocol === 'postgres:' || url.protocol === 'postgresql:') && (url.hostname !== '' || url.searchParams.has('host'));
+    } catch {
+      return false;
+    }
+  }, { message: 'is not a PostgreSQL URL (postgres://user:password@host:5432/database)' });

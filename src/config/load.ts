@@ -12,8 +12,10 @@ export interface Config {
   main: MainConfig;
   setups: readonly Setup[];
   senders: SenderIndex;
-  /** Absolute path of the SQLite file. */
+  /** Absolute path of the SQLite file; '' when the ledger is on PostgreSQL (see `storage`). */
   storagePath: string;
+  /** Which ledger: the SQLite file, or a PostgreSQL database shared by several daemons. */
+  storage: StorageConfig;
   /** Where the provider posts receipts. */
   publicUrl: string;
   /** STARTTLS certificate and key, read when the config was loaded. */
@@ -21,6 +23,10 @@ export interface Config {
   /** SMTP AUTH users of every setup, by user name. */
   users: ReadonlyMap<string, { setup: Setup; passwordHash: string }>;
 }
+
+export type StorageConfig =
+  | { type: 'sqlite'; path: string; bookkeepingDelayMs: number; retentionMs: number | null }
+  | { type: 'postgres'; url: string; pool: number; retentionMs: number | null };
 
 export interface ConfigIssue {
   file: string;
@@ -307,12 +313,17 @@ export function loadConfig(mainFile: string): Config {
   if (issues.length > 0) throw new ConfigError(issues);
 
   const http = main.value.http.listen;
+  const declared = main.value.storage;
+  const storage: StorageConfig = declared.type === 'postgres'
+    ? { type: 'postgres', url: declared.url, pool: declared.pool, retentionMs: declared.retention }
+    : { type: 'sqlite', path: resolve(dir, declared.path), bookkeepingDelayMs: declared.bookkeeping_delay, retentionMs: declared.retention };
   return deepFreeze({
     file,
     main: main.value,
     setups,
     senders: index,
-    storagePath: resolve(dir, main.value.storage.path),
+    storagePath: storage.type === 'sqlite' ? storage.path : '',
+    storage,
     publicUrl: (main.value.http.public_url ?? `http://${http.host.includes(':') ? `[${http.host}]` : http.host}:${http.port}`).replace(/\/$/, ''),
     tls,
     users,

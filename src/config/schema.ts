@@ -2,7 +2,7 @@ import { isIP } from 'node:net';
 import { z } from 'zod';
 import { isSupportedCountry, type CountryCode } from 'libphonenumber-js/max';
 import { parseListen, parseSize, type ListenAddress } from '../core/units.js';
-import { DOMAIN_RE, LOCAL_RE, duration, durationOrOff, emailAddress, secretField } from './fields.js';
+import { DOMAIN_RE, LOCAL_RE, duration, durationOrOff, emailAddress, postgresUrl, secretField } from './fields.js';
 import type { CutMarker } from '../message/strip.js';
 import { HASH_PATTERN } from '../core/passwords.js';
 import { DEFAULT_KEYWORDS, keywordsSchema } from '../consent/keywords.js';
@@ -451,11 +451,27 @@ export const mainSchema = z.strictObject({
   sms_domains: z.array(domain).min(1, 'lists no SMS domain'),
   postmaster: emailAddress.optional(),
   setups_dir: z.string().default('setups'),
-  storage: z.strictObject({
-    path: z.string().min(1),
-    /** How long dispatch bookkeeping (sent, retries, receipts) may wait to share a commit. */
-    bookkeeping_delay: durationOrOff().transform((ms) => ms ?? 0).default(10),
-  }),
+  storage: z.discriminatedUnion('type', [
+    z.strictObject({
+      /** The embedded default: one daemon, one SQLite file. */
+      type: z.literal('sqlite').optional(),
+      path: z.string().min(1),
+      /** How long dispatch bookkeeping (sent, retries, receipts) may wait to share a commit. */
+      bookkeeping_delay: durationOrOff().transform((ms) => ms ?? 0).default(10),
+      /** Finished rows older than this are deleted daily (consent events are kept); off = keep everything. */
+      retention: durationOrOff().default(null),
+    }),
+    z.strictObject({
+      /** Several daemons sharing one ledger. */
+      type: z.literal('postgres'),
+      /** postgres://user:password@host:5432/database; `${ENV}` references are read from the environment. */
+      url: postgresUrl(),
+      /** Connections this daemon keeps to the database (besides one for LISTEN and dispatcher election). */
+      pool: z.number().int().min(2).max(1000).default(10),
+      /** Finished rows older than this are deleted daily (consent events are kept); off = keep everything. */
+      retention: durationOrOff().default(null),
+    }),
+  ]),
   http: z.strictObject({
     listen,
     /** Base URL the provider uses to reach our receipts endpoint; defaults to http://<listen>. */

@@ -26,6 +26,14 @@ export interface DispatcherOptions {
   random?: () => number;
   /** Checked in the same step that starts the provider call: a number whose opt-out is being committed is not sent to. */
   gate?: { isClosed(recipient: string): boolean };
+  /**
+   * Wraps each provider call when several daemons share the ledger: the call
+   * runs only if the number is not opted out, under the number's lock, so an
+   * opt-out committed by any daemon stops every later call (PostgreSQL's guardSend).
+   */
+  guard?: <T>(recipient: string, send: () => Promise<T>) => Promise<{ sent: true; value: T } | { sent: false }>;
+  /** False while another daemon is the elected dispatcher (a provider rate limit shared by several daemons). */
+  mayDispatch?: () => boolean;
 }
 
 export interface Dispatcher {
@@ -85,14 +93,28 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       await ledger.recordUnknown(sms.outboxId, reason);
       return;
     }
-    const calling = performance.now();
-    const result = await provider.send({
-      to: sms.recipient,
-      from: sms.senderName,
-      text: sms.text,
-      idempotencyKey: sms.idempotencyKey,
-      callbackUrl: options.callbackUrl,
-    });
+    let calling = performance.now();
+    // Timed from when the call starts: a guard may first wait for the number's lock.
+    const call = () => {
+      calling = performance.now();
+      return provider.send({
+        to: sms.recipient,
+        from: sms.senderName,
+        text: sms.text,
+        idempotencyKey: sms.idempotencyKey,
+        callbackUrl: options.callbackUrl,
+      });
+    };
+    // The confirmation of a STOP is the one SMS an opted-out number still gets: it needs no guard.
+    const guarded = options.guard && !sms.confirmsOptOut ? await options.guard(sms.recipient, call) : { sent: true as const, value: await call() };
+    if (!guarded.sent) {
+      // Opted out since the claim (at another daemon, perhaps): the next claim suppresses the row.
+      log.info({ to: maskNumber(sms.recipient) }, 'opted out since the claim; not sending');
+      metrics.inc('mail2sms_dispatch_total', { result: 'held_for_opt_out' });
+      await ledger.releaseClaim(sms.outboxId, 'the number opted out after the claim', clock.now());
+      return;
+    }
+    const result = guarded.value;
     let recorded: Promise<void>;
     let outcome: 'sent' | 'retry' | 'failed' | 'unknown';
     const now = clock.now();
@@ -174,6 +196,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     try {
       do {
         again = false;
+        if (options.mayDispatch && !options.mayDispatch()) break;
         const allowed = Math.min(options.concurrency - active.size, allowance());
         if (allowed <= 0) break;
         const claimed = await ledger.claimDue(allowed, options.leaseMs);

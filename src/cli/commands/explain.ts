@@ -4,7 +4,7 @@ import Database from 'better-sqlite3';
 import { migrate } from '../../ledger/db.js';
 import { createRuleReader } from '../../ledger/rules.js';
 import { createContactStore } from '../../ledger/contacts.js';
-import { CliFailure, configOption, load } from '../common.js';
+import { CliFailure, configOption, load, sqlitePath } from '../common.js';
 import { EXIT } from '../exit.js';
 import { explainMail, formatExplain } from '../explain.js';
 import type { Command } from 'commander';
@@ -33,7 +33,7 @@ export function registerExplainCommands(program: Command, { out, setExit }: CliI
       if (isIP(opts.ip) === 0) throw new CliFailure(`--ip: "${opts.ip}" is not an IP address`, EXIT.usage);
       // Consent, caps and cooldown are read from the ledger if there is one; explain never writes.
       // No ledger yet: an empty one in memory, so the rules still answer (no consent recorded, nothing sent).
-      const db = existsSync(config.storagePath) ? new Database(config.storagePath, { readonly: true, fileMustExist: true }) : emptyLedger();
+      const db = existsSync(sqlitePath(config)) ? new Database(sqlitePath(config), { readonly: true, fileMustExist: true }) : emptyLedger();
       try {
         let rules: ReturnType<typeof createRuleReader> | undefined;
         let contacts: ReturnType<typeof createContactStore> | undefined;
@@ -41,7 +41,7 @@ export function registerExplainCommands(program: Command, { out, setExit }: CliI
           rules = db ? createRuleReader(db) : undefined;
           contacts = db ? createContactStore(db) : undefined;
         } catch (error) {
-          throw new CliFailure(`cannot read the ledger ${config.storagePath}: ${(error as Error).message} (run \`mail2sms migrate\` if it was written by an older version)`, EXIT.software);
+          throw new CliFailure(`cannot read the ledger ${sqlitePath(config)}: ${(error as Error).message} (run \`mail2sms migrate\` if it was written by an older version)`, EXIT.software);
         }
         const report = await explainMail(config, raw, {
           ...(opts.from ? { from: opts.from } : {}),

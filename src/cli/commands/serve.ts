@@ -1,4 +1,5 @@
 import { AlreadyRunningError, describeListenError } from '../../core/instance.js';
+import { StorageError } from '../../core/errors.js';
 import { createLogger } from '../../core/log.js';
 import type { Config } from '../../config/load.js';
 import { startDaemon } from '../../daemon.js';
@@ -24,7 +25,8 @@ export function registerServeCommands(program: Command, { setExit }: CliIo): voi
         daemon = await startDaemon({ config, logger });
       } catch (error) {
         // Expected failures (another daemon, a port taken) are one line in the log and on stderr; anything else keeps its stack in the log.
-        const expected = error instanceof AlreadyRunningError ? error.message : describeListenError(error, listenRoles(config));
+        // A database we cannot reach is expected too (exit 69): its message names host and port, never the password.
+        const expected = error instanceof AlreadyRunningError || error instanceof StorageError ? error.message : describeListenError(error, listenRoles(config));
         if (expected) logger.fatal({ reason: expected }, 'startup failed');
         else logger.fatal({ err: error }, 'startup failed');
         logger.flush();

@@ -4,15 +4,16 @@ import type { ConsentAction, ConsentChange, ConsentEvent, ExternalSend } from '.
 import { GLOBAL_PURPOSE } from '../rules.js';
 import type { InboundOutcome, InboundRecord } from '../types.js';
 import { INSERT_EVENT, INSERT_MESSAGE, INSERT_OUTBOX, INSERT_RESERVATION } from './intake.js';
-import { lockAll, numberKey, type PgClient } from './pool.js';
+import { numberKey, type PgClient } from './pool.js';
 
 /**
- * Consent changes take the number's lock: an opt-out waits for a provider
+ * Consent changes run holding consentLocks: an opt-out waits for a provider
  * call to that number that a send guard holds, and once it commits no daemon
  * starts another (see ledger.ts, guardSend).
  */
+export const consentLocks = (changes: readonly { recipient: string }[]) => changes.map((c) => numberKey(c.recipient));
+
 export async function changeConsentOn(client: PgClient, changes: readonly ConsentChange[], now: number): Promise<ConsentEvent[]> {
-  await lockAll(client, changes.map((c) => numberKey(c.recipient)));
   const written: ConsentEvent[] = [];
   for (const c of changes) {
     const purpose = c.purpose ?? GLOBAL_PURPOSE;
@@ -60,9 +61,8 @@ async function queueAnswer(client: PgClient, sms: InboundRecord & { reply: NonNu
   return queueId;
 }
 
-/** An inbound SMS, stored as evidence and acted on in one transaction; a webhook delivered twice (to any daemon) acts once. */
+/** An inbound SMS, stored as evidence and acted on in one transaction (holding the sender's number lock); a webhook delivered twice (to any daemon) acts once. */
 export async function recordInboundOn(client: PgClient, sms: InboundRecord, now: number): Promise<InboundOutcome & { queued: boolean }> {
-  await lockAll(client, [numberKey(sms.from)]);
   const action = sms.kind === 'opt_out' ? 'opted out' : sms.kind === 'opt_in' ? 'opted in' : sms.kind === 'help' ? 'help sent' : 'no keyword';
   const inserted = await client.query<{ id: number }>(
     `INSERT INTO inbound_messages (received_at, provider_id, sender, recipient, text, keyword, action) VALUES ($1, $2, $3, $4, $5, $6, $7)

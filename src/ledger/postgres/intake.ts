@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { newQueueId } from '../sqlite/intake.js';
 import type { IntakeMessage, IntakeOutcome, RecipientDecision } from '../types.js';
-import { lockAll, lockKey, numberKey, type PgClient } from './pool.js';
+import { lockKey, numberKey, type PgClient } from './pool.js';
 import { evaluateOn } from './rules.js';
 
 const RETRY_WINDOW_MS = 24 * 3_600_000;
@@ -18,6 +18,13 @@ export const INSERT_OUTBOX = `INSERT INTO outbox (message_id, recipient, status,
 export const INSERT_RESERVATION = `INSERT INTO sends (recipient, channel, outbox_id, setup_id, state, reserved_at, purpose, due_at)
   VALUES ($1, $2, $3, $4, 'reserved', $5, $6, $7)`;
 
+// A queued row and its reservation in one statement (one round trip).
+const INSERT_QUEUED = `WITH o AS (
+    INSERT INTO outbox (message_id, recipient, status, dedup_key, idempotency_key, created_at, updated_at, next_attempt_at, stop_clause, setup_id)
+    VALUES ($1, $2, 'queued', $3, $4, $5, $5, $6, $7, $8) RETURNING id)
+  INSERT INTO sends (recipient, channel, outbox_id, setup_id, state, reserved_at, purpose, due_at)
+  SELECT $2, 'email', o.id, $8, 'reserved', $5, $9, $10 FROM o`;
+
 export const INSERT_EVENT = 'INSERT INTO events (at, outbox_id, message_id, type, detail) VALUES ($1, $2, $3, $4, $5)';
 
 function dedupKey(message: IntakeMessage, recipient: string): string | null {
@@ -33,13 +40,12 @@ export function intakeLocks(message: IntakeMessage): bigint[] {
 }
 
 /**
- * Intake's write on PostgreSQL, inside the caller's transaction: the locks
- * first (so fifty mails to one number on three daemons take turns), then the
+ * Intake's write on PostgreSQL, inside the caller's transaction, which holds
+ * intakeLocks (so fifty mails to one number on three daemons take turns): the
  * same steps as the SQLite writer: a retried mail finds its queue id, each
  * recipient is decided by the rules and reserved in the same transaction.
  */
 export async function acceptOn(client: PgClient, message: IntakeMessage, now: number): Promise<IntakeOutcome> {
-  await lockAll(client, intakeLocks(message));
   const queueId = newQueueId(now);
   const decisions: RecipientDecision[] = [];
   let originalQueueId: string | undefined;
@@ -88,16 +94,19 @@ async function decideRecipient(
     );
     if (had.rowCount) stopClause = 0;
   }
+  if (verdict.allowed) {
+    const dueAt = message.sendAt !== undefined && message.sendAt > now ? message.sendAt : null;
+    await client.query(INSERT_QUEUED, [
+      queueId, recipient, row.key, `${queueId}.${row.index}`, now, Math.max(now, message.sendAt ?? now), stopClause, message.setupId,
+      message.rules.purpose?.name ?? null, dueAt,
+    ]);
+    // No 'queued' event: the outbox row itself records it (created_at), as on SQLite.
+    return { recipient, outcome: 'queued' };
+  }
   const inserted = await client.query<{ id: number }>(INSERT_OUTBOX, [
-    queueId, recipient, verdict.allowed ? 'queued' : 'suppressed', verdict.allowed ? null : verdict.reason, blockedUntil, row.key,
-    `${queueId}.${row.index}`, now, verdict.allowed ? Math.max(now, message.sendAt ?? now) : null, verdict.allowed ? stopClause : 0, message.setupId,
+    queueId, recipient, 'suppressed', verdict.reason, blockedUntil, row.key, `${queueId}.${row.index}`, now, null, 0, message.setupId,
   ]);
   const outboxId = inserted.rows[0]!.id;
-  if (!verdict.allowed) {
-    await client.query(INSERT_EVENT, [now, outboxId, queueId, 'suppressed', `${verdict.reason}: ${verdict.detail}`]);
-    return { recipient, outcome: 'suppressed', reason: verdict.reason, detail: verdict.detail, ...(blockedUntil ? { blockedUntil } : {}) };
-  }
-  const dueAt = message.sendAt !== undefined && message.sendAt > now ? message.sendAt : null;
-  await client.query(INSERT_RESERVATION, [recipient, 'email', outboxId, message.setupId, now, message.rules.purpose?.name ?? null, dueAt]);
-  return { recipient, outcome: 'queued' };
+  await client.query(INSERT_EVENT, [now, outboxId, queueId, 'suppressed', `${verdict.reason}: ${verdict.detail}`]);
+  return { recipient, outcome: 'suppressed', reason: verdict.reason, detail: verdict.detail, ...(blockedUntil ? { blockedUntil } : {}) };
 }

@@ -4,12 +4,12 @@ import { StorageError } from '../../core/errors.js';
 import type { Logger } from '../../core/log.js';
 import { DUE_REPORTS_SQL } from '../notify-queries.js';
 import type { ClaimPolicy, DueReport, LastSms, Ledger, OutboxRow } from '../types.js';
-import { changeConsentOn, recordInboundOn, recordSendsOn } from './consent.js';
-import { acceptOn, INSERT_EVENT } from './intake.js';
-import { inTransaction, lockAll, numberKey, type PgClient, type PgPool } from './pool.js';
+import { changeConsentOn, consentLocks, recordInboundOn, recordSendsOn } from './consent.js';
+import { acceptOn, INSERT_EVENT, intakeLocks } from './intake.js';
+import { inTransaction, numberKey, type PgClient, type PgPool } from './pool.js';
 import { createPgQueue, DEFER, RELEASE } from './queue.js';
 import { createPgReceipts, providerIdLock } from './receipts.js';
-import { evaluateOn, optedOut } from './rules.js';
+import { evaluateOn, OPTED_OUT } from './rules.js';
 
 /** NOTIFY channel: a commit that queued rows wakes every daemon's dispatcher. */
 export const QUEUED_CHANNEL = 'mail2sms_queued';
@@ -33,6 +33,15 @@ export interface PostgresLedger extends Ledger {
   /** Called by the dedicated LISTEN connection (session.ts) when any daemon queued rows. */
   notifyQueued(): void;
 }
+
+// The send recorded in one statement: the row, its reservation, its event; and whether receipts wait parked for this id.
+const RECORD_SENT = `WITH o AS (
+    UPDATE outbox SET status = 'sent', provider_message_id = $2, parts = $3, sent_at = $4, updated_at = $4, lease_until = NULL
+     WHERE id = $1 AND status = 'sending' RETURNING id),
+  s AS (UPDATE sends SET state = 'sent', sent_at = $4 WHERE outbox_id IN (SELECT id FROM o) AND state = 'reserved'),
+  e AS (INSERT INTO events (at, outbox_id, message_id, type, detail) SELECT $4, id, NULL, 'sent', $5 FROM o)
+  SELECT (SELECT count(*) FROM o) AS marked,
+         (SELECT count(*) FROM receipts WHERE provider_message_id = $2 AND outcome = 'parked') AS parked`;
 
 const SELECT_OUTBOX = `SELECT id, message_id AS "queueId", recipient, status, reason, blocked_until AS "blockedUntil", attempts,
     provider_message_id AS "providerMessageId", created_at AS "createdAt", sent_at AS "sentAt", final_at AS "finalAt" FROM outbox`;
@@ -65,10 +74,12 @@ export function createPostgresLedger(deps: PostgresLedgerDeps): PostgresLedger {
     for (const listener of listeners) listener();
   };
 
-  async function run<T>(what: string, fn: (client: PgClient, now: number) => Promise<T>): Promise<T> {
+  type Tx = { notifyOnCommit(channel: string): void };
+  /** One transaction; `locks` are taken with its BEGIN. Times are the caller's clock when the call is made. */
+  async function run<T>(what: string, fn: (client: PgClient, now: number, tx: Tx) => Promise<T>, locks: Iterable<bigint> = []): Promise<T> {
     const now = clock.now();
     try {
-      return await inTransaction(pool, (client) => fn(client, now));
+      return await inTransaction(pool, (client, tx) => fn(client, now, tx), locks);
     } catch (error) {
       throw new StorageError(`${what}: ${(error as Error).message}`, { cause: error });
     }
@@ -91,7 +102,6 @@ export function createPostgresLedger(deps: PostgresLedgerDeps): PostgresLedger {
       client?.release();
     }
   }
-  const wake = `SELECT pg_notify('${QUEUED_CHANNEL}', '')`;
 
   async function update(outboxId: number, sql: string, params: unknown[], then: (client: PgClient, now: number) => Promise<void>, what: string) {
     await run(what, async (client, now) => {
@@ -104,9 +114,12 @@ export function createPostgresLedger(deps: PostgresLedgerDeps): PostgresLedger {
     const client = await pool.connect();
     let connectionLost: Error | undefined;
     try {
-      // The lock first, the read after it: in READ COMMITTED each statement sees what was committed before it began.
-      await client.query(`BEGIN; SELECT pg_advisory_xact_lock(${String(numberKey(recipient))})`);
-      if (await optedOut(client, recipient)) return { sent: false };
+      // One round trip, three statements: in READ COMMITTED each statement sees what was committed before *it*
+      // began, so the read after the lock sees an opt-out whose transaction held the lock before us.
+      const results = (await client.query(
+        `BEGIN; SELECT pg_advisory_xact_lock(${String(numberKey(recipient))}); ${OPTED_OUT.replace('$1', client.escapeLiteral(recipient))}`,
+      )) as unknown as pg.QueryResult<{ action: string }>[];
+      if (results[2]?.rows[0]?.action === 'opt_out') return { sent: false };
       return { sent: true, value: await send() };
     } finally {
       // Nothing was written: COMMIT only ends the transaction and frees the lock. A connection that fails here is not reused.
@@ -119,11 +132,11 @@ export function createPostgresLedger(deps: PostgresLedgerDeps): PostgresLedger {
     guardSend,
     notifyQueued,
     acceptMessage: (message) =>
-      run('accept message', async (client, now) => {
+      run('accept message', async (client, now, tx) => {
         const outcome = await acceptOn(client, message, now);
-        if (outcome.decisions.some((d) => d.outcome === 'queued')) await client.query(wake);
+        if (outcome.decisions.some((d) => d.outcome === 'queued')) tx.notifyOnCommit(QUEUED_CHANNEL);
         return outcome;
-      }),
+      }, intakeLocks(message)),
     checkRecipient: (recipient, rules) =>
       withClient('check recipient', (client) => evaluateOn(client, recipient, rules, clock.now())),
     claimDue: (limit, leaseMs) => run('claim', (client, now) => queue.claim(client, limit, leaseMs, now)),
@@ -134,17 +147,10 @@ export function createPostgresLedger(deps: PostgresLedgerDeps): PostgresLedger {
     },
     recordSent: (outboxId, providerMessageId, parts) =>
       run('record sent', async (client, now) => {
-        await providerIdLock(client, providerMessageId);
-        const marked = await client.query(
-          `UPDATE outbox SET status = 'sent', provider_message_id = $2, parts = $3, sent_at = $4, updated_at = $4, lease_until = NULL
-            WHERE id = $1 AND status = 'sending'`,
-          [outboxId, providerMessageId, parts ?? null, now],
-        );
-        if (!marked.rowCount) return;
-        await client.query(`UPDATE sends SET state = 'sent', sent_at = $1 WHERE outbox_id = $2 AND state = 'reserved'`, [now, outboxId]);
-        await client.query(INSERT_EVENT, [now, outboxId, null, 'sent', `provider id ${providerMessageId}${parts && parts > 1 ? ` (${parts} parts)` : ''}`]);
-        await receipts.applyParked(client, providerMessageId, now);
-      }),
+        const { rows } = await client.query<{ marked: number; parked: number }>(RECORD_SENT, [outboxId, providerMessageId, parts ?? null, now,
+          `provider id ${providerMessageId}${parts && parts > 1 ? ` (${parts} parts)` : ''}`]);
+        if (rows[0]?.marked && rows[0].parked) await receipts.applyParked(client, providerMessageId, now);
+      }, [providerIdLock(providerMessageId)]),
     recordUnknown: (outboxId, reason) =>
       update(outboxId, `UPDATE outbox SET status = 'unknown', reason = $3, final_at = $2, updated_at = $2, lease_until = NULL WHERE id = $1 AND status = 'sending'`, [reason],
         async (client, now) => {
@@ -156,7 +162,6 @@ export function createPostgresLedger(deps: PostgresLedgerDeps): PostgresLedger {
         [reason, nextAttemptAt],
         async (client, now) => {
           await client.query(INSERT_EVENT, [now, outboxId, null, 'retry', `${reason}; next attempt ${new Date(nextAttemptAt).toISOString()}`]);
-          await client.query(wake);
         }, 'record retry'),
     releaseClaim: (outboxId, reason, nextAttemptAt) =>
       run('release claim', async (client, now) => {
@@ -174,15 +179,15 @@ export function createPostgresLedger(deps: PostgresLedgerDeps): PostgresLedger {
         `SELECT (SELECT count(*) FROM outbox WHERE status = 'queued') AS queued, (SELECT count(*) FROM outbox WHERE status = 'sending') AS sending`, []);
       return row ?? { queued: 0, sending: 0 };
     },
-    applyReceipt: (r) => run('receipt', (client, now) => receipts.receipt(client, r, now)),
-    changeConsent: (changes) => run('consent', (client, now) => changeConsentOn(client, changes, now)),
+    applyReceipt: (r) => run('receipt', (client, now) => receipts.receipt(client, r, now), [providerIdLock(r.providerMessageId)]),
+    changeConsent: (changes) => run('consent', (client, now) => changeConsentOn(client, changes, now), consentLocks(changes)),
     recordExternalSends: (sends) => run('external sends', (client) => recordSendsOn(client, sends)),
     recordInbound: (sms) =>
-      run('inbound', async (client, now) => {
+      run('inbound', async (client, now, tx) => {
         const { queued, ...outcome } = await recordInboundOn(client, sms, now);
-        if (queued) await client.query(wake);
+        if (queued) tx.notifyOnCommit(QUEUED_CHANNEL);
         return outcome;
-      }),
+      }, [numberKey(sms.from)]),
     async dueReports(limit, sentBefore) {
       const rows = await read<Omit<DueReport, 'outcomes'>>('due reports', DUE_REPORTS, [sentBefore, limit]);
       const reports: DueReport[] = [];
@@ -222,4 +227,3 @@ export function createPostgresLedger(deps: PostgresLedgerDeps): PostgresLedger {
   };
 }
 
-export { lockAll };

@@ -21,7 +21,7 @@ export function connectionOptions(url: string): pg.ClientConfig {
  * rather than an unhandled 'error' that would end the process.
  */
 export function createPgPool(url: string, size: number, onIdleError: (error: Error) => void = () => undefined): PgPool {
-  const pool = new pg.Pool({ ...connectionOptions(url), max: size, idleTimeoutMillis: 30_000 });
+  const pool = new pg.Pool({ ...connectionOptions(url), max: size, idleTimeoutMillis: 30_000, connectionTimeoutMillis: 10_000 });
   pool.on('error', onIdleError);
   return pool;
 }
@@ -59,29 +59,48 @@ export function sortedKeys(keys: Iterable<bigint>): string[] {
 
 /** Transaction-scoped advisory locks, taken in key order; released by COMMIT or ROLLBACK. */
 export async function lockAll(client: PgClient, keys: Iterable<bigint>): Promise<void> {
-  const sorted = sortedKeys(keys);
-  if (sorted.length === 0) return;
-  // One statement; unnest keeps the array's order, so the locks are taken in key order.
-  await client.query('SELECT pg_advisory_xact_lock(k) FROM unnest($1::bigint[]) WITH ORDINALITY AS t(k, i) ORDER BY i', [sorted]);
+  const sql = lockSql(keys);
+  if (sql) await client.query(sql);
+}
+
+/**
+ * The statement that takes the locks, one call per key in key order. The keys
+ * are integers we computed, so they are written into the text: it can then
+ * share a round trip with BEGIN (a simple query may hold several statements).
+ */
+export function lockSql(keys: Iterable<bigint>): string {
+  return sortedKeys(keys).map((key) => `SELECT pg_advisory_xact_lock(${key});`).join(' ');
 }
 
 const RETRYABLE = new Set(['40001', '40P01']);
 
-/** Runs `fn` in one transaction on a pooled connection; a serialisation failure or deadlock is retried once. */
-export async function inTransaction<T>(pool: PgPool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+/**
+ * Runs `fn` in one transaction on a pooled connection; a deadlock or
+ * serialisation failure is retried (twice). `locks` are taken with BEGIN, in
+ * the same round trip; `fn` may ask for a NOTIFY sent with COMMIT.
+ */
+export async function inTransaction<T>(
+  pool: PgPool,
+  fn: (client: pg.PoolClient, tx: { notifyOnCommit(channel: string): void }) => Promise<T>,
+  locks: Iterable<bigint> = [],
+): Promise<T> {
+  const begin = `BEGIN; ${lockSql(locks)}`;
   for (let attempt = 1; ; attempt++) {
     const client = await pool.connect();
+    let notify = '';
+    let broken: Error | undefined;
     try {
-      await client.query('BEGIN');
-      const result = await fn(client);
-      await client.query('COMMIT');
+      await client.query(begin);
+      const result = await fn(client, { notifyOnCommit: (channel) => void (notify = `SELECT pg_notify('${channel}', ''); `) });
+      await client.query(`${notify}COMMIT`);
       return result;
     } catch (error) {
-      await client.query('ROLLBACK').catch(() => undefined);
+      await client.query('ROLLBACK').catch((rollbackError: Error) => (broken = rollbackError));
       if (attempt < 3 && RETRYABLE.has((error as { code?: string }).code ?? '')) continue;
       throw error;
     } finally {
-      client.release();
+      // A connection that cannot even roll back is dropped, not handed out again.
+      client.release(broken);
     }
   }
 }

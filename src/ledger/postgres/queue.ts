@@ -95,7 +95,6 @@ export function createPgQueue(deps: { policy: ClaimPolicy; logger: Logger }) {
       logger.info({ qid: row.queueId, outbox: row.id, reason: verdict.reason }, 'suppressed at send time');
       return undefined;
     }
-    await client.query(INSERT_EVENT, [now, row.id, row.queueId, 'claimed', `attempt ${row.attempts}`]);
     return {
       outboxId: row.id, queueId: row.queueId, recipient: row.recipient, senderName: row.senderName, text: row.text, setupId: row.setupId,
       idempotencyKey: row.idempotencyKey, attempt: row.attempts, createdAt: row.createdAt, onUnknown: row.onUnknown,
@@ -104,6 +103,8 @@ export function createPgQueue(deps: { policy: ClaimPolicy; logger: Logger }) {
 
   async function claim(client: PgClient, limit: number, leaseMs: number, now: number): Promise<ClaimedSms[]> {
     const ids = (await client.query<{ id: number }>(EXPIRED_LEASES, [now, limit])).rows.map((r) => r.id);
+    // Claimed again after a lease ran out (a daemon died mid-send?): the earlier call may have sent it.
+    const leaseExpired = new Set(ids);
     if (ids.length < limit) ids.push(...(await dueRows(client, limit - ids.length, now)));
     if (ids.length === 0) return [];
     const leased = (await client.query<LeasedRow>(LEASE, [ids, now + leaseMs, now])).rows;
@@ -112,7 +113,15 @@ export function createPgQueue(deps: { policy: ClaimPolicy; logger: Logger }) {
     const claimed: ClaimedSms[] = [];
     for (const row of leased) {
       const sms = await admit(client, row, now);
-      if (sms) claimed.push(sms);
+      if (sms) claimed.push(leaseExpired.has(row.id) ? { ...sms, leaseExpired: true } : sms);
+    }
+    // One statement for every 'claimed' event of this claim.
+    if (claimed.length > 0) {
+      await client.query(
+        `INSERT INTO events (at, outbox_id, message_id, type, detail) SELECT $1, id, qid, 'claimed', 'attempt ' || attempt
+           FROM unnest($2::bigint[], $3::text[], $4::int[]) AS t(id, qid, attempt)`,
+        [now, claimed.map((c) => c.outboxId), claimed.map((c) => c.queueId), claimed.map((c) => c.attempt)],
+      );
     }
     return claimed;
   }

@@ -1,6 +1,6 @@
 import type { OutboxStatus, Receipt, ReceiptOutcome, ReceiptStatus } from '../types.js';
 import { INSERT_EVENT } from './intake.js';
-import { lockAll, lockKey, type PgClient } from './pool.js';
+import { lockKey, type PgClient } from './pool.js';
 import { RELEASE } from './queue.js';
 
 const TERMINAL: ReadonlySet<OutboxStatus> = new Set(['delivered', 'failed', 'expired', 'rejected', 'suppressed']);
@@ -14,7 +14,7 @@ type ParkedRow = { id: number; status: ReceiptStatus; errorCode: string | null; 
  * moment: both take this lock, so a receipt is either parked before the send
  * is recorded (and the send applies it) or finds the row.
  */
-export const providerIdLock = (client: PgClient, providerMessageId: string) => lockAll(client, [lockKey(`provider-id:${providerMessageId}`)]);
+export const providerIdLock = (providerMessageId: string) => lockKey(`provider-id:${providerMessageId}`);
 
 /** The receipt rules of ../sqlite/receipts.ts on PostgreSQL: idempotent, never backwards, per part, parked when early. */
 export function createPgReceipts(receiptGraceMs: number) {
@@ -57,8 +57,8 @@ export function createPgReceipts(receiptGraceMs: number) {
       'SELECT id, status, message_id AS "queueId", parts FROM outbox WHERE provider_message_id = $1 FOR UPDATE', [providerMessageId],
     )).rows[0];
 
+  /** The caller holds providerIdLock(r.providerMessageId). */
   async function receipt(client: PgClient, r: Receipt, now: number): Promise<ReceiptOutcome> {
-    await providerIdLock(client, r.providerMessageId);
     const row = await byProviderId(client, r.providerMessageId);
     let outcome: ReceiptOutcome;
     if (row) {

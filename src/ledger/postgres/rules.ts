@@ -82,11 +82,5 @@ export async function recheckOn(
   return recheckCooldownOf({ earlierPending: row.earlier_pending, sentByOthers: row.sent_by_others }, rules.cooldownMs);
 }
 
-/** The latest global consent of a number: what the send guard checks under the number's lock. */
-export async function optedOut(client: PgClient, recipient: string): Promise<boolean> {
-  const { rows } = await client.query<{ action: string }>(
-    'SELECT action FROM consent_events WHERE recipient = $1 AND purpose = $2 ORDER BY id DESC LIMIT 1',
-    [recipient, GLOBAL_PURPOSE],
-  );
-  return rows[0]?.action === 'opt_out';
-}
+/** The latest global consent of a number ($1): what the send guard reads under the number's lock. */
+export const OPTED_OUT = `SELECT action FROM consent_events WHERE recipient = $1 AND purpose = '${GLOBAL_PURPOSE}' ORDER BY id DESC LIMIT 1`;
