@@ -13,6 +13,9 @@ import type { SendGuard } from './ledger/postgres/ledger.js';
 import { describeTarget } from './ledger/postgres/pool.js';
 import type { PgSession } from './ledger/postgres/session.js';
 import { createClaimPolicy } from './dispatch/claim-policy.js';
+import { openDatabase } from './ledger/db.js';
+import { purgePostgres } from './ledger/postgres/purge.js';
+import { purgeSqlite, type PurgeReport } from './ledger/purge.js';
 import type { Ledger } from './ledger/types.js';
 import { createHttpApi, INBOUND_PATH, RECEIPTS_PATH } from './http/server.js';
 import { createProviderSimulator, type ProviderSimulator } from './simulator/server.js';
@@ -52,6 +55,8 @@ interface OpenedLedger {
   failed: Promise<Error>;
   guardSend?: SendGuard;
   session?: PgSession;
+  /** storage.retention: deletes finished rows older than `cutoff` (src/ledger/purge.ts). */
+  purge(cutoff: number): Promise<PurgeReport>;
   close(): Promise<void>;
 }
 
@@ -64,7 +69,10 @@ async function openLedger(config: Config, logger: Logger, clock: Clock): Promise
       receiptGraceMs: config.main.dispatch.receipt_grace,
     });
     // A database that goes away makes calls fail (451 to clients, retries in dispatch) until it is back; nothing to die of.
-    return { ledger: pg.ledger, migrations: pg.migrations, failed: new Promise<Error>(() => undefined), guardSend: pg.ledger.guardSend, session: pg.session, close: pg.close };
+    return {
+      ledger: pg.ledger, migrations: pg.migrations, failed: new Promise<Error>(() => undefined), guardSend: pg.ledger.guardSend, session: pg.session,
+      purge: (cutoff) => purgePostgres(pg.pool, cutoff), close: pg.close,
+    };
   }
   const thread = await startLedgerThread({
     path: storage.path,
@@ -74,7 +82,35 @@ async function openLedger(config: Config, logger: Logger, clock: Clock): Promise
     logger,
     clock,
   });
-  return { ledger: thread, migrations: thread.migrations, failed: thread.failed, close: () => thread.close() };
+  const purge = async (cutoff: number) => {
+    // Its own connection: the ledger thread keeps writing meanwhile (WAL; busy_timeout covers the short waits).
+    const db = openDatabase(storage.path);
+    try {
+      return purgeSqlite(db, cutoff);
+    } finally {
+      db.close();
+    }
+  };
+  return { ledger: thread, migrations: thread.migrations, failed: thread.failed, purge, close: () => thread.close() };
+}
+
+/** storage.retention: a purge a minute after start, then daily. */
+function startRetention(opened: OpenedLedger, deps: { retentionMs: number; clock: Clock; logger: Logger }): () => void {
+  const run = () => {
+    const cutoff = deps.clock.now() - deps.retentionMs;
+    opened.purge(cutoff).then(
+      (report) => deps.logger.info({ cutoff: new Date(cutoff).toISOString(), deleted: report }, 'retention: finished rows purged; consent events kept'),
+      (error: unknown) => deps.logger.error({ err: error }, 'retention purge failed; tried again tomorrow'),
+    );
+  };
+  const first = setTimeout(run, 60_000);
+  const daily = setInterval(run, 86_400_000);
+  first.unref();
+  daily.unref();
+  return () => {
+    clearTimeout(first);
+    clearInterval(daily);
+  };
 }
 
 /** Tries for the dispatcher lock every `everyMs` until it has it; says so when it is won or lost. */
@@ -166,6 +202,11 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       acceptMessage: (message) => guardFile().then(() => ledger.acceptMessage(message)),
       checkRecipient: (recipient, rules) => guardFile().then(() => ledger.checkRecipient(recipient, rules)),
     };
+
+    if (config.storage.retentionMs !== null) {
+      const stopRetention = startRetention(opened, { retentionMs: config.storage.retentionMs, clock, logger });
+      steps.push({ name: 'retention', stop: async () => stopRetention() });
+    }
 
     const providerConfig = config.main.provider;
     let simulatorUrl: string | undefined;

@@ -400,6 +400,12 @@ const groupsConfig = z
 
 export type GroupConfig = z.output<typeof groupSchema>;
 
+/** How long finished rows are kept (`mail2sms purge` runs daily with it); at least 2 days: the caps look back 24 hours. */
+const retention = () =>
+  durationOrOff()
+    .refine((ms) => ms === null || ms >= 2 * 86_400_000, { message: 'must be at least 2d (the daily caps look back 24 hours), or off' })
+    .default(null);
+
 export const mainSchema = z.strictObject({
   $schema: z.string().optional(),
   /** Contact groups senders may address as <group>@<sms domain>: fixed (`board: {}`) or dynamic (`where:`). */
@@ -459,7 +465,7 @@ export const mainSchema = z.strictObject({
       /** How long dispatch bookkeeping (sent, retries, receipts) may wait to share a commit. */
       bookkeeping_delay: durationOrOff().transform((ms) => ms ?? 0).default(10),
       /** Finished rows older than this are deleted daily (consent events are kept); off = keep everything. */
-      retention: durationOrOff().default(null),
+      retention: retention(),
     }),
     z.strictObject({
       /** Several daemons sharing one ledger. */
@@ -469,7 +475,7 @@ export const mainSchema = z.strictObject({
       /** Connections this daemon keeps to the database (besides one for LISTEN and dispatcher election). */
       pool: z.number().int().min(2).max(1000).default(10),
       /** Finished rows older than this are deleted daily (consent events are kept); off = keep everything. */
-      retention: durationOrOff().default(null),
+      retention: retention(),
     }),
   ]),
   http: z.strictObject({

@@ -5,12 +5,13 @@ import type { MigrationReport } from '../db.js';
 import type { ClaimPolicy } from '../types.js';
 import { createPostgresLedger, QUEUED_CHANNEL, type PostgresLedger } from './ledger.js';
 import { migratePostgres } from './migrate.js';
-import { createPgPool, describeTarget } from './pool.js';
+import { createPgPool, describeTarget, type PgPool } from './pool.js';
 import { startPgSession, type PgSession } from './session.js';
 
 export interface OpenedPostgres {
   ledger: PostgresLedger;
   session: PgSession;
+  pool: PgPool;
   migrations: MigrationReport;
   close(): Promise<void>;
 }
@@ -51,6 +52,7 @@ export async function openPostgresLedger(deps: {
   return {
     ledger,
     session,
+    pool,
     migrations,
     async close() {
       await session.close();
