@@ -51,7 +51,7 @@ async function queueAnswer(client: PgClient, sms: InboundRecord & { reply: NonNu
   const queueId = newQueueId(now);
   const { reply } = sms;
   await client.query(INSERT_MESSAGE, [
-    queueId, now, KEYWORD_SETUP, '', null, '', null, `inbound#${inboundId}`, reply.senderName, reply.text, reply.measure.encoding,
+    queueId, now, KEYWORD_SETUP, '', null, '', null, `inbound#${inboundId}${sms.kind === 'opt_out' ? ':opt-out' : ''}`, reply.senderName, reply.text, reply.measure.encoding,
     reply.measure.segments, reply.measure.characters, null, null, null, null, null, null, null, 'retry', null,
   ]);
   const outbox = await client.query<{ id: number }>(INSERT_OUTBOX, [queueId, sms.from, 'queued', null, null, null, `${queueId}.0`, now, now, 0, KEYWORD_SETUP]);

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { newQueueId } from '../sqlite/intake.js';
+import { CONVERSATION_WINDOW_MS, newQueueId } from '../sqlite/intake.js';
 import type { IntakeMessage, IntakeOutcome, RecipientDecision } from '../types.js';
 import { lockKey, numberKey, type PgClient } from './pool.js';
 import { evaluateOn } from './rules.js';
@@ -23,7 +23,7 @@ const INSERT_QUEUED = `WITH o AS (
     INSERT INTO outbox (message_id, recipient, status, dedup_key, idempotency_key, created_at, updated_at, next_attempt_at, stop_clause, setup_id)
     VALUES ($1, $2, 'queued', $3, $4, $5, $5, $6, $7, $8) RETURNING id)
   INSERT INTO sends (recipient, channel, outbox_id, setup_id, state, reserved_at, purpose, due_at)
-  SELECT $2, 'email', o.id, $8, 'reserved', $5, $9, $10 FROM o`;
+  SELECT $2, 'email', o.id, $8, 'reserved', $5, $9, $10 FROM o RETURNING outbox_id AS id`;
 
 export const INSERT_EVENT = 'INSERT INTO events (at, outbox_id, message_id, type, detail) VALUES ($1, $2, $3, $4, $5)';
 
@@ -63,6 +63,8 @@ export async function acceptOn(client: PgClient, message: IntakeMessage, now: nu
     }
   }
   if (fresh.length === 0 && originalQueueId) return { queueId: originalQueueId, duplicate: true, decisions };
+  const talk = await conversation(client, message, now);
+  if (talk) message = { ...message, rules: { ...message.rules, cooldownMs: null } };
 
   await client.query(INSERT_MESSAGE, [
     queueId, now, message.setupId, message.mailFrom, message.headerMessageId ?? null, message.bodyHash, message.clientIp ?? null, message.sessionRef,
@@ -71,15 +73,29 @@ export async function acceptOn(client: PgClient, message: IntakeMessage, now: nu
     message.sendingWindow ? JSON.stringify(message.sendingWindow) : null, message.onUnknown ?? 'retry', message.reportMode ?? null,
   ]);
   for (const [index, { recipient, key }] of fresh.entries()) {
-    decisions.push(await decideRecipient(client, message, { queueId, recipient, key, index }, now));
+    decisions.push(await decideRecipient(client, message, { queueId, recipient, key, index, talk }, now));
   }
   return { queueId, duplicate: false, decisions };
+}
+
+/**
+ * A mail answering a forwarded SMS reply continues the conversation the phone
+ * started (../sqlite/intake.ts): to that number alone, within the window, the
+ * setup's cooldown does not hold it back.
+ */
+async function conversation(client: PgClient, message: IntakeMessage, now: number): Promise<{ inboundId: number } | undefined> {
+  if (message.answersInbound === undefined || message.recipients.length !== 1) return undefined;
+  const { rows } = await client.query<{ sender: string; receivedAt: number }>(
+    'SELECT sender, received_at AS "receivedAt" FROM inbound_messages WHERE id = $1', [message.answersInbound]);
+  const inbound = rows[0];
+  if (!inbound || inbound.sender !== message.recipients[0] || now - inbound.receivedAt > CONVERSATION_WINDOW_MS) return undefined;
+  return { inboundId: message.answersInbound };
 }
 
 async function decideRecipient(
   client: PgClient,
   message: IntakeMessage,
-  row: { queueId: string; recipient: string; key: string | null; index: number },
+  row: { queueId: string; recipient: string; key: string | null; index: number; talk: { inboundId: number } | undefined },
   now: number,
 ): Promise<RecipientDecision> {
   const { queueId, recipient } = row;
@@ -96,10 +112,11 @@ async function decideRecipient(
   }
   if (verdict.allowed) {
     const dueAt = message.sendAt !== undefined && message.sendAt > now ? message.sendAt : null;
-    await client.query(INSERT_QUEUED, [
+    const queued = await client.query<{ id: number }>(INSERT_QUEUED, [
       queueId, recipient, row.key, `${queueId}.${row.index}`, now, Math.max(now, message.sendAt ?? now), stopClause, message.setupId,
       message.rules.purpose?.name ?? null, dueAt,
     ]);
+    if (row.talk) await client.query(INSERT_EVENT, [now, queued.rows[0]!.id, queueId, 'conversation', `answers inbound SMS #${row.talk.inboundId}: the cooldown does not apply`]);
     // No 'queued' event: the outbox row itself records it (created_at), as on SQLite.
     return { recipient, outcome: 'queued' };
   }
@@ -107,6 +124,7 @@ async function decideRecipient(
     queueId, recipient, 'suppressed', verdict.reason, blockedUntil, row.key, `${queueId}.${row.index}`, now, null, 0, message.setupId,
   ]);
   const outboxId = inserted.rows[0]!.id;
+  if (row.talk) await client.query(INSERT_EVENT, [now, outboxId, queueId, 'conversation', `answers inbound SMS #${row.talk.inboundId}: the cooldown does not apply`]);
   await client.query(INSERT_EVENT, [now, outboxId, queueId, 'suppressed', `${verdict.reason}: ${verdict.detail}`]);
   return { recipient, outcome: 'suppressed', reason: verdict.reason, detail: verdict.detail, ...(blockedUntil ? { blockedUntil } : {}) };
 }

@@ -4,6 +4,7 @@ import { StorageError } from '../../core/errors.js';
 import type { Logger } from '../../core/log.js';
 import { DUE_REPORTS_SQL } from '../notify-queries.js';
 import type { ClaimPolicy, DueReport, LastSms, Ledger, OutboxRow } from '../types.js';
+import { createPgQueueAdmin } from './admin.js';
 import { changeConsentOn, consentLocks, recordInboundOn, recordSendsOn } from './consent.js';
 import { acceptOn, INSERT_EVENT, intakeLocks } from './intake.js';
 import { inTransaction, numberKey, type PgClient, type PgPool } from './pool.js';
@@ -36,7 +37,7 @@ export interface PostgresLedger extends Ledger {
 
 // The send recorded in one statement: the row, its reservation, its event; and whether receipts wait parked for this id.
 const RECORD_SENT = `WITH o AS (
-    UPDATE outbox SET status = 'sent', provider_message_id = $2, parts = $3, sent_at = $4, updated_at = $4, lease_until = NULL
+    UPDATE outbox SET status = 'sent', reason = NULL, provider_message_id = $2, parts = $3, sent_at = $4, updated_at = $4, lease_until = NULL
      WHERE id = $1 AND status = 'sending' RETURNING id),
   s AS (UPDATE sends SET state = 'sent', sent_at = $4 WHERE outbox_id IN (SELECT id FROM o) AND state = 'reserved'),
   e AS (INSERT INTO events (at, outbox_id, message_id, type, detail) SELECT $4, id, NULL, 'sent', $5 FROM o)
@@ -69,6 +70,7 @@ export function createPostgresLedger(deps: PostgresLedgerDeps): PostgresLedger {
   const { pool, clock } = deps;
   const listeners: (() => void)[] = [];
   const queue = createPgQueue({ policy: deps.claimPolicy, logger: deps.logger });
+  const admin = createPgQueueAdmin(pool);
   const receipts = createPgReceipts(deps.receiptGraceMs ?? 600_000);
   const notifyQueued = () => {
     for (const listener of listeners) listener();
@@ -80,6 +82,13 @@ export function createPostgresLedger(deps: PostgresLedgerDeps): PostgresLedger {
     const now = clock.now();
     try {
       return await inTransaction(pool, (client, tx) => fn(client, now, tx), locks);
+    } catch (error) {
+      throw new StorageError(`${what}: ${(error as Error).message}`, { cause: error });
+    }
+  }
+  async function storageErrors<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
     } catch (error) {
       throw new StorageError(`${what}: ${(error as Error).message}`, { cause: error });
     }
@@ -218,6 +227,10 @@ export function createPostgresLedger(deps: PostgresLedgerDeps): PostgresLedger {
       if (filter.recipient) return read<OutboxRow>('outbox', `${SELECT_OUTBOX} WHERE recipient = $1 ORDER BY id`, [filter.recipient]);
       return read<OutboxRow>('outbox', `${SELECT_OUTBOX} ORDER BY id`, []);
     },
+    mailStatus: (queueId) => storageErrors('mail status', () => admin.mailStatus(queueId)),
+    listQueue: (filter) => storageErrors('queue', () => admin.listQueue(filter, clock.now())),
+    cancel: (queueId, recipient, by) => storageErrors('cancel', () => admin.cancel(queueId, recipient, by, clock.now())),
+    retryFailed: (queueId, recipient, by) => storageErrors('retry', () => admin.retryFailed(queueId, recipient, by, clock.now())),
     onQueued(listener) {
       listeners.push(listener);
     },

@@ -19,6 +19,7 @@ interface LeasedRow {
   expiresAt: number | null;
   sendingWindow: string | null;
   onUnknown: 'retry' | 'fail';
+  confirmsOptOut: boolean;
 }
 
 // The setups with rows due, by a loose index scan of outbox_due_by_setup: one probe per setup, whatever the backlog.
@@ -38,7 +39,7 @@ const LEASE = `UPDATE outbox o SET status = 'sending', lease_until = $2, attempt
   RETURNING o.id, o.message_id AS "queueId", o.recipient, o.idempotency_key AS "idempotencyKey", o.attempts, o.created_at AS "createdAt",
     m.sender_name AS "senderName", CASE WHEN o.stop_clause = 0 AND m.sms_text_no_clause IS NOT NULL THEN m.sms_text_no_clause ELSE m.sms_text END AS text,
     m.setup_id AS "setupId", m.cooldown_ms AS "cooldownMs", m.purpose, m.expires_at AS "expiresAt", m.sending_window AS "sendingWindow",
-    m.on_unknown AS "onUnknown"`;
+    m.on_unknown AS "onUnknown", (m.setup_id = '(keywords)' AND m.session_ref LIKE 'inbound#%:opt-out') AS "confirmsOptOut"`;
 
 const RELEASE = `UPDATE sends SET state = 'released', released_at = $1 WHERE outbox_id = $2 AND state != 'released'`;
 const DEFER = `UPDATE outbox SET status = 'queued', next_attempt_at = $2, attempts = attempts - 1, lease_until = NULL, updated_at = $3
@@ -84,7 +85,7 @@ export function createPgQueue(deps: { policy: ClaimPolicy; logger: Logger }) {
       return undefined;
     }
     // The rules again, in the transaction that marks the row sending: an opt-out committed before it is seen here.
-    const verdict = await recheckOn(client, row.recipient, { cooldownMs: row.cooldownMs, purpose: row.purpose, outboxId: row.id }, now);
+    const verdict = await recheckOn(client, row.recipient, { cooldownMs: row.cooldownMs, purpose: row.purpose, outboxId: row.id, confirmsOptOut: row.confirmsOptOut }, now);
     if (!verdict.allowed) {
       await client.query(
         `UPDATE outbox SET status = 'suppressed', reason = $2, blocked_until = $3, final_at = $4, updated_at = $4, lease_until = NULL WHERE id = $1`,
@@ -98,6 +99,7 @@ export function createPgQueue(deps: { policy: ClaimPolicy; logger: Logger }) {
     return {
       outboxId: row.id, queueId: row.queueId, recipient: row.recipient, senderName: row.senderName, text: row.text, setupId: row.setupId,
       idempotencyKey: row.idempotencyKey, attempt: row.attempts, createdAt: row.createdAt, onUnknown: row.onUnknown,
+      ...(row.confirmsOptOut ? { confirmsOptOut: true } : {}),
     };
   }
 

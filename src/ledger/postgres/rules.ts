@@ -69,7 +69,7 @@ export async function evaluateOn(client: PgClient, recipient: string, rules: Rec
 export async function recheckOn(
   client: PgClient,
   recipient: string,
-  rules: { cooldownMs: number | null; purpose: string | null; outboxId: number },
+  rules: { cooldownMs: number | null; purpose: string | null; outboxId: number; confirmsOptOut?: boolean },
   now: number,
 ): Promise<RuleVerdict> {
   const { rows } = await client.query<ConsentColumns & { earlier_pending: boolean; sent_by_others: number | null }>(RECHECK_SQL, [
@@ -78,7 +78,9 @@ export async function recheckOn(
   const row = rows[0]!;
   const purpose = rules.purpose === null ? null : { name: rules.purpose, maxSilenceMs: null };
   const consent = consentVerdictOf({ ...consentOf(row), lastSent: null }, purpose, now);
-  if (!consent.allowed || rules.cooldownMs === null) return consent;
+  // The confirmation of a STOP is the one SMS an opted-out number still gets.
+  if (!consent.allowed && !(rules.confirmsOptOut && consent.reason === 'opted_out')) return consent;
+  if (rules.cooldownMs === null) return { allowed: true };
   return recheckCooldownOf({ earlierPending: row.earlier_pending, sentByOthers: row.sent_by_others }, rules.cooldownMs);
 }
 
