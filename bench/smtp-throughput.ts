@@ -26,6 +26,8 @@ import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
 import { randomBytes } from 'node:crypto';
 import Database from 'better-sqlite3';
+import pg from 'pg';
+import { startTestPostgres } from './throwaway-postgres.js';
 import { parsePhoneNumberFromString } from 'libphonenumber-js/max';
 
 const HOST = '127.0.0.1';
@@ -58,7 +60,8 @@ if (args.help) {
   --messages N        measured mails per target (default 20000; 2000 with --quick)
   --connections C     concurrent SMTP connections (default 20)
   --warmup W          mails sent first and not counted (default 1000; 200 with --quick)
-  --target T          bare | mail2sms | both (default both)
+  --target T          bare | mail2sms | both (default both) | ledgers: mail2sms on SQLite, on PostgreSQL with
+                      one daemon and with two (the client spreading its connections over both), in one run
   --quick             small run for smoke use (also BENCH_QUICK=1)
   --profile           run the servers with --cpu-prof and print their top functions
   --dispatch-concurrency K   override mail2sms dispatch.concurrency (default: the config default)
@@ -86,7 +89,7 @@ const DISPATCH_RATE = intArg('dispatch-rate', args['dispatch-rate'], 0, 0);
 const LOG_LEVEL = args['log-level'] ?? 'info';
 if (!['fatal', 'error', 'warn', 'info', 'debug'].includes(LOG_LEVEL)) fail('--log-level: fatal|error|warn|info|debug');
 const TARGET = args.target ?? 'both';
-if (!['bare', 'mail2sms', 'both'].includes(TARGET)) fail('--target: bare, mail2sms or both');
+if (!['bare', 'mail2sms', 'both', 'ledgers'].includes(TARGET)) fail('--target: bare, mail2sms, both or ledgers');
 
 /** Each SMTP reply must come within this, or the connection counts as failed. */
 const REPLY_TIMEOUT_MS = 30_000;
@@ -414,7 +417,7 @@ interface PhaseResult {
  * next index until none is left. A connection that fails is reopened (up to 3
  * times) so one hiccup does not end the run.
  */
-async function runPhase(conns: SmtpConnection[], port: number, numbers: string[], rcptDomain: string, from: number, to: number): Promise<PhaseResult> {
+async function runPhase(conns: SmtpConnection[], ports: number[], numbers: string[], rcptDomain: string, from: number, to: number): Promise<PhaseResult> {
   let next = from;
   let accepted = 0;
   let sent = 0;
@@ -439,7 +442,7 @@ async function runPhase(conns: SmtpConnection[], port: number, numbers: string[]
           countError(`connection: ${(error as Error).message}`);
           (conns[slot] as SmtpConnection).destroy();
           if (reopen-- <= 0) return;
-          const fresh = new SmtpConnection(port);
+          const fresh = new SmtpConnection(ports[slot % ports.length] as number);
           try {
             await fresh.open();
             conns[slot] = fresh;
@@ -455,8 +458,9 @@ async function runPhase(conns: SmtpConnection[], port: number, numbers: string[]
   return { sent, accepted, errors, latencies: latencies.slice(0, accepted).sort(), elapsedMs };
 }
 
-async function openConnections(port: number, count: number): Promise<SmtpConnection[]> {
-  const conns = Array.from({ length: count }, () => new SmtpConnection(port));
+/** `count` connections spread round-robin over the ports (one per daemon). */
+async function openConnections(ports: number[], count: number): Promise<SmtpConnection[]> {
+  const conns = Array.from({ length: count }, (_, i) => new SmtpConnection(ports[i % ports.length] as number));
   await Promise.all(conns.map((c) => c.open()));
   return conns;
 }
@@ -486,16 +490,16 @@ interface TargetResult {
 }
 
 async function measure(
-  port: number,
+  ports: number[],
   numbers: string[],
   rcptDomain: string,
   servers: () => { name: string; pid: number | undefined }[],
   afterWarmup?: () => Promise<void>,
 ): Promise<{ phase: PhaseResult; serverCpuS: Map<string, number> | undefined; clientCpuS: number }> {
-  const conns = await openConnections(port, CONNECTIONS);
+  const conns = await openConnections(ports, CONNECTIONS);
   try {
     if (WARMUP > 0) {
-      const warm = await runPhase(conns, port, numbers, rcptDomain, 0, WARMUP);
+      const warm = await runPhase(conns, ports, numbers, rcptDomain, 0, WARMUP);
       process.stdout.write(`  warmup: ${warm.accepted}/${WARMUP} accepted in ${fmt(warm.elapsedMs / 1000, 2)} s\n`);
       if (warm.accepted < WARMUP) {
         const replies = [...warm.errors].map(([reply, n]) => `${n} × ${reply}`).join('; ');
@@ -506,7 +510,7 @@ async function measure(
     const cpuBefore = servers().map((s) => cpuSeconds(s.pid));
     const clientBefore = process.cpuUsage();
     process.stdout.write(`  measuring ${MESSAGES} mails over ${CONNECTIONS} connections...\n`);
-    const phase = await runPhase(conns, port, numbers, rcptDomain, WARMUP, WARMUP + MESSAGES);
+    const phase = await runPhase(conns, ports, numbers, rcptDomain, WARMUP, WARMUP + MESSAGES);
     const clientUsage = process.cpuUsage(clientBefore);
     let serverCpuS: Map<string, number> | undefined = new Map();
     for (const [i, server] of servers().entries()) {
@@ -543,7 +547,7 @@ async function runBare(numbers: string[], profileDir: string | undefined): Promi
       child,
     );
     await waitFor('the bare SMTP greeting', () => smtpGreets(port), 15_000, child);
-    const { phase, serverCpuS, clientCpuS } = await measure(port, numbers, 'sms.example.test', () => [{ name: 'bare-smtp-server', pid: child.proc.pid }]);
+    const { phase, serverCpuS, clientCpuS } = await measure([port], numbers, 'sms.example.test', () => [{ name: 'bare-smtp-server', pid: child.proc.pid }]);
     await stopChild(child);
     const stats = child.out.map((line) => { try { return JSON.parse(line) as { messages?: number }; } catch { return {}; } }).find((s) => typeof s.messages === 'number');
     const extra = [`server counted ${stats?.messages ?? '?'} mails (warmup + measured = ${WARMUP + MESSAGES})`];
@@ -559,11 +563,17 @@ interface SimStats {
   receipts_posted: number;
 }
 
-async function runMail2sms(numbers: string[], workDir: string, profileDir: string | undefined): Promise<TargetResult> {
-  process.stdout.write('\n[mail2sms] starting provider simulator and daemon\n');
-  const [smtpPort, httpPort, simPort] = [await freePort(), await freePort(), await freePort()];
+/** Where the ledger is: the SQLite file, or a PostgreSQL database shared by `daemons` daemons. */
+type LedgerChoice = { kind: 'sqlite' } | { kind: 'postgres'; url: string; daemons: number };
+
+async function runMail2sms(numbers: string[], workDir: string, profileDir: string | undefined, ledger: LedgerChoice = { kind: 'sqlite' }): Promise<TargetResult> {
+  const name = ledger.kind === 'sqlite' ? 'mail2sms' : `mail2sms on PostgreSQL, ${ledger.daemons} daemon${ledger.daemons > 1 ? 's' : ''}`;
+  process.stdout.write(`\n[${name}] starting provider simulator and daemon(s)\n`);
+  const daemonCount = ledger.kind === 'sqlite' ? 1 : ledger.daemons;
+  const simPort = await freePort();
+  const nodes: { smtpPort: number; httpPort: number; configFile: string }[] = [];
   const secret = `bench-secret-${randomBytes(12).toString('hex')}`;
-  const dir = join(workDir, 'mail2sms');
+  const dir = join(workDir, ledger.kind === 'sqlite' ? 'mail2sms' : `postgres-${ledger.daemons}`);
   mkdirSync(join(dir, 'setups'), { recursive: true });
   writeFileSync(
     join(dir, 'setups', 'alerts.yaml'),
@@ -580,55 +590,33 @@ async function runMail2sms(numbers: string[], workDir: string, profileDir: strin
       '',
     ].join('\n'),
   );
-  const configFile = join(dir, 'mail2sms.yaml');
-  writeFileSync(
-    configFile,
-    [
-      'smtp:',
-      `  listen: ${HOST}:${smtpPort}`,
-      '  hostname: mail2sms.example.test',
-      '  max_message_size: 1MB',
-      '  max_recipients: 50',
-      `  max_clients: ${Math.max(200, CONNECTIONS + 10)}`,
-      'sms_domains: [sms.example.test]',
-      'postmaster: admin@example.test',
-      'setups_dir: setups',
-      'storage:',
-      '  path: mail2sms.db',
-      'http:',
-      `  listen: ${HOST}:${httpPort}`,
-      'provider:',
-      '  type: simulator',
-      `  listen: ${HOST}:${simPort}`,
-      `  secret: ${secret}`,
-      '  embedded: false',
-      'dispatch:',
-      ...(DISPATCH_CONCURRENCY !== undefined ? [`  concurrency: ${DISPATCH_CONCURRENCY}`] : []),
-      `  rate_limit: ${DISPATCH_RATE}`,
-      'log:',
-      `  level: ${LOG_LEVEL}`,
-      '',
-    ].join('\n'),
-  );
-  const dbFile = join(dir, 'mail2sms.db');
+  for (let n = 0; n < daemonCount; n++) {
+    const [smtpPort, httpPort] = [await freePort(), await freePort()];
+    const configFile = join(dir, `mail2sms-${n}.yaml`);
+    nodes.push({ smtpPort, httpPort, configFile });
+    writeFileSync(configFile, daemonConfig({ smtpPort, httpPort, simPort, secret, ledger }));
+  }
   const simUrl = `http://${HOST}:${simPort}`;
   const flags = (what: string) => (profileDir ? ['--cpu-prof', '--cpu-prof-dir', join(profileDir, what)] : []);
 
   const sim = startChild('provider-sim', [CLI, 'provider-sim', '--listen', `${HOST}:${simPort}`, '--secret', secret], flags('provider-sim'));
-  let daemon: Child | undefined;
+  const daemons: Child[] = [];
   try {
     await waitFor('the simulator /healthz', async () => ((await getJson(`${simUrl}/healthz`)) ? true : undefined), 20_000, sim);
-    daemon = startChild('mail2sms', [CLI, 'serve', '--config', configFile], flags('mail2sms'), join(dir, 'mail2sms.log'));
-    const d = daemon;
-    await waitFor('the daemon /healthz', async () => ((await getJson(`http://${HOST}:${httpPort}/healthz`)) ? true : undefined), 30_000, d);
-    await waitFor('the daemon SMTP greeting', () => smtpGreets(smtpPort), 30_000, d);
+    for (const [n, node] of nodes.entries()) {
+      const child = startChild(`mail2sms-${n}`, [CLI, 'serve', '--config', node.configFile], flags(`mail2sms-${n}`), join(dir, `mail2sms-${n}.log`));
+      daemons.push(child);
+      await waitFor('the daemon /healthz', async () => ((await getJson(`http://${HOST}:${node.httpPort}/healthz`)) ? true : undefined), 30_000, child);
+      await waitFor('the daemon SMTP greeting', () => smtpGreets(node.smtpPort), 30_000, child);
+    }
+    const d = daemons[0] as Child;
     const simStats = () => getJson(`${simUrl}/stats`) as Promise<SimStats>;
 
     const { phase, serverCpuS, clientCpuS } = await measure(
-      smtpPort,
+      nodes.map((node) => node.smtpPort),
       numbers,
       'sms.example.test',
-      () => [{ name: 'daemon', pid: d.proc.pid }, { name: 'provider-sim', pid: sim.proc.pid }],
+      () => [...daemons.map((child, n) => ({ name: `daemon${daemons.length > 1 ? ` ${n + 1}` : ''}`, pid: child.proc.pid })), { name: 'provider-sim', pid: sim.proc.pid }],
       async () => {
         // Let the warmup's SMS go out first, so the measured run starts from an empty queue.
         const t = performance.now();
@@ -679,30 +667,78 @@ async function runMail2sms(numbers: string[], workDir: string, profileDir: strin
       if (stats.messages !== expected || stats.duplicates !== 0) ok = false;
     }
 
-    // Stop the daemon cleanly (SIGTERM), then count its outbox.
-    const code = await stopChild(d);
-    if (code !== 0) {
-      ok = false;
-      extra.push(`daemon exited with ${code}:\n${tail(d)}`);
+    // Stop the daemons cleanly (SIGTERM), then count the outbox.
+    for (const child of daemons) {
+      const code = await stopChild(child);
+      if (code !== 0) {
+        ok = false;
+        extra.push(`${child.name} exited with ${code}:\n${tail(child)}`);
+      }
+      const warnings = child.out.filter((line) => /"level":(40|50|60)/.test(line));
+      if (warnings.length > 0) extra.push(`${child.name} logged ${warnings.length} warning/error line(s), e.g.: ${warnings[0]?.slice(0, 300)}`);
     }
-    const warnings = d.out.filter((line) => /"level":(40|50|60)/.test(line));
-    if (warnings.length > 0) extra.push(`daemon logged ${warnings.length} warning/error line(s), e.g.: ${warnings[0]?.slice(0, 300)}`);
-    const db = new Database(dbFile, { readonly: true, fileMustExist: true });
-    try {
-      const outbox = (db.prepare('SELECT count(*) AS n FROM outbox').get() as { n: number }).n;
-      const byStatus = db.prepare('SELECT status, count(*) AS n FROM outbox GROUP BY status ORDER BY status').all() as { status: string; n: number }[];
-      const msgs = (db.prepare('SELECT count(*) AS n FROM messages').get() as { n: number }).n;
-      extra.push(
-        `SQLite outbox: ${outbox} rows (expected ${expected} = ${phase.accepted} measured + ${WARMUP} warmup) [${byStatus.map((r) => `${r.status} ${r.n}`).join(', ')}]; messages table ${msgs}`,
-      );
-      if (outbox !== expected || total !== expected) ok = false;
-    } finally {
-      db.close();
-    }
-    return { name: 'mail2sms', phase, serverCpuS, clientCpuS, extra, ok };
+    const counted = await countOutbox(ledger, join(dir, 'mail2sms.db'));
+    extra.push(
+      `${ledger.kind === 'sqlite' ? 'SQLite' : 'PostgreSQL'} outbox: ${counted.outbox} rows (expected ${expected} = ${phase.accepted} measured + ${WARMUP} warmup) [${counted.byStatus.map((r) => `${r.status} ${r.n}`).join(', ')}]; messages table ${counted.messages}`,
+    );
+    if (counted.outbox !== expected || total !== expected) ok = false;
+    return { name, phase, serverCpuS, clientCpuS, extra, ok };
   } finally {
-    if (daemon) await stopChild(daemon);
+    for (const child of daemons) await stopChild(child);
     await stopChild(sim);
+  }
+}
+
+function daemonConfig(o: { smtpPort: number; httpPort: number; simPort: number; secret: string; ledger: LedgerChoice }): string {
+  return [
+    'smtp:',
+    `  listen: ${HOST}:${o.smtpPort}`,
+    '  hostname: mail2sms.example.test',
+    '  max_message_size: 1MB',
+    '  max_recipients: 50',
+    `  max_clients: ${Math.max(200, CONNECTIONS + 10)}`,
+    'sms_domains: [sms.example.test]',
+    'postmaster: admin@example.test',
+    'setups_dir: setups',
+    'storage:',
+    ...(o.ledger.kind === 'sqlite' ? ['  path: mail2sms.db'] : ['  type: postgres', `  url: ${o.ledger.url}`, `  pool: ${Math.max(10, (DISPATCH_CONCURRENCY ?? 8) + 4)}`]),
+    'http:',
+    `  listen: ${HOST}:${o.httpPort}`,
+    'provider:',
+    '  type: simulator',
+    `  listen: ${HOST}:${o.simPort}`,
+    `  secret: ${o.secret}`,
+    '  embedded: false',
+    'dispatch:',
+    ...(DISPATCH_CONCURRENCY !== undefined ? [`  concurrency: ${DISPATCH_CONCURRENCY}`] : []),
+    `  rate_limit: ${DISPATCH_RATE}`,
+    'log:',
+    `  level: ${LOG_LEVEL}`,
+    '',
+  ].join('\n');
+}
+
+async function countOutbox(ledger: LedgerChoice, dbFile: string): Promise<{ outbox: number; messages: number; byStatus: { status: string; n: number }[] }> {
+  if (ledger.kind === 'postgres') {
+    const client = new pg.Client({ connectionString: ledger.url });
+    await client.connect();
+    try {
+      const one = async (sql: string) => Number((await client.query<{ n: string }>(sql)).rows[0]?.n ?? 0);
+      const byStatus = (await client.query<{ status: string; n: string }>('SELECT status, count(*) AS n FROM outbox GROUP BY status ORDER BY status')).rows;
+      return { outbox: await one('SELECT count(*) AS n FROM outbox'), messages: await one('SELECT count(*) AS n FROM messages'), byStatus: byStatus.map((r) => ({ status: r.status, n: Number(r.n) })) };
+    } finally {
+      await client.end();
+    }
+  }
+  const db = new Database(dbFile, { readonly: true, fileMustExist: true });
+  try {
+    return {
+      outbox: (db.prepare('SELECT count(*) AS n FROM outbox').get() as { n: number }).n,
+      messages: (db.prepare('SELECT count(*) AS n FROM messages').get() as { n: number }).n,
+      byStatus: db.prepare('SELECT status, count(*) AS n FROM outbox GROUP BY status ORDER BY status').all() as { status: string; n: number }[],
+    };
+  } finally {
+    db.close();
   }
 }
 
@@ -815,7 +851,16 @@ async function main(): Promise<number> {
   const results: TargetResult[] = [];
   try {
     if (TARGET === 'bare' || TARGET === 'both') results.push(await runBare(numbers, profileDir));
-    if (TARGET === 'mail2sms' || TARGET === 'both') results.push(await runMail2sms(numbers, workDir, profileDir));
+    if (TARGET === 'mail2sms' || TARGET === 'both' || TARGET === 'ledgers') results.push(await runMail2sms(numbers, workDir, profileDir));
+    if (TARGET === 'ledgers') {
+      // A throwaway PostgreSQL on this machine (Debian binaries), fsync on like the SQLite ledger: a fresh database per run.
+      const server = await startTestPostgres({ durable: true });
+      try {
+        for (const daemons of [1, 2]) results.push(await runMail2sms(numbers, workDir, profileDir, { kind: 'postgres', url: await server.createDatabase(`bench${daemons}`), daemons }));
+      } finally {
+        await server.stop();
+      }
+    }
     for (const result of results) report(result);
     const bare = results.find((r) => r.name.startsWith('bare'));
     const m2s = results.find((r) => r.name === 'mail2sms');

@@ -40,8 +40,7 @@ import { createReporter } from './notify/reporter.js';
 import { createReplyForwarder } from './notify/reply-forwarder.js';
 
 export function pidFileFor(config: Config): string {
-  // On PostgreSQL there is no ledger file: next to the config (one per node).
-  return join(dirname(config.storage.type === 'sqlite' ? config.storage.path : config.file), 'mail2sms.pid');
+  return join(config.stateDir, 'mail2sms.pid');
 }
 
 function storageLabel(config: Config): string {

@@ -16,6 +16,8 @@ export interface Config {
   storagePath: string;
   /** Which ledger: the SQLite file, or a PostgreSQL database shared by several daemons. */
   storage: StorageConfig;
+  /** Where this daemon keeps its pid file and reload answer: next to the SQLite ledger, or next to the config on PostgreSQL. */
+  stateDir: string;
   /** Where the provider posts receipts. */
   publicUrl: string;
   /** STARTTLS certificate and key, read when the config was loaded. */
@@ -324,6 +326,7 @@ export function loadConfig(mainFile: string): Config {
     senders: index,
     storagePath: storage.type === 'sqlite' ? storage.path : '',
     storage,
+    stateDir: dirname(storage.type === 'sqlite' ? storage.path : file),
     publicUrl: (main.value.http.public_url ?? `http://${http.host.includes(':') ? `[${http.host}]` : http.host}:${http.port}`).replace(/\/$/, ''),
     tls,
     users,

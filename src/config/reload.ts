@@ -1,5 +1,5 @@
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/log.js';
 import { ConfigError, type Config } from './load.js';
@@ -16,7 +16,7 @@ export type ReloadAnswer = ReloadResult & { pid: number; reloads: number; at: st
  * file): SIGHUP carries no reply, so `mail2sms reload` reads the answer here.
  */
 export function reloadAnswerFileFor(config: Config): string {
-  return join(dirname(config.storagePath), 'mail2sms.reload.json');
+  return join(config.stateDir, 'mail2sms.reload.json');
 }
 
 export function readReloadAnswer(file: string): ReloadAnswer | undefined {

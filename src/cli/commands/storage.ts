@@ -5,31 +5,16 @@ import { StorageError } from '../../core/errors.js';
 import { parseDuration } from '../../core/units.js';
 import { migrate, openDatabase, readMigrations } from '../../ledger/db.js';
 import { copySqliteToPostgres, NotEmptyError } from '../../ledger/postgres/copy.js';
-import { migratePostgres } from '../../ledger/postgres/migrate.js';
-import { createPgPool, describeTarget, type PgPool } from '../../ledger/postgres/pool.js';
+import { describeTarget, type PgPool } from '../../ledger/postgres/pool.js';
 import { purgePostgres } from '../../ledger/postgres/purge.js';
 import { MIN_RETENTION_MS, purgeSqlite, type PurgeReport } from '../../ledger/purge.js';
 import { CliFailure, configOption, load } from '../common.js';
+import { openCliPostgres } from '../ledger.js';
 import { EXIT } from '../exit.js';
 import type { Command } from 'commander';
 import type { CliIo } from '../io.js';
 
-/** A pool on the configured PostgreSQL ledger, migrated; unreachable → exit 69 naming host and port. */
-async function openPostgres(config: Config & { storage: { type: 'postgres' } }): Promise<{ pool: PgPool; report: { applied: string[]; version: number } }> {
-  const pool = createPgPool(config.storage.url, 2);
-  try {
-    const client = await pool.connect();
-    try {
-      return { pool, report: await migratePostgres(client) };
-    } finally {
-      client.release();
-    }
-  } catch (error) {
-    await pool.end().catch(() => undefined);
-    const why = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
-    throw new CliFailure(`cannot use the PostgreSQL ledger at ${describeTarget(config.storage.url)}: ${why}`, EXIT.unavailable);
-  }
-}
+const openPostgres = (config: Config) => openCliPostgres(config);
 
 const isPostgres = (config: Config): config is Config & { storage: { type: 'postgres' } } => config.storage.type === 'postgres';
 const migrated = (report: { applied: string[]; version: number }) =>
