@@ -87,8 +87,8 @@ describe('storage: postgres in the config', () => {
   it('migrate applies the PostgreSQL migrations once; backup says to use pg_dump', async () => {
     const url = await server.createDatabase();
     const dirs = postgresConfig(url);
-    expect((await cli(['migrate', '-c', dirs.configFile])).stdout).toBe('applied 0001_initial.sql; schema version 1\n');
-    expect((await cli(['migrate', '-c', dirs.configFile])).stdout).toBe('up to date; schema version 1\n');
+    expect((await cli(['migrate', '-c', dirs.configFile])).stdout).toBe('applied 0001_initial.sql, 0002_contacts.sql; schema version 2\n');
+    expect((await cli(['migrate', '-c', dirs.configFile])).stdout).toBe('up to date; schema version 2\n');
     const backup = await failure(cli(['backup', join(dirs.dir, 'copy.dump'), '-c', dirs.configFile]));
     expect(backup).toMatchObject({ code: 64 });
     expect(backup!.stderr).toContain('pg_dump --format=custom');
@@ -112,7 +112,7 @@ describe('mail2sms migrate --from-sqlite', () => {
     const url = await server.createDatabase();
     const dirs = postgresConfig(url);
     const { stdout } = await cli(['migrate', '--from-sqlite', sqliteFile, '-c', dirs.configFile]);
-    expect(stdout).toMatch(/copied .*messages 1, outbox 2, .*consent_events 2; row counts match/);
+    expect(stdout).toMatch(/copied .*messages 1, outbox 2, .*consent_events 2, contacts 0.*; row counts match/);
     const consent = await rows<{ id: number; recipient: string; evidence: string; inbound_id: number | null }>(url, 'SELECT id, recipient, evidence, inbound_id FROM consent_events ORDER BY id');
     const original = source.db.prepare('SELECT id, recipient, evidence, inbound_id FROM consent_events ORDER BY id').all();
     expect(consent).toEqual(original);

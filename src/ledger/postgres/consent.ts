@@ -3,7 +3,7 @@ import { newQueueId } from '../sqlite/intake.js';
 import type { ConsentAction, ConsentChange, ConsentEvent, ExternalSend } from '../consent.js';
 import { GLOBAL_PURPOSE } from '../rules.js';
 import type { InboundOutcome, InboundRecord } from '../types.js';
-import { INSERT_EVENT, INSERT_MESSAGE, INSERT_OUTBOX, INSERT_RESERVATION } from './intake.js';
+import { INSERT_EVENT, INSERT_MESSAGE, INSERT_OUTBOX, INSERT_RESERVATION, ownTextParams } from './intake.js';
 import { numberKey, type PgClient } from './pool.js';
 
 /**
@@ -54,7 +54,7 @@ async function queueAnswer(client: PgClient, sms: InboundRecord & { reply: NonNu
     queueId, now, KEYWORD_SETUP, '', null, '', null, `inbound#${inboundId}${sms.kind === 'opt_out' ? ':opt-out' : ''}`, reply.senderName, reply.text, reply.measure.encoding,
     reply.measure.segments, reply.measure.characters, null, null, null, null, null, null, null, 'retry', null,
   ]);
-  const outbox = await client.query<{ id: number }>(INSERT_OUTBOX, [queueId, sms.from, 'queued', null, null, null, `${queueId}.0`, now, now, 0, KEYWORD_SETUP]);
+  const outbox = await client.query<{ id: number }>(INSERT_OUTBOX, [queueId, sms.from, 'queued', null, null, null, `${queueId}.0`, now, now, 0, KEYWORD_SETUP, ...ownTextParams(undefined)]);
   const outboxId = outbox.rows[0]!.id;
   await client.query(INSERT_RESERVATION, [sms.from, 'keyword', outboxId, null, now, null, null]);
   await client.query(INSERT_EVENT, [now, outboxId, queueId, 'queued', `answer to inbound SMS #${inboundId} (${sms.kind})`]);

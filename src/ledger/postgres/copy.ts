@@ -9,8 +9,8 @@ import { inTransaction, type PgPool } from './pool.js';
  */
 
 /** In foreign-key order. */
-export const LEDGER_TABLES = ['messages', 'outbox', 'sends', 'events', 'receipts', 'receipt_parts', 'inbound_messages', 'consent_events'] as const;
-const WITH_ID = new Set(['outbox', 'sends', 'events', 'receipts', 'inbound_messages', 'consent_events']);
+export const LEDGER_TABLES = ['messages', 'outbox', 'sends', 'events', 'receipts', 'receipt_parts', 'inbound_messages', 'consent_events', 'contacts', 'contact_groups', 'contact_fields'] as const;
+const WITH_ID = new Set(['outbox', 'sends', 'events', 'receipts', 'inbound_messages', 'consent_events', 'contacts']);
 const BATCH = 2000;
 
 export class NotEmptyError extends Error {}

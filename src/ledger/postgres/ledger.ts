@@ -5,6 +5,7 @@ import type { Logger } from '../../core/log.js';
 import { DUE_REPORTS_SQL } from '../notify-queries.js';
 import type { ClaimPolicy, DueReport, LastSms, Ledger, OutboxRow } from '../types.js';
 import { createPgQueueAdmin } from './admin.js';
+import { createPgContacts } from './contacts.js';
 import { changeConsentOn, consentLocks, recordInboundOn, recordSendsOn } from './consent.js';
 import { acceptOn, INSERT_EVENT, intakeLocks } from './intake.js';
 import { inTransaction, numberKey, type PgClient, type PgPool } from './pool.js';
@@ -66,11 +67,23 @@ const DUE_REPORTS = DUE_REPORTS_SQL.replace('@sentBefore', '$1').replace('@limit
  *   starts after its STOP is committed. This is the in-memory gate of one
  *   process (consent/gate.ts) made visible to every daemon.
  */
+/** Every method's failures as StorageErrors, as the other stores' are. */
+function wrapErrors<T extends object>(store: T): T {
+  return Object.fromEntries(Object.entries(store).map(([name, fn]) => [name, async (...args: unknown[]) => {
+    try {
+      return await (fn as (...a: unknown[]) => Promise<unknown>)(...args);
+    } catch (error) {
+      throw new StorageError(`${name}: ${(error as Error).message}`, { cause: error });
+    }
+  }])) as T;
+}
+
 export function createPostgresLedger(deps: PostgresLedgerDeps): PostgresLedger {
   const { pool, clock } = deps;
   const listeners: (() => void)[] = [];
   const queue = createPgQueue({ policy: deps.claimPolicy, logger: deps.logger });
   const admin = createPgQueueAdmin(pool);
+  const contactStore = wrapErrors(createPgContacts(pool, () => clock.now()));
   const receipts = createPgReceipts(deps.receiptGraceMs ?? 600_000);
   const notifyQueued = () => {
     for (const listener of listeners) listener();
@@ -231,6 +244,7 @@ export function createPostgresLedger(deps: PostgresLedgerDeps): PostgresLedger {
     listQueue: (filter) => storageErrors('queue', () => admin.listQueue(filter, clock.now())),
     cancel: (queueId, recipient, by) => storageErrors('cancel', () => admin.cancel(queueId, recipient, by, clock.now())),
     retryFailed: (queueId, recipient, by) => storageErrors('retry', () => admin.retryFailed(queueId, recipient, by, clock.now())),
+    ...contactStore,
     onQueued(listener) {
       listeners.push(listener);
     },

@@ -37,7 +37,9 @@ const DUE_FOR_SETUP = `SELECT id FROM outbox WHERE status = 'queued' AND setup_i
 const LEASE = `UPDATE outbox o SET status = 'sending', lease_until = $2, attempts = o.attempts + 1, updated_at = $3
   FROM messages m WHERE o.id = ANY($1::bigint[]) AND m.id = o.message_id
   RETURNING o.id, o.message_id AS "queueId", o.recipient, o.idempotency_key AS "idempotencyKey", o.attempts, o.created_at AS "createdAt",
-    m.sender_name AS "senderName", CASE WHEN o.stop_clause = 0 AND m.sms_text_no_clause IS NOT NULL THEN m.sms_text_no_clause ELSE m.sms_text END AS text,
+    m.sender_name AS "senderName",
+    CASE WHEN o.sms_text IS NOT NULL THEN (CASE WHEN o.stop_clause = 0 AND o.sms_text_no_clause IS NOT NULL THEN o.sms_text_no_clause ELSE o.sms_text END)
+         WHEN o.stop_clause = 0 AND m.sms_text_no_clause IS NOT NULL THEN m.sms_text_no_clause ELSE m.sms_text END AS text,
     m.setup_id AS "setupId", m.cooldown_ms AS "cooldownMs", m.purpose, m.expires_at AS "expiresAt", m.sending_window AS "sendingWindow",
     m.on_unknown AS "onUnknown", (m.setup_id = '(keywords)' AND m.session_ref LIKE 'inbound#%:opt-out') AS "confirmsOptOut"`;
 
