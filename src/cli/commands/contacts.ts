@@ -26,7 +26,8 @@ export const DEFAULT_SOURCE = 'default';
 
 /** The ledger through the interface the daemon uses; `create` makes an empty one first (a first import). */
 async function withStore<T>(config: Config, create: boolean, use: (store: ContactStore) => Promise<T>): Promise<T> {
-  if (create && !existsSync(config.storagePath)) {
+  // PostgreSQL is migrated when withCliLedger connects; a SQLite file is created here.
+  if (create && config.storage.type === 'sqlite' && !existsSync(config.storagePath)) {
     const db = openDatabase(config.storagePath);
     migrate(db);
     db.close();
