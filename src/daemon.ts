@@ -1,6 +1,6 @@
 import { rmSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { systemClock, type Clock } from './core/clock.js';
 import type { Config } from './config/load.js';
 import { createReloader, type ReloadResult } from './config/reload.js';
