@@ -6,6 +6,7 @@ import { DUE_REPORTS_SQL } from '../notify-queries.js';
 import type { ClaimPolicy, DueReport, LastSms, Ledger, OutboxRow } from '../types.js';
 import { createPgQueueAdmin } from './admin.js';
 import { createPgContacts } from './contacts.js';
+import { createPgConsole } from './console.js';
 import { changeConsentOn, consentLocks, recordInboundOn, recordSendsOn } from './consent.js';
 import { acceptOn, INSERT_EVENT, intakeLocks } from './intake.js';
 import { inTransaction, numberKey, type PgClient, type PgPool } from './pool.js';
@@ -83,6 +84,7 @@ export function createPostgresLedger(deps: PostgresLedgerDeps): PostgresLedger {
   const listeners: (() => void)[] = [];
   const queue = createPgQueue({ policy: deps.claimPolicy, logger: deps.logger });
   const admin = createPgQueueAdmin(pool);
+  const consoleQuery = createPgConsole(pool);
   const contactStore = wrapErrors(createPgContacts(pool, () => clock.now()));
   const receipts = createPgReceipts(deps.receiptGraceMs ?? 600_000);
   const notifyQueued = () => {
@@ -245,6 +247,7 @@ export function createPostgresLedger(deps: PostgresLedgerDeps): PostgresLedger {
     cancel: (queueId, recipient, by) => storageErrors('cancel', () => admin.cancel(queueId, recipient, by, clock.now())),
     retryFailed: (queueId, recipient, by) => storageErrors('retry', () => admin.retryFailed(queueId, recipient, by, clock.now())),
     ...contactStore,
+    consoleQuery: (query) => storageErrors(`console ${query.kind}`, () => consoleQuery(query)),
     onQueued(listener) {
       listeners.push(listener);
     },

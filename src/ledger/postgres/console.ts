@@ -1,0 +1,113 @@
+import { HISTORY_SQL, historyEntry, type ConsentAction, type ConsentEvent } from '../consent.js';
+import { CONSOLE_SQL } from '../console-queries.js';
+import type { ConsoleQueryOf, ConsoleResults, MailData, MailMessage, MailRow, OverviewData, QueueData, QueueRow, SetupQueue } from '../console-types.js';
+import type { PgPool } from './pool.js';
+
+/*
+ * The operations console's queries (../console-queries.ts) on PostgreSQL:
+ * the same SQL text, translated mechanically (named parameters, quoted
+ * camelCase aliases, SQLite's date and JSON functions), so both backends
+ * show the same pages.
+ */
+
+const ISO = (expr: string) => `to_char(to_timestamp((${expr}) / 1000.0) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+
+/** SQLite SQL with @names → PostgreSQL with $n, in the order of `names`. */
+export function translate(sql: string, names: readonly string[] = []): string {
+  let out = sql
+    .replace(/strftime\('%Y-%m-%dT%H:%M:%fZ', ([\w.]+) \/ 1000\.0, 'unixepoch'\)/g, (_, expr: string) => ISO(expr))
+    .replace(/json_object\(/g, 'json_build_object(')
+    .replace(/sum\(([^()]*?(?:<=|>|<|>=)[^()]*?)\)/g, (_, cond: string) => `count(*) FILTER (WHERE ${cond})`)
+    .replace(/\bAS ([a-z]+[A-Z]\w*)/g, 'AS "$1"')
+    .replace(/\) ORDER BY at DESC/, ') h ORDER BY at DESC');
+  names.forEach((name, i) => (out = out.replaceAll(`@${name}`, `$${i + 1}`)));
+  let n = names.length;
+  return out.replace(/\?/g, () => `$${++n}`);
+}
+
+const SQL = {
+  queuedBySetup: translate(CONSOLE_SQL.queuedBySetup, ['now']),
+  sendingBySetup: translate(CONSOLE_SQL.sendingBySetup),
+  outcomes: translate(CONSOLE_SQL.outcomes, ['since']),
+  sending: translate(CONSOLE_SQL.sending, ['limit']),
+  waitingFirst: translate(CONSOLE_SQL.waitingFirst, ['limit']),
+  waitingAfter: translate(CONSOLE_SQL.waitingAfter, ['at', 'id', 'limit']),
+  message: translate(CONSOLE_SQL.message),
+  rows: translate(CONSOLE_SQL.rows),
+  receipts: translate(CONSOLE_SQL.receipts),
+  rowEvents: translate(CONSOLE_SQL.rowEvents, ['limit']),
+  mailEvents: translate(CONSOLE_SQL.mailEvents),
+  byQueueId: translate(CONSOLE_SQL.byQueueId),
+  bySessionRef: translate(CONSOLE_SQL.bySessionRef),
+  history: translate(HISTORY_SQL, ['r', 'limit', 'now']),
+};
+
+type RawQueueRow = Omit<QueueRow, 'lastEvent'> & { lastEvent: QueueRow['lastEvent'] | null };
+
+export function createPgConsole(pool: PgPool) {
+  const all = async <T>(sql: string, params: unknown[] = []) => (await pool.query(sql, params)).rows as T[];
+  const num = (row: Record<string, unknown>, key: string) => (row[key] === null || row[key] === undefined ? row[key] : Number(row[key]));
+
+  async function overview(q: ConsoleQueryOf<'overview'>): Promise<OverviewData> {
+    const since = q.now - q.sinceMs;
+    const setups = new Map<string, SetupQueue>();
+    const entry = (setupId: string) => {
+      let found = setups.get(setupId);
+      if (!found) setups.set(setupId, (found = { setupId, queued: 0, scheduled: 0, deferred: 0, sending: 0, oldestQueuedAt: null }));
+      return found;
+    };
+    for (const row of await all<Omit<SetupQueue, 'sending'>>(SQL.queuedBySetup, [q.now])) Object.assign(entry(row.setupId ?? ''), row);
+    for (const row of await all<{ setupId: string; sending: number }>(SQL.sendingBySetup)) entry(row.setupId ?? '').sending = row.sending;
+    return { setups: [...setups.values()].sort((a, b) => a.setupId.localeCompare(b.setupId)), outcomes: await all(SQL.outcomes, [since]), since };
+  }
+
+  async function queue(q: ConsoleQueryOf<'queue'>): Promise<QueueData> {
+    const sending = await all<RawQueueRow>(SQL.sending, [q.limit]);
+    const waiting = q.after ? await all<RawQueueRow>(SQL.waitingAfter, [q.after.at, q.after.id, q.limit + 1]) : await all<RawQueueRow>(SQL.waitingFirst, [q.limit + 1]);
+    const last = waiting.length > q.limit ? waiting[q.limit - 1] : undefined;
+    return { sending, waiting: waiting.slice(0, q.limit), ...(last ? { next: { at: last.nextAttemptAt ?? 0, id: last.outboxId } } : {}) } as QueueData;
+  }
+
+  async function mail(q: ConsoleQueryOf<'mail'>): Promise<MailData> {
+    const [message] = await all<MailMessage>(SQL.message, [q.queueId]);
+    if (!message) return { message, rows: [], receipts: [], events: [] };
+    const rows = await all<MailRow>(SQL.rows, [q.queueId]);
+    const receipts: MailData['receipts'] = [];
+    const events: MailData['events'] = [];
+    for (const row of rows) {
+      if (row.providerMessageId) receipts.push(...(await all<MailData['receipts'][number]>(SQL.receipts, [row.providerMessageId])));
+      events.push(...(await all<MailData['events'][number]>(SQL.rowEvents, [q.eventLimit, row.id])));
+    }
+    events.push(...(await all<MailData['events'][number]>(SQL.mailEvents, [q.queueId])));
+    events.sort((a, b) => a.id - b.id);
+    return { message, rows, receipts, events: events.slice(0, q.eventLimit) };
+  }
+
+  async function find(q: ConsoleQueryOf<'find'>) {
+    if ((await all(SQL.byQueueId, [q.text])).length > 0) return { queueIds: [q.text], by: 'queue id' as const };
+    const ref = q.text.replace(/^\[?(ref\s+)?/i, '').replace(/\]$/, '');
+    const queueIds = (await all<{ id: string }>(SQL.bySessionRef, [ref])).map((r) => r.id);
+    return queueIds.length > 0 ? { queueIds, by: 'ref' as const } : { queueIds: [], by: 'nothing' as const };
+  }
+
+  const runners: { [K in keyof ConsoleResults]: (q: ConsoleQueryOf<K>) => Promise<ConsoleResults[K]> } = {
+    overview,
+    queue,
+    mail,
+    history: async (q) => {
+      const rows = await all<Record<string, unknown>>(SQL.history, [q.recipient, q.offset + q.limit + 1, q.now]);
+      const entries = rows.map((row) => historyEntry({ ...row, at: num(row, 'at'), sentAt: num(row, 'sentAt'), finalAt: num(row, 'finalAt') })).slice(q.offset);
+      return { entries: entries.slice(0, q.limit), more: entries.length > q.limit };
+    },
+    consent: async (q) => ({
+      current: await all<{ purpose: string; state: ConsentAction; since: number; source: string }>(
+        'SELECT purpose, state, since, source FROM consent_state WHERE recipient = $1 ORDER BY purpose', [q.recipient]),
+      events: await all<ConsentEvent>(
+        `SELECT id, at, recorded_at AS "recordedAt", recipient, purpose, action, previous, source, evidence, inbound_id AS "inboundId"
+           FROM consent_events WHERE recipient = $1 ORDER BY id LIMIT 1000`, [q.recipient]),
+    }),
+    find,
+  };
+
+  return <K extends keyof ConsoleResults>(query: ConsoleQueryOf<K>): Promise<ConsoleResults[K]> => runners[query.kind](query);
+}
