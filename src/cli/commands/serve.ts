@@ -17,7 +17,8 @@ export function registerServeCommands(program: Command, { setExit }: CliIo): voi
     .addOption(configOption())
     .action(async (opts: { config: string }) => {
       const config = load(opts.config);
-      const problem = ledgerFileProblem(config.storagePath, config.file);
+      // A SQLite ledger is a file that must exist; PostgreSQL is checked (and migrated) when the daemon connects.
+      const problem = config.storage.type === 'sqlite' ? ledgerFileProblem(config.storage.path, config.file) : undefined;
       if (problem) throw new CliFailure(problem.message, EXIT.unavailable);
       const logger = createLogger({ level: config.main.log.level });
       let daemon;
