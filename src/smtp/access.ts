@@ -3,6 +3,7 @@ import type { Clock } from '../core/clock.js';
 import { refusal, type Refusal } from '../core/errors.js';
 import { verifyPassword } from '../core/passwords.js';
 import { isAuthorisedNetwork } from '../intake/policy.js';
+import { createWindowCounter } from '../core/window-counter.js';
 
 /** A real hash nobody's password matches, verified for unknown users so a login costs the same either way. */
 const UNKNOWN_USER_HASH = 'scrypt$16384$8$1$AAAAAAAAAAAAAAAAAAAAAA==$' + Buffer.alloc(32).toString('base64');
@@ -13,7 +14,7 @@ const UNKNOWN_USER_HASH = 'scrypt$16384$8$1$AAAAAAAAAAAAAAAAAAAAAA==$' + Buffer.
  */
 export function createAccessControl(deps: { clock: Clock }) {
   // Connections per client address in the current minute.
-  const connections = new Map<string, { count: number; since: number }>();
+  const connections = createWindowCounter(60_000);
   // Open connections: session id → client address, and how many each address holds.
   const open = new Map<string, string>();
   const openPerAddress = new Map<string, number>();
@@ -21,15 +22,7 @@ export function createAccessControl(deps: { clock: Clock }) {
   const authFailures = new Map<string, { count: number; since: number }>();
 
   function connectionAllowed(config: Config, ip: string): boolean {
-    const now = deps.clock.now();
-    let entry = connections.get(ip);
-    if (!entry || now - entry.since >= 60_000) {
-      if (connections.size > 10_000) connections.clear(); // bounded under a flood of addresses
-      entry = { count: 0, since: now };
-      connections.set(ip, entry);
-    }
-    entry.count++;
-    return entry.count <= config.main.smtp.max_connection_rate;
+    return connections.hit(ip, deps.clock.now()) <= config.main.smtp.max_connection_rate;
   }
 
   /**

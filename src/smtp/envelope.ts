@@ -9,6 +9,7 @@ import { checkGroupSize } from '../intake/groups.js';
 import { checkSpf, type DnsResolver } from './sender-auth.js';
 import { SENDER_AUTH_TIMEOUT_MS } from './data.js';
 import type { Sessions, Transaction } from './session.js';
+import { createWindowCounter } from '../core/window-counter.js';
 
 type Done = (error?: Error | null) => void;
 
@@ -20,18 +21,8 @@ type Done = (error?: Error | null) => void;
 export function createEnvelopeHandlers(deps: { sessions: Sessions; ledger: Pick<Ledger, 'checkRecipient' | 'groupMembers'>; resolver?: DnsResolver }) {
   const { sessions } = deps;
   // Mails for postmaster from outsiders per client address in the current hour: each forward costs the relay and the admin's inbox.
-  const postmasterMails = new Map<string, { count: number; since: number }>();
-  function postmasterAllowed(perHour: number, ip: string): boolean {
-    const now = Date.now();
-    let entry = postmasterMails.get(ip);
-    if (!entry || now - entry.since >= 3_600_000) {
-      if (postmasterMails.size > 10_000) postmasterMails.clear(); // bounded under a flood of addresses
-      entry = { count: 0, since: now };
-      postmasterMails.set(ip, entry);
-    }
-    entry.count++;
-    return entry.count <= perHour;
-  }
+  const postmasterMails = createWindowCounter(3_600_000);
+  const postmasterAllowed = (perHour: number, ip: string) => postmasterMails.hit(ip, Date.now()) <= perHour;
 
   function onMailFrom(address: SMTPServerAddress, session: SMTPServerSession, callback: Done): void {
     const state = sessions.stateOf(session);
