@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { isSupportedCountry, type CountryCode } from 'libphonenumber-js/max';
 import { migrate, openDatabase, type Db } from '../ledger/db.js';
@@ -12,6 +12,7 @@ import { parseTable, type TableRow } from '../core/table.js';
 import { CliFailure, configOption, load, sqlitePath } from './common.js';
 import type { Config } from '../config/load.js';
 import { EXIT } from './exit.js';
+import { readInputFile } from './input.js';
 
 /*
  * The ledger from the command line: other channels report their sends,
@@ -57,13 +58,7 @@ function openLedger(path: string, mustExist: boolean): Db {
 }
 
 function readTable(file: string): { rows: TableRow[]; format: 'csv' | 'ndjson' } {
-  let text: string;
-  try {
-    text = readFileSync(file === '-' ? 0 : file, 'utf8');
-  } catch (error) {
-    throw new CliFailure(`cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`, EXIT.dataErr);
-  }
-  const format = /\.(nd)?jsonl?$/i.test(file) || /^\s*\{/.test(text) ? 'ndjson' : 'csv';
+  const { text, format } = readInputFile(file);
   const parsed = parseTable(text, format);
   if (!parsed.ok) throw new CliFailure(`${file}: ${parsed.errors.map((e) => `line ${e.line}: ${e.message}`).join('\n')}`, EXIT.dataErr);
   return { rows: parsed.rows, format };

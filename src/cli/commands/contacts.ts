@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { isSupportedCountry, type CountryCode } from 'libphonenumber-js/max';
 import type { Config } from '../../config/load.js';
@@ -15,6 +15,7 @@ import { parseRecipientNumber } from '../../numbers/parse.js';
 import { CliFailure, configOption, load } from '../common.js';
 import { EXIT } from '../exit.js';
 import type { CliIo } from '../io.js';
+import { readInputFile } from '../input.js';
 
 /*
  * `mail2sms contacts …` and `mail2sms groups …`: the contacts in the ledger
@@ -58,13 +59,7 @@ function contactRecord(c: Contact): Record<string, string> {
 
 async function importContacts(file: string, opts: { source: string; replace?: boolean; country?: string; config: string }, out: (text: string) => void): Promise<void> {
   const config = load(opts.config);
-  let text: string;
-  try {
-    text = readFileSync(file === '-' ? 0 : file, 'utf8');
-  } catch (error) {
-    throw new CliFailure(`cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`, EXIT.dataErr);
-  }
-  const format = /\.(nd)?jsonl?$/i.test(file) || /^\s*\{/.test(text) ? 'ndjson' : 'csv';
+  const { text, format } = readInputFile(file);
   const table = parseTable(text, format);
   const rows = table.ok ? readContactRows(table.rows, config, contactCountry(config, countryOption(opts.country))) : table;
   if (!rows.ok) {
