@@ -1,0 +1,48 @@
+import type { OptOutGate } from '../consent/gate.js';
+import type { Metrics } from '../core/metrics.js';
+import { createInboundHandler } from '../inbound/handler.js';
+import type { Ledger } from '../ledger/types.js';
+import { createRelay, type Relay } from '../notify/relay.js';
+import { createReplyForwarder } from '../notify/reply-forwarder.js';
+import { createReporter } from '../notify/reporter.js';
+import type { Wiring } from './steps.js';
+
+export interface TalkBack {
+  /** Outgoing email (reports, reply and postmaster forwards), when notify.relay is configured. */
+  relay?: Relay;
+  handleInbound: ReturnType<typeof createInboundHandler>;
+}
+
+/**
+ * The relay and the inbound SMS handler. The relay is created once (changing
+ * notify.relay needs a restart) and closed after dispatch and before the
+ * ledger (steps stop in reverse), once nothing that sends through it runs.
+ */
+export function createTalkBack(w: Wiring, deps: { ledger: Ledger; gate: OptOutGate; metrics: Metrics }): TalkBack {
+  const notify = w.config().main.notify;
+  const relay = notify ? createRelay(notify.relay, { logger: w.logger }) : undefined;
+  if (relay) w.steps.add('relay', () => relay.close());
+  const getConfig = w.config;
+  const forwardReply = createReplyForwarder({ ledger: deps.ledger, relay, getConfig, logger: w.logger, metrics: deps.metrics });
+  const handleInbound = createInboundHandler({
+    ledger: deps.ledger,
+    getConfig,
+    gate: deps.gate,
+    logger: w.logger,
+    clock: w.clock,
+    metrics: deps.metrics,
+    onReply(sms, inboundId) {
+      // The webhook is answered without waiting: the reply is stored, and the relay may take up to its timeout.
+      forwardReply(sms, inboundId).catch((error: unknown) => w.logger.error({ err: error, inbound: inboundId }, 'reply forwarding failed'));
+    },
+  });
+  return { ...(relay ? { relay } : {}), handleInbound };
+}
+
+/** Delivery reports by email, when a relay is configured. */
+export function startReporterStep(w: Wiring, deps: { ledger: Ledger; relay: Relay | undefined; metrics: Metrics }): void {
+  if (!deps.relay) return;
+  const reporter = createReporter({ ledger: deps.ledger, relay: deps.relay, getConfig: w.config, clock: w.clock, logger: w.logger, metrics: deps.metrics });
+  reporter.start();
+  w.steps.add('reporter', () => reporter.stop());
+}
