@@ -2,12 +2,15 @@
  * Email → SMS text: the words that matter, in as few segments as they need.
  * A pure function of the parsed email and the setup's text policy.
  */
-import { measureSms, type SmsMeasure } from './encoding.js';
+import { gsm7PrefixLength, isGsm7, measureSms, segmentsWithTail, walkPrefixes, type PrefixWalks, type SmsMeasure } from './encoding.js';
 import { htmlToText } from './html.js';
 import { sanitiseText } from './sanitise.js';
 import { hasStopClause } from './stop-clause.js';
 import { stripNonMessage, type CutMarker, type RemovedBlock } from './strip.js';
 import { transliterate } from './transliterate.js';
+import { isSpace, normaliseWhitespace } from './whitespace.js';
+
+export { normaliseWhitespace };
 
 export type { CutMarker, RemovedBlock };
 
@@ -67,20 +70,6 @@ export type SmsText =
     }
   | { ok: false; reason: 'no_text' }
   | { ok: false; reason: 'too_long'; segments: number; maxSegments: number };
-
-const ZERO_WIDTH = /[\u200b\u200c\u200d\u2060\ufeff\u00ad]/g;
-
-export function normaliseWhitespace(input: string): string {
-  return input
-    .replace(/\r\n?/g, '\n')
-    .replace(ZERO_WIDTH, '')
-    .replace(/[\t\f\v ]+/g, ' ')
-    .split('\n')
-    .map((line) => line.trim())
-    .join('\n')
-    .replace(/\n{3,}/g, '\n\n')
-    .trim();
-}
 
 function bodyOf(content: EmailContent, policy: TextPolicy, warnings: TextWarning[], removed: RemovedBlock[]): string {
   let body = content.text ?? '';
@@ -152,34 +141,78 @@ const ELLIPSIS = '...'; // three dots: the one-character ellipsis is not GSM-7
  * The longest start of `text` that, cut after a whole word and ending in "...",
  * fits `maxSegments` together with `suffix`. Falls back to a cut between
  * characters (never inside a surrogate pair) when no word boundary fits.
+ * One walk over the text measures every candidate cut; each try then walks
+ * only the "..." and the suffix.
  */
 export function truncateToSegments(input: string, maxSegments: number, suffix = ''): string {
   // Whatever fits has at most 160 UTF-16 units per segment: look no further (and never end on half a surrogate pair).
   let text = input.slice(0, maxSegments * 160 + 1);
   if (/[\ud800-\udbff]$/.test(text)) text = text.slice(0, -1);
-  const fits = (candidate: string) => measureSms(candidate + suffix).segments <= maxSegments;
-  const cut = (end: number) => text.slice(0, end).replace(/[\s.,;:!?-]+$/u, '') + ELLIPSIS;
-  const boundaries: number[] = [];
-  for (const match of text.matchAll(/\s+/g)) if (match.index > 0) boundaries.push(match.index);
-  // Segment count only grows with the prefix, so search the boundaries.
+  const tail = ELLIPSIS + suffix;
+  const ends = wordCutEnds(text);
+  const fitsWord = prefixFits(text, ends, tail, maxSegments);
+  // Segment count only grows with the prefix, so search the cuts.
   let lo = 0;
-  let hi = boundaries.length - 1;
+  let hi = ends.length - 1;
   let best = -1;
   while (lo <= hi) {
     const mid = (lo + hi) >> 1;
-    if (fits(cut(boundaries[mid] as number))) {
+    if (fitsWord(mid)) {
       best = mid;
       lo = mid + 1;
     } else hi = mid - 1;
   }
-  if (best >= 0) return cut(boundaries[best] as number);
-  const chars = Array.from(text);
+  if (best >= 0) return text.slice(0, ends[best]) + ELLIPSIS;
+  const chars = characterEnds(text);
+  const fitsChars = prefixFits(text, chars, tail, maxSegments);
   let low = 0;
-  let high = chars.length;
+  let high = chars.length - 1;
   while (low < high) {
     const mid = (low + high + 1) >> 1;
-    if (fits(chars.slice(0, mid).join('') + ELLIPSIS)) low = mid;
+    if (fitsChars(mid)) low = mid;
     else high = mid - 1;
   }
-  return chars.slice(0, low).join('') + ELLIPSIS;
+  return text.slice(0, chars[low]) + ELLIPSIS;
+}
+
+/**
+ * Whether prefix k (text up to ends[k]) + tail fits: GSM-7 while both are, else
+ * UCS-2, as measureSms would encode the whole. The cuts before the first
+ * non-GSM character are walked as GSM-7, the rest as UCS-2: one walk for
+ * the usual all-GSM or all-UCS-2 text.
+ */
+function prefixFits(text: string, ends: readonly number[], tail: string, maxSegments: number): (k: number) => boolean {
+  const firstUcs = gsm7PrefixLength(text);
+  let split = 0;
+  if (isGsm7(tail)) while (split < ends.length && (ends[split] as number) <= firstUcs) split++;
+  const gsm = split > 0 ? walkPrefixes(text, ends.slice(0, split), true) : undefined;
+  const ucs = split < ends.length ? walkPrefixes(text, ends.slice(split), false) : undefined;
+  return (k) => (k < split ? segmentsWithTail(gsm as PrefixWalks, k, tail) : segmentsWithTail(ucs as PrefixWalks, k - split, tail)) <= maxSegments;
+}
+
+const CUT_PUNCTUATION = new Set([0x2e, 0x2c, 0x3b, 0x3a, 0x21, 0x3f, 0x2d]); // . , ; : ! ? -
+
+/** For each word boundary (a run of spaces after some text), where the cut ends once trailing spaces and punctuation are dropped. */
+function wordCutEnds(text: string): number[] {
+  const ends: number[] = [];
+  for (let i = 1; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (!isSpace(code) || isSpace(text.charCodeAt(i - 1))) continue;
+    let end = i;
+    while (end > 0 && (isSpace(text.charCodeAt(end - 1)) || CUT_PUNCTUATION.has(text.charCodeAt(end - 1)))) end--;
+    ends.push(end);
+  }
+  return ends;
+}
+
+/** The UTF-16 index after each whole character (0 first): a cut never splits a surrogate pair. */
+function characterEnds(text: string): number[] {
+  const ends = [0];
+  for (let i = 0; i < text.length; ) {
+    const code = text.charCodeAt(i);
+    const low = text.charCodeAt(i + 1);
+    i += code >= 0xd800 && code <= 0xdbff && low >= 0xdc00 && low <= 0xdfff ? 2 : 1;
+    ends.push(i);
+  }
+  return ends;
 }
