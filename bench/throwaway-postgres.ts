@@ -112,5 +112,5 @@ async function waitUntilUp(url: string, exited: Promise<void>): Promise<void> {
 
 /** Empties every ledger table (between tests sharing one database); the schema stays. */
 export async function truncateLedger(client: { query(sql: string): Promise<unknown> }): Promise<void> {
-  await client.query(`TRUNCATE messages, outbox, sends, events, receipts, receipt_parts, inbound_messages, consent_events, contacts, contact_groups, contact_fields RESTART IDENTITY CASCADE`);
+  await client.query(`TRUNCATE messages, outbox, sends, events, receipts, receipt_parts, inbound_messages, consent_events, contacts, contact_groups, contact_fields, automation_runs RESTART IDENTITY CASCADE`);
 }

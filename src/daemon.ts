@@ -12,6 +12,7 @@ import { SHUTDOWN_GRACE_MS } from './smtp/shutdown.js';
 import { formatListen } from './core/units.js';
 import { assertNotRunning } from './core/instance.js';
 import type { DnsResolver } from './smtp/sender-auth.js';
+import { startAutomations, type AutomationRunner } from './automations/runner.js';
 import { createOptOutGate } from './consent/gate.js';
 import { createStepList, type Wiring } from './daemon/steps.js';
 import { openLedgerStep, storageLabel, type IntakeLedger } from './daemon/ledger.js';
@@ -45,6 +46,8 @@ export interface RunningDaemon {
    * the new one is invalid, and names the changed keys only a restart applies.
    */
   reload(): Promise<ReloadResult>;
+  /** Scheduled SMS (src/automations/runner.ts); tests move their clock and call tick(). */
+  automations: Pick<AutomationRunner, 'tick'>;
   stop(): Promise<void>;
 }
 
@@ -73,6 +76,8 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     setInboundUrl(http.publicUrl + INBOUND_PATH);
     observe.watchDispatch(startDispatchStep(w, { opened, provider, publicUrl: http.publicUrl, metrics, gate }));
     startReporterStep(w, { ledger, relay, metrics });
+    const automations = startAutomations({ ledger, getConfig: w.config, clock: w.clock, logger: logger.child({ stage: 'automations' }), metrics });
+    w.steps.add('automations', () => automations.stop());
     const smtp = await startSmtpStep(w, { intakeLedger: opened.intakeLedger, metrics, relay, resolver: options.resolver });
     writePidFile(w);
 
@@ -101,7 +106,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       lastReload = result.ok ? { at: w.clock.now(), ok: true } : { at: w.clock.now(), ok: false, error: result.error };
       return result;
     };
-    return { ports, ledger, failed, reload, stop };
+    return { ports, ledger, failed, reload, automations, stop };
   } catch (error) {
     await w.steps.stopAll();
     throw error;

@@ -5,12 +5,15 @@ import type { z } from 'zod';
 import { ALL_GROUP, mainSchema, setupSchema, type MainConfig, type Setup } from './schema.js';
 import { createSenderIndex, findSenderConflicts, type SenderIndex, type SenderOwner } from './match.js';
 import { ConfigFileError, readConfigFile } from './read-file.js';
+import { loadAutomations, type Automation } from './automations.js';
 
 export interface Config {
   /** Absolute path of the main config file. */
   file: string;
   main: MainConfig;
   setups: readonly Setup[];
+  /** Scheduled SMS (automations_dir), valid and referring to known setups and groups. */
+  automations: readonly Automation[];
   senders: SenderIndex;
   /** Absolute path of the SQLite file; '' when the ledger is on PostgreSQL (see `storage`). */
   storagePath: string;
@@ -66,7 +69,7 @@ interface Parsed<T> {
 }
 
 /** Parses one YAML file and validates it, mapping every schema issue back to its line. */
-function parseYamlFile<S extends z.ZodType>(file: string, schema: S): Parsed<z.output<S>> {
+export function parseYamlFile<S extends z.ZodType>(file: string, schema: S): Parsed<z.output<S>> {
   const shown = displayPath(file);
   let text: string;
   try {
@@ -312,6 +315,11 @@ export function loadConfig(mainFile: string): Config {
       message: `setup(s) ${[...new Set([...users.values()].map((u) => u.setup.id))].join(', ')} use smtp_auth, which needs STARTTLS: set smtp.tls (cert and key), or require_tls: false on a trusted network`,
     });
   }
+  const automationsDir = resolve(dir, main.value.automations_dir);
+  const loaded = loadAutomations(automationsDir, {
+    main: main.value, setups, shown: displayPath, parse: parseYamlFile, lineOf, explicit: rawField(main.raw, 'automations_dir') !== undefined, mainFile: displayPath(file),
+  });
+  issues.push(...loaded.issues);
   if (issues.length > 0) throw new ConfigError(issues);
 
   const http = main.value.http.listen;
@@ -323,6 +331,7 @@ export function loadConfig(mainFile: string): Config {
     file,
     main: main.value,
     setups,
+    automations: loaded.automations,
     senders: index,
     storagePath: storage.type === 'sqlite' ? storage.path : '',
     storage,

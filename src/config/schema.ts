@@ -99,7 +99,7 @@ const senderName = z.string().refine(
   { message: 'must be 3–11 letters/digits with at least one letter, or a phone number of up to 15 digits' },
 );
 
-const country = z
+export const country = z
   .string()
   .transform((value) => value.trim().toUpperCase())
   .refine((value) => isSupportedCountry(value), { message: 'is not an ISO 3166 country code known to the number plan (e.g. DK, SE, DE)' })
@@ -457,6 +457,8 @@ export const mainSchema = z.strictObject({
   sms_domains: z.array(domain).min(1, 'lists no SMS domain'),
   postmaster: emailAddress.optional(),
   setups_dir: z.string().default('setups'),
+  /** One YAML file per scheduled SMS automation (src/config/automations.ts); relative to this file. A missing default directory means none. */
+  automations_dir: z.string().default('automations'),
   storage: z.discriminatedUnion('type', [
     z.strictObject({
       /** The embedded default: one daemon, one SQLite file. */

@@ -17,6 +17,7 @@ const COUNTERS = {
   mail2sms_inbound_total: { help: 'Inbound SMS by keyword kind; duplicate = a webhook the provider sent again.', labels: ['kind', 'duplicate'] },
   mail2sms_notifications_total: { help: 'Notification emails (report, reply, postmaster) by result.', labels: ['kind', 'result'] },
   mail2sms_http_busy_total: { help: 'HTTP requests refused because http.max_concurrent_bodies bodies were being read.', labels: [] },
+  mail2sms_automation_runs_total: { help: 'Automation occurrences by outcome: ran, already_ran (another daemon or a manual run had it), missed, refused (nothing sent: merge_missing reject, too long), failed.', labels: ['automation', 'outcome'] },
 } as const;
 
 /** Seconds; the default buckets (5 ms – 10 s) fit calls that should take milliseconds. */

@@ -89,7 +89,8 @@ export const HISTORY_SQL = `
     SELECT * FROM (
       SELECT o.created_at AS at, CASE WHEN o.status = 'suppressed' THEN 'suppressed' ELSE 'sms' END AS kind,
              o.message_id AS ref,
-             'email from ' || m.mail_from || ' via setup ' || m.setup_id ||
+             CASE WHEN m.automation_id IS NOT NULL THEN 'automation "' || coalesce(m.subject, m.automation_id) || '" (' || m.automation_id || ')'
+                  ELSE 'email from ' || m.mail_from END || ' via setup ' || m.setup_id ||
                coalesce(' to group ' || replace(o.via_groups, ',', ', '), '') || ': ' || o.status ||
                coalesce(' (' || o.reason || ')', '') ||
                CASE WHEN o.status = 'queued' AND o.next_attempt_at > @now

@@ -373,12 +373,51 @@ export interface ContactStore {
   contactsByNumber(numbers: readonly string[]): Promise<GroupMember[]>;
 }
 
+/** How an automation run came about: its schedule, a catch-up after downtime, or `automations run`. */
+export type AutomationRunBy = 'schedule' | 'catch-up' | 'manual';
+
+/** One occurrence of an automation, as the ledger keeps it: (automationId, scheduledAt) is its key. */
+export interface AutomationRun {
+  automationId: string;
+  /** The occurrence (epoch ms). */
+  scheduledAt: number;
+  outcome: 'ran' | 'missed';
+  runBy: AutomationRunBy;
+  recordedAt: number;
+  /** The run's message (queue id); null for a missed run. */
+  queueId: string | null;
+  recipients: number;
+  queued: number;
+  suppressed: number;
+  detail: string | null;
+}
+
+export type StartRunOutcome =
+  | { outcome: 'ran'; run: AutomationRun; decisions: RecipientDecision[] }
+  /** The occurrence already has a row (ran, or recorded missed): nothing was written, nothing will be sent. */
+  | { outcome: 'already-ran'; run: AutomationRun };
+
+/** Scheduled automations: each run written once, with its outbox rows, under its key. */
+export interface AutomationStore {
+  /**
+   * Writes the run and its message (decided per recipient exactly as acceptMessage
+   * decides a group mail) in one transaction; `already-ran` when the key exists.
+   */
+  startRun(run: { automationId: string; scheduledAt: number; runBy: AutomationRunBy }, message: IntakeMessage): Promise<StartRunOutcome>;
+  /** Records occurrences that will not run; resolves those newly recorded (another daemon may have recorded or run some). */
+  recordMissed(automationId: string, scheduledAts: readonly number[], detail: string): Promise<number[]>;
+  /** An automation's runs, newest occurrence first. */
+  runHistory(automationId: string, limit: number): Promise<AutomationRun[]>;
+  /** The newest run (by occurrence, ran or missed) of every automation that has one. */
+  lastRuns(): Promise<AutomationRun[]>;
+}
+
 /** The operations console (src/http/console/): read-only, indexed and paged; one method with a query per page. */
 export interface ConsoleStore {
   consoleQuery<K extends ConsoleQuery['kind']>(query: ConsoleQueryOf<K>): Promise<ConsoleResults[K]>;
 }
 
-export interface Ledger extends IntakeStore, DispatchQueue, ReceiptStore, ConsentLedger, ReportStore, HistoryStore, QueueAdmin, ContactStore, ConsoleStore {
+export interface Ledger extends IntakeStore, DispatchQueue, ReceiptStore, ConsentLedger, ReportStore, HistoryStore, QueueAdmin, ContactStore, ConsoleStore, AutomationStore {
   /** Called after each commit that queued rows, so dispatch wakes without polling. */
   onQueued(listener: () => void): void;
   close(): Promise<void>;
@@ -417,6 +456,10 @@ export const LEDGER_METHODS = [
   'groupMembers',
   'contactsByNumber',
   'consoleQuery',
+  'startRun',
+  'recordMissed',
+  'runHistory',
+  'lastRuns',
 ] as const satisfies readonly LedgerMethod[];
 
 // Compile-time check that the list is complete: a method added to a store but not listed fails here.

@@ -9,7 +9,7 @@ import { inTransaction, type PgPool } from './pool.js';
  */
 
 /** In foreign-key order. */
-export const LEDGER_TABLES = ['messages', 'outbox', 'sends', 'events', 'receipts', 'receipt_parts', 'inbound_messages', 'consent_events', 'contacts', 'contact_groups', 'contact_fields'] as const;
+export const LEDGER_TABLES = ['messages', 'outbox', 'sends', 'events', 'receipts', 'receipt_parts', 'inbound_messages', 'consent_events', 'contacts', 'contact_groups', 'contact_fields', 'automation_runs'] as const;
 const WITH_ID = new Set(['outbox', 'sends', 'events', 'receipts', 'inbound_messages', 'consent_events', 'contacts']);
 const BATCH = 2000;
 

@@ -3,8 +3,9 @@ import type { Clock } from '../../core/clock.js';
 import { StorageError } from '../../core/errors.js';
 import type { Logger } from '../../core/log.js';
 import { DUE_REPORTS_SQL } from '../notify-queries.js';
-import type { ClaimPolicy, DueReport, LastSms, Ledger, OutboxRow } from '../types.js';
+import type { AutomationRun, ClaimPolicy, DueReport, LastSms, Ledger, OutboxRow } from '../types.js';
 import { createPgQueueAdmin } from './admin.js';
+import { LAST_RUNS_SQL, recordMissedOn, RUN_HISTORY_SQL, runLocks, startRunOn } from './automations.js';
 import { createPgContacts } from './contacts.js';
 import { createPgConsole } from './console.js';
 import { changeConsentOn, consentLocks, recordInboundOn, recordSendsOn } from './consent.js';
@@ -248,6 +249,15 @@ export function createPostgresLedger(deps: PostgresLedgerDeps): PostgresLedger {
     retryFailed: (queueId, recipient, by) => storageErrors('retry', () => admin.retryFailed(queueId, recipient, by, clock.now())),
     ...contactStore,
     consoleQuery: (query) => storageErrors(`console ${query.kind}`, () => consoleQuery(query)),
+    startRun: (automationRun, message) =>
+      run('start automation run', async (client, now, tx) => {
+        const outcome = await startRunOn(client, automationRun, message, now);
+        if (outcome.outcome === 'ran' && outcome.run.queued > 0) tx.notifyOnCommit(QUEUED_CHANNEL);
+        return outcome;
+      }, runLocks(automationRun, message)),
+    recordMissed: (automationId, scheduledAts, detail) => run('record missed runs', (client, now) => recordMissedOn(client, automationId, scheduledAts, detail, now)),
+    runHistory: (automationId, limit) => read<AutomationRun>('automation runs', RUN_HISTORY_SQL, [automationId, limit]),
+    lastRuns: () => read<AutomationRun>('last automation runs', LAST_RUNS_SQL, []),
     onQueued(listener) {
       listeners.push(listener);
     },

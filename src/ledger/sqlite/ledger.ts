@@ -9,6 +9,7 @@ import { createConsoleQueries } from '../console-queries.js';
 import { createRuleReader } from '../rules.js';
 import type { ClaimPolicy, IntakeMessage, IntakeOutcome, Ledger, OutboxRow } from '../types.js';
 import { createQueueAdmin } from './admin.js';
+import { createAutomationRuns } from './automations.js';
 import { createGroupCommit, type WriteOptions } from './group-commit.js';
 import { createInboundWriter } from './inbound.js';
 import { createIntakeWriter, newQueueId } from './intake.js';
@@ -85,6 +86,7 @@ export function createSqliteLedger(deps: SqliteLedgerDeps): Ledger {
     if (outcome.decisions.some((d) => d.outcome === 'queued')) markQueued(message.setupId);
     return outcome;
   }
+  const automations = createAutomationRuns(db, accept);
 
   // Reads run at once; failures are StorageErrors like the writes'.
   function read<T>(what: string, fn: () => T): Promise<T> {
@@ -139,6 +141,10 @@ export function createSqliteLedger(deps: SqliteLedgerDeps): Ledger {
     deleteContacts: (ref) => write(() => contacts.deleteContacts(ref), ANSWERED),
     groupMembers: (selector) => read('group members', () => contacts.groupMembers(selector)),
     contactsByNumber: (numbers) => read('contacts by number', () => contacts.contactsByNumber(numbers)),
+    startRun: (run, message) => write((now) => automations.start(run, message, now), ANSWERED),
+    recordMissed: (automationId, scheduledAts, detail) => write((now) => automations.missed(automationId, scheduledAts, detail, now), ANSWERED),
+    runHistory: (automationId, limit) => read('automation runs', () => automations.history(automationId, limit)),
+    lastRuns: () => read('last automation runs', () => automations.last()),
     onQueued(listener) {
       listeners.push(listener);
     },

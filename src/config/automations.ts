@@ -1,0 +1,127 @@
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { scheduleProblem } from '../automations/schedule.js';
+import { sendingWindowSchema } from '../core/window.js';
+import { parseMerge } from '../message/merge.js';
+import { duration, durationOrOff } from './fields.js';
+import { ALL_GROUP, country, type MainConfig, type Setup } from './schema.js';
+
+/*
+ * Automations (issue 13): one YAML file per scheduled send in automations_dir.
+ * The schema checks each file on its own (cron, zone, text); loadAutomations
+ * then checks what the file names elsewhere (its setup, its group), every
+ * problem with file, line and field, like the setups'.
+ */
+
+export const AUTOMATION_ID = /^[a-z0-9][a-z0-9_-]{0,63}$/;
+
+const FIELD_NAME = z.string().regex(/^[A-Za-z_][A-Za-z0-9_-]*$/, 'is not a field name (letters, digits, _ and -)');
+const scalar = z.union([z.string(), z.number(), z.boolean()]);
+
+/** A `where` condition on one contact field: a value, any of several, or a date condition. */
+const condition = z.union([
+  scalar.transform((value) => ({ kind: 'equals' as const, values: [String(value)] })),
+  z.array(scalar).min(1, 'is an empty list').transform((values) => ({ kind: 'equals' as const, values: values.map(String) })),
+  z.strictObject({ anniversary: z.literal(true) }).transform(() => ({ kind: 'date' as const, date: { anniversary: true as const } })),
+  z.strictObject({ within: duration() }).transform((v) => ({ kind: 'date' as const, date: { within: v.within } })),
+  z.strictObject({ ago: duration() }).transform((v) => ({ kind: 'date' as const, date: { ago: v.ago } })),
+], { error: 'must be a value, a list of values, {anniversary: true}, {within: 7d} or {ago: 30d}' });
+
+export type FieldCondition = z.output<typeof condition>;
+
+const scheduleSchema = z
+  .strictObject({
+    cron: z.string().min(1).meta({ description: '5 or 6 field cron expression (croner), e.g. "0 10 * * *".' }),
+    timezone: z.string().min(1).meta({ description: 'IANA time zone the cron is read in, e.g. Europe/Copenhagen.' }),
+  })
+  .superRefine((schedule, ctx) => {
+    const problem = scheduleProblem(schedule);
+    if (problem) ctx.addIssue({ code: 'custom', path: [problem.startsWith(`"${schedule.timezone}"`) ? 'timezone' : 'cron'], message: problem });
+  });
+
+export const automationSchema = z
+  .strictObject({
+    $schema: z.string().optional(),
+    id: z.string().regex(AUTOMATION_ID, 'must be lower-case letters, digits, - and _ (at most 64), starting with a letter or digit'),
+    title: z.string().trim().min(1, 'is required'),
+    setup: z.string().min(1),
+    schedule: scheduleSchema,
+    recipients: z.strictObject({
+      group: z.string().min(1),
+      where: z.record(FIELD_NAME, condition).optional(),
+    }),
+    text: z.string().trim().min(1, 'is required').superRefine((text, ctx) => {
+      const merge = parseMerge(text);
+      if (!merge.ok) ctx.addIssue({ code: 'custom', message: `merge fields: ${merge.problem}` });
+    }),
+    cooldown: durationOrOff().optional(),
+    default_country: country.optional(),
+    sending_window: sendingWindowSchema.optional(),
+    catch_up: durationOrOff().default(3_600_000).transform((ms) => ms ?? 0),
+    enabled: z.boolean().default(true),
+  });
+
+export type AutomationFields = z.output<typeof automationSchema>;
+export interface Automation extends AutomationFields {
+  /** The file it came from, as shown in errors. */
+  file: string;
+}
+
+/** What loadConfig needs from a parse: the value, and the issues located in the file. */
+export type ParseFile = <S extends z.ZodType>(file: string, schema: S) => { value?: z.output<S>; issues: { file: string; line?: number; column?: number; field?: string; message: string }[] };
+type Issue = ReturnType<ParseFile>['issues'][number];
+type LineOf = (file: string, path: (string | number)[]) => { line?: number; column?: number };
+
+/**
+ * Every automation file in `dir` (a missing directory is no automations: the
+ * key has a default), checked against the setups and groups of the config.
+ */
+export function loadAutomations(
+  dir: string,
+  context: { main: MainConfig; setups: readonly Setup[]; shown: (file: string) => string; parse: ParseFile; lineOf: LineOf; explicit: boolean; mainFile: string },
+): { automations: Automation[]; issues: Issue[] } {
+  const issues: Issue[] = [];
+  let names: string[] = [];
+  try {
+    if (statSync(dir).isDirectory()) names = readdirSync(dir).filter((name) => /\.ya?ml$/i.test(name)).sort();
+    else issues.push({ file: context.mainFile, field: 'automations_dir', message: `${context.shown(dir)} is not a directory` });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== 'ENOENT' || context.explicit) issues.push({ file: context.mainFile, field: 'automations_dir', message: `cannot read ${context.shown(dir)}: ${code ?? String(error)}` });
+  }
+  const automations: Automation[] = [];
+  const byId = new Map<string, Automation>();
+  for (const name of names) {
+    const path = join(dir, name);
+    const parsed = context.parse(path, automationSchema);
+    issues.push(...parsed.issues);
+    if (!parsed.value) continue;
+    const automation: Automation = { ...parsed.value, file: context.shown(path) };
+    const at = (field: (string | number)[]) => ({ file: automation.file, ...context.lineOf(path, field), field: field.join('.') });
+    const twin = byId.get(automation.id);
+    if (twin) {
+      issues.push({ ...at(['id']), message: `automation id "${automation.id}" is also used by ${twin.file}` });
+      continue;
+    }
+    const problems = references(automation, context.main, context.setups);
+    for (const problem of problems) issues.push({ ...at(problem.field), message: problem.message });
+    byId.set(automation.id, automation);
+    if (problems.length === 0) automations.push(automation);
+  }
+  return { automations, issues };
+}
+
+/** The setup and group an automation names must exist. */
+function references(automation: AutomationFields, main: MainConfig, setups: readonly Setup[]): { field: string[]; message: string }[] {
+  const problems: { field: string[]; message: string }[] = [];
+  if (!setups.some((s) => s.id === automation.setup)) {
+    problems.push({ field: ['setup'], message: `no setup "${automation.setup}" (setups: ${setups.map((s) => s.id).join(', ') || 'none'})` });
+  }
+  const group = automation.recipients.group;
+  if (group !== ALL_GROUP && !Object.hasOwn(main.groups, group)) {
+    const declared = Object.keys(main.groups);
+    problems.push({ field: ['recipients', 'group'], message: `group "${group}" is not declared under groups: (declared: ${declared.length ? declared.join(', ') : 'none'}; "all" is built in)` });
+  }
+  return problems;
+}
