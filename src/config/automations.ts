@@ -1,7 +1,7 @@
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { scheduleProblem } from '../automations/schedule.js';
+import { scheduleProblem } from '../core/cron.js';
 import { sendingWindowSchema } from '../core/window.js';
 import { parseMerge } from '../message/merge.js';
 import { duration, durationOrOff } from './fields.js';
