@@ -40,3 +40,21 @@ export function dueRuns(schedule: Schedule, handledUntil: number, now: number, c
   if (now - latest <= catchUpMs) return { run: latest, missed: occurrences.slice(0, -1), moreMissed: more };
   return { missed: occurrences, moreMissed: more };
 }
+
+const LOOK_BACK_MS = [3_600_000, 86_400_000, 8 * 86_400_000, 32 * 86_400_000, 367 * 86_400_000, 5 * 367 * 86_400_000];
+
+/** The latest occurrence at or before `at` (up to five years back), for `automations run` without --at. */
+export function latestOccurrence(schedule: Schedule, at: number): number | undefined {
+  const compiled = compileSchedule(schedule);
+  for (const window of LOOK_BACK_MS) {
+    let latest: number | undefined;
+    for (let next = compiled.next(at - window); next !== undefined && next <= at; next = compiled.next(next)) latest = next;
+    if (latest !== undefined) return latest;
+  }
+  return undefined;
+}
+
+/** Whether `at` is an occurrence of the schedule. */
+export function isOccurrence(schedule: Schedule, at: number): boolean {
+  return compileSchedule(schedule).next(at - 1) === at;
+}

@@ -5,6 +5,7 @@ import { packageRoot } from '../core/paths.js';
 import { CliFailure } from './common.js';
 import { EXIT } from './exit.js';
 import { registerLedgerCommands } from './ledger-commands.js';
+import { registerAutomationsCommands } from './commands/automations.js';
 import { registerConfigCommands } from './commands/config.js';
 import { registerContactsCommands } from './commands/contacts.js';
 import { registerExplainCommands } from './commands/explain.js';
@@ -35,6 +36,7 @@ export function buildProgram(out: (text: string) => void, setExit: (code: number
   registerLedgerCommands(program, out);
   registerQueueCommands(program, io);
   registerContactsCommands(program, io);
+  registerAutomationsCommands(program, io);
   registerProviderSimCommands(program, io);
   registerHealthCommands(program, io);
   return program;
