@@ -17,6 +17,7 @@ export interface ContractLedger {
 export type OpenLedger = (clock: ManualClock) => Promise<ContractLedger>;
 
 const MIN = 60_000;
+const DAY = 24 * 60 * MIN;
 const T0 = Date.UTC(2026, 5, 1, 10, 0, 0); // a Monday, 12:00 in Copenhagen
 
 let serial = 0;
@@ -341,6 +342,48 @@ export function ledgerContract(name: string, open: OpenLedger): void {
         const claimed = await ledger.claimDue(10, MIN);
         expect(claimed.map((c) => [c.recipient, c.text])).toEqual([['+4520000141', 'Hi Anna']]);
         expect((await ledger.outbox({ queueId: outcome.queueId })).map((r) => [r.status, r.reason])).toEqual([['sending', null], ['suppressed', 'merge_field_missing']]);
+      });
+    });
+
+    describe('automation runs', () => {
+      const key = (at: number) => ({ automationId: 'birthday', scheduledAt: at, runBy: 'schedule' as const });
+      const run = (recipients: string[]) => mail(recipients, { mailFrom: '', headerMessageId: undefined, subject: 'Birthday greeting', sessionRef: 'automation:birthday' });
+
+      it('a run and its outbox rows are written once under (automation, occurrence); the same occurrence again writes nothing', async () => {
+        const first = await ledger.startRun(key(T0), run(['+4520000201', '+4520000202']));
+        expect(first.outcome).toBe('ran');
+        expect(first.run).toMatchObject({ automationId: 'birthday', scheduledAt: T0, outcome: 'ran', runBy: 'schedule', recipients: 2, queued: 2, suppressed: 0 });
+        const again = await ledger.startRun({ ...key(T0), runBy: 'manual' }, run(['+4520000201', '+4520000202']));
+        expect(again).toMatchObject({ outcome: 'already-ran', run: { queueId: first.run.queueId, runBy: 'schedule' } });
+        expect((await ledger.outbox()).map((r) => r.queueId)).toEqual([first.run.queueId, first.run.queueId]);
+      });
+
+      it('two starts of one occurrence at once: one runs, the other gets already-ran and writes nothing', async () => {
+        const [a, b] = await Promise.all([ledger.startRun(key(T0), run(['+4520000203'])), ledger.startRun(key(T0), run(['+4520000203']))]);
+        expect([a.outcome, b.outcome].sort()).toEqual(['already-ran', 'ran']);
+        expect(await ledger.outbox({ recipient: '+4520000203' })).toHaveLength(1);
+      });
+
+      it('each recipient is decided by the rules: a number that got an SMS an hour ago is suppressed by a 1 d cooldown, with the reason kept', async () => {
+        await ledger.acceptMessage(mail(['+4520000204']));
+        await sendAllDue();
+        clock.advance(60 * MIN);
+        const started = await ledger.startRun(key(T0 + 60 * MIN), { ...run(['+4520000204', '+4520000205']), rules: alertRules({ cooldownMs: DAY }) });
+        expect(started.outcome === 'ran' && started.decisions.map((d) => [d.recipient, d.outcome, d.reason])).toEqual([['+4520000204', 'suppressed', 'cooldown'], ['+4520000205', 'queued', undefined]]);
+        expect(started.run).toMatchObject({ recipients: 2, queued: 1, suppressed: 1 });
+        const history = await ledger.consoleQuery({ kind: 'history', recipient: '+4520000204', limit: 10, offset: 0, now: clock.now() });
+        expect(history.entries.find((e) => e.kind === 'suppressed')?.summary).toContain('automation "Birthday greeting" (birthday) via setup alerts');
+      });
+
+      it('missed occurrences are recorded once each (with an event); a missed occurrence never runs afterwards; history and the last run per automation', async () => {
+        expect(await ledger.recordMissed('birthday', [T0 - 2 * DAY, T0 - DAY], 'daemon down')).toEqual([T0 - 2 * DAY, T0 - DAY]);
+        expect(await ledger.recordMissed('birthday', [T0 - DAY], 'daemon down')).toEqual([]);
+        expect((await ledger.startRun(key(T0 - DAY), run(['+4520000206']))).outcome).toBe('already-ran');
+        await ledger.startRun(key(T0), run(['+4520000206']));
+        await ledger.startRun({ ...key(T0), automationId: 'renewal' }, run(['+4520000207']));
+        const history = await ledger.runHistory('birthday', 10);
+        expect(history.map((r) => [r.scheduledAt, r.outcome, r.detail])).toEqual([[T0, 'ran', null], [T0 - DAY, 'missed', 'daemon down'], [T0 - 2 * DAY, 'missed', 'daemon down']]);
+        expect((await ledger.lastRuns()).map((r) => [r.automationId, r.scheduledAt, r.outcome])).toEqual([['birthday', T0, 'ran'], ['renewal', T0, 'ran']]);
       });
     });
 
