@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { pidFileFor } from '../../daemon.js';
 import { setupJsonSchema } from '../../config/schema.js';
 import { readReloadAnswer, reloadAnswerFileFor, type ReloadAnswer } from '../../config/reload.js';
-import { formatIssue } from '../../config/load.js';
+import { formatIssue, type Config } from '../../config/load.js';
 import { preflight } from '../../config/preflight.js';
 import { CliFailure, configOption, load } from '../common.js';
 import { EXIT } from '../exit.js';
@@ -19,7 +19,7 @@ export function registerConfigCommands(program: Command, { out }: CliIo): void {
       const config = load(opts.config);
       const problems = preflight(config);
       if (problems.length > 0) throw new CliFailure(`the service would not start:\n${problems.map(formatIssue).join('\n')}`, EXIT.config);
-      out(`${config.file}: OK (${config.setups.length} setup(s): ${config.setups.map((s) => s.id).join(', ')})\n`);
+      out(`${config.file}: OK (${config.setups.length} setup(s): ${config.setups.map((s) => s.id).join(', ')}${automationsNote(config)})\n`);
     });
 
   program
@@ -78,4 +78,10 @@ async function waitForAnswer(file: string, pid: number, before: number): Promise
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
   return undefined;
+}
+
+/** check-config's word on automations, only when there are any (the line stays as it was without). */
+function automationsNote(config: Config): string {
+  if (config.automations.length === 0) return '';
+  return `; ${config.automations.length} automation(s): ${config.automations.map((a) => (a.enabled ? a.id : `${a.id} (disabled)`)).join(', ')}`;
 }
