@@ -19,7 +19,7 @@ export function registerConfigCommands(program: Command, { out }: CliIo): void {
       const config = load(opts.config);
       const problems = preflight(config);
       if (problems.length > 0) throw new CliFailure(`the service would not start:\n${problems.map(formatIssue).join('\n')}`, EXIT.config);
-      out(`${config.file}: OK (${config.setups.length} setup(s): ${config.setups.map((s) => s.id).join(', ')}${automationsNote(config)})\n`);
+      out(`${config.file}: OK (${config.setups.length} setup(s): ${config.setups.map((s) => s.id).join(', ')})\n${automationsNote(config)}`);
     });
 
   program
@@ -80,8 +80,8 @@ async function waitForAnswer(file: string, pid: number, before: number): Promise
   return undefined;
 }
 
-/** check-config's word on automations, only when there are any (the line stays as it was without). */
+/** check-config's line on automations, only when there are any (the OK line stays as it was). */
 function automationsNote(config: Config): string {
   if (config.automations.length === 0) return '';
-  return `; ${config.automations.length} automation(s): ${config.automations.map((a) => (a.enabled ? a.id : `${a.id} (disabled)`)).join(', ')}`;
+  return `  ${config.automations.length} automation(s): ${config.automations.map((a) => (a.enabled ? a.id : `${a.id} (disabled)`)).join(', ')}\n`;
 }
