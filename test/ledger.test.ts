@@ -133,6 +133,7 @@ describe('migrations', () => {
       { version: 3, name: '0003_dispatch.sql' },
       { version: 4, name: '0004_contacts.sql' },
       { version: 5, name: '0005_console.sql' },
+      { version: 6, name: '0006_automations.sql' },
     ]);
   });
 
