@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { isOccurrence, latestOccurrence, compileSchedule } from '../../automations/schedule.js';
 import { previewOccurrence, startOccurrence } from '../../automations/occurrence.js';
@@ -52,11 +53,12 @@ function occurrenceOf(automation: Automation, at: string | undefined, fallback: 
   return found;
 }
 
-function runLine(run: AutomationRun, timezone: string): string {
-  const when = localTime(run.scheduledAt, timezone);
-  if (run.outcome === 'missed') return `${when}  missed${run.detail ? ` (${run.detail})` : ''}`;
-  return `${when}  ran (${run.runBy}) at ${ISO(run.recordedAt)}: ${run.recipients} recipient(s), ${run.queued} queued, ${run.suppressed} suppressed  [${run.queueId ?? '-'}]`;
+function runSummary(run: AutomationRun): string {
+  if (run.outcome === 'missed') return `missed${run.detail ? ` (${run.detail})` : ''}`;
+  return `ran (${run.runBy}) at ${ISO(run.recordedAt)}: ${run.recipients} recipient(s), ${run.queued} queued, ${run.suppressed} suppressed  [${run.queueId ?? '-'}]`;
 }
+
+const runLine = (run: AutomationRun, timezone: string) => `${localTime(run.scheduledAt, timezone)}  ${runSummary(run)}`;
 
 const runJson = (run: AutomationRun) => ({ ...run, scheduledAt: ISO(run.scheduledAt), recordedAt: ISO(run.recordedAt) });
 
@@ -70,7 +72,9 @@ export function registerAutomationsCommands(program: Command, { out, setExit }: 
     .addOption(configOption())
     .action(async (opts: { json?: boolean; config: string }) => {
       const config = load(opts.config);
-      const last = config.automations.length ? await withCliLedger(config, (ledger) => ledger.lastRuns()) : [];
+      // Before the first `migrate` there is no SQLite ledger and so no run yet: list the automations anyway.
+      const noLedgerYet = config.storage.type === 'sqlite' && !existsSync(config.storage.path);
+      const last = config.automations.length && !noLedgerYet ? await withCliLedger(config, (ledger) => ledger.lastRuns()) : [];
       const now = Date.now();
       const rows = config.automations.map((a) => {
         const next = a.enabled ? compileSchedule(a.schedule).next(now) : undefined;
@@ -133,8 +137,8 @@ export function registerAutomationsCommands(program: Command, { out, setExit }: 
         return out(opts.json ? JSON.stringify({ id, occurrence: ISO(at), outcome: 'refused', reason: outcome.refusal.detail }, null, 2) + '\n' : `${id} at ${when}: not sent: ${outcome.refusal.detail}\n`);
       }
       if (opts.json) return out(JSON.stringify({ id, occurrence: ISO(at), outcome: outcome.outcome, run: runJson(outcome.run) }, null, 2) + '\n');
-      if (outcome.outcome === 'already-ran') return out(`${id} at ${when}: already ran, nothing sent: ${runLine(outcome.run, automation.schedule.timezone)}\n`);
-      out(`${id} at ${when}: ${runLine(outcome.run, automation.schedule.timezone)}\n`);
+      if (outcome.outcome === 'already-ran') return out(`${id} at ${when}: already ran, nothing sent: ${runSummary(outcome.run)}\n`);
+      out(`${id} at ${when}: ${runSummary(outcome.run)}\n`);
     });
 
   automations
