@@ -121,7 +121,7 @@ describe('provider outage during a burst', () => {
 
 describe('provider rate limit, measured at the provider', () => {
   it('no sliding second holds more sends than the limit, not even the first', async () => {
-    const rate = 20;
+    const rate = 100;
     // The simulator in a process of its own: one inside the daemon would stamp
     // arrivals late (and in bunches) while the daemon's event loop is busy with
     // the burst of mail, and the count would measure that, not the limiter.
@@ -137,34 +137,30 @@ describe('provider rate limit, measured at the provider', () => {
       throw error;
     }
     onTestFinished(async () => void (await sim.kill('SIGKILL')));
-    const numbers = danishNumbers(150);
+    // About three seconds of sends at the limit: the first second (after idle) and two of catching up.
+    const numbers = danishNumbers(3 * rate + 20);
     await burst(d, numbers, 'rate');
     const messages = await waitFor(async () => {
       const list = await simulatorMessages(simUrl);
       return list.length >= numbers.length ? list : undefined;
-    }, '150 SMS at the simulator', 45_000);
+    }, `${numbers.length} SMS at the simulator`, 45_000);
     expect(messages).toHaveLength(numbers.length);
     expect(numbers.filter((n) => perNumber(messages).get(n) !== 1)).toEqual([]);
 
-    // For every send, the sends in the 1000 ms from it (that send included).
+    // For every send, the sends in the 1000 ms from it (that send included): a count, not a timing.
     const times = messages.map((m) => m.received_at_ms).sort((a, b) => a - b);
-    const first = times[0] as number;
-    const span = (times[times.length - 1] as number) - first;
+    const span = (times[times.length - 1] as number) - (times[0] as number);
     let maxPerSecond = 0;
     for (let i = 0, j = 0; i < times.length; i++) {
       while (j < times.length && (times[j] as number) < (times[i] as number) + 1000) j++;
       maxPerSecond = Math.max(maxPerSecond, j - i);
     }
-    // The limiter paces the starts of calls (one per 50 ms at 20/s); the
-    // simulator stamps arrivals. A call held up by up to 100 ms of jitter can
-    // land next to later ones: allow for that and no more. A token bucket
-    // (2 × rate in the second after an idle one) fails this with 40, and a
-    // window that opens all at once with 28.
-    const slack = 1 + rate * 0.1;
-    console.log(`[rate] limit ${rate}/s, ${times.length} sends over ${span} ms at the simulator: at most ${maxPerSecond} in any sliding second (limit ${rate} + ${slack} slack for jitter)`);
-    expect(maxPerSecond).toBeLessThanOrEqual(rate + slack);
-    // 150 sends at 20 per second cannot take less than 7 s (minus the jitter).
-    expect(span).toBeGreaterThanOrEqual((numbers.length / rate - 1) * 1000 - 250);
+    // Pacing alone let 105 through at 100/s; a token bucket would allow 2 × rate
+    // in the second after an idle one. The pacer caps the starts of the calls.
+    console.log(`[rate] limit ${rate}/s, ${times.length} sends over ${span} ms at the simulator: at most ${maxPerSecond} in any sliding second`);
+    expect(maxPerSecond).toBeLessThanOrEqual(rate);
+    // And it is a limit, not a stall: every send went out.
+    expect(maxPerSecond).toBeGreaterThan(rate / 2);
   });
 });
 

@@ -3,6 +3,7 @@ import { maskNumber, type Logger } from '../core/log.js';
 import type { ClaimedSms, Ledger } from '../ledger/types.js';
 import type { SmsProvider } from '../providers/types.js';
 import { noMetrics, secondsSince, type Metrics } from '../core/metrics.js';
+import { createPacer } from './pace.js';
 
 export interface DispatcherOptions {
   ledger: Ledger;
@@ -95,7 +96,9 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     }
     let calling = performance.now();
     // Timed from when the call starts: a guard may first wait for the number's lock.
-    const call = () => {
+    // The rate limit counts here too, under the guard, as the provider counts the call.
+    const call = async () => {
+      await startAllowed();
       calling = performance.now();
       return provider.send({
         to: sms.recipient,
@@ -174,6 +177,14 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   // after an idle one, and a window that opens all at once lets a whole batch
   // land on the provider together: providers count arrivals per second.
   const rate = options.ratePerSecond ?? 0;
+  // The claims are paced; the exact cap is the pacer's, at the start of each provider call.
+  const pacer = rate > 0 ? createPacer(rate, clock) : undefined;
+  async function startAllowed(): Promise<void> {
+    if (!pacer) return;
+    for (let wait = pacer.tryStart(); wait > 0; wait = pacer.tryStart()) await new Promise<void>((resolve) => setTimeout(resolve, wait));
+  }
+  /** Whether this daemon was the elected dispatcher at the last pump (where there is an election). */
+  let leading = false;
   const intervalMs = rate > 0 ? 1000 / rate : 0;
   const burst = rate > 0 ? Math.max(1, Math.floor(rate / 50)) : 0;
   /** When the next send may start. */
@@ -196,7 +207,13 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     try {
       do {
         again = false;
-        if (options.mayDispatch && !options.mayDispatch()) break;
+        if (options.mayDispatch) {
+          const now = options.mayDispatch();
+          // Newly elected: the last dispatcher may have used this second's budget just before it went.
+          if (now && !leading) pacer?.fill();
+          leading = now;
+          if (!now) break;
+        }
         const allowed = Math.min(options.concurrency - active.size, allowance());
         if (allowed <= 0) break;
         const claimed = await ledger.claimDue(allowed, options.leaseMs);
