@@ -3,7 +3,7 @@ import { statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
-import { alertsSetup, openSmtp, sendMail, startTestDaemon, waitFor, writeConfig, type TestDirs } from './helpers.js';
+import { alertsSetup, openSmtp, queueIdOf, sendMail, startTestDaemon, waitFor, writeConfig, type TestDirs } from './helpers.js';
 import { startProcess, type Proc } from './process.js';
 import { loadConfig, ConfigError } from '../src/config/load.js';
 import { preflight } from '../src/config/preflight.js';
@@ -43,6 +43,25 @@ describe('one daemon per ledger', () => {
 });
 
 describe('SIGTERM', () => {
+  it('keeps the last log lines: the asynchronous log is written out before the process exits', async () => {
+    dirs = writeConfig({ setups: [alertsSetup({ cooldown: 'off' })], main: { log: { level: 'info' } } });
+    const { proc, smtpPort } = await serve(dirs.configFile);
+    const queued: string[] = [];
+    for (let i = 0; i < 12; i++) {
+      const result = await sendMail({ port: smtpPort, from: 'ops@example.test', to: `+${4520123460 + i}@sms.example.test`, text: `last lines ${i}` });
+      expect(result.code).toBe(250);
+      queued.push(queueIdOf(result.response));
+    }
+    // At once after the last 250: its line is still in the log's buffer (written in batches of 2 KB or every 200 ms).
+    proc.child.kill('SIGTERM');
+    expect(await proc.exited).toBe(0);
+    const lines = proc.lines.map((line) => JSON.parse(line) as { msg: string; qid?: string; level: number });
+    // The decision line of every accepted mail, the last one included, and the shutdown's lines at the end.
+    expect(queued.filter((qid) => !lines.some((l) => l.msg === 'sms queued' && l.qid === qid))).toEqual([]);
+    expect(lines.some((l) => l.msg.startsWith('shutting down'))).toBe(true);
+    expect(lines[lines.length - 1]?.msg).toBe('mail2sms stopped');
+  });
+
   it('logs "shutting down", closes idle clients at once, lets a transaction finish and answers a new MAIL FROM 421 4.3.2 with a ref', async () => {
     dirs = writeConfig();
     const { proc, smtpPort } = await serve(dirs.configFile);

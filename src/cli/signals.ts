@@ -1,3 +1,4 @@
+import { flushLogSync, type Logger } from '../core/log.js';
 import { EXIT } from './exit.js';
 
 /** Resolves with the exit code once SIGTERM/SIGINT stopped the service; SIGHUP reloads. A second signal exits at once. */
@@ -17,5 +18,18 @@ export function waitForSignals(handlers: { stop: () => Promise<void>; reload?: (
     process.on('SIGTERM', onStop);
     process.on('SIGINT', onStop);
     if (handlers.reload) process.on('SIGHUP', handlers.reload);
+  });
+}
+
+/**
+ * A bug that escapes every handler ends the daemon (its state is unknown), but
+ * not silently: the reason is the last line of the log, and the lines still
+ * buffered for the asynchronous log are written before the process goes.
+ */
+export function exitOnUncaught(logger: Logger): void {
+  process.on('uncaughtException', (error, origin) => {
+    logger.fatal({ err: error, origin }, 'uncaught exception; exiting');
+    flushLogSync(logger);
+    process.exit(EXIT.software);
   });
 }

@@ -5,22 +5,69 @@ export type { Logger };
 export interface LogOptions {
   level?: string;
   destination?: DestinationStream;
+  /** Where the default destination writes (stdout): the ledger thread writes to the daemon's. */
+  fd?: number;
+  /** Fields on every line besides svc (the ledger thread's stage). */
+  bindings?: Record<string, string>;
+  /** Lines kept in memory until this many bytes are there (or a flush is due): fewer, larger writes. 0 writes each at once. */
+  minLength?: number;
 }
 
+/** Bytes of log lines kept waiting for a write at most; lines beyond it are dropped and counted, never block intake. */
+const LOG_BUFFER_MAX = 16 * 1024 * 1024;
+/** How often lines waiting under minLength are written anyway, so a quiet daemon's log is current. */
+const LOG_FLUSH_MS = 200;
+/** One write is at most this: whole lines within PIPE_BUF, so the ledger thread's lines never split ours on a pipe. */
+const LOG_MAX_WRITE = 4096;
+
 /**
- * One root logger per process; stages and sessions get children with their ids.
+ * One root logger per process (and one in the ledger thread); SMTP sessions
+ * get children, messages get fields. Lines are written asynchronously in
+ * batches (minLength) from a bounded buffer; pino writes what is left
+ * synchronously when the process exits, and the CLI's fatal handlers
+ * (signals, an uncaught exception) exit through that.
  * Nothing logs a config object or a secret (a test greps the logs for the
  * provider secret), so there is no redaction pass on the hot path.
  */
 export function createLogger(options: LogOptions = {}): Logger {
+  const destination = options.destination ?? bufferedDestination(options.fd ?? 1, options.minLength ?? 2048);
   return pino(
     {
       level: options.level ?? 'info',
-      base: { svc: 'mail2sms' },
+      base: { svc: 'mail2sms', ...options.bindings },
       timestamp: pino.stdTimeFunctions.isoTime,
     },
-    options.destination ?? pino.destination({ fd: 1, sync: false }),
+    destination,
   );
+}
+
+function bufferedDestination(fd: number, minLength: number): DestinationStream {
+  const stream = pino.destination({ fd, sync: false, minLength, maxLength: LOG_BUFFER_MAX, maxWrite: LOG_MAX_WRITE, periodicFlush: minLength > 0 ? LOG_FLUSH_MS : 0 });
+  let dropped = 0;
+  stream.on('drop', () => {
+    // Said once the buffer has room again: a log that cannot keep up must not slow the mail.
+    if (dropped++ === 0) stream.once('drain', () => {
+      stream.write(`${JSON.stringify({ level: 40, time: new Date().toISOString(), svc: 'mail2sms', dropped, msg: 'log output could not keep up: lines dropped' })}\n`);
+      dropped = 0;
+    });
+  });
+  return stream;
+}
+
+/** The file descriptor a logger's destination writes to, if it is one (not a test's in-memory sink). */
+export function logFdOf(logger: Logger): number | undefined {
+  const stream = (logger as unknown as Record<symbol, { fd?: unknown } | undefined>)[pino.symbols.streamSym];
+  return typeof stream?.fd === 'number' && stream.fd >= 0 ? stream.fd : undefined;
+}
+
+/** Writes what the logger still holds, synchronously: before a worker thread or the process ends. */
+export function flushLogSync(logger: Logger): void {
+  const stream = (logger as unknown as Record<symbol, { flushSync?: () => void } | undefined>)[pino.symbols.streamSym];
+  try {
+    stream?.flushSync?.();
+  } catch {
+    // A write in progress finishes on its own; nothing more can be done here.
+  }
 }
 
 /**

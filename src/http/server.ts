@@ -96,10 +96,12 @@ export function createHttpApi(options: HttpApiOptions): HttpApi {
     }
     if (outcome === 'parked') {
       // Stored: applied as soon as the send's own answer names this id.
-      logger.info(log, 'receipt for an id not known yet: parked');
+      logger.debug(log, 'receipt for an id not known yet: parked');
       return [202, { outcome }];
     }
-    logger.info(log, 'receipt');
+    // An SMS has two info lines (queued, sent): receipts are one a part, so debug, unless one settles it as not delivered.
+    if (outcome === 'applied' && parsed.receipt.status !== 'delivered') logger.warn({ ...log, errorCode: parsed.receipt.errorCode }, 'sms not delivered (receipt)');
+    else logger.debug(log, 'receipt');
     return [200, { outcome }];
   }
 

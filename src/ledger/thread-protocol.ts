@@ -6,6 +6,8 @@ export interface LedgerThreadOptions {
   /** How long a receipt for an id not known yet stays parked before the provider is told 404. */
   receiptGraceMs?: number;
   logLevel: string;
+  /** The daemon's log file descriptor: the thread logs there itself, rather than posting each line to be parsed and logged again. */
+  logFd?: number;
 }
 
 export interface CallRequest {

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import type { Logger } from '../core/log.js';
+import { logFdOf, type Logger } from '../core/log.js';
 import { StorageError } from '../core/errors.js';
 import { packageRoot } from '../core/paths.js';
 import type { Clock } from '../core/clock.js';
@@ -33,7 +33,10 @@ export function startLedgerThread(options: LedgerThreadOptions & { logger: Logge
   const { logger, clock = systemClock, ...threadOptions } = options;
   // Always the compiled file: a worker thread cannot load our TypeScript source.
   const script = join(packageRoot(), 'dist', 'src', 'threads', 'ledger-thread.js');
-  const worker = new Worker(script, { workerData: threadOptions satisfies LedgerThreadOptions });
+  // Where the daemon's log is a file descriptor (stdout), the thread writes its own lines there; a test's in-memory log gets them as messages.
+  const logFd = logFdOf(logger);
+  const workerData: LedgerThreadOptions = { ...threadOptions, ...(logFd !== undefined ? { logFd } : {}) };
+  const worker = new Worker(script, { workerData });
 
   const pending = new Map<number, { resolve(value: unknown): void; reject(error: Error): void }>();
   const listeners: (() => void)[] = [];

@@ -53,7 +53,8 @@ export function createDataHandler(deps: DataHandlerDeps) {
     const state = sessions.stateOf(session);
     const txn = state.txn as Transaction;
     const ref = sessions.refOf(session);
-    const log = state.log.child({ ref });
+    // The session's logger with the ref as a field: a child per transaction would cost a serialisation per mail.
+    const log = state.log;
     const setup = txn.sender?.setup;
     if (setup?.authorize.dkim && txn.numbers.size > 0) {
       const failure = await checkDkim({ raw, envelopeSender: txn.mailFrom, resolver: deps.resolver, timeoutMs: SENDER_AUTH_TIMEOUT_MS });
@@ -79,26 +80,31 @@ export function createDataHandler(deps: DataHandlerDeps) {
     const decision = decideData(state.config, envelope, email, bodyHashOf(raw), now);
     const { verdict } = decision;
     if (verdict.action === 'refuse' && verdict.refusal.code === 'notification_loop') {
-      log.warn({ from: txn.mailFrom, kind: email.notification }, 'mail2sms notification received back; refused to stop a loop');
+      log.warn({ ref, from: txn.mailFrom, kind: email.notification }, 'mail2sms notification received back; refused to stop a loop');
     }
     if (decision.forwardToPostmaster) await deps.forwardToPostmaster(session, raw, email.subject);
     if (verdict.action === 'refuse') throw sessions.refuse(session, verdict.refusal);
     if (verdict.action === 'discard') {
-      log.info({ from: txn.mailFrom, bytes: raw.length }, verdict.why);
+      log.info({ ref, from: txn.mailFrom, bytes: raw.length }, verdict.why);
       return acceptedReply(verdict.acceptance, ref);
     }
-    if (verdict.warnings.length > 0) log.info({ warnings: verdict.warnings, segments: verdict.message.measure.segments }, 'sms text built with warnings');
     const outcome = await deps.ledger.acceptMessage(verdict.message);
-    const msgLog = log.child({ qid: outcome.queueId });
-    if (outcome.duplicate) msgLog.info({ from: txn.mailFrom, messageId: email.messageId }, 'retried mail: already accepted, no new SMS');
-    else logDecisions(msgLog, metrics, outcome, verdict.message);
+    const ids = { ref, qid: outcome.queueId };
+    if (outcome.duplicate) log.info({ ...ids, from: txn.mailFrom, messageId: email.messageId }, 'retried mail: already accepted, no new SMS');
+    else logDecisions(log, ids, metrics, outcome, verdict);
     const reply = decideReply(verdict.setup, outcome, timingOf(verdict.setup, verdict.message, now), verdict.viaGroups);
     if (!reply.ok) throw sessions.refuse(session, reply.refusal);
     return acceptedReply(reply.acceptance, ref);
   };
 }
 
-function logDecisions(log: Logger, metrics: Metrics, outcome: IntakeOutcome, message: IntakeMessage): void {
+/**
+ * The first of the two info lines an SMS has (the other is its outcome, at
+ * dispatch): its decision, with the text's warnings (a truncation) on it.
+ */
+function logDecisions(log: Logger, ids: { ref: string; qid: string }, metrics: Metrics, outcome: IntakeOutcome, verdict: { message: IntakeMessage; warnings: readonly string[] }): void {
+  const { message } = verdict;
+  const warned = verdict.warnings.length > 0 ? { warnings: verdict.warnings } : {};
   metrics.inc('mail2sms_mails_accepted_total');
   // The groups and own text of each recipient, by number (decisions may leave out a retried mail's duplicates).
   const personal = new Map(message.personal?.map((p, i) => [message.recipients[i] as string, p]));
@@ -108,8 +114,8 @@ function logDecisions(log: Logger, metrics: Metrics, outcome: IntakeOutcome, mes
     const own = personal.get(decision.recipient);
     const via = own && own.groups.length > 0 ? { groups: own.groups } : {};
     const segments = own?.sms?.measure.segments ?? message.measure.segments;
-    if (decision.outcome === 'queued') log.info({ to, setup: message.setupId, segments, ...via }, 'sms queued');
-    else if (decision.outcome === 'duplicate') log.info({ to }, 'recipient already queued by an earlier copy of this mail');
-    else log.info({ to, reason: decision.reason, detail: decision.detail, ...via }, 'recipient suppressed');
+    if (decision.outcome === 'queued') log.info({ ...ids, to, setup: message.setupId, segments, ...warned, ...via }, 'sms queued');
+    else if (decision.outcome === 'duplicate') log.info({ ...ids, to }, 'recipient already queued by an earlier copy of this mail');
+    else log.info({ ...ids, to, reason: decision.reason, detail: decision.detail, ...warned, ...via }, 'recipient suppressed');
   }
 }

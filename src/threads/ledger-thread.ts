@@ -8,6 +8,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { pino } from 'pino';
 import type { Clock } from '../core/clock.js';
+import { createLogger, flushLogSync } from '../core/log.js';
 import { createClaimPolicy } from '../dispatch/claim-policy.js';
 import { migrate, openDatabase } from '../ledger/db.js';
 import { createSqliteLedger } from '../ledger/sqlite/ledger.js';
@@ -19,7 +20,11 @@ if (!port) throw new Error('ledger-thread must run as a worker thread');
 const options = workerData as LedgerThreadOptions;
 
 const send = (message: FromLedgerThread) => port.postMessage(message);
-const logger = pino({ level: options.logLevel, base: { stage: 'ledger' } }, { write: (line: string) => send({ type: 'log', line }) });
+const logger =
+  options.logFd !== undefined
+    ? // Few lines, and none on the hot path: each is written as it comes (no minLength), flushed when the ledger closes.
+      createLogger({ level: options.logLevel, fd: options.logFd, bindings: { stage: 'ledger' }, minLength: 0 })
+    : pino({ level: options.logLevel, base: { stage: 'ledger' } }, { write: (line: string) => send({ type: 'log', line }) });
 
 // The daemon's clock, carried with each call: the ledger reads it while the call is made.
 let callTime = Date.now();
@@ -34,6 +39,7 @@ function serve(ledger: Ledger): void {
     for (const call of calls) {
       if (call.method === 'close') {
         void ledger.close().then(() => {
+          flushLogSync(logger);
           reply({ id: call.id, ok: true, value: undefined });
           // After every queued reply (they go out in microtasks) has been posted.
           setImmediate(() => port!.close());

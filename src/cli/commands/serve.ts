@@ -6,7 +6,7 @@ import { startDaemon } from '../../daemon.js';
 import { ledgerFileProblem } from '../../ledger/file-guard.js';
 import { CliFailure, configOption, load } from '../common.js';
 import { EXIT } from '../exit.js';
-import { waitForSignals } from '../signals.js';
+import { exitOnUncaught, waitForSignals } from '../signals.js';
 import type { Command } from 'commander';
 import type { CliIo } from '../io.js';
 
@@ -21,6 +21,7 @@ export function registerServeCommands(program: Command, { setExit }: CliIo): voi
       const problem = config.storage.type === 'sqlite' ? ledgerFileProblem(config.storage.path, config.file) : undefined;
       if (problem) throw new CliFailure(problem.message, EXIT.unavailable);
       const logger = createLogger({ level: config.main.log.level });
+      exitOnUncaught(logger);
       let daemon;
       try {
         daemon = await startDaemon({ config, logger });
