@@ -16,11 +16,9 @@
  *
  * Everything listens on and talks to 127.0.0.1 only, on free ports.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { cpSync, existsSync, openSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, connect, type Socket } from 'node:net';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
@@ -28,13 +26,28 @@ import { randomBytes } from 'node:crypto';
 import Database from 'better-sqlite3';
 import pg from 'pg';
 import { startTestPostgres } from './throwaway-postgres.js';
-import { parsePhoneNumberFromString } from 'libphonenumber-js/max';
-
-const HOST = '127.0.0.1';
-const HERE = dirname(fileURLToPath(import.meta.url)); // dist/bench
-const ROOT = resolve(HERE, '..', '..');
-const CLI = join(ROOT, 'bin', 'mail2sms.js');
-const BARE = join(HERE, 'bare-smtp-server.js');
+import {
+  BARE,
+  awaitDelivery,
+  dispatchWarmup,
+  PARTS_PER_SMS,
+  ROOT,
+  danishNumbers,
+  fail,
+  fmt,
+  killAll,
+  measure,
+  percentile,
+  smtpGreets,
+  startChild,
+  startMail2sms,
+  stopChild,
+  tail,
+  waitFor,
+  type LedgerChoice,
+  type PhasePlan,
+  type PhaseResult,
+} from './harness.js';
 
 // ---------------------------------------------------------------- options
 
@@ -91,392 +104,8 @@ if (!['fatal', 'error', 'warn', 'info', 'debug'].includes(LOG_LEVEL)) fail('--lo
 const TARGET = args.target ?? 'both';
 if (!['bare', 'mail2sms', 'both', 'ledgers'].includes(TARGET)) fail('--target: bare, mail2sms, both or ledgers');
 
-/** Each SMTP reply must come within this, or the connection counts as failed. */
-const REPLY_TIMEOUT_MS = 30_000;
-
-function fail(message: string): never {
-  process.stderr.write(`smtp-throughput: ${message}\n`);
-  process.exit(2);
-}
-
-// ---------------------------------------------------------------- child processes
-
-interface Child {
-  name: string;
-  proc: ChildProcess;
-  out: string[]; // tail of stdout+stderr
-  exited: Promise<number | null>;
-  exitCode: number | null | undefined;
-}
-
-const children = new Set<Child>();
-
-function startChild(name: string, argv: string[], nodeFlags: string[] = [], logFile?: string): Child {
-  // A daemon's log goes to a file, as to journald in production, so this client does not pay for reading it.
-  const stdout = logFile ? openSync(logFile, 'a') : 'pipe';
-  const proc = spawn(process.execPath, [...nodeFlags, ...argv], { cwd: ROOT, stdio: ['ignore', stdout, 'pipe'], env: { ...process.env, NODE_ENV: 'production' } });
-  const child: Child = { name, proc, out: [], exitCode: undefined, exited: Promise.resolve(null) };
-  const keep = (chunk: Buffer) => {
-    for (const line of chunk.toString('utf8').split('\n')) {
-      if (!line) continue;
-      child.out.push(line);
-      if (child.out.length > 200) child.out.shift();
-    }
-  };
-  proc.stdout?.on('data', keep);
-  proc.stderr?.on('data', keep);
-  child.exited = new Promise((resolveExit) => {
-    proc.on('exit', (code, signal) => {
-      child.exitCode = code ?? (signal ? 128 : null);
-      children.delete(child);
-      resolveExit(code);
-    });
-  });
-  children.add(child);
-  return child;
-}
-
-async function stopChild(child: Child, timeoutMs = 40_000): Promise<number | null | undefined> {
-  if (child.exitCode !== undefined) return child.exitCode;
-  child.proc.kill('SIGTERM');
-  const timer = setTimeout(() => {
-    process.stderr.write(`${child.name} did not stop within ${timeoutMs} ms; killing it\n`);
-    child.proc.kill('SIGKILL');
-  }, timeoutMs);
-  await child.exited;
-  clearTimeout(timer);
-  return child.exitCode;
-}
-
-function killAll(): void {
-  for (const child of children) child.proc.kill('SIGKILL');
-}
-process.on('exit', killAll);
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(signal, () => {
-    process.stderr.write(`smtp-throughput: ${signal}, stopping children\n`);
-    killAll();
-    process.exit(130);
-  });
-}
-
-function tail(child: Child, lines = 20): string {
-  return child.out.slice(-lines).map((line) => `  | ${line}`).join('\n');
-}
-
-/** CPU seconds (user+system) a process has used so far, from /proc; undefined where there is no /proc. */
-function cpuSeconds(pid: number | undefined): number | undefined {
-  if (pid === undefined) return undefined;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime in clock ticks (USER_HZ = 100)
-  } catch {
-    return undefined;
-  }
-}
-
-// ---------------------------------------------------------------- small helpers
-
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-async function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, HOST, () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolvePort(port));
-    });
-  });
-}
-
-async function getJson(url: string, timeoutMs = 2000): Promise<unknown> {
-  const response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
-  if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
-  return response.json();
-}
-
-/** Polls until `check` returns a value (not undefined), the child dies, or the time is up. */
-async function waitFor<T>(what: string, check: () => Promise<T | undefined>, timeoutMs: number, child?: Child, intervalMs = 50): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  let lastError: unknown;
-  while (Date.now() < until) {
-    if (child && child.exitCode !== undefined) throw new Error(`${child.name} exited (${child.exitCode}) while waiting for ${what}:\n${tail(child)}`);
-    try {
-      const value = await check();
-      if (value !== undefined) return value;
-    } catch (error) {
-      lastError = error;
-    }
-    await sleep(intervalMs);
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? ` (last error: ${(lastError as Error).message})` : ''}${child ? `\n${tail(child)}` : ''}`);
-}
-
-function percentile(sorted: Float64Array, p: number): number {
-  if (sorted.length === 0) return NaN;
-  const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
-  return sorted[index] as number;
-}
-
-const fmt = (n: number | undefined, digits = 1) => (n === undefined || Number.isNaN(n) ? 'n/a' : n.toFixed(digits));
-
-// ---------------------------------------------------------------- test data
-
-/** W+N distinct valid Danish mobile numbers, so neither cooldown nor dedup touches a mail. */
-function danishNumbers(count: number): string[] {
-  const numbers: string[] = [];
-  let skipped = 0;
-  for (let n = 4520100000; numbers.length < count; n++) {
-    if (n > 4529999999) fail('ran out of Danish test numbers');
-    const e164 = `+${n}`;
-    if (parsePhoneNumberFromString(e164)?.isValid()) numbers.push(e164);
-    else skipped++;
-  }
-  if (skipped > 0) process.stdout.write(`(skipped ${skipped} numbers libphonenumber-js/max calls invalid)\n`);
-  return numbers;
-}
-
-const FILLER =
-  'Disk usage on db-%N% crossed the warning threshold. Check the retention jobs and the backup volume; ' +
-  'the on-call runbook has the steps. This alert repeats until it is acknowledged in the console. ';
-
 const RUN_ID = randomBytes(4).toString('hex');
-
-/** A ~1 KB mail (headers + text/plain body) to `to`, with a unique Message-ID. */
-function buildMail(index: number, to: string, rcptDomain: string): Buffer {
-  let body = '';
-  while (body.length < 700) body += FILLER.replace('%N%', String(index % 97));
-  const lines = [
-    `From: Bench Alerts <bench@example.test>`,
-    `To: <${to}@${rcptDomain}>`,
-    `Subject: Bench alert ${index}`,
-    `Date: ${new Date().toUTCString()}`,
-    `Message-ID: <bench-${RUN_ID}-${index}@example.test>`,
-    'MIME-Version: 1.0',
-    'Content-Type: text/plain; charset=utf-8',
-    'Content-Transfer-Encoding: 7bit',
-    '',
-    `Alert ${index}: ${body.trim()}`,
-  ];
-  // Wrap the body at ~76 columns; no line starts with "." so no dot-stuffing is needed.
-  const wrapped: string[] = [];
-  for (const line of lines) {
-    let rest = line;
-    while (rest.length > 76) {
-      const cut = rest.lastIndexOf(' ', 76);
-      const at = cut > 0 ? cut : 76;
-      wrapped.push(rest.slice(0, at));
-      rest = rest.slice(at + 1);
-    }
-    wrapped.push(rest);
-  }
-  return Buffer.from(wrapped.join('\r\n') + '\r\n.\r\n', 'utf8');
-}
-
-// ---------------------------------------------------------------- raw SMTP client
-
-interface Reply {
-  code: number;
-  text: string;
-}
-
-class SmtpConnection {
-  private socket: Socket | undefined;
-  private buffer = '';
-  private lines: string[] = [];
-  private readonly replies: Reply[] = [];
-  private waiter: { resolve: (reply: Reply) => void; reject: (error: Error) => void; timer: NodeJS.Timeout } | undefined;
-  private failure: Error | undefined;
-
-  constructor(private readonly port: number) {}
-
-  async open(): Promise<void> {
-    this.socket = await new Promise<Socket>((resolveSocket, reject) => {
-      const socket = connect({ host: HOST, port: this.port, noDelay: true });
-      socket.once('connect', () => {
-        socket.off('error', reject);
-        resolveSocket(socket);
-      });
-      socket.once('error', reject);
-    });
-    this.socket.setEncoding('latin1');
-    this.socket.on('data', (chunk: string) => this.onData(chunk));
-    this.socket.on('error', (error) => this.onEnd(error));
-    this.socket.on('close', () => this.onEnd(new Error('connection closed by server')));
-    const greeting = await this.read();
-    if (greeting.code !== 220) throw new Error(`greeting: ${greeting.code} ${greeting.text}`);
-    this.write('EHLO bench-client.example.test\r\n');
-    const ehlo = await this.read();
-    if (ehlo.code !== 250) throw new Error(`EHLO: ${ehlo.code} ${ehlo.text}`);
-    if (!/\bPIPELINING\b/i.test(ehlo.text)) throw new Error('server does not advertise PIPELINING');
-  }
-
-  /** One mail; returns the final reply and the DATA→final-reply latency (ms), or undefined if DATA was refused. */
-  async send(from: string, rcpt: string, message: Buffer): Promise<{ reply: Reply; latencyMs: number | undefined }> {
-    this.write(`MAIL FROM:<${from}>\r\nRCPT TO:<${rcpt}>\r\nDATA\r\n`);
-    const mail = await this.read();
-    const rcptReply = await this.read();
-    const data = await this.read();
-    if (data.code !== 354) {
-      const first = mail.code !== 250 ? mail : rcptReply.code !== 250 ? rcptReply : data;
-      return { reply: first, latencyMs: undefined };
-    }
-    const start = performance.now();
-    this.write(message);
-    const final = await this.read();
-    const latencyMs = performance.now() - start;
-    // A refused MAIL or RCPT followed by a 354 would be a server bug; count it as the error it is.
-    if (mail.code !== 250) return { reply: mail, latencyMs };
-    if (rcptReply.code !== 250) return { reply: rcptReply, latencyMs };
-    return { reply: final, latencyMs };
-  }
-
-  async quit(): Promise<void> {
-    if (!this.socket || this.failure) return;
-    try {
-      this.write('QUIT\r\n');
-      await this.read();
-    } catch {
-      // gone already
-    }
-    this.socket.destroy();
-  }
-
-  destroy(): void {
-    this.socket?.destroy();
-  }
-
-  private write(data: string | Buffer): void {
-    if (this.failure) throw this.failure;
-    (this.socket as Socket).write(data);
-  }
-
-  private read(): Promise<Reply> {
-    const ready = this.replies.shift();
-    if (ready) return Promise.resolve(ready);
-    if (this.failure) return Promise.reject(this.failure);
-    return new Promise((resolveReply, reject) => {
-      const timer = setTimeout(() => {
-        this.waiter = undefined;
-        const error = new Error(`no reply within ${REPLY_TIMEOUT_MS} ms`);
-        this.onEnd(error);
-        reject(error);
-      }, REPLY_TIMEOUT_MS);
-      this.waiter = { resolve: resolveReply, reject, timer };
-    });
-  }
-
-  private onData(chunk: string): void {
-    this.buffer += chunk;
-    let at: number;
-    while ((at = this.buffer.indexOf('\r\n')) !== -1) {
-      const line = this.buffer.slice(0, at);
-      this.buffer = this.buffer.slice(at + 2);
-      this.lines.push(line);
-      if (line.length < 4 || line[3] !== '-') {
-        const reply: Reply = { code: Number(line.slice(0, 3)), text: this.lines.map((l) => l.slice(4)).join('\n') };
-        this.lines = [];
-        const waiter = this.waiter;
-        if (waiter) {
-          this.waiter = undefined;
-          clearTimeout(waiter.timer);
-          waiter.resolve(reply);
-        } else {
-          this.replies.push(reply);
-        }
-      }
-    }
-  }
-
-  private onEnd(error: Error): void {
-    if (this.failure) return;
-    this.failure = error;
-    const waiter = this.waiter;
-    if (waiter) {
-      this.waiter = undefined;
-      clearTimeout(waiter.timer);
-      waiter.reject(error);
-    }
-    this.socket?.destroy();
-  }
-}
-
-interface PhaseResult {
-  sent: number;
-  accepted: number;
-  errors: Map<string, number>;
-  latencies: Float64Array; // DATA→250 of the accepted mails, ms
-  elapsedMs: number;
-}
-
-/**
- * Sends mails [from, to) over the open connections; each connection takes the
- * next index until none is left. A connection that fails is reopened (up to 3
- * times) so one hiccup does not end the run.
- */
-async function runPhase(conns: SmtpConnection[], ports: number[], numbers: string[], rcptDomain: string, from: number, to: number): Promise<PhaseResult> {
-  let next = from;
-  let accepted = 0;
-  let sent = 0;
-  const errors = new Map<string, number>();
-  const latencies = new Float64Array(to - from);
-  const countError = (key: string) => errors.set(key, (errors.get(key) ?? 0) + 1);
-  const start = performance.now();
-  await Promise.all(
-    conns.map(async (_, slot) => {
-      let reopen = 3;
-      while (next < to) {
-        const index = next++;
-        const number = numbers[index] as string;
-        const message = buildMail(index, number, rcptDomain);
-        try {
-          const { reply, latencyMs } = await (conns[slot] as SmtpConnection).send('bench@example.test', `${number}@${rcptDomain}`, message);
-          sent++;
-          if (reply.code === 250 && latencyMs !== undefined) latencies[accepted++] = latencyMs;
-          else countError(`${reply.code} ${reply.text.replace(/\[ref [^\]]*\]|as \S+/g, '').slice(0, 100)}`);
-        } catch (error) {
-          sent++;
-          countError(`connection: ${(error as Error).message}`);
-          (conns[slot] as SmtpConnection).destroy();
-          if (reopen-- <= 0) return;
-          const fresh = new SmtpConnection(ports[slot % ports.length] as number);
-          try {
-            await fresh.open();
-            conns[slot] = fresh;
-          } catch (openError) {
-            countError(`reconnect: ${(openError as Error).message}`);
-            return;
-          }
-        }
-      }
-    }),
-  );
-  const elapsedMs = performance.now() - start;
-  return { sent, accepted, errors, latencies: latencies.slice(0, accepted).sort(), elapsedMs };
-}
-
-/** `count` connections spread round-robin over the ports (one per daemon). */
-async function openConnections(ports: number[], count: number): Promise<SmtpConnection[]> {
-  const conns = Array.from({ length: count }, (_, i) => new SmtpConnection(ports[i % ports.length] as number));
-  await Promise.all(conns.map((c) => c.open()));
-  return conns;
-}
-
-/** Connects, reads the 220 greeting and says QUIT: the SMTP listener is really up. */
-async function smtpGreets(port: number): Promise<true | undefined> {
-  const conn = new SmtpConnection(port);
-  try {
-    await conn.open();
-    await conn.quit();
-    return true;
-  } catch {
-    conn.destroy();
-    return undefined;
-  }
-}
+const PLAN: PhasePlan = { connections: CONNECTIONS, warmup: WARMUP, messages: MESSAGES, rcptDomain: 'sms.example.test' };
 
 // ---------------------------------------------------------------- targets
 
@@ -487,42 +116,6 @@ interface TargetResult {
   clientCpuS: number;
   extra: string[];
   ok: boolean;
-}
-
-async function measure(
-  ports: number[],
-  numbers: string[],
-  rcptDomain: string,
-  servers: () => { name: string; pid: number | undefined }[],
-  afterWarmup?: () => Promise<void>,
-): Promise<{ phase: PhaseResult; serverCpuS: Map<string, number> | undefined; clientCpuS: number }> {
-  const conns = await openConnections(ports, CONNECTIONS);
-  try {
-    if (WARMUP > 0) {
-      const warm = await runPhase(conns, ports, numbers, rcptDomain, 0, WARMUP);
-      process.stdout.write(`  warmup: ${warm.accepted}/${WARMUP} accepted in ${fmt(warm.elapsedMs / 1000, 2)} s\n`);
-      if (warm.accepted < WARMUP) {
-        const replies = [...warm.errors].map(([reply, n]) => `${n} × ${reply}`).join('; ');
-        throw new Error(`the warmup was not accepted: ${replies}`);
-      }
-      if (afterWarmup) await afterWarmup();
-    }
-    const cpuBefore = servers().map((s) => cpuSeconds(s.pid));
-    const clientBefore = process.cpuUsage();
-    process.stdout.write(`  measuring ${MESSAGES} mails over ${CONNECTIONS} connections...\n`);
-    const phase = await runPhase(conns, ports, numbers, rcptDomain, WARMUP, WARMUP + MESSAGES);
-    const clientUsage = process.cpuUsage(clientBefore);
-    let serverCpuS: Map<string, number> | undefined = new Map();
-    for (const [i, server] of servers().entries()) {
-      const before = cpuBefore[i];
-      const after = cpuSeconds(server.pid);
-      if (before === undefined || after === undefined) serverCpuS = undefined;
-      else serverCpuS?.set(server.name, after - before);
-    }
-    return { phase, serverCpuS, clientCpuS: (clientUsage.user + clientUsage.system) / 1e6 };
-  } finally {
-    await Promise.all(conns.map((c) => c.quit()));
-  }
 }
 
 async function runBare(numbers: string[], profileDir: string | undefined): Promise<TargetResult> {
@@ -547,7 +140,7 @@ async function runBare(numbers: string[], profileDir: string | undefined): Promi
       child,
     );
     await waitFor('the bare SMTP greeting', () => smtpGreets(port), 15_000, child);
-    const { phase, serverCpuS, clientCpuS } = await measure([port], numbers, 'sms.example.test', () => [{ name: 'bare-smtp-server', pid: child.proc.pid }]);
+    const { phase, serverCpuS, clientCpuS } = await measure([port], numbers, PLAN, () => [{ name: 'bare-smtp-server', pid: child.proc.pid }]);
     await stopChild(child);
     const stats = child.out.map((line) => { try { return JSON.parse(line) as { messages?: number }; } catch { return {}; } }).find((s) => typeof s.messages === 'number');
     const extra = [`server counted ${stats?.messages ?? '?'} mails (warmup + measured = ${WARMUP + MESSAGES})`];
@@ -557,72 +150,28 @@ async function runBare(numbers: string[], profileDir: string | undefined): Promi
   }
 }
 
-interface SimStats {
-  messages: number;
-  duplicates: number;
-  receipts_posted: number;
-}
-
-/** Where the ledger is: the SQLite file, or a PostgreSQL database shared by `daemons` daemons. */
-type LedgerChoice = { kind: 'sqlite' } | { kind: 'postgres'; url: string; daemons: number };
-
 async function runMail2sms(numbers: string[], workDir: string, profileDir: string | undefined, ledger: LedgerChoice = { kind: 'sqlite' }): Promise<TargetResult> {
   const name = ledger.kind === 'sqlite' ? 'mail2sms' : `mail2sms on PostgreSQL, ${ledger.daemons} daemon${ledger.daemons > 1 ? 's' : ''}`;
   process.stdout.write(`\n[${name}] starting provider simulator and daemon(s)\n`);
-  const daemonCount = ledger.kind === 'sqlite' ? 1 : ledger.daemons;
-  const simPort = await freePort();
-  const nodes: { smtpPort: number; httpPort: number; configFile: string }[] = [];
-  const secret = `bench-secret-${randomBytes(12).toString('hex')}`;
   const dir = join(workDir, ledger.kind === 'sqlite' ? 'mail2sms' : `postgres-${ledger.daemons}`);
-  mkdirSync(join(dir, 'setups'), { recursive: true });
-  writeFileSync(
-    join(dir, 'setups', 'alerts.yaml'),
-    [
-      'id: alerts',
-      'senders: [example.test]',
-      'authorize:',
-      '  ip: [127.0.0.0/8, "::1/128"]',
-      'sender_name: Example',
-      'cooldown: off',
-      'default_country: DK',
-      // A ~1 KB alert is 7 segments: cut it to the default 3, as an alerting setup would.
-      'on_overflow: truncate',
-      '',
-    ].join('\n'),
-  );
-  for (let n = 0; n < daemonCount; n++) {
-    const [smtpPort, httpPort] = [await freePort(), await freePort()];
-    const configFile = join(dir, `mail2sms-${n}.yaml`);
-    nodes.push({ smtpPort, httpPort, configFile });
-    writeFileSync(configFile, daemonConfig({ smtpPort, httpPort, simPort, secret, ledger }));
-  }
-  const simUrl = `http://${HOST}:${simPort}`;
-  const flags = (what: string) => (profileDir ? ['--cpu-prof', '--cpu-prof-dir', join(profileDir, what)] : []);
-
-  const sim = startChild('provider-sim', [CLI, 'provider-sim', '--listen', `${HOST}:${simPort}`, '--secret', secret], flags('provider-sim'));
-  const daemons: Child[] = [];
+  mkdirSync(dir, { recursive: true });
+  const m2s = await startMail2sms({
+    dir,
+    ledger,
+    connections: CONNECTIONS,
+    dispatchRate: DISPATCH_RATE,
+    ...(DISPATCH_CONCURRENCY !== undefined ? { dispatchConcurrency: DISPATCH_CONCURRENCY } : {}),
+    logLevel: LOG_LEVEL,
+    nodeFlags: (what) => (profileDir ? ['--cpu-prof', '--cpu-prof-dir', join(profileDir, what)] : []),
+  });
+  const { daemons, sim } = m2s;
   try {
-    await waitFor('the simulator /healthz', async () => ((await getJson(`${simUrl}/healthz`)) ? true : undefined), 20_000, sim);
-    for (const [n, node] of nodes.entries()) {
-      const child = startChild(`mail2sms-${n}`, [CLI, 'serve', '--config', node.configFile], flags(`mail2sms-${n}`), join(dir, `mail2sms-${n}.log`));
-      daemons.push(child);
-      await waitFor('the daemon /healthz', async () => ((await getJson(`http://${HOST}:${node.httpPort}/healthz`)) ? true : undefined), 30_000, child);
-      await waitFor('the daemon SMTP greeting', () => smtpGreets(node.smtpPort), 30_000, child);
-    }
-    const d = daemons[0] as Child;
-    const simStats = () => getJson(`${simUrl}/stats`) as Promise<SimStats>;
-
     const { phase, serverCpuS, clientCpuS } = await measure(
-      nodes.map((node) => node.smtpPort),
+      m2s.smtpPorts,
       numbers,
-      'sms.example.test',
+      PLAN,
       () => [...daemons.map((child, n) => ({ name: `daemon${daemons.length > 1 ? ` ${n + 1}` : ''}`, pid: child.proc.pid })), { name: 'provider-sim', pid: sim.proc.pid }],
-      async () => {
-        // Let the warmup's SMS go out first, so the measured run starts from an empty queue.
-        const t = performance.now();
-        await waitFor('the warmup SMS to be dispatched', async () => ((await simStats()).messages >= WARMUP ? true : undefined), 300_000, d, 50);
-        process.stdout.write(`  warmup SMS dispatched after a further ${fmt((performance.now() - t) / 1000, 2)} s\n`);
-      },
+      () => dispatchWarmup(m2s, WARMUP),
     );
     const intakeEnd = performance.now();
     const intakeStart = intakeEnd - phase.elapsedMs;
@@ -632,30 +181,9 @@ async function runMail2sms(numbers: string[], workDir: string, profileDir: strin
 
     // Dispatch: every accepted mail must reach the provider exactly once.
     const expected = WARMUP + phase.accepted;
-    let dispatchedAt: number | undefined;
-    let stats: SimStats | undefined;
-    try {
-      stats = await waitFor('all SMS to be dispatched', async () => {
-        const s = await simStats();
-        return s.messages >= expected ? s : undefined;
-      }, 600_000, d, 25);
-      dispatchedAt = performance.now();
-    } catch (error) {
-      ok = false;
-      extra.push(`dispatch did not finish: ${(error as Error).message.split('\n')[0]}`);
-      stats = await simStats().catch(() => undefined);
-    }
-    let receiptsAt: number | undefined;
-    try {
-      stats = await waitFor('all receipts to be posted', async () => {
-        const s = await simStats();
-        return s.receipts_posted >= expected ? s : undefined;
-      }, 120_000, d, 25);
-      receiptsAt = performance.now();
-    } catch (error) {
-      ok = false;
-      extra.push(`receipts did not finish: ${(error as Error).message.split('\n')[0]}`);
-    }
+    const { dispatchedAt, receiptsAt, stats, problems } = await awaitDelivery(m2s, expected);
+    if (problems.length > 0) ok = false;
+    extra.push(...problems);
     if (dispatchedAt !== undefined) {
       const e2e = (dispatchedAt - intakeStart) / 1000;
       extra.push(`end-to-end: all ${phase.accepted} SMS at the provider ${fmt(e2e, 2)} s after the first measured mail ` +
@@ -663,7 +191,7 @@ async function runMail2sms(numbers: string[], workDir: string, profileDir: strin
     }
     if (receiptsAt !== undefined) extra.push(`all delivery receipts posted back ${fmt((receiptsAt - intakeStart) / 1000, 2)} s after the first measured mail`);
     if (stats) {
-      extra.push(`simulator: ${stats.messages} messages, ${stats.duplicates} duplicates, ${stats.receipts_posted} receipts posted (expected ${expected} messages, 0 duplicates)`);
+      extra.push(`simulator: ${stats.messages} messages, ${stats.duplicates} duplicates, ${stats.receipts_posted} receipts posted (expected ${expected} messages, 0 duplicates, ${expected * PARTS_PER_SMS} part receipts)`);
       if (stats.messages !== expected || stats.duplicates !== 0) ok = false;
     }
 
@@ -677,45 +205,15 @@ async function runMail2sms(numbers: string[], workDir: string, profileDir: strin
       const warnings = child.out.filter((line) => /"level":(40|50|60)/.test(line));
       if (warnings.length > 0) extra.push(`${child.name} logged ${warnings.length} warning/error line(s), e.g.: ${warnings[0]?.slice(0, 300)}`);
     }
-    const counted = await countOutbox(ledger, join(dir, 'mail2sms.db'));
+    const counted = await countOutbox(ledger, m2s.dbFile);
     extra.push(
       `${ledger.kind === 'sqlite' ? 'SQLite' : 'PostgreSQL'} outbox: ${counted.outbox} rows (expected ${expected} = ${phase.accepted} measured + ${WARMUP} warmup) [${counted.byStatus.map((r) => `${r.status} ${r.n}`).join(', ')}]; messages table ${counted.messages}`,
     );
     if (counted.outbox !== expected || total !== expected) ok = false;
     return { name, phase, serverCpuS, clientCpuS, extra, ok };
   } finally {
-    for (const child of daemons) await stopChild(child);
-    await stopChild(sim);
+    await m2s.stop();
   }
-}
-
-function daemonConfig(o: { smtpPort: number; httpPort: number; simPort: number; secret: string; ledger: LedgerChoice }): string {
-  return [
-    'smtp:',
-    `  listen: ${HOST}:${o.smtpPort}`,
-    '  hostname: mail2sms.example.test',
-    '  max_message_size: 1MB',
-    '  max_recipients: 50',
-    `  max_clients: ${Math.max(200, CONNECTIONS + 10)}`,
-    'sms_domains: [sms.example.test]',
-    'postmaster: admin@example.test',
-    'setups_dir: setups',
-    'storage:',
-    ...(o.ledger.kind === 'sqlite' ? ['  path: mail2sms.db'] : ['  type: postgres', `  url: ${o.ledger.url}`, `  pool: ${Math.max(10, (DISPATCH_CONCURRENCY ?? 8) + 4)}`]),
-    'http:',
-    `  listen: ${HOST}:${o.httpPort}`,
-    'provider:',
-    '  type: simulator',
-    `  listen: ${HOST}:${o.simPort}`,
-    `  secret: ${o.secret}`,
-    '  embedded: false',
-    'dispatch:',
-    ...(DISPATCH_CONCURRENCY !== undefined ? [`  concurrency: ${DISPATCH_CONCURRENCY}`] : []),
-    `  rate_limit: ${DISPATCH_RATE}`,
-    'log:',
-    `  level: ${LOG_LEVEL}`,
-    '',
-  ].join('\n');
 }
 
 async function countOutbox(ledger: LedgerChoice, dbFile: string): Promise<{ outbox: number; messages: number; byStatus: { status: string; n: number }[] }> {

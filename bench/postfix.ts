@@ -1,0 +1,258 @@
+/*
+ * mail2sms against Postfix's durable queue (the trusted way to script
+ * email-to-SMS), with a bare smtp-server that stores nothing as the upper
+ * bound: the same client and ~1 KB one-recipient mails (bench/harness.ts)
+ * against each, in alternating rounds, at each connection count.
+ *
+ *   npm run build && npm run bench:postfix -- [--messages 20000] [--warmup 1000] [--rounds 3]
+ *       [--connections 20,100] [--targets bare,postfix,intake,e2e] [--quick]
+ *
+ * Targets, each a fresh server per run:
+ *   bare     bench/bare-smtp-server.js: accepts and discards.
+ *   postfix  a private Postfix (bench/postfix-instance.ts) that fsyncs each
+ *            mail into its hold queue before the 250 and delivers nothing.
+ *   intake   mail2sms accepting only: each mail asks for a send tomorrow
+ *            (X-SMS-Send-At), so nothing is dispatched while it is measured.
+ *   e2e      mail2sms end to end: dispatch to the provider simulator (its own
+ *            process) while mail comes in, and its 3 part receipts back; the
+ *            CPU counts until the last receipt is in.
+ * CPU µs per mail is the server's process CPU (user + system, from /proc)
+ * over the measured mails ÷ their number; for Postfix the sum over master and
+ * every process it forked (smtpd, cleanup, trivial-rewrite, qmgr, postlogd...),
+ * exited ones included through their parent's cutime/cstime. mail2sms's CPU
+ * is its one process (the ledger and parse threads included); end to end, the
+ * simulator's is printed beside it. Each row is the median of the rounds.
+ */
+import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { performance } from 'node:perf_hooks';
+import {
+  BARE,
+  awaitDelivery,
+  cpuSince,
+  danishNumbers,
+  dispatchWarmup,
+  fail,
+  fmt,
+  freePort,
+  killAll,
+  measure,
+  percentile,
+  smtpGreets,
+  startChild,
+  startMail2sms,
+  stopChild,
+  waitFor,
+  type Measured,
+  type PhasePlan,
+  type PhaseResult,
+} from './harness.js';
+import { postfixUnavailable, startPostfix } from './postfix-instance.js';
+
+const TARGETS = ['bare', 'postfix', 'intake', 'e2e'] as const;
+type Target = (typeof TARGETS)[number];
+
+const { values: args } = parseArgs({
+  options: {
+    messages: { type: 'string' },
+    warmup: { type: 'string' },
+    rounds: { type: 'string', default: '3' },
+    connections: { type: 'string', default: '20,100' },
+    targets: { type: 'string', default: TARGETS.join(',') },
+    quick: { type: 'boolean', default: false },
+    help: { type: 'boolean', short: 'h', default: false },
+  },
+});
+if (args.help) {
+  process.stdout.write('usage: node dist/bench/postfix.js [--messages N] [--warmup W] [--rounds R] [--connections 20,100] [--targets bare,postfix,intake,e2e] [--quick]\n');
+  process.exit(0);
+}
+const quick = args.quick || process.env.BENCH_QUICK === '1';
+const whole = (name: string, value: string | undefined, fallback: number, min: number) => {
+  const n = value === undefined ? fallback : Number(value);
+  if (!Number.isInteger(n) || n < min) fail(`--${name}: a whole number >= ${min}`);
+  return n;
+};
+const MESSAGES = whole('messages', args.messages, quick ? 2000 : 20000, 1);
+const WARMUP = whole('warmup', args.warmup, quick ? 200 : 1000, 0);
+const ROUNDS = whole('rounds', args.rounds, 3, 1);
+const CONNECTIONS = (args.connections ?? '20,100').split(',').map((c) => whole('connections', c, 20, 1));
+const CHOSEN = (args.targets ?? '').split(',').map((t) => t.trim()) as Target[];
+if (CHOSEN.some((t) => !TARGETS.includes(t))) fail(`--targets: some of ${TARGETS.join(',')}`);
+const DOMAIN = 'sms.example.test';
+
+interface Run {
+  target: Target;
+  connections: number;
+  phase: PhaseResult;
+  /** Server CPU seconds over the measured mails (end to end: until the last receipt), by process. */
+  cpuS: Map<string, number> | undefined;
+  notes: string[];
+  ok: boolean;
+}
+
+function plan(connections: number, extraHeaders: readonly string[] = []): PhasePlan {
+  return { connections, warmup: WARMUP, messages: MESSAGES, rcptDomain: DOMAIN, extraHeaders };
+}
+
+async function runBare(connections: number): Promise<Run> {
+  const child = startChild('bare-smtp-server', [BARE, '--port', '0', '--max-clients', String(Math.max(200, connections + 10))]);
+  try {
+    const port = await waitFor('the bare server port', async () => {
+      const line = child.out.find((l) => l.startsWith('{"port"'));
+      return line ? (JSON.parse(line) as { port: number }).port : undefined;
+    }, 15_000, child);
+    await waitFor('the bare SMTP greeting', () => smtpGreets(port), 15_000, child);
+    const { phase, serverCpuS } = await measure([port], NUMBERS, plan(connections), () => [{ name: 'bare', pid: child.proc.pid }]);
+    return { target: 'bare', connections, phase, cpuS: serverCpuS, notes: [], ok: phase.accepted === MESSAGES };
+  } finally {
+    await stopChild(child);
+  }
+}
+
+async function runPostfix(connections: number, workDir: string): Promise<Run> {
+  const dir = mkdtempSync(join(workDir, 'postfix-'));
+  const postfix = await startPostfix(dir, await freePort());
+  try {
+    const servers = (): Measured[] => [{ name: 'postfix', pid: postfix.masterPid, tree: true }];
+    const { phase, serverCpuS } = await measure([postfix.port], NUMBERS, plan(connections), servers);
+    const held = postfix.held();
+    const notes = [`hold queue: ${held} mails (expected ${WARMUP + phase.accepted})`];
+    return { target: 'postfix', connections, phase, cpuS: serverCpuS, notes, ok: phase.accepted === MESSAGES && held === WARMUP + phase.accepted };
+  } finally {
+    await postfix.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function runMail2sms(target: 'intake' | 'e2e', connections: number, workDir: string): Promise<Run> {
+  const dir = mkdtempSync(join(workDir, `${target}-`));
+  mkdirSync(dir, { recursive: true });
+  const m2s = await startMail2sms({ dir, ledger: { kind: 'sqlite' }, connections, dispatchRate: 0, logLevel: 'info' });
+  try {
+    const daemon: Measured = { name: 'daemon', pid: m2s.daemons[0]?.proc.pid };
+    const sim: Measured = { name: 'provider-sim', pid: m2s.sim.proc.pid };
+    if (target === 'intake') {
+      // Due tomorrow: accepted and committed like any other, and nothing dispatched while measured.
+      const tomorrow = new Date(Date.now() + 86_400_000).toISOString().replace(/\.\d+Z$/, 'Z');
+      const { phase, serverCpuS } = await measure(m2s.smtpPorts, NUMBERS, plan(connections, [`X-SMS-Send-At: ${tomorrow}`]), () => [daemon]);
+      return { target, connections, phase, cpuS: serverCpuS, notes: [], ok: phase.accepted === MESSAGES };
+    }
+    const { phase, cpuAtStart } = await measure(m2s.smtpPorts, NUMBERS, plan(connections), () => [daemon, sim], () => dispatchWarmup(m2s, WARMUP));
+    const intakeEnd = performance.now();
+    const delivery = await awaitDelivery(m2s, WARMUP + phase.accepted);
+    const cpuS = cpuSince([daemon, sim], cpuAtStart);
+    const notes = [...delivery.problems];
+    if (delivery.receiptsAt !== undefined) notes.push(`last receipt ${fmt((delivery.receiptsAt - intakeEnd) / 1000, 1)} s after the last 250`);
+    return { target, connections, phase, cpuS, notes, ok: phase.accepted === MESSAGES && delivery.problems.length === 0 };
+  } finally {
+    await m2s.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+// ---------------------------------------------------------------- reporting
+
+const rateOf = (run: Run) => run.phase.accepted / (run.phase.elapsedMs / 1000);
+const p99Of = (run: Run) => percentile(run.phase.latencies, 99);
+const usPerMail = (run: Run, name: string) => {
+  const s = run.cpuS?.get(name);
+  return s === undefined ? NaN : (s * 1e6) / run.phase.accepted;
+};
+const SERVER: Record<Target, string> = { bare: 'bare', postfix: 'postfix', intake: 'daemon', e2e: 'daemon' };
+
+function median(values: number[]): number {
+  const sorted = values.filter((v) => !Number.isNaN(v)).sort((a, b) => a - b);
+  if (sorted.length === 0) return NaN;
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+}
+
+function printRun(run: Run, round: number): void {
+  const sim = run.target === 'e2e' ? ` (+ simulator ${fmt(usPerMail(run, 'provider-sim'), 0)})` : '';
+  process.stdout.write(
+    `  round ${round} ${run.target.padEnd(7)} c=${String(run.connections).padEnd(3)} ${fmt(rateOf(run), 0).padStart(6)} mails/s  p99 ${fmt(p99Of(run), 1).padStart(6)} ms  ` +
+      `CPU ${fmt(usPerMail(run, SERVER[run.target]), 0).padStart(5)} µs/mail${sim}${run.ok ? '' : '  NOT OK'}${run.notes.length ? `  [${run.notes.join('; ')}]` : ''}\n`,
+  );
+}
+
+const LABEL: Record<Target, string> = {
+  bare: 'bare smtp-server (stores nothing)',
+  postfix: 'Postfix, durable queue (hold)',
+  intake: 'mail2sms, intake only',
+  e2e: 'mail2sms, intake with dispatch + receipts',
+};
+
+function printSummary(runs: Run[]): void {
+  process.stdout.write(`\n== medians of ${ROUNDS} round(s), ${MESSAGES} mails each (+${WARMUP} warmup)\n\n`);
+  process.stdout.write('| target | connections | mails/s | × Postfix | p99 DATA→250 (ms) | CPU µs per mail |\n|---|---|---|---|---|---|\n');
+  for (const connections of CONNECTIONS) {
+    const of = (target: Target) => runs.filter((r) => r.target === target && r.connections === connections);
+    const postfixRate = median(of('postfix').map(rateOf));
+    for (const target of CHOSEN) {
+      const mine = of(target);
+      if (mine.length === 0) continue;
+      const rate = median(mine.map(rateOf));
+      const cpu = fmt(median(mine.map((r) => usPerMail(r, SERVER[target]))), 0);
+      const simCpu = target === 'e2e' ? ` (end to end; simulator +${fmt(median(mine.map((r) => usPerMail(r, 'provider-sim'))), 0)})` : '';
+      process.stdout.write(`| ${LABEL[target]} | ${connections} | ${fmt(rate, 0)} | ${fmt(rate / postfixRate, 2)} | ${fmt(median(mine.map(p99Of)), 1)} | ${cpu}${simCpu} |\n`);
+    }
+  }
+  process.stdout.write('\nstatements per SMS: not counted here (bench/statements.ts, the ledger work of issue 17, prints them)\n');
+}
+
+// ---------------------------------------------------------------- main
+
+const NUMBERS = danishNumbers(WARMUP + MESSAGES);
+
+async function runOne(target: Target, connections: number, workDir: string): Promise<Run> {
+  if (target === 'bare') return runBare(connections);
+  if (target === 'postfix') return runPostfix(connections, workDir);
+  return runMail2sms(target, connections, workDir);
+}
+
+async function main(): Promise<number> {
+  let targets = CHOSEN;
+  if (targets.includes('postfix')) {
+    const why = postfixUnavailable();
+    if (why) {
+      process.stdout.write(`Postfix skipped: ${why}\n`);
+      targets = targets.filter((t) => t !== 'postfix');
+    }
+  }
+  process.stdout.write(`postfix bench: ${targets.join(', ')}; ${MESSAGES} mails (+${WARMUP} warmup); connections ${CONNECTIONS.join(', ')}; ${ROUNDS} alternating round(s); node ${process.version}\n`);
+  const workDir = mkdtempSync(join(tmpdir(), 'mail2sms-postfix-bench-'));
+  chmodSync(workDir, 0o755); // Postfix's daemons (user postfix) reach their queue below it
+  const runs: Run[] = [];
+  try {
+    for (let round = 1; round <= ROUNDS; round++) {
+      // Alternating: each round starts one target later, so no target always runs first (or last) on a warming machine.
+      const order = targets.map((_, i) => targets[(i + round - 1) % targets.length] as Target);
+      for (const connections of CONNECTIONS) {
+        for (const target of order) {
+          const run = await runOne(target, connections, workDir);
+          runs.push(run);
+          printRun(run, round);
+        }
+      }
+    }
+    printSummary(runs);
+    const ok = runs.every((r) => r.ok);
+    process.stdout.write(`\n${ok ? 'OK' : 'FAILED: see NOT OK above'}\n`);
+    return ok ? 0 : 1;
+  } finally {
+    killAll();
+    rmSync(workDir, { recursive: true, force: true });
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    process.stderr.write(`postfix bench: ${(error as Error).stack ?? String(error)}\n`);
+    killAll();
+    process.exit(1);
+  },
+);
