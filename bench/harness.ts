@@ -6,7 +6,8 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer, connect, type Socket } from 'node:net';
+import { createServer } from 'node:net';
+import { SmtpConnection } from './smtp-client.js';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
@@ -18,9 +19,6 @@ const HERE = dirname(fileURLToPath(import.meta.url)); // dist/bench
 export const ROOT = resolve(HERE, '..', '..');
 export const CLI = join(ROOT, 'bin', 'mail2sms.js');
 export const BARE = join(HERE, 'bare-smtp-server.js');
-
-/** Each SMTP reply must come within this, or the connection counts as failed. */
-const REPLY_TIMEOUT_MS = 30_000;
 
 export function fail(message: string): never {
   process.stderr.write(`${process.argv[1]?.split('/').pop()?.replace(/\.js$/, '') ?? 'bench'}: ${message}\n`);
@@ -235,134 +233,6 @@ export function buildMail(index: number, to: string, rcptDomain: string, extraHe
     wrapped.push(rest);
   }
   return Buffer.from(wrapped.join('\r\n') + '\r\n.\r\n', 'utf8');
-}
-
-// ---------------------------------------------------------------- raw SMTP client
-
-export interface Reply {
-  code: number;
-  text: string;
-}
-
-export class SmtpConnection {
-  private socket: Socket | undefined;
-  private buffer = '';
-  private lines: string[] = [];
-  private readonly replies: Reply[] = [];
-  private waiter: { resolve: (reply: Reply) => void; reject: (error: Error) => void; timer: NodeJS.Timeout } | undefined;
-  private failure: Error | undefined;
-
-  constructor(private readonly port: number) {}
-
-  async open(): Promise<void> {
-    this.socket = await new Promise<Socket>((resolveSocket, reject) => {
-      const socket = connect({ host: HOST, port: this.port, noDelay: true });
-      socket.once('connect', () => {
-        socket.off('error', reject);
-        resolveSocket(socket);
-      });
-      socket.once('error', reject);
-    });
-    this.socket.setEncoding('latin1');
-    this.socket.on('data', (chunk: string) => this.onData(chunk));
-    this.socket.on('error', (error) => this.onEnd(error));
-    this.socket.on('close', () => this.onEnd(new Error('connection closed by server')));
-    const greeting = await this.read();
-    if (greeting.code !== 220) throw new Error(`greeting: ${greeting.code} ${greeting.text}`);
-    this.write('EHLO bench-client.example.test\r\n');
-    const ehlo = await this.read();
-    if (ehlo.code !== 250) throw new Error(`EHLO: ${ehlo.code} ${ehlo.text}`);
-    if (!/\bPIPELINING\b/i.test(ehlo.text)) throw new Error('server does not advertise PIPELINING');
-  }
-
-  /** One mail; returns the final reply and the DATA→final-reply latency (ms), or undefined if DATA was refused. */
-  async send(from: string, rcpt: string, message: Buffer): Promise<{ reply: Reply; latencyMs: number | undefined }> {
-    this.write(`MAIL FROM:<${from}>\r\nRCPT TO:<${rcpt}>\r\nDATA\r\n`);
-    const mail = await this.read();
-    const rcptReply = await this.read();
-    const data = await this.read();
-    if (data.code !== 354) {
-      const first = mail.code !== 250 ? mail : rcptReply.code !== 250 ? rcptReply : data;
-      return { reply: first, latencyMs: undefined };
-    }
-    const start = performance.now();
-    this.write(message);
-    const final = await this.read();
-    const latencyMs = performance.now() - start;
-    // A refused MAIL or RCPT followed by a 354 would be a server bug; count it as the error it is.
-    if (mail.code !== 250) return { reply: mail, latencyMs };
-    if (rcptReply.code !== 250) return { reply: rcptReply, latencyMs };
-    return { reply: final, latencyMs };
-  }
-
-  async quit(): Promise<void> {
-    if (!this.socket || this.failure) return;
-    try {
-      this.write('QUIT\r\n');
-      await this.read();
-    } catch {
-      // gone already
-    }
-    this.socket.destroy();
-  }
-
-  destroy(): void {
-    this.socket?.destroy();
-  }
-
-  private write(data: string | Buffer): void {
-    if (this.failure) throw this.failure;
-    (this.socket as Socket).write(data);
-  }
-
-  private read(): Promise<Reply> {
-    const ready = this.replies.shift();
-    if (ready) return Promise.resolve(ready);
-    if (this.failure) return Promise.reject(this.failure);
-    return new Promise((resolveReply, reject) => {
-      const timer = setTimeout(() => {
-        this.waiter = undefined;
-        const error = new Error(`no reply within ${REPLY_TIMEOUT_MS} ms`);
-        this.onEnd(error);
-        reject(error);
-      }, REPLY_TIMEOUT_MS);
-      this.waiter = { resolve: resolveReply, reject, timer };
-    });
-  }
-
-  private onData(chunk: string): void {
-    this.buffer += chunk;
-    let at: number;
-    while ((at = this.buffer.indexOf('\r\n')) !== -1) {
-      const line = this.buffer.slice(0, at);
-      this.buffer = this.buffer.slice(at + 2);
-      this.lines.push(line);
-      if (line.length < 4 || line[3] !== '-') {
-        const reply: Reply = { code: Number(line.slice(0, 3)), text: this.lines.map((l) => l.slice(4)).join('\n') };
-        this.lines = [];
-        const waiter = this.waiter;
-        if (waiter) {
-          this.waiter = undefined;
-          clearTimeout(waiter.timer);
-          waiter.resolve(reply);
-        } else {
-          this.replies.push(reply);
-        }
-      }
-    }
-  }
-
-  private onEnd(error: Error): void {
-    if (this.failure) return;
-    this.failure = error;
-    const waiter = this.waiter;
-    if (waiter) {
-      this.waiter = undefined;
-      clearTimeout(waiter.timer);
-      waiter.reject(error);
-    }
-    this.socket?.destroy();
-  }
 }
 
 export interface PhaseResult {
@@ -676,4 +546,31 @@ export async function awaitDelivery(
   }
   if (stats && (stats.messages !== expected || stats.duplicates !== 0)) problems.push(`simulator: ${stats.messages} messages (expected ${expected}), ${stats.duplicates} duplicates`);
   return { dispatchedAt, receiptsAt, stats, problems };
+}
+
+// ---------------------------------------------------------------- the bare smtp-server
+
+/** bench/bare-smtp-server.js as a child process; returns once it greets on SMTP. */
+export async function startBare(connections: number, nodeFlags: string[] = []): Promise<{ child: Child; port: number }> {
+  const child = startChild('bare-smtp-server', [BARE, '--port', '0', '--max-clients', String(Math.max(200, connections + 10))], nodeFlags);
+  try {
+    const port = await waitFor('the bare server port', async () => jsonLines(child).map((l) => l.port).find((p) => typeof p === 'number'), 15_000, child);
+    await waitFor('the bare SMTP greeting', () => smtpGreets(port as number), 15_000, child);
+    return { child, port: port as number };
+  } catch (error) {
+    await stopChild(child);
+    throw error;
+  }
+}
+
+/** The JSON lines a child printed (the bare server's {"port"} and {"messages"}). */
+export function jsonLines(child: Child): Record<string, unknown>[] {
+  return child.out.flatMap((line) => {
+    try {
+      const parsed: unknown = JSON.parse(line);
+      return typeof parsed === 'object' && parsed !== null ? [parsed as Record<string, unknown>] : [];
+    } catch {
+      return [];
+    }
+  });
 }

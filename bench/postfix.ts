@@ -28,27 +28,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
-import {
-  BARE,
-  awaitDelivery,
-  cpuSince,
-  danishNumbers,
-  dispatchWarmup,
-  fail,
-  fmt,
-  freePort,
-  killAll,
-  measure,
-  percentile,
-  smtpGreets,
-  startChild,
-  startMail2sms,
-  stopChild,
-  waitFor,
-  type Measured,
-  type PhasePlan,
-  type PhaseResult,
-} from './harness.js';
+import * as bench from './harness.js';
+import type { Measured, PhasePlan, PhaseResult } from './harness.js';
 import { postfixUnavailable, startPostfix } from './postfix-instance.js';
 
 const TARGETS = ['bare', 'postfix', 'intake', 'e2e'] as const;
@@ -72,7 +53,7 @@ if (args.help) {
 const quick = args.quick || process.env.BENCH_QUICK === '1';
 const whole = (name: string, value: string | undefined, fallback: number, min: number) => {
   const n = value === undefined ? fallback : Number(value);
-  if (!Number.isInteger(n) || n < min) fail(`--${name}: a whole number >= ${min}`);
+  if (!Number.isInteger(n) || n < min) bench.fail(`--${name}: a whole number >= ${min}`);
   return n;
 };
 const MESSAGES = whole('messages', args.messages, quick ? 2000 : 20000, 1);
@@ -80,7 +61,7 @@ const WARMUP = whole('warmup', args.warmup, quick ? 200 : 1000, 0);
 const ROUNDS = whole('rounds', args.rounds, 3, 1);
 const CONNECTIONS = (args.connections ?? '20,100').split(',').map((c) => whole('connections', c, 20, 1));
 const CHOSEN = (args.targets ?? '').split(',').map((t) => t.trim()) as Target[];
-if (CHOSEN.some((t) => !TARGETS.includes(t))) fail(`--targets: some of ${TARGETS.join(',')}`);
+if (CHOSEN.some((t) => !TARGETS.includes(t))) bench.fail(`--targets: some of ${TARGETS.join(',')}`);
 const DOMAIN = 'sms.example.test';
 
 interface Run {
@@ -98,26 +79,21 @@ function plan(connections: number, extraHeaders: readonly string[] = []): PhaseP
 }
 
 async function runBare(connections: number): Promise<Run> {
-  const child = startChild('bare-smtp-server', [BARE, '--port', '0', '--max-clients', String(Math.max(200, connections + 10))]);
+  const { child, port } = await bench.startBare(connections);
   try {
-    const port = await waitFor('the bare server port', async () => {
-      const line = child.out.find((l) => l.startsWith('{"port"'));
-      return line ? (JSON.parse(line) as { port: number }).port : undefined;
-    }, 15_000, child);
-    await waitFor('the bare SMTP greeting', () => smtpGreets(port), 15_000, child);
-    const { phase, serverCpuS } = await measure([port], NUMBERS, plan(connections), () => [{ name: 'bare', pid: child.proc.pid }]);
+    const { phase, serverCpuS } = await bench.measure([port], NUMBERS, plan(connections), () => [{ name: 'bare', pid: child.proc.pid }]);
     return { target: 'bare', connections, phase, cpuS: serverCpuS, notes: [], ok: phase.accepted === MESSAGES };
   } finally {
-    await stopChild(child);
+    await bench.stopChild(child);
   }
 }
 
 async function runPostfix(connections: number, workDir: string): Promise<Run> {
   const dir = mkdtempSync(join(workDir, 'postfix-'));
-  const postfix = await startPostfix(dir, await freePort());
+  const postfix = await startPostfix(dir, await bench.freePort());
   try {
     const servers = (): Measured[] => [{ name: 'postfix', pid: postfix.masterPid, tree: true }];
-    const { phase, serverCpuS } = await measure([postfix.port], NUMBERS, plan(connections), servers);
+    const { phase, serverCpuS } = await bench.measure([postfix.port], NUMBERS, plan(connections), servers);
     const held = postfix.held();
     const notes = [`hold queue: ${held} mails (expected ${WARMUP + phase.accepted})`];
     return { target: 'postfix', connections, phase, cpuS: serverCpuS, notes, ok: phase.accepted === MESSAGES && held === WARMUP + phase.accepted };
@@ -130,22 +106,22 @@ async function runPostfix(connections: number, workDir: string): Promise<Run> {
 async function runMail2sms(target: 'intake' | 'e2e', connections: number, workDir: string): Promise<Run> {
   const dir = mkdtempSync(join(workDir, `${target}-`));
   mkdirSync(dir, { recursive: true });
-  const m2s = await startMail2sms({ dir, ledger: { kind: 'sqlite' }, connections, dispatchRate: 0, logLevel: 'info' });
+  const m2s = await bench.startMail2sms({ dir, ledger: { kind: 'sqlite' }, connections, dispatchRate: 0, logLevel: 'info' });
   try {
     const daemon: Measured = { name: 'daemon', pid: m2s.daemons[0]?.proc.pid };
     const sim: Measured = { name: 'provider-sim', pid: m2s.sim.proc.pid };
     if (target === 'intake') {
       // Due tomorrow: accepted and committed like any other, and nothing dispatched while measured.
       const tomorrow = new Date(Date.now() + 86_400_000).toISOString().replace(/\.\d+Z$/, 'Z');
-      const { phase, serverCpuS } = await measure(m2s.smtpPorts, NUMBERS, plan(connections, [`X-SMS-Send-At: ${tomorrow}`]), () => [daemon]);
+      const { phase, serverCpuS } = await bench.measure(m2s.smtpPorts, NUMBERS, plan(connections, [`X-SMS-Send-At: ${tomorrow}`]), () => [daemon]);
       return { target, connections, phase, cpuS: serverCpuS, notes: [], ok: phase.accepted === MESSAGES };
     }
-    const { phase, cpuAtStart } = await measure(m2s.smtpPorts, NUMBERS, plan(connections), () => [daemon, sim], () => dispatchWarmup(m2s, WARMUP));
+    const { phase, cpuAtStart } = await bench.measure(m2s.smtpPorts, NUMBERS, plan(connections), () => [daemon, sim], () => bench.dispatchWarmup(m2s, WARMUP));
     const intakeEnd = performance.now();
-    const delivery = await awaitDelivery(m2s, WARMUP + phase.accepted);
-    const cpuS = cpuSince([daemon, sim], cpuAtStart);
+    const delivery = await bench.awaitDelivery(m2s, WARMUP + phase.accepted);
+    const cpuS = bench.cpuSince([daemon, sim], cpuAtStart);
     const notes = [...delivery.problems];
-    if (delivery.receiptsAt !== undefined) notes.push(`last receipt ${fmt((delivery.receiptsAt - intakeEnd) / 1000, 1)} s after the last 250`);
+    if (delivery.receiptsAt !== undefined) notes.push(`last receipt ${bench.fmt((delivery.receiptsAt - intakeEnd) / 1000, 1)} s after the last 250`);
     return { target, connections, phase, cpuS, notes, ok: phase.accepted === MESSAGES && delivery.problems.length === 0 };
   } finally {
     await m2s.stop();
@@ -156,7 +132,7 @@ async function runMail2sms(target: 'intake' | 'e2e', connections: number, workDi
 // ---------------------------------------------------------------- reporting
 
 const rateOf = (run: Run) => run.phase.accepted / (run.phase.elapsedMs / 1000);
-const p99Of = (run: Run) => percentile(run.phase.latencies, 99);
+const p99Of = (run: Run) => bench.percentile(run.phase.latencies, 99);
 const usPerMail = (run: Run, name: string) => {
   const s = run.cpuS?.get(name);
   return s === undefined ? NaN : (s * 1e6) / run.phase.accepted;
@@ -171,10 +147,10 @@ function median(values: number[]): number {
 }
 
 function printRun(run: Run, round: number): void {
-  const sim = run.target === 'e2e' ? ` (+ simulator ${fmt(usPerMail(run, 'provider-sim'), 0)})` : '';
+  const sim = run.target === 'e2e' ? ` (+ simulator ${bench.fmt(usPerMail(run, 'provider-sim'), 0)})` : '';
   process.stdout.write(
-    `  round ${round} ${run.target.padEnd(7)} c=${String(run.connections).padEnd(3)} ${fmt(rateOf(run), 0).padStart(6)} mails/s  p99 ${fmt(p99Of(run), 1).padStart(6)} ms  ` +
-      `CPU ${fmt(usPerMail(run, SERVER[run.target]), 0).padStart(5)} µs/mail${sim}${run.ok ? '' : '  NOT OK'}${run.notes.length ? `  [${run.notes.join('; ')}]` : ''}\n`,
+    `  round ${round} ${run.target.padEnd(7)} c=${String(run.connections).padEnd(3)} ${bench.fmt(rateOf(run), 0).padStart(6)} mails/s  p99 ${bench.fmt(p99Of(run), 1).padStart(6)} ms  ` +
+      `CPU ${bench.fmt(usPerMail(run, SERVER[run.target]), 0).padStart(5)} µs/mail${sim}${run.ok ? '' : '  NOT OK'}${run.notes.length ? `  [${run.notes.join('; ')}]` : ''}\n`,
   );
 }
 
@@ -195,9 +171,9 @@ function printSummary(runs: Run[]): void {
       const mine = of(target);
       if (mine.length === 0) continue;
       const rate = median(mine.map(rateOf));
-      const cpu = fmt(median(mine.map((r) => usPerMail(r, SERVER[target]))), 0);
-      const simCpu = target === 'e2e' ? ` (end to end; simulator +${fmt(median(mine.map((r) => usPerMail(r, 'provider-sim'))), 0)})` : '';
-      process.stdout.write(`| ${LABEL[target]} | ${connections} | ${fmt(rate, 0)} | ${fmt(rate / postfixRate, 2)} | ${fmt(median(mine.map(p99Of)), 1)} | ${cpu}${simCpu} |\n`);
+      const cpu = bench.fmt(median(mine.map((r) => usPerMail(r, SERVER[target]))), 0);
+      const simCpu = target === 'e2e' ? ` (end to end; simulator +${bench.fmt(median(mine.map((r) => usPerMail(r, 'provider-sim'))), 0)})` : '';
+      process.stdout.write(`| ${LABEL[target]} | ${connections} | ${bench.fmt(rate, 0)} | ${bench.fmt(rate / postfixRate, 2)} | ${bench.fmt(median(mine.map(p99Of)), 1)} | ${cpu}${simCpu} |\n`);
     }
   }
   process.stdout.write('\nstatements per SMS: not counted here (bench/statements.ts, the ledger work of issue 17, prints them)\n');
@@ -205,7 +181,7 @@ function printSummary(runs: Run[]): void {
 
 // ---------------------------------------------------------------- main
 
-const NUMBERS = danishNumbers(WARMUP + MESSAGES);
+const NUMBERS = bench.danishNumbers(WARMUP + MESSAGES);
 
 async function runOne(target: Target, connections: number, workDir: string): Promise<Run> {
   if (target === 'bare') return runBare(connections);
@@ -243,7 +219,7 @@ async function main(): Promise<number> {
     process.stdout.write(`\n${ok ? 'OK' : 'FAILED: see NOT OK above'}\n`);
     return ok ? 0 : 1;
   } finally {
-    killAll();
+    bench.killAll();
     rmSync(workDir, { recursive: true, force: true });
   }
 }
@@ -252,7 +228,7 @@ main().then(
   (code) => process.exit(code),
   (error: unknown) => {
     process.stderr.write(`postfix bench: ${(error as Error).stack ?? String(error)}\n`);
-    killAll();
+    bench.killAll();
     process.exit(1);
   },
 );

@@ -28,22 +28,21 @@ import pg from 'pg';
 import { startTestPostgres } from './throwaway-postgres.js';
 import {
   BARE,
-  awaitDelivery,
-  dispatchWarmup,
   PARTS_PER_SMS,
   ROOT,
+  awaitDelivery,
   danishNumbers,
+  dispatchWarmup,
   fail,
   fmt,
+  jsonLines,
   killAll,
   measure,
   percentile,
-  smtpGreets,
-  startChild,
+  startBare,
   startMail2sms,
   stopChild,
   tail,
-  waitFor,
   type LedgerChoice,
   type PhasePlan,
   type PhaseResult,
@@ -121,29 +120,12 @@ interface TargetResult {
 async function runBare(numbers: string[], profileDir: string | undefined): Promise<TargetResult> {
   process.stdout.write('\n[bare] starting bare smtp-server\n');
   const flags = profileDir ? ['--cpu-prof', '--cpu-prof-dir', join(profileDir, 'bare')] : [];
-  const child = startChild('bare-smtp-server', [BARE, '--port', '0', '--max-clients', String(Math.max(200, CONNECTIONS + 10))], flags);
+  const { child, port } = await startBare(CONNECTIONS, flags);
   try {
-    const port = await waitFor(
-      'the bare server port',
-      async () => {
-        for (const line of child.out) {
-          try {
-            const parsed = JSON.parse(line) as { port?: number };
-            if (typeof parsed.port === 'number') return parsed.port;
-          } catch {
-            // not the port line
-          }
-        }
-        return undefined;
-      },
-      15_000,
-      child,
-    );
-    await waitFor('the bare SMTP greeting', () => smtpGreets(port), 15_000, child);
     const { phase, serverCpuS, clientCpuS } = await measure([port], numbers, PLAN, () => [{ name: 'bare-smtp-server', pid: child.proc.pid }]);
     await stopChild(child);
-    const stats = child.out.map((line) => { try { return JSON.parse(line) as { messages?: number }; } catch { return {}; } }).find((s) => typeof s.messages === 'number');
-    const extra = [`server counted ${stats?.messages ?? '?'} mails (warmup + measured = ${WARMUP + MESSAGES})`];
+    const counted = jsonLines(child).map((l) => l.messages).find((n) => typeof n === 'number');
+    const extra = [`server counted ${counted ?? '?'} mails (warmup + measured = ${WARMUP + MESSAGES})`];
     return { name: 'bare smtp-server', phase, serverCpuS, clientCpuS, extra, ok: phase.accepted === MESSAGES };
   } finally {
     await stopChild(child);
