@@ -99,15 +99,19 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     // Timed from when the call starts: a guard may first wait for the number's lock.
     // The rate limit counts here too, under the guard, as the provider counts the call.
     const call = async () => {
-      await startAllowed();
+      const place = await startAllowed();
       calling = performance.now();
-      return provider.send({
-        to: sms.recipient,
-        from: sms.senderName,
-        text: sms.text,
-        idempotencyKey: sms.idempotencyKey,
-        callbackUrl: options.callbackUrl,
-      });
+      try {
+        return await provider.send({
+          to: sms.recipient,
+          from: sms.senderName,
+          text: sms.text,
+          idempotencyKey: sms.idempotencyKey,
+          callbackUrl: options.callbackUrl,
+        });
+      } finally {
+        if (place !== undefined) pacer?.finished(place);
+      }
     };
     // The confirmation of a STOP is the one SMS an opted-out number still gets: it needs no guard.
     const guarded = options.guard && !sms.confirmsOptOut ? await options.guard(sms.recipient, call) : { sent: true as const, value: await call() };
@@ -180,9 +184,14 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   const rate = options.ratePerSecond ?? 0;
   // The claims are paced; the exact cap is the pacer's, at the start of each provider call.
   const pacer = rate > 0 ? createPacer(rate, clock) : undefined;
-  async function startAllowed(): Promise<void> {
-    if (!pacer) return;
-    for (let wait = pacer.tryStart(); wait > 0; wait = pacer.tryStart()) await new Promise<void>((resolve) => setTimeout(resolve, wait));
+  /** Waits for a place in the rate limit's window (undefined: no limit). */
+  async function startAllowed(): Promise<number | undefined> {
+    if (!pacer) return undefined;
+    for (;;) {
+      const asked = pacer.tryStart();
+      if ('place' in asked) return asked.place;
+      await new Promise<void>((resolve) => setTimeout(resolve, asked.waitMs));
+    }
   }
   /** Whether this daemon was the elected dispatcher at the last pump (where there is an election). */
   let leading = false;
