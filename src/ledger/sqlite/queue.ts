@@ -127,10 +127,11 @@ export function createQueueWriter(deps: QueueDeps) {
   }
 
   function sent(outboxId: number, providerMessageId: string, parts: number | undefined, now: number): void {
-    if (stmt.markSent.run(providerMessageId, parts ?? null, now, now, outboxId).changes === 0) return;
+    const marked = stmt.markSent.get({ id: outboxId, pid: providerMessageId, parts: parts ?? null, now }) as { parked: number } | undefined;
+    if (!marked) return;
     stmt.sendsSent.run(now, outboxId);
     stmt.insertEvent.run(now, outboxId, null, 'sent', `provider id ${providerMessageId}${parts && parts > 1 ? ` (${parts} parts)` : ''}`);
-    deps.applyParked(providerMessageId, now);
+    if (marked.parked) deps.applyParked(providerMessageId, now);
   }
 
   function unknown(outboxId: number, reason: string, now: number): void {

@@ -5,35 +5,59 @@ import type { Statements } from './statements.js';
 const TERMINAL: ReadonlySet<OutboxStatus> = new Set(['delivered', 'failed', 'expired', 'rejected', 'suppressed']);
 const FAILURES: ReadonlySet<string> = new Set(['failed', 'expired', 'rejected']);
 
-type ReceiptRow = { id: number; status: OutboxStatus; queueId: string; parts: number | null };
+type PartState = { part: number; status: ReceiptStatus; errorCode: string | null };
+/** What one read tells about a receipt: its row (id null when the provider id is not known yet) and its parts so far. */
+type ReceiptFacts = {
+  id: number | null;
+  status: OutboxStatus;
+  queueId: string;
+  parts: number | null;
+  /** JSON [[part, status, errorCode], …] of the parts seen, in part order; null when the receipt names no part. */
+  seenParts: string | null;
+  replay: number;
+  parkedSince: number | null;
+};
+type ReceiptRow = ReceiptFacts & { id: number };
 type ParkedRow = { id: number; status: ReceiptStatus; errorCode: string | null; part: number | null; parts: number | null; body: string };
+
+const partsOf = (json: string | null): PartState[] =>
+  (JSON.parse(json ?? '[]') as [number, ReceiptStatus, string | null][]).map(([part, status, errorCode]) => ({ part, status, errorCode }));
 
 /**
  * Delivery receipts: idempotent, never moving a row backwards, combined per
- * part, and parked when they beat the send's own answer.
+ * part, and parked when they beat the send's own answer. A part receipt costs
+ * one read (the row, its parts so far, a replay) and its writes: the part and
+ * the receipt as received; the outbox row is written only by the receipt that
+ * settles it.
  */
 export function createReceiptWriter(stmt: Statements, receiptGraceMs: number) {
+  const factsOf = (r: Receipt, withReplay: boolean) =>
+    stmt.receiptFacts.get({ pid: r.providerMessageId, part: r.part ?? null, status: r.status, body: withReplay ? r.rawBody : null }) as ReceiptFacts;
+
   /**
    * The status a concatenated SMS has after this part's receipt: delivered
    * when every part is, failed (expired, rejected) as soon as any part is,
    * undefined while parts are outstanding.
    */
-  function combineParts(outboxId: number, r: Receipt, knownParts: number | null, now: number): { status: ReceiptStatus; errorCode?: string } | 'repeat' | undefined {
-    const parts = Math.max(r.parts ?? 1, knownParts ?? 1);
+  function combineParts(row: ReceiptRow, r: Receipt, now: number): { status: ReceiptStatus; errorCode?: string } | 'repeat' | undefined {
+    const parts = Math.max(r.parts ?? 1, row.parts ?? 1);
     if (r.part === undefined || parts <= 1) return { status: r.status, ...(r.errorCode ? { errorCode: r.errorCode } : {}) };
+    const seen = partsOf(row.seenParts);
     // Every part status is final: the first receipt for a part is the one that counts.
-    if (stmt.upsertPart.run({ id: outboxId, part: r.part, status: r.status, errorCode: r.errorCode ?? null, now }).changes === 0) return 'repeat';
-    const seen = stmt.partStatuses.all(outboxId) as { part: number; status: ReceiptStatus; errorCode: string | null }[];
+    if (seen.some((p) => p.part === r.part)) return 'repeat';
+    stmt.insertPart.run({ id: row.id, part: r.part, status: r.status, errorCode: r.errorCode ?? null, now });
+    seen.push({ part: r.part, status: r.status, errorCode: r.errorCode ?? null });
+    seen.sort((a, b) => a.part - b.part);
     const failedPart = seen.find((p) => FAILURES.has(p.status));
     if (failedPart) return { status: failedPart.status, errorCode: `part ${failedPart.part}/${parts}${failedPart.errorCode ? ` ${failedPart.errorCode}` : ''}` };
     if (seen.filter((p) => p.status === 'delivered').length >= parts) return { status: 'delivered' };
     return undefined;
   }
 
-  function applyToRow(r: Receipt, now: number, row = stmt.byProviderId.get(r.providerMessageId) as ReceiptRow): ReceiptOutcome {
+  function applyToRow(r: Receipt, now: number, row: ReceiptRow): ReceiptOutcome {
     if (TERMINAL.has(row.status) && row.status !== r.status) return 'stale';
     if (row.status === r.status) return 'duplicate';
-    const combined = combineParts(row.id, r, row.parts, now);
+    const combined = combineParts(row, r, now);
     if (combined === 'repeat') return 'duplicate';
     // A part while others are outstanding: the receipts table and receipt_parts hold it.
     if (!combined) return 'partial';
@@ -44,26 +68,15 @@ export function createReceiptWriter(stmt: Statements, receiptGraceMs: number) {
     return 'applied';
   }
 
-  /** A receipt already stored: a duplicate once its id is known; until then still parked, and unknown after the grace period. */
-  function repeatedReceipt(providerMessageId: string, now: number): ReceiptOutcome {
-    if (stmt.byProviderId.get(providerMessageId)) return 'duplicate';
-    const since = stmt.parkedSince.get(providerMessageId) as number | null;
-    return since !== null && now - since >= receiptGraceMs ? 'unknown' : 'parked';
-  }
+  /** Not known yet: the send's own answer may still be on its way (or in a commit not yet made). Parked; only after the grace period 404. */
+  const unknownOrParked = (since: number | null, now: number): ReceiptOutcome => (since !== null && now - since >= receiptGraceMs ? 'unknown' : 'parked');
 
   function receipt(r: Receipt, now: number): ReceiptOutcome {
+    const facts = factsOf(r, true);
+    const row = facts.id === null ? undefined : (facts as ReceiptRow);
     // The same receipt again (a provider's retry, a replay): answered as before, not stored again.
-    if (stmt.sameReceipt.get(r.providerMessageId, r.status, r.part ?? null, r.rawBody) !== undefined) return repeatedReceipt(r.providerMessageId, now);
-    let outcome: ReceiptOutcome;
-    const row = stmt.byProviderId.get(r.providerMessageId) as ReceiptRow | undefined;
-    if (row) {
-      outcome = applyToRow(r, now, row);
-    } else {
-      // Not known yet: the send's own answer may still be on its way (or in a
-      // commit not yet made). Park it; only after the grace period say 404.
-      const since = stmt.parkedSince.get(r.providerMessageId) as number | null;
-      outcome = since !== null && now - since >= receiptGraceMs ? 'unknown' : 'parked';
-    }
+    if (facts.replay) return row ? 'duplicate' : unknownOrParked(facts.parkedSince, now);
+    const outcome = row ? applyToRow(r, now, row) : unknownOrParked(facts.parkedSince, now);
     stmt.insertReceipt.run(now, r.providerMessageId, r.status, r.errorCode ?? null, outcome, r.rawBody, r.part ?? null, r.parts ?? null);
     return outcome;
   }
@@ -79,7 +92,8 @@ export function createReceiptWriter(stmt: Statements, receiptGraceMs: number) {
         ...(p.part ? { part: p.part } : {}),
         ...(p.parts ? { parts: p.parts } : {}),
       };
-      stmt.unpark.run(`parked, then ${applyToRow(parked, now)}`, p.id);
+      // Read again for each: the one before may have settled the row or added a part.
+      stmt.unpark.run(`parked, then ${applyToRow(parked, now, factsOf(parked, false) as ReceiptRow)}`, p.id);
     }
   }
 

@@ -68,12 +68,23 @@ export function prepareStatements(db: Db) {
     markUnknown: db.prepare(
       `UPDATE outbox SET status = 'unknown', reason = ?, final_at = ?, updated_at = ?, lease_until = NULL WHERE id = ? AND status = 'sending'`,
     ),
-    upsertPart: db.prepare(
+    insertPart: db.prepare(
       `INSERT INTO receipt_parts (outbox_id, part, status, error_code, at) VALUES (@id, @part, @status, @errorCode, @now)
        ON CONFLICT (outbox_id, part) DO NOTHING`,
     ),
-    partStatuses: db.prepare('SELECT part, status, error_code AS errorCode FROM receipt_parts WHERE outbox_id = ?'),
-    parkedSince: db.prepare(`SELECT min(received_at) FROM receipts WHERE provider_message_id = ? AND outcome = 'parked'`).pluck(),
+    // Everything a receipt is decided on, in one read: its row (all NULL when
+    // the provider id is not known yet), the parts seen so far (when it names
+    // a part), whether this very receipt came before (@body NULL: not asked),
+    // and since when receipts for an unknown id have been parked.
+    receiptFacts: db.prepare(
+      `SELECT o.id, o.status, o.message_id AS queueId, o.parts,
+              CASE WHEN @part IS NOT NULL AND o.id IS NOT NULL THEN
+                (SELECT json_group_array(json_array(part, status, error_code)) FROM receipt_parts WHERE outbox_id = o.id) END AS seenParts,
+              EXISTS (SELECT 1 FROM receipts WHERE provider_message_id = @pid AND status = @status AND part IS @part AND body = @body) AS replay,
+              CASE WHEN o.id IS NULL THEN
+                (SELECT min(received_at) FROM receipts WHERE provider_message_id = @pid AND outcome = 'parked') END AS parkedSince
+         FROM (SELECT 1) LEFT JOIN outbox o ON o.provider_message_id = @pid`,
+    ),
     parked: db.prepare(
       `SELECT id, status, error_code AS errorCode, part, parts, body FROM receipts WHERE provider_message_id = ? AND outcome = 'parked' ORDER BY id`,
     ),
@@ -85,8 +96,10 @@ export function prepareStatements(db: Db) {
     ),
     markSent: db.prepare(
       // A retry's reason is history now (events keep it): a sent row carries none.
-      `UPDATE outbox SET status = 'sent', reason = NULL, provider_message_id = ?, parts = ?, sent_at = ?, updated_at = ?, lease_until = NULL
-        WHERE id = ? AND status = 'sending'`,
+      // RETURNING says whether receipts beat this answer (parked): no second read when none did.
+      `UPDATE outbox SET status = 'sent', reason = NULL, provider_message_id = @pid, parts = @parts, sent_at = @now, updated_at = @now, lease_until = NULL
+        WHERE id = @id AND status = 'sending'
+        RETURNING EXISTS (SELECT 1 FROM receipts WHERE provider_message_id = @pid AND outcome = 'parked') AS parked`,
     ),
     sendsSent: db.prepare(`UPDATE sends SET state = 'sent', sent_at = ? WHERE outbox_id = ? AND state = 'reserved'`),
     markRetry: db.prepare(
@@ -98,7 +111,6 @@ export function prepareStatements(db: Db) {
         WHERE id = ? AND status IN ('queued', 'sending')`,
     ),
     release: db.prepare(`UPDATE sends SET state = 'released', released_at = ? WHERE outbox_id = ? AND state != 'released'`),
-    byProviderId: db.prepare('SELECT id, status, message_id AS queueId, parts FROM outbox WHERE provider_message_id = ?'),
     finish: db.prepare(
       `UPDATE outbox SET status = @status, final_at = @now, updated_at = @now, provider_error = @errorCode,
          reason = CASE WHEN @status != 'delivered' THEN 'provider: ' || @status || coalesce(' (' || @errorCode || ')', '') END
@@ -106,8 +118,6 @@ export function prepareStatements(db: Db) {
     ),
     countQueued: db.prepare(`SELECT count(*) AS n FROM outbox WHERE status = 'queued'`),
     countSending: db.prepare(`SELECT count(*) AS n FROM outbox WHERE status = 'sending'`),
-    // A replay carries the very same body: found through the provider id's index.
-    sameReceipt: db.prepare('SELECT 1 FROM receipts WHERE provider_message_id = ? AND status = ? AND part IS ? AND body = ? LIMIT 1').pluck(),
     insertReceipt: db.prepare(
       'INSERT INTO receipts (received_at, provider_message_id, status, error_code, outcome, body, part, parts) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
     ),

@@ -1,0 +1,223 @@
+/*
+ * What one SMS costs the ledger in SQL statements, end to end: intake (one
+ * recipient, a Message-ID, the default per-number cap), claim, sent, and one
+ * delivery receipt per part of a 3-part SMS. A real SQLite ledger on a temp
+ * file, with every statement it executes counted by a wrapper around
+ * `db.prepare` (plus `exec` and `pragma`). Also the rules' decision latency
+ * (p50/p99 of `checkRecipient`) on a ledger holding many sends.
+ *
+ *   npm run build && node dist/bench/statements.js [--sms 200] [--rows 10000000]
+ *
+ * `countStatementsPerSms` is exported for bench/smtp-throughput (and others)
+ * to print the same count.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { parseArgs } from 'node:util';
+import { performance } from 'node:perf_hooks';
+import { pathToFileURL } from 'node:url';
+import { createLogger } from '../src/core/log.js';
+import { createClaimPolicy } from '../src/dispatch/claim-policy.js';
+import { migrate, openDatabase, type Db } from '../src/ledger/db.js';
+import { createSqliteLedger } from '../src/ledger/sqlite/ledger.js';
+import type { IntakeMessage, Ledger } from '../src/ledger/types.js';
+import { measureSms } from '../src/message/encoding.js';
+
+export type StatementPhase = 'intake' | 'claim' | 'sent' | 'receipts';
+
+export interface StatementCount {
+  /** Statements per SMS in each phase (averaged over the run). */
+  perSms: Record<StatementPhase, number>;
+  total: number;
+  /** Transactions per SMS (a group commit shares one among its writes; here each phase commits alone). */
+  transactions: number;
+  /** Statement texts by how often they ran per SMS, most first. */
+  byStatement: { sql: string; perSms: number }[];
+}
+
+interface Counter {
+  count: number;
+  transactions: number;
+  bySql: Map<string, number>;
+}
+
+const oneLine = (sql: string) => sql.replace(/\s+/g, ' ').trim();
+
+/** Counts every statement the database executes from here on. */
+export function countStatements(db: Db): Counter {
+  const counter: Counter = { count: 0, transactions: 0, bySql: new Map() };
+  const tally = (sql: string) => {
+    counter.count++;
+    counter.bySql.set(sql, (counter.bySql.get(sql) ?? 0) + 1);
+  };
+  const prepare = db.prepare.bind(db);
+  db.prepare = ((source: string) => {
+    const statement = prepare(source);
+    const sql = oneLine(source);
+    // Patched on the instance: pluck()/raw() return the same object, so the count follows them.
+    for (const method of ['run', 'get', 'all', 'iterate'] as const) {
+      const original = statement[method].bind(statement) as (...args: unknown[]) => unknown;
+      (statement as unknown as Record<string, unknown>)[method] = (...args: unknown[]) => {
+        tally(sql);
+        return original(...args);
+      };
+    }
+    return statement;
+  }) as Db['prepare'];
+  const exec = db.exec.bind(db);
+  db.exec = ((source: string) => {
+    tally(oneLine(source));
+    return exec(source);
+  }) as Db['exec'];
+  const pragma = db.pragma.bind(db);
+  db.pragma = ((source: string, options?: { simple?: boolean }) => {
+    tally(`PRAGMA ${source}`);
+    return pragma(source, options);
+  }) as Db['pragma'];
+  const transaction = db.transaction.bind(db);
+  db.transaction = ((fn: (...args: unknown[]) => unknown) => {
+    const wrapped = transaction(fn);
+    const counted = (...args: unknown[]) => {
+      counter.transactions++;
+      return wrapped(...args);
+    };
+    return Object.assign(counted, { deferred: wrapped.deferred, immediate: wrapped.immediate, exclusive: wrapped.exclusive, default: wrapped.default });
+  }) as Db['transaction'];
+  return counter;
+}
+
+const quiet = () => createLogger({ level: 'silent', destination: new Writable({ write: (_c, _e, done) => done() }) });
+
+/** A ~1 KB alert as intake hands it over: one recipient, a Message-ID, the default per-number cap, 3 segments. */
+function alert(index: number, recipient: string): IntakeMessage {
+  const text = `Alert ${index}: `.padEnd(450, 'disk usage above threshold on host db-01 ');
+  return {
+    setupId: 'alerts', senderName: 'Example', mailFrom: 'ops@example.test', headerMessageId: `<bench-${index}@example.test>`,
+    bodyHash: `hash-${index}`, clientIp: '127.0.0.1', sessionRef: `bench.${index}`, text, measure: measureSms(text), recipients: [recipient],
+    rules: { setupId: 'alerts', cooldownMs: null, purpose: null, dailyLimit: null, numberDailyLimit: 100 },
+    stopClauseAppended: false,
+  };
+}
+
+const number = (i: number) => `+452${String(1_000_000 + i).padStart(7, '0')}`;
+
+async function oneSms(ledger: Ledger, counter: Counter, index: number, add: (phase: StatementPhase, n: number) => void): Promise<void> {
+  let before = counter.count;
+  const phase = (name: StatementPhase) => {
+    add(name, counter.count - before);
+    before = counter.count;
+  };
+  await ledger.acceptMessage(alert(index, number(index)));
+  phase('intake');
+  const [sms] = await ledger.claimDue(1, 60_000);
+  if (!sms) throw new Error('nothing claimed');
+  phase('claim');
+  const providerMessageId = `sim-${index}`;
+  await ledger.recordSent(sms.outboxId, providerMessageId, 3);
+  phase('sent');
+  for (const part of [2, 1, 3]) {
+    const outcome = await ledger.applyReceipt({ providerMessageId, status: 'delivered', part, parts: 3, rawBody: `{"id":"${providerMessageId}","part":${part}}` });
+    if (part === 3 && outcome !== 'applied') throw new Error(`last part receipt: ${outcome}`);
+  }
+  phase('receipts');
+}
+
+/** Statements per SMS end to end on a real SQLite ledger in a temp dir (after `warmup` SMS that are not counted). */
+export async function countStatementsPerSms(sms = 200, warmup = 20): Promise<StatementCount> {
+  const dir = mkdtempSync(join(tmpdir(), 'mail2sms-statements-'));
+  const db = openDatabase(join(dir, 'ledger.db'));
+  try {
+    migrate(db);
+    const counter = countStatements(db);
+    let now = Date.parse('2026-11-30T08:00:00Z');
+    const ledger = createSqliteLedger({ db, clock: { now: () => now }, logger: quiet(), claimPolicy: createClaimPolicy(), bookkeepingDelayMs: 0 });
+    const sums: Record<StatementPhase, number> = { intake: 0, claim: 0, sent: 0, receipts: 0 };
+    for (let i = 0; i < warmup; i++, now += 1000) await oneSms(ledger, counter, i, () => undefined);
+    const start = { count: counter.count, transactions: counter.transactions };
+    counter.bySql.clear();
+    for (let i = warmup; i < warmup + sms; i++, now += 1000) await oneSms(ledger, counter, i, (phase, n) => (sums[phase] += n));
+    await ledger.close();
+    const per = (n: number) => Math.round((n / sms) * 100) / 100;
+    return {
+      perSms: { intake: per(sums.intake), claim: per(sums.claim), sent: per(sums.sent), receipts: per(sums.receipts) },
+      total: per(counter.count - start.count),
+      transactions: per(counter.transactions - start.transactions),
+      byStatement: [...counter.bySql].map(([sql, n]) => ({ sql, perSms: per(n) })).sort((a, b) => b.perSms - a.perSms),
+    };
+  } finally {
+    if (db.open) db.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * The intake decision (`checkRecipient`: consent, caps, cooldown) on a ledger
+ * holding `rows` sends spread over `numbers` numbers, the last 24 hours of
+ * them live: p50 and p99 in µs over `samples` random numbers.
+ */
+export async function decisionLatency(rows: number, samples = 20_000): Promise<{ p50: number; p99: number; rows: number }> {
+  const dir = mkdtempSync(join(tmpdir(), 'mail2sms-decision-'));
+  const db = openDatabase(join(dir, 'ledger.db'));
+  try {
+    migrate(db);
+    const now = Date.parse('2026-11-30T08:00:00Z');
+    const numbers = Math.max(1, Math.floor(rows / 50));
+    fillSends(db, rows, numbers, now);
+    const ledger = createSqliteLedger({ db, clock: { now: () => now }, logger: quiet(), claimPolicy: createClaimPolicy() });
+    const rules = { setupId: 'alerts', cooldownMs: 600_000, purpose: null, dailyLimit: null, numberDailyLimit: 100 };
+    const times: number[] = [];
+    for (let i = 0; i < samples; i++) {
+      const recipient = number((i * 7919) % numbers);
+      const started = performance.now();
+      await ledger.checkRecipient(recipient, rules);
+      times.push((performance.now() - started) * 1000);
+    }
+    await ledger.close();
+    times.sort((a, b) => a - b);
+    const at = (q: number) => Math.round(times[Math.min(times.length - 1, Math.floor(q * times.length))] ?? 0);
+    return { p50: at(0.5), p99: at(0.99), rows };
+  } finally {
+    if (db.open) db.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** `rows` sent SMS (outbox row + send each), one every few seconds over the last 200 days, the newest day's in the cap window. */
+function fillSends(db: Db, rows: number, numbers: number, now: number): void {
+  db.pragma('synchronous = OFF');
+  db.prepare(`INSERT INTO messages (id, received_at, setup_id, mail_from, body_hash, sender_name, sms_text, encoding, segments, characters)
+              VALUES ('FILL', ?, 'alerts', 'ops@example.test', 'h', 'Example', 'x', 'gsm7', 1, 1)`).run(now);
+  const outbox = db.prepare(`INSERT INTO outbox (id, message_id, recipient, status, idempotency_key, created_at, updated_at, attempts, sent_at, final_at, setup_id)
+                             VALUES (?, 'FILL', ?, 'delivered', ?, ?, ?, 1, ?, ?, 'alerts')`);
+  const send = db.prepare(`INSERT INTO sends (recipient, channel, outbox_id, setup_id, state, reserved_at, sent_at) VALUES (?, 'email', ?, 'alerts', 'sent', ?, ?)`);
+  const span = 200 * 86_400_000;
+  const batch = db.transaction((from: number, to: number) => {
+    for (let id = from; id < to; id++) {
+      const at = now - span + Math.floor((id / rows) * span);
+      const recipient = number(id % numbers);
+      outbox.run(id + 1, recipient, `FILL.${id}`, at, at, at, at);
+      send.run(recipient, id + 1, at, at);
+    }
+  });
+  for (let from = 0; from < rows; from += 100_000) batch(from, Math.min(rows, from + 100_000));
+  db.pragma('synchronous = FULL');
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { sms: { type: 'string', default: '200' }, rows: { type: 'string', default: '0' }, verbose: { type: 'boolean', default: false } } });
+  const count = await countStatementsPerSms(Number(values.sms));
+  const p = count.perSms;
+  process.stdout.write(`statements per SMS (1 recipient, 3 parts, 3 part receipts): ${count.total}\n`);
+  process.stdout.write(`  intake ${p.intake}, claim ${p.claim}, sent ${p.sent}, receipts ${p.receipts} (all three); transactions ${count.transactions}\n`);
+  if (values.verbose) for (const s of count.byStatement) process.stdout.write(`  ${s.perSms.toFixed(2).padStart(6)}  ${s.sql.slice(0, 150)}\n`);
+  const rows = Number(values.rows);
+  if (rows > 0) {
+    const started = performance.now();
+    const latency = await decisionLatency(rows);
+    process.stdout.write(`decision (checkRecipient) at ${rows.toLocaleString('en')} ledger rows: p50 ${latency.p50} µs, p99 ${latency.p99} µs (fill + measure ${((performance.now() - started) / 1000).toFixed(0)} s)\n`);
+  }
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) await main();
