@@ -185,7 +185,7 @@ export async function decisionLatency(rows: number, samples = 20_000): Promise<{
 }
 
 /** `rows` sent SMS (outbox row + send each), one every few seconds over the last 200 days, the newest day's in the cap window. */
-function fillSends(db: Db, rows: number, numbers: number, now: number): void {
+export function fillSends(db: Db, rows: number, numbers: number, now: number): void {
   db.pragma('synchronous = OFF');
   db.prepare(`INSERT INTO messages (id, received_at, setup_id, mail_from, body_hash, sender_name, sms_text, encoding, segments, characters)
               VALUES ('FILL', ?, 'alerts', 'ops@example.test', 'h', 'Example', 'x', 'gsm7', 1, 1)`).run(now);

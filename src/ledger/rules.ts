@@ -131,11 +131,16 @@ export function createRuleReader(db: Db): RuleReader {
     lastSentForPurpose: db.prepare(
       `SELECT max(sent_at) AS at FROM sends WHERE recipient = ? AND state = 'sent' AND purpose = ?`,
     ),
-    setupCount: db.prepare(
+    // A cap is far from full almost always: a plain count over the index
+    // answers that (a few µs); only a count at the limit asks which of the
+    // last `limit` reservations is the oldest (when a place frees up).
+    setupCount: db.prepare(`SELECT count(*) FROM sends WHERE setup_id = ? AND reserved_at > ? AND state != 'released'`).pluck(),
+    setupOldest: db.prepare(
       `SELECT count(*) AS n, min(reserved_at) AS oldest FROM
          (SELECT reserved_at FROM sends WHERE setup_id = ? AND reserved_at > ? AND state != 'released' ORDER BY reserved_at DESC LIMIT ?)`,
     ),
-    numberCount: db.prepare(
+    numberCount: db.prepare(`SELECT count(*) FROM sends WHERE recipient = ? AND reserved_at > ? AND state != 'released'`).pluck(),
+    numberOldest: db.prepare(
       `SELECT count(*) AS n, min(reserved_at) AS oldest FROM
          (SELECT reserved_at FROM sends WHERE recipient = ? AND reserved_at > ? AND state != 'released' ORDER BY reserved_at DESC LIMIT ?)`,
     ),
@@ -164,20 +169,25 @@ export function createRuleReader(db: Db): RuleReader {
     return consentVerdictOf({ global, optIn, lastSent }, purpose, now);
   }
 
-  function capVerdict(query: typeof stmt.setupCount, key: string, limit: number | null, now: number, reason: CapReason, what: string): RuleVerdict {
+  type Cap = { count: typeof stmt.setupCount; oldest: typeof stmt.setupOldest };
+  function capVerdict(cap: Cap, key: string, limit: number | null, now: number, reason: CapReason, what: string): RuleVerdict {
     if (limit === null) return { allowed: true };
-    return capVerdictOf(query.get(key, now - DAY_MS, limit) as CapCount, limit, now, reason, what);
+    const n = cap.count.get(key, now - DAY_MS) as number;
+    if (n < limit) return { allowed: true };
+    return capVerdictOf(cap.oldest.get(key, now - DAY_MS, limit) as CapCount, limit, now, reason, what);
   }
+  const setupCap = { count: stmt.setupCount, oldest: stmt.setupOldest };
+  const numberCap = { count: stmt.numberCount, oldest: stmt.numberOldest };
 
   return {
     latestConsent,
     evaluate(recipient, rules, now) {
       const consent = consentVerdict(recipient, rules.purpose, now);
       if (!consent.allowed) return consent;
-      const setupCap = capVerdict(stmt.setupCount, rules.setupId, rules.dailyLimit, now, 'daily_limit', `setup ${rules.setupId}`);
-      if (!setupCap.allowed) return setupCap;
-      const numberCap = capVerdict(stmt.numberCount, recipient, rules.numberDailyLimit, now, 'number_daily_limit', 'this number');
-      if (!numberCap.allowed) return numberCap;
+      const setupLimit = capVerdict(setupCap, rules.setupId, rules.dailyLimit, now, 'daily_limit', `setup ${rules.setupId}`);
+      if (!setupLimit.allowed) return setupLimit;
+      const numberLimit = capVerdict(numberCap, recipient, rules.numberDailyLimit, now, 'number_daily_limit', 'this number');
+      if (!numberLimit.allowed) return numberLimit;
       return cooldownVerdictOf(cooldown(recipient, rules.cooldownMs, now));
     },
     recheck(recipient, rules, now) {

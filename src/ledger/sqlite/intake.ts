@@ -67,25 +67,10 @@ export function createIntakeWriter(stmt: Statements, rules: RuleReader) {
     return { recipient, outcome: 'suppressed', reason: why.reason, detail: why.detail };
   }
 
-  return function decide(message: IntakeMessage, queueId: string, now: number): IntakeOutcome {
-    const decisions: RecipientDecision[] = [];
-    let originalQueueId: string | undefined;
-    const fresh: { recipient: string; key: string | null; personal: PersonalRecipient | undefined }[] = [];
-    for (const [position, recipient] of message.recipients.entries()) {
-      const key = dedupKey(message, recipient);
-      const original = key ? (stmt.findDuplicate.get(key, now - RETRY_WINDOW_MS) as { queueId: string } | undefined) : undefined;
-      if (original) {
-        originalQueueId ??= original.queueId;
-        decisions.push({ recipient, outcome: 'duplicate' });
-      } else {
-        fresh.push({ recipient, key, personal: message.personal?.[position] });
-      }
-    }
-    if (fresh.length === 0 && originalQueueId) return { queueId: originalQueueId, duplicate: true, decisions };
-    const talk = conversation(message, now);
-    if (talk) message = { ...message, rules: { ...message.rules, cooldownMs: null } };
-
-    stmt.insertMessage.run({
+  /** The message row, and the queue id of each recipient's earlier copy when this mail is a client's retry. */
+  function insertMessage(message: IntakeMessage, queueId: string, keys: (string | null)[], now: number): Map<string, string> {
+    const present = keys.filter((key): key is string => key !== null);
+    const { retried } = stmt.insertMessageOnce.get({
       id: queueId,
       receivedAt: now,
       setupId: message.setupId,
@@ -108,7 +93,37 @@ export function createIntakeWriter(stmt: Statements, rules: RuleReader) {
       sendingWindow: message.sendingWindow ? JSON.stringify(message.sendingWindow) : null,
       onUnknown: message.onUnknown ?? 'retry',
       reportMode: message.reportMode ?? null,
-    });
+      keys: present.length > 0 ? JSON.stringify(present) : null,
+      since: now - RETRY_WINDOW_MS,
+    }) as { retried: string | null };
+    const originals = new Map<string, string>();
+    for (const [key, original] of JSON.parse(retried ?? '[]') as [string, string][]) if (!originals.has(key)) originals.set(key, original);
+    return originals;
+  }
+
+  return function decide(message: IntakeMessage, queueId: string, now: number): IntakeOutcome {
+    const decisions: RecipientDecision[] = [];
+    let originalQueueId: string | undefined;
+    const fresh: { recipient: string; key: string | null; personal: PersonalRecipient | undefined }[] = [];
+    const talk = conversation(message, now);
+    if (talk) message = { ...message, rules: { ...message.rules, cooldownMs: null } };
+    const keys = message.recipients.map((recipient) => dedupKey(message, recipient));
+    const originals = insertMessage(message, queueId, keys, now);
+    for (const [position, recipient] of message.recipients.entries()) {
+      const key = keys[position] ?? null;
+      const original = key === null ? undefined : originals.get(key);
+      if (original) {
+        originalQueueId ??= original;
+        decisions.push({ recipient, outcome: 'duplicate' });
+      } else {
+        fresh.push({ recipient, key, personal: message.personal?.[position] });
+      }
+    }
+    if (fresh.length === 0 && originalQueueId) {
+      // A client's retry of a mail we have: nothing of it is kept.
+      stmt.deleteMessage.run(queueId);
+      return { queueId: originalQueueId, duplicate: true, decisions };
+    }
     fresh.forEach(({ recipient, key, personal }, index) => {
       const own = ownText(personal);
       if (personal?.suppress) {

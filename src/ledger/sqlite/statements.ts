@@ -1,17 +1,27 @@
 import type { Db } from '../db.js';
 
+const INSERT_MESSAGE = `INSERT INTO messages (id, received_at, setup_id, mail_from, header_message_id, body_hash, client_ip, session_ref,
+    sender_name, sms_text, encoding, segments, characters, cooldown_ms, purpose, sms_text_no_clause,
+    subject, expires_at, send_at, sending_window, on_unknown, report_mode)
+  VALUES (@id, @receivedAt, @setupId, @mailFrom, @headerMessageId, @bodyHash, @clientIp, @sessionRef,
+    @senderName, @text, @encoding, @segments, @characters, @cooldownMs, @purpose, @textNoClause,
+    @subject, @expiresAt, @sendAt, @sendingWindow, @onUnknown, @reportMode)`;
+
 /** Every statement the SQLite ledger runs, prepared once per database. */
 export function prepareStatements(db: Db) {
   return {
-    findDuplicate: db.prepare('SELECT message_id AS queueId FROM outbox WHERE dedup_key = ? AND created_at > ? LIMIT 1'),
-    insertMessage: db.prepare(
-      `INSERT INTO messages (id, received_at, setup_id, mail_from, header_message_id, body_hash, client_ip, session_ref,
-         sender_name, sms_text, encoding, segments, characters, cooldown_ms, purpose, sms_text_no_clause,
-         subject, expires_at, send_at, sending_window, on_unknown, report_mode)
-       VALUES (@id, @receivedAt, @setupId, @mailFrom, @headerMessageId, @bodyHash, @clientIp, @sessionRef,
-         @senderName, @text, @encoding, @segments, @characters, @cooldownMs, @purpose, @textNoClause,
-         @subject, @expiresAt, @sendAt, @sendingWindow, @onUnknown, @reportMode)`,
+    insertMessage: db.prepare(INSERT_MESSAGE),
+    // Intake's insert also answers "is this a retried mail?": the rows of the
+    // last 24 hours with any of the mail's dedup keys (@keys, a JSON array;
+    // NULL without a Message-ID), as JSON [[key, queue id], …]. One statement
+    // where a lookup per recipient used to precede the insert.
+    insertMessageOnce: db.prepare(
+      `${INSERT_MESSAGE}
+       RETURNING CASE WHEN @keys IS NOT NULL THEN
+         (SELECT json_group_array(json_array(dedup_key, message_id)) FROM outbox
+           WHERE dedup_key IN (SELECT value FROM json_each(@keys)) AND created_at > @since) END AS retried`,
     ),
+    deleteMessage: db.prepare('DELETE FROM messages WHERE id = ?'),
     insertOutbox: db.prepare(
       `INSERT INTO outbox (message_id, recipient, status, reason, blocked_until, dedup_key, idempotency_key,
          created_at, updated_at, next_attempt_at, stop_clause, setup_id, sms_text, sms_text_no_clause, encoding, segments, characters, via_groups)
