@@ -2,6 +2,7 @@ import type { OutboxStatus, Receipt, ReceiptOutcome, ReceiptStatus } from '../ty
 import { INSERT_EVENT } from './intake.js';
 import { lockKey, type PgClient } from './pool.js';
 import { RELEASE } from './queue.js';
+import { COUNTED_PART } from '../sqlite/statements.js';
 
 const TERMINAL: ReadonlySet<OutboxStatus> = new Set(['delivered', 'failed', 'expired', 'rejected', 'suppressed']);
 const FAILURES: ReadonlySet<string> = new Set(['failed', 'expired', 'rejected']);
@@ -18,17 +19,17 @@ export const providerIdLock = (providerMessageId: string) => lockKey(`provider-i
 
 /** The receipt rules of ../sqlite/receipts.ts on PostgreSQL: idempotent, never backwards, per part, parked when early. */
 export function createPgReceipts(receiptGraceMs: number) {
-  async function combineParts(client: PgClient, outboxId: number, r: Receipt, knownParts: number | null, now: number) {
+  async function combineParts(client: PgClient, r: Receipt, knownParts: number | null) {
     const parts = Math.max(r.parts ?? 1, knownParts ?? 1);
     if (r.part === undefined || parts <= 1) return { status: r.status, ...(r.errorCode ? { errorCode: r.errorCode } : {}) };
-    const inserted = await client.query(
-      'INSERT INTO receipt_parts (outbox_id, part, status, error_code, at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (outbox_id, part) DO NOTHING',
-      [outboxId, r.part, r.status, r.errorCode ?? null, now],
-    );
-    if (inserted.rowCount === 0) return 'repeat' as const;
+    // The receipts that counted a part are the parts' state (../sqlite/statements.ts COUNTED_PART); the caller holds the provider id's lock.
     const seen = (await client.query<{ part: number; status: ReceiptStatus; errorCode: string | null }>(
-      'SELECT part, status, error_code AS "errorCode" FROM receipt_parts WHERE outbox_id = $1', [outboxId],
+      `SELECT part, status, error_code AS "errorCode" FROM receipts WHERE provider_message_id = $1 AND part IS NOT NULL AND outcome IN ${COUNTED_PART}`,
+      [r.providerMessageId],
     )).rows;
+    if (seen.some((p) => p.part === r.part)) return 'repeat' as const;
+    seen.push({ part: r.part, status: r.status, errorCode: r.errorCode ?? null });
+    seen.sort((a, b) => a.part - b.part);
     const failedPart = seen.find((p) => FAILURES.has(p.status));
     if (failedPart) return { status: failedPart.status, errorCode: `part ${failedPart.part}/${parts}${failedPart.errorCode ? ` ${failedPart.errorCode}` : ''}` };
     if (seen.filter((p) => p.status === 'delivered').length >= parts) return { status: 'delivered' as const };
@@ -38,7 +39,7 @@ export function createPgReceipts(receiptGraceMs: number) {
   async function applyToRow(client: PgClient, r: Receipt, row: ReceiptRow, now: number): Promise<ReceiptOutcome> {
     if (TERMINAL.has(row.status) && row.status !== r.status) return 'stale';
     if (row.status === r.status) return 'duplicate';
-    const combined = await combineParts(client, row.id, r, row.parts, now);
+    const combined = await combineParts(client, r, row.parts);
     if (combined === 'repeat') return 'duplicate';
     if (!combined) return 'partial';
     await client.query(

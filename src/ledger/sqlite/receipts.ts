@@ -26,9 +26,9 @@ const partsOf = (json: string | null): PartState[] =>
 /**
  * Delivery receipts: idempotent, never moving a row backwards, combined per
  * part, and parked when they beat the send's own answer. A part receipt costs
- * one read (the row, its parts so far, a replay) and its writes: the part and
- * the receipt as received; the outbox row is written only by the receipt that
- * settles it.
+ * one read (the row, its parts so far, a replay) and one write, the receipt
+ * as received, whose outcome also counts its part; the outbox row is written
+ * only by the receipt that settles it.
  */
 export function createReceiptWriter(stmt: Statements, receiptGraceMs: number) {
   const factsOf = (r: Receipt, withReplay: boolean) =>
@@ -39,13 +39,13 @@ export function createReceiptWriter(stmt: Statements, receiptGraceMs: number) {
    * when every part is, failed (expired, rejected) as soon as any part is,
    * undefined while parts are outstanding.
    */
-  function combineParts(row: ReceiptRow, r: Receipt, now: number): { status: ReceiptStatus; errorCode?: string } | 'repeat' | undefined {
+  function combineParts(row: ReceiptRow, r: Receipt): { status: ReceiptStatus; errorCode?: string } | 'repeat' | undefined {
     const parts = Math.max(r.parts ?? 1, row.parts ?? 1);
     if (r.part === undefined || parts <= 1) return { status: r.status, ...(r.errorCode ? { errorCode: r.errorCode } : {}) };
     const seen = partsOf(row.seenParts);
     // Every part status is final: the first receipt for a part is the one that counts.
     if (seen.some((p) => p.part === r.part)) return 'repeat';
-    stmt.insertPart.run({ id: row.id, part: r.part, status: r.status, errorCode: r.errorCode ?? null, now });
+    // Counted by the receipt's own row (its outcome), written by the caller.
     seen.push({ part: r.part, status: r.status, errorCode: r.errorCode ?? null });
     seen.sort((a, b) => a.part - b.part);
     const failedPart = seen.find((p) => FAILURES.has(p.status));
@@ -57,9 +57,9 @@ export function createReceiptWriter(stmt: Statements, receiptGraceMs: number) {
   function applyToRow(r: Receipt, now: number, row: ReceiptRow): ReceiptOutcome {
     if (TERMINAL.has(row.status) && row.status !== r.status) return 'stale';
     if (row.status === r.status) return 'duplicate';
-    const combined = combineParts(row, r, now);
+    const combined = combineParts(row, r);
     if (combined === 'repeat') return 'duplicate';
-    // A part while others are outstanding: the receipts table and receipt_parts hold it.
+    // A part while others are outstanding: its receipt row (outcome partial) holds it.
     if (!combined) return 'partial';
     stmt.finish.run({ id: row.id, status: combined.status, now, errorCode: combined.errorCode ?? null });
     // Not delivered: it does not count for the cooldown.

@@ -7,6 +7,13 @@ const INSERT_MESSAGE = `INSERT INTO messages (id, received_at, setup_id, mail_fr
     @senderName, @text, @encoding, @segments, @characters, @cooldownMs, @purpose, @textNoClause,
     @subject, @expiresAt, @sendAt, @sendingWindow, @onUnknown, @reportMode)`;
 
+/**
+ * The outcomes of a part receipt that counted its part (the first receipt
+ * for a part counts; a later one is a duplicate): the receipts table is the
+ * state of each part, so a part receipt writes one row, not two.
+ */
+export const COUNTED_PART = `('partial', 'applied', 'parked, then partial', 'parked, then applied')`;
+
 /** Every statement the SQLite ledger runs, prepared once per database. */
 export function prepareStatements(db: Db) {
   return {
@@ -78,18 +85,16 @@ export function prepareStatements(db: Db) {
     markUnknown: db.prepare(
       `UPDATE outbox SET status = 'unknown', reason = ?, final_at = ?, updated_at = ?, lease_until = NULL WHERE id = ? AND status = 'sending'`,
     ),
-    insertPart: db.prepare(
-      `INSERT INTO receipt_parts (outbox_id, part, status, error_code, at) VALUES (@id, @part, @status, @errorCode, @now)
-       ON CONFLICT (outbox_id, part) DO NOTHING`,
-    ),
     // Everything a receipt is decided on, in one read: its row (all NULL when
-    // the provider id is not known yet), the parts seen so far (when it names
-    // a part), whether this very receipt came before (@body NULL: not asked),
-    // and since when receipts for an unknown id have been parked.
+    // the provider id is not known yet), the parts counted so far (when it
+    // names a part: the receipts that counted one, see COUNTED_PART), whether
+    // this very receipt came before (@body NULL: not asked), and since when
+    // receipts for an unknown id have been parked.
     receiptFacts: db.prepare(
       `SELECT o.id, o.status, o.message_id AS queueId, o.parts,
               CASE WHEN @part IS NOT NULL AND o.id IS NOT NULL THEN
-                (SELECT json_group_array(json_array(part, status, error_code)) FROM receipt_parts WHERE outbox_id = o.id) END AS seenParts,
+                (SELECT json_group_array(json_array(part, status, error_code)) FROM receipts
+                  WHERE provider_message_id = @pid AND part IS NOT NULL AND outcome IN ${COUNTED_PART}) END AS seenParts,
               EXISTS (SELECT 1 FROM receipts WHERE provider_message_id = @pid AND status = @status AND part IS @part AND body = @body) AS replay,
               CASE WHEN o.id IS NULL THEN
                 (SELECT min(received_at) FROM receipts WHERE provider_message_id = @pid AND outcome = 'parked') END AS parkedSince
