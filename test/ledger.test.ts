@@ -134,6 +134,7 @@ describe('migrations', () => {
       { version: 4, name: '0004_contacts.sql' },
       { version: 5, name: '0005_console.sql' },
       { version: 6, name: '0006_automations.sql' },
+      { version: 7, name: '0007_ledger_cost.sql' },
     ]);
   });
 

@@ -139,14 +139,17 @@ export function createRuleReader(db: Db): RuleReader {
       `SELECT count(*) AS n, min(reserved_at) AS oldest FROM
          (SELECT reserved_at FROM sends WHERE setup_id = ? AND reserved_at > ? AND state != 'released' ORDER BY reserved_at DESC LIMIT ?)`,
     ),
-    numberCount: db.prepare(`SELECT count(*) FROM sends WHERE recipient = ? AND reserved_at > ? AND state != 'released'`).pluck(),
+    // Live = reserved or sent: spelt as IN so both seek sends_recipient_state
+    // (recipient, state, reserved_at); `state != 'released'` is that partial index's condition.
+    numberCount: db.prepare(`SELECT count(*) FROM sends WHERE recipient = ? AND state IN ('reserved', 'sent') AND reserved_at > ? AND state != 'released'`).pluck(),
     numberOldest: db.prepare(
       `SELECT count(*) AS n, min(reserved_at) AS oldest FROM
-         (SELECT reserved_at FROM sends WHERE recipient = ? AND reserved_at > ? AND state != 'released' ORDER BY reserved_at DESC LIMIT ?)`,
+         (SELECT reserved_at FROM sends WHERE recipient = ? AND state IN ('reserved', 'sent') AND reserved_at > ? AND state != 'released'
+          ORDER BY reserved_at DESC LIMIT ?)`,
     ),
     // Another reservation that is due and older than this row's: it goes first.
     earlierPending: db.prepare(
-      `SELECT 1 FROM sends WHERE recipient = @recipient AND state = 'reserved' AND coalesce(due_at, 0) <= @now
+      `SELECT 1 FROM sends WHERE recipient = @recipient AND state = 'reserved' AND state != 'released' AND coalesce(due_at, 0) <= @now
           AND id < (SELECT id FROM sends WHERE outbox_id = @outboxId) LIMIT 1`,
     ).pluck(),
     sentByOthers: db.prepare(

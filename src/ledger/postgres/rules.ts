@@ -23,7 +23,7 @@ SELECT g.action AS g_action, g.at AS g_at, g.source AS g_source,
   LEFT JOIN LATERAL (SELECT count(*) AS n, min(reserved_at) AS oldest FROM
       (SELECT reserved_at FROM sends WHERE setup_id = $3 AND reserved_at > $4 AND state != 'released' ORDER BY reserved_at DESC LIMIT $5) s) sc ON true
   LEFT JOIN LATERAL (SELECT count(*) AS n, min(reserved_at) AS oldest FROM
-      (SELECT reserved_at FROM sends WHERE recipient = $1 AND reserved_at > $4 AND state != 'released' ORDER BY reserved_at DESC LIMIT $6) s) nc ON true
+      (SELECT reserved_at FROM sends WHERE recipient = $1 AND state IN ('reserved', 'sent') AND reserved_at > $4 ORDER BY reserved_at DESC LIMIT $6) s) nc ON true
   LEFT JOIN LATERAL (SELECT state, sent_at FROM sends
       WHERE $8::bigint IS NOT NULL AND recipient = $1
         AND ((state = 'reserved' AND coalesce(due_at, 0) <= $7::bigint) OR (state = 'sent' AND sent_at > $7::bigint - $8::bigint))
