@@ -8,6 +8,7 @@ import { migrate, openDatabase, readMigrations, type Db } from '../src/ledger/db
 import type { IntakeMessage, Ledger, Receipt } from '../src/ledger/types.js';
 import { createClaimPolicy } from '../src/dispatch/claim-policy.js';
 import { createSqliteLedger } from '../src/ledger/sqlite/ledger.js';
+import { createBatcher } from '../src/ledger/thread-protocol.js';
 import { intakeMessage, openTestLedger, quietLogger, type TestLedger } from './ledger-fixture.js';
 
 /*
@@ -168,5 +169,32 @@ describe('migration 0007 on a ledger of the previous schema', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('messages to the ledger thread', () => {
+  const tick = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+  it('bookkeeping from separate tasks shares one message; an urgent call takes waiting bookkeeping along at once', async () => {
+    const posts: string[][] = [];
+    const post = createBatcher<string>((items) => posts.push(items), (item) => item.startsWith('receipt'));
+    // Two timers due together run in one timers phase: two tasks, before the next check phase.
+    await new Promise<void>((resolve) => {
+      setTimeout(() => post('receipt 1'), 0);
+      setTimeout(() => {
+        post('receipt 2');
+        resolve();
+      }, 0);
+    });
+    expect(posts).toEqual([]);
+    await tick();
+    expect(posts).toEqual([['receipt 1', 'receipt 2']]);
+    posts.length = 0;
+    post('receipt 3');
+    post('claim');
+    await Promise.resolve();
+    expect(posts).toEqual([['receipt 3', 'claim']]);
+    await tick();
+    expect(posts).toHaveLength(1);
   });
 });

@@ -32,17 +32,34 @@ export type FromLedgerThread =
 /**
  * Collects items pushed during one task and hands them over as one array at
  * the end of it (a microtask): one message per task instead of one per item,
- * without waiting for a later turn of the event loop.
+ * without waiting for a later turn of the event loop. Items nobody waits on at
+ * once (`lazy`: bookkeeping whose commit waits for company anyway) wait for
+ * the next turn instead, so those of many tasks (each receipt is its own HTTP
+ * request) share one message; an urgent item takes them along sooner.
  */
-export function createBatcher<T>(post: (items: T[]) => void): (item: T) => void {
+export function createBatcher<T>(post: (items: T[]) => void, lazy: (item: T) => boolean = () => false): (item: T) => void {
   let items: T[] = [];
+  let soon = false;
+  let later = false;
+  const flush = () => {
+    soon = false;
+    if (items.length === 0) return;
+    const batch = items;
+    items = [];
+    post(batch);
+  };
   return (item) => {
     items.push(item);
-    if (items.length > 1) return;
-    queueMicrotask(() => {
-      const batch = items;
-      items = [];
-      post(batch);
-    });
+    if (soon) return;
+    if (!lazy(item)) {
+      soon = true;
+      queueMicrotask(flush);
+    } else if (!later) {
+      later = true;
+      setImmediate(() => {
+        later = false;
+        flush();
+      });
+    }
   };
 }

@@ -25,6 +25,12 @@ const LEVELS: Record<number, 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fa
 };
 
 /**
+ * Calls whose commit waits for company anyway (the ledger's bookkeeping and
+ * final writes: up to bookkeepingDelayMs), so their message may too.
+ */
+const BOOKKEEPING_CALLS: ReadonlySet<string> = new Set(['recordSent', 'recordRetry', 'releaseClaim', 'recordUnknown', 'recordFailure', 'applyReceipt', 'markReported']);
+
+/**
  * Runs the SQLite ledger in its own thread and speaks to it through the same
  * Promise interface. Calls made in one turn of the event loop travel as one
  * message; results come back the same way.
@@ -41,8 +47,8 @@ export function startLedgerThread(options: LedgerThreadOptions & { logger: Logge
   const pending = new Map<number, { resolve(value: unknown): void; reject(error: Error): void }>();
   const listeners: (() => void)[] = [];
   let nextId = 1;
-  // Calls made in the same task travel together.
-  const post = createBatcher<CallRequest>((batch) => worker.postMessage(batch));
+  // Calls made in the same task travel together; bookkeeping waits for the next turn and company.
+  const post = createBatcher<CallRequest>((batch) => worker.postMessage(batch), (call) => BOOKKEEPING_CALLS.has(call.method));
   let dead: Error | undefined;
   let closing = false;
   let markFailed: (error: Error) => void = () => undefined;
