@@ -6,7 +6,7 @@
  * `db.prepare` (plus `exec` and `pragma`). Also the rules' decision latency
  * (p50/p99 of `checkRecipient`) on a ledger holding many sends.
  *
- *   npm run build && node dist/bench/statements.js [--sms 200] [--rows 10000000]
+ *   npm run build && node dist/bench/statements.js [--sms 200] [--cpu 20000] [--rows 10000000]
  *
  * `countStatementsPerSms` is exported for bench/smtp-throughput (and others)
  * to print the same count.
@@ -202,13 +202,56 @@ export function fillSends(db: Db, rows: number, numbers: number, now: number): v
   db.pragma('synchronous = FULL');
 }
 
+/**
+ * The ledger's own CPU per SMS (this process, no thread, no network): `sms`
+ * SMS in batches of `batch` as a busy daemon's group commits would carry them
+ * (that many intakes, one claim, that many sents, three receipts each), after
+ * a warm-up. Durable commits as in production (synchronous=FULL).
+ */
+export async function ledgerCpuPerSms(sms: number, batch = 20): Promise<{ cpuUs: number; wallUs: number }> {
+  const dir = mkdtempSync(join(tmpdir(), 'mail2sms-ledger-cpu-'));
+  const db = openDatabase(join(dir, 'ledger.db'));
+  try {
+    migrate(db);
+    let now = Date.parse('2026-11-30T08:00:00Z');
+    const ledger = createSqliteLedger({ db, clock: { now: () => now }, logger: quiet(), claimPolicy: createClaimPolicy(), bookkeepingDelayMs: 0 });
+    let index = 0;
+    const round = async () => {
+      const first = index;
+      await Promise.all(Array.from({ length: batch }, () => ledger.acceptMessage(alert(index, number(index++)))));
+      const claimed = await ledger.claimDue(batch, 60_000);
+      await Promise.all(claimed.map((c, i) => ledger.recordSent(c.outboxId, `cpu-${first + i}`, 3)));
+      const receipts = claimed.flatMap((_, i) => [2, 1, 3].map((part) => ({ providerMessageId: `cpu-${first + i}`, status: 'delivered' as const, part, parts: 3, rawBody: `{"part":${part}}` })));
+      await Promise.all(receipts.map((r) => ledger.applyReceipt(r)));
+      now += 1000;
+    };
+    for (let i = 0; i < Math.max(10, sms / batch / 5); i++) await round();
+    const cpu = process.cpuUsage();
+    const started = performance.now();
+    const rounds = Math.ceil(sms / batch);
+    for (let i = 0; i < rounds; i++) await round();
+    const used = process.cpuUsage(cpu);
+    await ledger.close();
+    return { cpuUs: Math.round((used.user + used.system) / (rounds * batch)), wallUs: Math.round(((performance.now() - started) * 1000) / (rounds * batch)) };
+  } finally {
+    if (db.open) db.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { sms: { type: 'string', default: '200' }, rows: { type: 'string', default: '0' }, verbose: { type: 'boolean', default: false } } });
+  const { values } = parseArgs({
+    options: { sms: { type: 'string', default: '200' }, rows: { type: 'string', default: '0' }, cpu: { type: 'string', default: '0' }, verbose: { type: 'boolean', default: false } },
+  });
   const count = await countStatementsPerSms(Number(values.sms));
   const p = count.perSms;
   process.stdout.write(`statements per SMS (1 recipient, 3 parts, 3 part receipts): ${count.total}\n`);
   process.stdout.write(`  intake ${p.intake}, claim ${p.claim}, sent ${p.sent}, receipts ${p.receipts} (all three); transactions ${count.transactions}\n`);
   if (values.verbose) for (const s of count.byStatement) process.stdout.write(`  ${s.perSms.toFixed(2).padStart(6)}  ${s.sql.slice(0, 150)}\n`);
+  if (Number(values.cpu) > 0) {
+    const cost = await ledgerCpuPerSms(Number(values.cpu));
+    process.stdout.write(`ledger CPU per SMS (batches of 20, in-process, synchronous=FULL): ${cost.cpuUs} µs (wall ${cost.wallUs} µs)\n`);
+  }
   const rows = Number(values.rows);
   if (rows > 0) {
     const started = performance.now();
