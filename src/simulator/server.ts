@@ -141,7 +141,11 @@ export function createProviderSimulator(options: SimulatorOptions): ProviderSimu
 
   const roll = (rate: number | boolean | undefined) => rate === true || (typeof rate === 'number' && rate > 0 && random() < rate);
 
+  // Set by stop(): a receipt post that fails because we stopped neither retries nor logs after the daemon's last line.
+  let stopped = false;
+
   function schedule(fn: () => Promise<void>, delay: number): void {
+    if (stopped) return;
     const timer = setTimeout(() => {
       timers.delete(timer);
       void fn();
@@ -172,6 +176,7 @@ export function createProviderSimulator(options: SimulatorOptions): ProviderSimu
       receiptsPosted++;
       if (response.status >= 500 && attempt < 5) return retry();
     } catch (error) {
+      if (stopped) return;
       if (attempt < 5) return retry();
       logger.warn({ err: error, id: sms.id, part }, 'simulator: receipt could not be delivered');
     }
@@ -292,6 +297,7 @@ export function createProviderSimulator(options: SimulatorOptions): ProviderSimu
 
   return {
     async start() {
+      stopped = false;
       server = createServer((req, res) => {
         const url = new URL(req.url ?? '/', 'http://simulator');
         const route = `${req.method} ${url.pathname}`;
@@ -350,6 +356,7 @@ export function createProviderSimulator(options: SimulatorOptions): ProviderSimu
       return { url: `http://${host}:${port}`, port };
     },
     async stop() {
+      stopped = true;
       for (const timer of timers) clearTimeout(timer);
       timers.clear();
       for (const res of hanging) res.destroy();
