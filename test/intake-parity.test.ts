@@ -1,8 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
-import { explainMail } from '../src/cli/explain.js';
+import { explainMail, sqliteExplainLedger } from '../src/cli/explain.js';
 import { createContactStore } from '../src/ledger/contacts.js';
-import { createRuleReader } from '../src/ledger/rules.js';
 import { alertsSetup, sendMail, startTestDaemon, writeConfig, type TestDaemon, type TestDirs } from './helpers.js';
 
 /*
@@ -131,12 +130,8 @@ describe('with groups, the daemon and explain give the same answer', () => {
     const smtp = await sendMail({ port: g.smtpPort, from: c.from, to: c.to, raw, envelope: { from: c.from, to: [c.to] } });
     const db = new Database(groupDirs.dbFile, { readonly: true });
     try {
-      const rules = createRuleReader(db);
-      const report = await explainMail(g.config, Buffer.from(raw), {
-        from: c.from, to: [c.to], ip: '127.0.0.1', now: Date.now(),
-        rules: (recipient, recipientRules, now) => rules.evaluate(recipient, recipientRules, now),
-        contacts: createContactStore(db),
-      });
+      const now = Date.now();
+      const report = await explainMail(g.config, Buffer.from(raw), { from: c.from, to: [c.to], ip: '127.0.0.1', now, ledger: sqliteExplainLedger(db, now) });
       expect(comparable(smtp.response)).toMatch(new RegExp(`^${c.expected.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
       expect(comparable(report.reply ?? '')).toBe(comparable(smtp.response));
       if (c.body?.includes('default')) {

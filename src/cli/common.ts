@@ -22,9 +22,3 @@ export function load(path: string): Config {
 
 /** `-c` wins, then $MAIL2SMS_CONFIG (production: /etc/mail2sms/mail2sms.yaml, set once for the service and the admin's shell), then the example. */
 export const configOption = () => new Option('-c, --config <file>', 'main config file').env('MAIL2SMS_CONFIG').default(DEFAULT_CONFIG);
-
-/** The SQLite file of a command that works on SQLite only; on PostgreSQL it says what to use instead. */
-export function sqlitePath(config: Config, instead = 'run it against a SQLite ledger'): string {
-  if (config.storage.type === 'sqlite') return config.storage.path;
-  throw new CliFailure(`this command works on a SQLite ledger, and storage.type is postgres: ${instead}`, EXIT.usage);
-}

@@ -2,9 +2,10 @@ import { createHash } from 'node:crypto';
 import { simpleParser, type AddressObject } from 'mailparser';
 import type { Config } from '../config/load.js';
 import type { Setup } from '../config/schema.js';
-import type { RecipientRules, RuleVerdict, SuppressionReason } from '../ledger/rules.js';
-import type { GroupMember, IntakeMessage, IntakeOutcome, IntakeSuppression } from '../ledger/types.js';
-import type { SyncContactStore } from '../ledger/contacts.js';
+import { createRuleReader, type RuleVerdict, type SuppressionReason } from '../ledger/rules.js';
+import { createContactStore } from '../ledger/contacts.js';
+import type { Db } from '../ledger/db.js';
+import type { GroupMember, IntakeMessage, IntakeOutcome, IntakeSuppression, Ledger } from '../ledger/types.js';
 import { checkGroupSize } from '../intake/groups.js';
 import { parseEmailBounded } from '../message/bounded-parse.js';
 import { refusal } from '../core/errors.js';
@@ -21,6 +22,24 @@ import type { Refusal } from '../core/errors.js';
  * cooldown read from the ledger when there is one.
  */
 
+/**
+ * What explain asks the ledger: the rules' read-only verdict (the one the
+ * daemon's intake applies under its lock, without the reservation) and the
+ * contacts. On either backend; explain's ledger never writes.
+ */
+export type ExplainLedger = Pick<Ledger, 'checkRecipient' | 'groupMembers' | 'contactsByNumber'>;
+
+/** explain's ledger over a SQLite connection (opened read-only by the caller), its rules evaluated at `now`. */
+export function sqliteExplainLedger(db: Db, now: number): ExplainLedger {
+  const rules = createRuleReader(db);
+  const contacts = createContactStore(db);
+  return {
+    checkRecipient: async (recipient, recipientRules) => rules.evaluate(recipient, recipientRules, now),
+    groupMembers: async (selector) => contacts.groupMembers(selector),
+    contactsByNumber: async (numbers) => contacts.contactsByNumber(numbers),
+  };
+}
+
 export interface ExplainOptions {
   from?: string;
   /** The SMTP AUTH user the client would log in as. */
@@ -28,10 +47,8 @@ export interface ExplainOptions {
   to: string[];
   ip: string;
   now: number;
-  /** The organisation's rules read from the ledger (consent, caps, cooldown), when there is one. */
-  rules?: (recipient: string, rules: RecipientRules, now: number) => RuleVerdict;
-  /** The contacts in the ledger (group members, merge fields of numbers), when there is one. */
-  contacts?: Pick<SyncContactStore, 'groupMembers' | 'contactsByNumber'>;
+  /** The ledger, when there is one: the organisation's rules (consent, caps, cooldown) and contacts (group members, merge fields). */
+  ledger?: ExplainLedger;
 }
 
 /** What a recipient reached through a group, or getting a text of its own, adds to its line. */
@@ -96,7 +113,7 @@ export async function explainMail(config: Config, raw: Buffer, options: ExplainO
     const dnsRules = [setup.authorize.spf && 'SPF', setup.authorize.dkim && 'DKIM'].filter(Boolean);
     if (dnsRules.length > 0) report.note = `${dnsRules.join(' and ')} must also pass; explain does not query DNS, the daemon does`;
   }
-  const { numbers, postmaster, verdicts, groups } = explainRecipients(config, setup, to, options, report);
+  const { numbers, postmaster, verdicts, groups } = await explainRecipients(config, setup, to, options, report);
   if (numbers.length === 0 && !postmaster && groups.length === 0) {
     // smtp-server refuses DATA without an accepted recipient; the client saw the RCPT TO refusal.
     const first = report.recipients.find((r) => r.verdict === 'refused');
@@ -109,7 +126,7 @@ export async function explainMail(config: Config, raw: Buffer, options: ExplainO
     return { ...report, reply: report.sms.reply, refused: true };
   }
   const { email } = parsed;
-  const contacts = setup && numbers.length > 0 && options.contacts && mayUseMergeFields(email) ? contactFields(options.contacts.contactsByNumber(numbers)) : undefined;
+  const contacts = setup && numbers.length > 0 && options.ledger && mayUseMergeFields(email) ? contactFields(await options.ledger.contactsByNumber(numbers)) : undefined;
   const envelope: DataEnvelope = {
     mailFrom: from, setup, numbers, postmaster, clientIp: options.ip, sessionRef: 'explain',
     ...(groups.length > 0 ? { groups } : {}),
@@ -149,12 +166,12 @@ function explainOutsider(config: Config, to: string[], refused: Refusal, report:
 }
 
 /** RCPT TO for each address, and the rules' read-only verdict for each number (group members included). */
-function explainRecipients(config: Config, setup: Setup | undefined, to: string[], options: ExplainOptions, report: ExplainReport) {
+async function explainRecipients(config: Config, setup: Setup | undefined, to: string[], options: ExplainOptions, report: ExplainReport) {
   const numbers: string[] = [];
   const verdicts = new Map<string, RuleVerdict>();
   const groups: { name: string; members: GroupMember[] }[] = [];
   let postmaster = false;
-  const ruleFor = (number: string, active: Setup): RuleVerdict => options.rules?.(number, rulesFor(config, active), options.now) ?? { allowed: true };
+  const ruleFor = async (number: string, active: Setup): Promise<RuleVerdict> => (await options.ledger?.checkRecipient(number, rulesFor(config, active))) ?? { allowed: true };
   for (const address of to) {
     const verdict = checkRecipient(config, setup, address);
     if (!verdict.ok) report.recipients.push({ address, verdict: 'refused', reply: refusalLine(verdict.refusal) });
@@ -163,7 +180,7 @@ function explainRecipients(config: Config, setup: Setup | undefined, to: string[
       report.recipients.push({ address, verdict: 'postmaster' });
     } else if (verdict.kind === 'group') {
       if (!setup || groups.some((g) => g.name === verdict.name)) continue;
-      const members = options.contacts?.groupMembers(verdict.selector) ?? [];
+      const members = (await options.ledger?.groupMembers(verdict.selector)) ?? [];
       const tooLarge = checkGroupSize(setup, verdict.name, members);
       if (tooLarge) report.recipients.push({ address, verdict: 'refused', reply: refusalLine(tooLarge) });
       else {
@@ -173,7 +190,7 @@ function explainRecipients(config: Config, setup: Setup | undefined, to: string[
     } else if (verdicts.has(verdict.e164) || numbers.includes(verdict.e164)) continue;
     else if (!setup) numbers.push(verdict.e164); // the null sender: accepted at RCPT TO, dropped at DATA
     else {
-      const rule = ruleFor(verdict.e164, setup);
+      const rule = await ruleFor(verdict.e164, setup);
       verdicts.set(verdict.e164, rule);
       const rejectedAtRcpt = setup.on_suppressed === 'reject';
       if (rule.allowed || !rejectedAtRcpt) numbers.push(verdict.e164);
@@ -184,24 +201,24 @@ function explainRecipients(config: Config, setup: Setup | undefined, to: string[
       );
     }
   }
-  if (setup) explainMembers(config, groups, verdicts, report, (number) => ruleFor(number, setup));
+  if (setup) await explainMembers(config, groups, verdicts, report, (number) => ruleFor(number, setup));
   return { numbers, postmaster, verdicts, groups };
 }
 
 /** Each group member not addressed otherwise, with the rules' verdict: members are decided at DATA, never refused at RCPT TO. */
-function explainMembers(
+async function explainMembers(
   config: Config,
   groups: readonly { name: string; members: readonly GroupMember[] }[],
   verdicts: Map<string, RuleVerdict>,
   report: ExplainReport,
-  ruleFor: (number: string) => RuleVerdict,
-): void {
+  ruleFor: (number: string) => Promise<RuleVerdict>,
+): Promise<void> {
   const domain = config.main.sms_domains[0] ?? '';
   for (const group of groups) {
     const address = `${group.name}@${domain}`;
     for (const member of group.members) {
       if (verdicts.has(member.number)) continue;
-      const rule = ruleFor(member.number);
+      const rule = await ruleFor(member.number);
       verdicts.set(member.number, rule);
       report.recipients.push(
         rule.allowed

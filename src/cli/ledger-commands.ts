@@ -1,24 +1,24 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { isSupportedCountry, type CountryCode } from 'libphonenumber-js/max';
-import { migrate, openDatabase, type Db } from '../ledger/db.js';
-import { createConsentStore, REPORTED_CHANNELS, type ConsentChange, type ConsentEvent, type ExternalSend, type ReportedChannel } from '../ledger/consent.js';
+import { REPORTED_CHANNELS, type ConsentChange, type ConsentEvent, type ExternalSend, type ReportedChannel } from '../ledger/consent.js';
 import { parseRecipientNumber } from '../numbers/parse.js';
 import { parseInstant } from '../core/units.js';
 import { toCsv } from '../core/tabular.js';
 import { csvSafeRecord } from '../core/csv-safe.js';
 import { parseTable, type TableRow } from '../core/table.js';
-import { CliFailure, configOption, load, sqlitePath } from './common.js';
+import { CliFailure, configOption, load } from './common.js';
 import type { Config } from '../config/load.js';
 import { EXIT } from './exit.js';
 import { readInputFile } from './input.js';
+import { withCliLedger } from './ledger.js';
 
 /*
  * The ledger from the command line: other channels report their sends,
  * compliance records and reads consent, and anyone can ask why a number did
  * or did not get an SMS. Every command works while the daemon runs (SQLite
- * serialises the two writers).
+ * serialises the two writers) and on either backend, through the ledger
+ * interface the daemon uses.
  */
 
 /** A number as typed: international (+45…, 0045…), or national with --country. */
@@ -50,12 +50,11 @@ function readSendTime(value: string, where: string, now: number, maxSkewMs: numb
   return ms;
 }
 
-function openLedger(path: string, mustExist: boolean): Db {
-  if (mustExist && !existsSync(path)) throw new CliFailure(`no ledger at ${path}`, EXIT.unavailable);
-  const db = openDatabase(path);
-  migrate(db);
-  return db;
-}
+/** Writes make a SQLite ledger that is not there yet (as the daemon's first start would); reads need one. */
+const CREATE = { create: true };
+
+/** How many consent events an export reads at a time: the audit trail can be millions of rows. */
+const EXPORT_PAGE = 5_000;
 
 function readTable(file: string): { rows: TableRow[]; format: 'csv' | 'ndjson' } {
   const { text, format } = readInputFile(file);
@@ -99,6 +98,12 @@ function readChannel(value: string): ReportedChannel {
 
 const ISO = (ms: number) => new Date(ms).toISOString();
 
+/** CSV of one page of an export: the header line with the first page only, so the pages join into one file. */
+function csvRows(header: readonly string[], rows: Record<string, string>[], withHeader: boolean): string {
+  const csv = toCsv(header, rows);
+  return withHeader ? csv : csv.slice(toCsv(header, []).length);
+}
+
 function eventRecord(e: ConsentEvent): Record<string, string> {
   return {
     id: String(e.id),
@@ -133,7 +138,7 @@ export function registerLedgerCommands(program: Command, out: (text: string) => 
     .option('--file <file>', 'many sends from CSV or NDJSON (columns number, at, channel, ref, purpose); all or nothing')
     .option('--country <code>', 'country of numbers written without a country code')
     .addOption(configOption())
-    .action((number: string | undefined, opts: { at?: string; channel: string; ref?: string; purpose?: string; file?: string; country?: string; config: string }) => {
+    .action(async (number: string | undefined, opts: { at?: string; channel: string; ref?: string; purpose?: string; file?: string; country?: string; config: string }) => {
       const config = load(opts.config);
       let sends: ExternalSend[];
       if (opts.file) {
@@ -167,34 +172,22 @@ export function registerLedgerCommands(program: Command, out: (text: string) => 
           ...(opts.purpose ? { purpose: opts.purpose } : {}),
         }];
       }
-      const db = openLedger(sqlitePath(config), false);
-      try {
-        const result = createConsentStore(db).recordSends(sends);
-        out(`recorded ${result.recorded} send(s)${result.duplicates ? `; ${result.duplicates} already recorded (same channel and ref)` : ''}\n`);
-      } finally {
-        db.close();
-      }
+      const result = await withCliLedger(config, (ledger) => ledger.recordExternalSends(sends), CREATE);
+      out(`recorded ${result.recorded} send(s)${result.duplicates ? `; ${result.duplicates} already recorded (same channel and ref)` : ''}\n`);
     });
 
   const consent = program.command('consent').description('record, show and export consent (opt-in per purpose, global opt-out)');
 
-  const change = (action: 'opt_in' | 'opt_out') => (number: string, opts: { purpose?: string; source: string; evidence?: string; at?: string; country?: string; config: string }) => {
+  const change = (action: 'opt_in' | 'opt_out') => async (number: string, opts: { purpose?: string; source: string; evidence?: string; at?: string; country?: string; config: string }) => {
     const config = load(opts.config);
     if (opts.purpose && !(opts.purpose in config.main.consent.purposes)) {
       throw new CliFailure(`--purpose: "${opts.purpose}" is not declared under consent.purposes (declared: ${Object.keys(config.main.consent.purposes).join(', ') || 'none'})`, EXIT.usage);
     }
     const recipient = readNumber(number, opts.country);
-    const db = openLedger(sqlitePath(config), false);
-    try {
-      const [event] = createConsentStore(db).change(
-        [{ recipient, action, source: opts.source, ...(opts.purpose ? { purpose: opts.purpose } : {}), ...(opts.evidence ? { evidence: opts.evidence } : {}), ...(opts.at ? { at: readTime(opts.at, '--at') } : {}) }],
-        Date.now(),
-      );
-      const scope = opts.purpose ? `purpose ${opts.purpose}` : 'all SMS';
-      out(`${recipient}: ${action === 'opt_in' ? 'opted in to' : 'opted out of'} ${scope} (was ${event?.previous ?? 'none'}; event ${event?.id})\n`);
-    } finally {
-      db.close();
-    }
+    const wanted: ConsentChange = { recipient, action, source: opts.source, ...(opts.purpose ? { purpose: opts.purpose } : {}), ...(opts.evidence ? { evidence: opts.evidence } : {}), ...(opts.at ? { at: readTime(opts.at, '--at') } : {}) };
+    const [event] = await withCliLedger(config, (ledger) => ledger.changeConsent([wanted]), CREATE);
+    const scope = opts.purpose ? `purpose ${opts.purpose}` : 'all SMS';
+    out(`${recipient}: ${action === 'opt_in' ? 'opted in to' : 'opted out of'} ${scope} (was ${event?.previous ?? 'none'}; event ${event?.id})\n`);
   };
   for (const [name, action, what] of [
     ['set', 'opt_in', 'record an opt-in: for --purpose, or (without it) lift a global opt-out'],
@@ -221,7 +214,7 @@ export function registerLedgerCommands(program: Command, out: (text: string) => 
     .requiredOption('--source <source>', 'where the opt-ins came from')
     .option('--country <code>', 'country of numbers written without a country code')
     .addOption(configOption())
-    .action((file: string, opts: { purpose: string; source: string; country?: string; config: string }) => {
+    .action(async (file: string, opts: { purpose: string; source: string; country?: string; config: string }) => {
       const config = load(opts.config);
       if (!(opts.purpose in config.main.consent.purposes)) {
         throw new CliFailure(`--purpose: "${opts.purpose}" is not declared under consent.purposes (declared: ${Object.keys(config.main.consent.purposes).join(', ') || 'none'})`, EXIT.usage);
@@ -241,13 +234,8 @@ export function registerLedgerCommands(program: Command, out: (text: string) => 
           ...(evidence ? { evidence } : {}),
         };
       });
-      const db = openLedger(sqlitePath(config), false);
-      try {
-        const written = createConsentStore(db).change(changes, Date.now());
-        out(`imported ${written.length} opt-in(s) for purpose ${opts.purpose}\n`);
-      } finally {
-        db.close();
-      }
+      const written = await withCliLedger(config, (ledger) => ledger.changeConsent(changes), CREATE);
+      out(`imported ${written.length} opt-in(s) for purpose ${opts.purpose}\n`);
     });
 
   consent
@@ -257,26 +245,21 @@ export function registerLedgerCommands(program: Command, out: (text: string) => 
     .option('--country <code>')
     .option('--json', 'print JSON')
     .addOption(configOption())
-    .action((number: string, opts: { country?: string; json?: boolean; config: string }) => {
+    .action(async (number: string, opts: { country?: string; json?: boolean; config: string }) => {
       const config = load(opts.config);
       const recipient = readNumber(number, opts.country);
-      const db = openLedger(sqlitePath(config), true);
-      try {
-        const store = createConsentStore(db);
-        const current = store.current(recipient);
-        const events = [...store.events({ recipient })].map(eventRecord);
-        if (opts.json) return out(JSON.stringify({ number: recipient, current: current.map((c) => ({ ...c, since: ISO(c.since) })), events }, null, 2) + '\n');
-        const globalOut = current.find((c) => c.purpose === '' && c.state === 'opt_out');
-        const lines = [`${recipient}: ${globalOut ? `OPTED OUT of all SMS since ${ISO(globalOut.since)} (${globalOut.source})` : 'may receive alerts'}`];
-        for (const c of current.filter((c) => c.purpose !== '')) {
-          lines.push(`  purpose ${c.purpose}: ${c.state === 'opt_in' ? 'opted in' : 'opted out'} since ${ISO(c.since)} (${c.source})`);
-        }
-        if (events.length === 0) lines.push('  no consent recorded');
-        else lines.push('  changes:', ...events.map((e) => `    ${e.at} ${e.action} ${e.purpose === '*' ? '(all SMS)' : e.purpose} by ${e.source}${e.evidence ? ` — ${e.evidence}` : ''} (before: ${e.previous || 'none'})`));
-        out(lines.join('\n') + '\n');
-      } finally {
-        db.close();
+      const recorded = await withCliLedger(config, (ledger) => ledger.consentOf(recipient));
+      const current = recorded.current;
+      const events = recorded.events.map(eventRecord);
+      if (opts.json) return out(JSON.stringify({ number: recipient, current: current.map((c) => ({ ...c, since: ISO(c.since) })), events }, null, 2) + '\n');
+      const globalOut = current.find((c) => c.purpose === '' && c.state === 'opt_out');
+      const lines = [`${recipient}: ${globalOut ? `OPTED OUT of all SMS since ${ISO(globalOut.since)} (${globalOut.source})` : 'may receive alerts'}`];
+      for (const c of current.filter((c) => c.purpose !== '')) {
+        lines.push(`  purpose ${c.purpose}: ${c.state === 'opt_in' ? 'opted in' : 'opted out'} since ${ISO(c.since)} (${c.source})`);
       }
+      if (events.length === 0) lines.push('  no consent recorded');
+      else lines.push('  changes:', ...events.map((e) => `    ${e.at} ${e.action} ${e.purpose === '*' ? '(all SMS)' : e.purpose} by ${e.source}${e.evidence ? ` — ${e.evidence}` : ''} (before: ${e.previous || 'none'})`));
+      out(lines.join('\n') + '\n');
     });
 
   consent
@@ -285,23 +268,24 @@ export function registerLedgerCommands(program: Command, out: (text: string) => 
     .option('--since <time>', 'only changes recorded since (RFC 3339)')
     .option('--format <format>', 'csv | ndjson', 'csv')
     .addOption(configOption())
-    .action((opts: { since?: string; format: string; config: string }) => {
+    .action(async (opts: { since?: string; format: string; config: string }) => {
       const config = load(opts.config);
       if (opts.format !== 'csv' && opts.format !== 'ndjson') throw new CliFailure(`--format: "${opts.format}" is not csv or ndjson`, EXIT.usage);
       const since = opts.since ? readTime(opts.since, '--since') : undefined;
-      const db = openLedger(sqlitePath(config), true);
-      try {
-        const events = createConsentStore(db).events(since === undefined ? {} : { since });
-        const header = ['id', 'at', 'recorded_at', 'number', 'purpose', 'action', 'previous', 'source', 'evidence'];
-        if (opts.format === 'ndjson') {
-          for (const e of events) out(JSON.stringify(eventRecord(e)) + '\n');
-        } else {
-          // Spreadsheets open this file: no cell may run as a formula (NDJSON is not escaped, it is no spreadsheet's).
-          out(toCsv(header, [...events].map((e) => csvSafeRecord(eventRecord(e)))));
+      const header = ['id', 'at', 'recorded_at', 'number', 'purpose', 'action', 'previous', 'source', 'evidence'];
+      // Spreadsheets open this file: no cell may run as a formula (NDJSON is not escaped, it is no spreadsheet's).
+      const write = opts.format === 'ndjson'
+        ? (page: ConsentEvent[]) => out(page.map((e) => JSON.stringify(eventRecord(e)) + '\n').join(''))
+        : (page: ConsentEvent[], first: boolean) => out(csvRows(header, page.map((e) => csvSafeRecord(eventRecord(e))), first));
+      await withCliLedger(config, async (ledger) => {
+        let afterId: number | undefined;
+        for (let first = true; ; first = false) {
+          const page = await ledger.consentEvents({ ...(since === undefined ? {} : { since }), ...(afterId === undefined ? {} : { afterId }), limit: EXPORT_PAGE });
+          if (first || page.length > 0) write(page, first);
+          if (page.length < EXPORT_PAGE) return;
+          afterId = page.at(-1)?.id;
         }
-      } finally {
-        db.close();
-      }
+      });
     });
 
   program
@@ -312,20 +296,15 @@ export function registerLedgerCommands(program: Command, out: (text: string) => 
     .option('--limit <n>', 'at most this many entries', '200')
     .option('--json', 'print JSON')
     .addOption(configOption())
-    .action((number: string, opts: { country?: string; limit: string; json?: boolean; config: string }) => {
+    .action(async (number: string, opts: { country?: string; limit: string; json?: boolean; config: string }) => {
       const config = load(opts.config);
       const recipient = readNumber(number, opts.country);
       const limit = Number(opts.limit);
       if (!Number.isInteger(limit) || limit < 1) throw new CliFailure('--limit: must be a positive whole number', EXIT.usage);
-      const db = openLedger(sqlitePath(config), true);
-      try {
-        const entries = createConsentStore(db).history(recipient, limit);
-        if (opts.json) return out(JSON.stringify(entries.map((e) => ({ ...e, at: ISO(e.at), ...(e.sentAt !== undefined ? { sentAt: ISO(e.sentAt) } : {}), ...(e.finalAt !== undefined ? { finalAt: ISO(e.finalAt) } : {}) })), null, 2) + '\n');
-        if (entries.length === 0) return out(`${recipient}: nothing recorded\n`);
-        out(`${recipient}\n` + entries.map((e) => `  ${ISO(e.at)}  ${e.kind.padEnd(10)} ${e.summary}${e.ref ? `  [${e.ref}]` : ''}`).join('\n') + '\n');
-      } finally {
-        db.close();
-      }
+      const entries = await withCliLedger(config, (ledger) => ledger.numberHistory(recipient, limit));
+      if (opts.json) return out(JSON.stringify(entries.map((e) => ({ ...e, at: ISO(e.at), ...(e.sentAt !== undefined ? { sentAt: ISO(e.sentAt) } : {}), ...(e.finalAt !== undefined ? { finalAt: ISO(e.finalAt) } : {}) })), null, 2) + '\n');
+      if (entries.length === 0) return out(`${recipient}: nothing recorded\n`);
+      out(`${recipient}\n` + entries.map((e) => `  ${ISO(e.at)}  ${e.kind.padEnd(10)} ${e.summary}${e.ref ? `  [${e.ref}]` : ''}`).join('\n') + '\n');
     });
 
   program

@@ -77,7 +77,8 @@ export interface ConsentStore {
   /** Appends the changes in one transaction (all or nothing); returns the events written. */
   change(changes: readonly ConsentChange[], now: number): ConsentEvent[];
   current(recipient: string): { purpose: string; state: ConsentAction; since: number; source: string }[];
-  events(filter: { recipient?: string; since?: number }): IterableIterator<ConsentEvent>;
+  /** Oldest first; `afterId` and `limit` page through a long trail. */
+  events(filter: { recipient?: string; since?: number; afterId?: number; limit?: number }): IterableIterator<ConsentEvent>;
   /** Inserts sends from other channels in one transaction; repeats (same channel and ref) are skipped. */
   recordSends(sends: readonly ExternalSend[]): { recorded: number; duplicates: number };
   /** `now` tells rows waiting for later (scheduled, deferred) from rows due. */
@@ -199,7 +200,12 @@ export function createConsentStore(db: Db): ConsentStore {
         where.push('recorded_at >= @since');
         params.since = filter.since;
       }
-      const sql = `${selectEvents}${where.length ? ' WHERE ' + where.join(' AND ') : ''} ORDER BY id`;
+      if (filter.afterId !== undefined) {
+        where.push('id > @afterId');
+        params.afterId = filter.afterId;
+      }
+      if (filter.limit !== undefined) params.limit = filter.limit;
+      const sql = `${selectEvents}${where.length ? ' WHERE ' + where.join(' AND ') : ''} ORDER BY id${filter.limit !== undefined ? ' LIMIT @limit' : ''}`;
       return db.prepare(sql).iterate(params) as IterableIterator<ConsentEvent>;
     },
     recordSends: (sends) => sendAll(sends),

@@ -1,8 +1,8 @@
 import type { SmsMeasure } from '../message/encoding.js';
 import type { SendingWindow } from '../core/window.js';
-import type { ConsentChange, ConsentEvent, ExternalSend } from './consent.js';
+import type { ConsentChange, ConsentEvent, ExternalSend, HistoryEntry } from './consent.js';
 import type { RecipientRules, RuleVerdict, SuppressionReason } from './rules.js';
-import type { ConsoleQuery, ConsoleQueryOf, ConsoleResults } from './console-types.js';
+import type { ConsentData, ConsoleQuery, ConsoleQueryOf, ConsoleResults } from './console-types.js';
 
 export type { RecipientRules, RuleVerdict, SuppressionReason };
 
@@ -239,6 +239,18 @@ export interface ConsentLedger {
   changeConsent(changes: ConsentChange[]): Promise<ConsentEvent[]>;
   recordExternalSends(sends: ExternalSend[]): Promise<{ recorded: number; duplicates: number }>;
   recordInbound(inbound: InboundRecord): Promise<InboundOutcome>;
+  /** A number's consent now, per purpose ('' = the global switch), and every change that led to it, oldest first (consent show). */
+  consentOf(recipient: string): Promise<ConsentData>;
+  /** One page of the audit trail, oldest first: changes recorded since `since`, after event `afterId` (consent export). */
+  consentEvents(page: ConsentEventPage): Promise<ConsentEvent[]>;
+}
+
+export interface ConsentEventPage {
+  /** Only changes recorded at or after this time. */
+  since?: number;
+  /** Only events with a larger id: the last id of the page before. */
+  afterId?: number;
+  limit: number;
 }
 
 /** Reports and reply forwarding by email. */
@@ -254,6 +266,8 @@ export interface ReportStore {
 /** Looking things up. */
 export interface HistoryStore {
   outbox(filter?: { queueId?: string; recipient?: string }): Promise<OutboxRow[]>;
+  /** Every SMS, suppression, send, consent change and inbound SMS of a number, newest first (mail2sms history). */
+  numberHistory(recipient: string, limit: number): Promise<HistoryEntry[]>;
 }
 
 /** Why a row that is not sent yet waits. */
@@ -441,10 +455,13 @@ export const LEDGER_METHODS = [
   'changeConsent',
   'recordExternalSends',
   'recordInbound',
+  'consentOf',
+  'consentEvents',
   'dueReports',
   'markReported',
   'lastSmsTo',
   'outbox',
+  'numberHistory',
   'mailStatus',
   'listQueue',
   'cancel',

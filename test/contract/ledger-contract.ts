@@ -122,6 +122,28 @@ export function ledgerContract(name: string, open: OpenLedger): void {
         expect(await ledger.claimDue(10, MIN)).toEqual([]);
         expect((await ledger.outbox({ recipient: '+4520000009' }))[0]).toMatchObject({ status: 'suppressed', reason: 'opted_out' });
       });
+
+      it('consentOf gives the state per purpose and every change; consentEvents pages the audit trail by id and recorded time', async () => {
+        expect(await ledger.consentOf('+4520000030')).toEqual({ current: [], events: [] });
+        await ledger.changeConsent([{ recipient: '+4520000030', purpose: 'newsletter', action: 'opt_in', source: 'form', evidence: 'form #1', at: T0 - MIN }]);
+        clock.advance(MIN);
+        await ledger.changeConsent([{ recipient: '+4520000031', action: 'opt_out', source: 'call' }, { recipient: '+4520000030', action: 'opt_out', source: 'sms' }]);
+        const shown = await ledger.consentOf('+4520000030');
+        expect(shown.current).toEqual([
+          { purpose: '', state: 'opt_out', since: T0 + MIN, source: 'sms' },
+          { purpose: 'newsletter', state: 'opt_in', since: T0 - MIN, source: 'form' },
+        ]);
+        expect(shown.events.map((e) => [e.purpose, e.action, e.previous, e.evidence, e.at, e.recordedAt])).toEqual([
+          ['newsletter', 'opt_in', null, 'form #1', T0 - MIN, T0],
+          ['', 'opt_out', null, null, T0 + MIN, T0 + MIN],
+        ]);
+        const all = await ledger.consentEvents({ limit: 10 });
+        expect(all.map((e) => e.recipient)).toEqual(['+4520000030', '+4520000031', '+4520000030']);
+        const [first, ...rest] = all;
+        expect(await ledger.consentEvents({ afterId: first!.id, limit: 1 })).toEqual([rest[0]]);
+        expect(await ledger.consentEvents({ since: T0 + MIN, limit: 10 })).toEqual(rest);
+        expect(await ledger.consentEvents({ since: T0 + MIN, afterId: rest[1]!.id, limit: 10 })).toEqual([]);
+      });
     });
 
     describe('claims and leases', () => {
@@ -274,6 +296,21 @@ export function ledgerContract(name: string, open: OpenLedger): void {
         const { queueId } = await ledger.acceptMessage(mail(['+4520000018'], { subject: 'Disk' }));
         await sendAllDue();
         expect(await ledger.lastSmsTo('+4520000018')).toMatchObject({ queueId, mailFrom: 'ops@example.test', subject: 'Disk', setupId: 'alerts' });
+      });
+
+      it('numberHistory lists a number\'s SMS, reported sends, consent and inbound SMS, newest first, up to the limit', async () => {
+        const { queueId } = await ledger.acceptMessage(mail(['+4520000032'], { text: 'Disk full' }));
+        await sendAllDue();
+        clock.advance(MIN);
+        await ledger.recordExternalSends([{ recipient: '+4520000032', at: T0 + MIN, channel: 'campaign', ref: 'c-9' }]);
+        clock.advance(MIN);
+        await ledger.recordInbound({ providerId: 'in-h', from: '+4520000032', to: undefined, text: 'STOP', receivedAt: T0 + 2 * MIN, kind: 'opt_out', keyword: 'STOP' });
+        const history = await ledger.numberHistory('+4520000032', 10);
+        expect(history.map((e) => [e.kind, e.at])).toEqual([['consent', T0 + 2 * MIN], ['inbound', T0 + 2 * MIN], ['send', T0 + MIN], ['sms', T0]]);
+        expect(history[3]).toMatchObject({ queueId, status: 'sent', text: 'Disk full', sentAt: T0, mailFrom: 'ops@example.test' });
+        expect(history[3]?.summary).toBe(`email from ops@example.test via setup alerts: sent; sent ${new Date(T0).toISOString()} — "Disk full"`);
+        expect(history[2]).toMatchObject({ summary: 'SMS sent by channel campaign (ref c-9)', channel: 'campaign', ref: 'c-9' });
+        expect(await ledger.numberHistory('+4520000032', 2)).toEqual(history.slice(0, 2));
       });
 
       it('times come from the caller\'s clock', async () => {

@@ -1,4 +1,3 @@
-import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { isSupportedCountry, type CountryCode } from 'libphonenumber-js/max';
 import type { Config } from '../../config/load.js';
@@ -8,7 +7,6 @@ import { parseTable } from '../../core/table.js';
 import { toCsv } from '../../core/tabular.js';
 import { contactCountry, readContactRows } from '../../intake/contact-rows.js';
 import { groupSelector } from '../../intake/groups.js';
-import { migrate, openDatabase } from '../../ledger/db.js';
 import type { Contact, ContactStore } from '../../ledger/types.js';
 import { withCliLedger } from '../ledger.js';
 import { parseRecipientNumber } from '../../numbers/parse.js';
@@ -26,14 +24,8 @@ import { readInputFile } from '../input.js';
 export const DEFAULT_SOURCE = 'default';
 
 /** The ledger through the interface the daemon uses; `create` makes an empty one first (a first import). */
-async function withStore<T>(config: Config, create: boolean, use: (store: ContactStore) => Promise<T>): Promise<T> {
-  // PostgreSQL is migrated when withCliLedger connects; a SQLite file is created here.
-  if (create && config.storage.type === 'sqlite' && !existsSync(config.storagePath)) {
-    const db = openDatabase(config.storagePath);
-    migrate(db);
-    db.close();
-  }
-  return withCliLedger(config, use);
+function withStore<T>(config: Config, create: boolean, use: (store: ContactStore) => Promise<T>): Promise<T> {
+  return withCliLedger(config, use, { create });
 }
 
 function countryOption(value: string | undefined): CountryCode | undefined {

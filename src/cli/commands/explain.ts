@@ -2,11 +2,13 @@ import { existsSync, readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import Database from 'better-sqlite3';
 import { migrate } from '../../ledger/db.js';
-import { createRuleReader } from '../../ledger/rules.js';
-import { createContactStore } from '../../ledger/contacts.js';
-import { CliFailure, configOption, load, sqlitePath } from '../common.js';
+import type { Config } from '../../config/load.js';
+import { createClaimPolicy } from '../../dispatch/claim-policy.js';
+import { createPostgresLedger } from '../../ledger/postgres/ledger.js';
+import { CliFailure, configOption, load } from '../common.js';
 import { EXIT } from '../exit.js';
-import { explainMail, formatExplain } from '../explain.js';
+import { explainMail, formatExplain, sqliteExplainLedger, type ExplainLedger } from '../explain.js';
+import { openReadOnlyPostgres, silentLogger } from '../ledger.js';
 import type { Command } from 'commander';
 import type { CliIo } from '../io.js';
 
@@ -31,34 +33,50 @@ export function registerExplainCommands(program: Command, { out, setExit }: CliI
         throw new CliFailure(`cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`, EXIT.dataErr);
       }
       if (isIP(opts.ip) === 0) throw new CliFailure(`--ip: "${opts.ip}" is not an IP address`, EXIT.usage);
-      // Consent, caps and cooldown are read from the ledger if there is one; explain never writes.
-      // No ledger yet: an empty one in memory, so the rules still answer (no consent recorded, nothing sent).
-      const db = existsSync(sqlitePath(config)) ? new Database(sqlitePath(config), { readonly: true, fileMustExist: true }) : emptyLedger();
-      try {
-        let rules: ReturnType<typeof createRuleReader> | undefined;
-        let contacts: ReturnType<typeof createContactStore> | undefined;
-        try {
-          rules = db ? createRuleReader(db) : undefined;
-          contacts = db ? createContactStore(db) : undefined;
-        } catch (error) {
-          throw new CliFailure(`cannot read the ledger ${sqlitePath(config)}: ${(error as Error).message} (run \`mail2sms migrate\` if it was written by an older version)`, EXIT.software);
-        }
-        const report = await explainMail(config, raw, {
-          ...(opts.from ? { from: opts.from } : {}),
-          ...(opts.user ? { user: opts.user } : {}),
-          to: opts.to ?? [],
-          ip: opts.ip,
-          now: Date.now(),
-          ...(rules ? { rules: (recipient, recipientRules, now) => rules.evaluate(recipient, recipientRules, now) } : {}),
-          ...(contacts ? { contacts } : {}),
-        });
-        out(opts.json ? JSON.stringify(report, null, 2) + '\n' : formatExplain(report, { why: opts.why === true }));
-        // Scripts can test a mail against the config: non-zero when the daemon would refuse it.
-        if (report.refused) setExit(EXIT.refused);
-      } finally {
-        db?.close();
-      }
+      const now = Date.now();
+      const report = await withExplainLedger(config, now, (ledger) => explainMail(config, raw, {
+        ...(opts.from ? { from: opts.from } : {}),
+        ...(opts.user ? { user: opts.user } : {}),
+        to: opts.to ?? [],
+        ip: opts.ip,
+        now,
+        ledger,
+      }));
+      out(opts.json ? JSON.stringify(report, null, 2) + '\n' : formatExplain(report, { why: opts.why === true }));
+      // Scripts can test a mail against the config: non-zero when the daemon would refuse it.
+      if (report.refused) setExit(EXIT.refused);
     });
+}
+
+/**
+ * Consent, caps and cooldown read from the ledger, which explain never writes:
+ * SQLite opened read-only (no ledger yet: an empty one in memory, so the rules
+ * still answer: no consent recorded, nothing sent); PostgreSQL through a pool
+ * whose every transaction is READ ONLY, with the daemon's own read-only verdict.
+ */
+async function withExplainLedger<T>(config: Config, now: number, use: (ledger: ExplainLedger) => Promise<T>): Promise<T> {
+  const clock = { now: () => now };
+  if (config.storage.type === 'postgres') {
+    const pool = await openReadOnlyPostgres(config);
+    try {
+      return await use(createPostgresLedger({ pool, clock, logger: silentLogger(), claimPolicy: createClaimPolicy() }));
+    } finally {
+      await pool.end();
+    }
+  }
+  const path = config.storagePath;
+  const db = existsSync(path) ? new Database(path, { readonly: true, fileMustExist: true }) : emptyLedger();
+  try {
+    let ledger: ExplainLedger;
+    try {
+      ledger = sqliteExplainLedger(db, now);
+    } catch (error) {
+      throw new CliFailure(`cannot read the ledger ${path}: ${(error as Error).message} (run \`mail2sms migrate\` if it was written by an older version)`, EXIT.software);
+    }
+    return await use(ledger);
+  } finally {
+    db.close();
+  }
 }
 
 function emptyLedger(): Database.Database {

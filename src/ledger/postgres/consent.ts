@@ -2,9 +2,10 @@ import { KEYWORD_SETUP } from '../sqlite/inbound.js';
 import { newQueueId } from '../sqlite/intake.js';
 import type { ConsentAction, ConsentChange, ConsentEvent, ExternalSend } from '../consent.js';
 import { GLOBAL_PURPOSE } from '../rules.js';
-import type { InboundOutcome, InboundRecord } from '../types.js';
+import type { ConsentData } from '../console-types.js';
+import type { ConsentEventPage, InboundOutcome, InboundRecord } from '../types.js';
 import { INSERT_EVENT, INSERT_MESSAGE, INSERT_OUTBOX, INSERT_RESERVATION, ownTextParams } from './intake.js';
-import { numberKey, type PgClient } from './pool.js';
+import { numberKey, type PgClient, type PgPool } from './pool.js';
 
 /**
  * Consent changes run holding consentLocks: an opt-out waits for a provider
@@ -86,4 +87,24 @@ export async function recordInboundOn(client: PgClient, sms: InboundRecord, now:
     outcome.queued = true;
   }
   return outcome;
+}
+
+const SELECT_EVENTS = `SELECT id, at, recorded_at AS "recordedAt", recipient, purpose, action, previous, source, evidence, inbound_id AS "inboundId"
+  FROM consent_events`;
+
+/** A number's consent now and every change that led to it, as ../consent.ts reads them on SQLite. */
+export async function consentOfOn(pool: PgPool, recipient: string): Promise<ConsentData> {
+  const current = await pool.query<ConsentData['current'][number]>(
+    'SELECT purpose, state, since, source FROM consent_state WHERE recipient = $1 ORDER BY purpose', [recipient]);
+  const events = await pool.query<ConsentEvent>(`${SELECT_EVENTS} WHERE recipient = $1 ORDER BY id`, [recipient]);
+  return { current: current.rows, events: events.rows };
+}
+
+/** One page of the audit trail, oldest first. */
+export async function consentEventsOn(pool: PgPool, page: ConsentEventPage): Promise<ConsentEvent[]> {
+  const { rows } = await pool.query<ConsentEvent>(
+    `${SELECT_EVENTS} WHERE ($1::bigint IS NULL OR recorded_at >= $1) AND id > $2 ORDER BY id LIMIT $3`,
+    [page.since ?? null, page.afterId ?? 0, page.limit],
+  );
+  return rows;
 }

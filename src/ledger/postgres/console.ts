@@ -1,4 +1,4 @@
-import { HISTORY_SQL, historyEntry, type ConsentAction, type ConsentEvent } from '../consent.js';
+import { HISTORY_SQL, historyEntry, type ConsentAction, type ConsentEvent, type HistoryEntry } from '../consent.js';
 import { CONSOLE_SQL } from '../console-queries.js';
 import type { ConsoleQueryOf, ConsoleResults, MailData, MailMessage, MailRow, OverviewData, QueueData, QueueRow, SetupQueue } from '../console-types.js';
 import type { PgPool } from './pool.js';
@@ -42,11 +42,18 @@ const SQL = {
   history: translate(HISTORY_SQL, ['r', 'limit', 'now']),
 };
 
+const num = (row: Record<string, unknown>, key: string) => (row[key] === null || row[key] === undefined ? row[key] : Number(row[key]));
+
+/** A number's history, newest first: the SQL of `mail2sms history` on SQLite, translated (so both backends print the same lines). */
+export async function numberHistoryOn(pool: PgPool, recipient: string, limit: number, now: number): Promise<HistoryEntry[]> {
+  const rows = (await pool.query<Record<string, unknown>>(SQL.history, [recipient, limit, now])).rows;
+  return rows.map((row) => historyEntry({ ...row, at: num(row, 'at'), sentAt: num(row, 'sentAt'), finalAt: num(row, 'finalAt') }));
+}
+
 type RawQueueRow = Omit<QueueRow, 'lastEvent'> & { lastEvent: QueueRow['lastEvent'] | null };
 
 export function createPgConsole(pool: PgPool) {
   const all = async <T>(sql: string, params: unknown[] = []) => (await pool.query(sql, params)).rows as T[];
-  const num = (row: Record<string, unknown>, key: string) => (row[key] === null || row[key] === undefined ? row[key] : Number(row[key]));
 
   async function overview(q: ConsoleQueryOf<'overview'>): Promise<OverviewData> {
     const since = q.now - q.sinceMs;
@@ -95,8 +102,7 @@ export function createPgConsole(pool: PgPool) {
     queue,
     mail,
     history: async (q) => {
-      const rows = await all<Record<string, unknown>>(SQL.history, [q.recipient, q.offset + q.limit + 1, q.now]);
-      const entries = rows.map((row) => historyEntry({ ...row, at: num(row, 'at'), sentAt: num(row, 'sentAt'), finalAt: num(row, 'finalAt') })).slice(q.offset);
+      const entries = (await numberHistoryOn(pool, q.recipient, q.offset + q.limit + 1, q.now)).slice(q.offset);
       return { entries: entries.slice(0, q.limit), more: entries.length > q.limit };
     },
     consent: async (q) => ({

@@ -7,8 +7,8 @@ import type { AutomationRun, ClaimPolicy, DueReport, LastSms, Ledger, OutboxRow 
 import { createPgQueueAdmin } from './admin.js';
 import { LAST_RUNS_SQL, recordMissedOn, RUN_HISTORY_SQL, runLocks, startRunOn } from './automations.js';
 import { createPgContacts } from './contacts.js';
-import { createPgConsole } from './console.js';
-import { changeConsentOn, consentLocks, recordInboundOn, recordSendsOn } from './consent.js';
+import { createPgConsole, numberHistoryOn } from './console.js';
+import { changeConsentOn, consentEventsOn, consentLocks, consentOfOn, recordInboundOn, recordSendsOn } from './consent.js';
 import { acceptOn, INSERT_EVENT, intakeLocks } from './intake.js';
 import { inTransaction, numberKey, type PgClient, type PgPool } from './pool.js';
 import { createPgQueue, DEFER, RELEASE } from './queue.js';
@@ -213,6 +213,8 @@ export function createPostgresLedger(deps: PostgresLedgerDeps): PostgresLedger {
         if (queued) tx.notifyOnCommit(QUEUED_CHANNEL);
         return outcome;
       }, [numberKey(sms.from)]),
+    consentOf: (recipient) => storageErrors('consent', () => consentOfOn(pool, recipient)),
+    consentEvents: (page) => storageErrors('consent events', () => consentEventsOn(pool, page)),
     async dueReports(limit, sentBefore) {
       const rows = await read<Omit<DueReport, 'outcomes'>>('due reports', DUE_REPORTS, [sentBefore, limit]);
       const reports: DueReport[] = [];
@@ -243,6 +245,7 @@ export function createPostgresLedger(deps: PostgresLedgerDeps): PostgresLedger {
       if (filter.recipient) return read<OutboxRow>('outbox', `${SELECT_OUTBOX} WHERE recipient = $1 ORDER BY id`, [filter.recipient]);
       return read<OutboxRow>('outbox', `${SELECT_OUTBOX} ORDER BY id`, []);
     },
+    numberHistory: (recipient, limit) => storageErrors('history', () => numberHistoryOn(pool, recipient, limit, clock.now())),
     mailStatus: (queueId) => storageErrors('mail status', () => admin.mailStatus(queueId)),
     listQueue: (filter) => storageErrors('queue', () => admin.listQueue(filter, clock.now())),
     cancel: (queueId, recipient, by) => storageErrors('cancel', () => admin.cancel(queueId, recipient, by, clock.now())),

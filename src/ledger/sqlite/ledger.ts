@@ -114,6 +114,8 @@ export function createSqliteLedger(deps: SqliteLedgerDeps): Ledger {
     changeConsent: (changes) => write((now) => consent.change(changes, now), ANSWERED),
     recordExternalSends: (sends) => write(() => consent.recordSends(sends), ANSWERED),
     recordInbound: (sms) => write((now) => inbound(sms, now), ANSWERED),
+    consentOf: (recipient) => read('consent', () => ({ current: consent.current(recipient), events: [...consent.events({ recipient })] })),
+    consentEvents: (page) => read('consent events', () => [...consent.events(page)]),
     dueReports: (limit, sentBefore) => read('due reports', () => notify.dueReports(limit, sentBefore)),
     // Durable: a report marked done but lost in a crash would go out twice.
     markReported: (queueId, note) => write((now) => notify.markReported(queueId, note, now), FINAL),
@@ -124,6 +126,7 @@ export function createSqliteLedger(deps: SqliteLedgerDeps): Ledger {
         if (filter.recipient) return db.prepare(`${SELECT_OUTBOX} WHERE recipient = ? ORDER BY id`).all(filter.recipient) as OutboxRow[];
         return db.prepare(`${SELECT_OUTBOX} ORDER BY id`).all() as OutboxRow[];
       }),
+    numberHistory: (recipient, limit) => read('history', () => consent.history(recipient, limit, clock.now())),
     mailStatus: (queueId) => read('mail status', () => admin.mailStatus(queueId)),
     listQueue: (filter) => read('queue', () => admin.listQueue(filter, clock.now())),
     consoleQuery: (query) => read(`console ${query.kind}`, () => consoleQueries.run(query)),
