@@ -88,6 +88,42 @@ export function ledgerContract(name: string, open: OpenLedger): void {
         expect((await ledger.acceptMessage({ ...first })).duplicate).toBe(false);
       });
 
+      it('a retry that adds a recipient: the known one is a duplicate, the new one queued under a new queue id', async () => {
+        const first = mail(['+4520000033'], { rules: alertRules({ cooldownMs: null }) });
+        const original = await ledger.acceptMessage(first);
+        const retried = await ledger.acceptMessage({ ...first, recipients: ['+4520000033', '+4520000034'] });
+        expect(retried.duplicate).toBe(false);
+        expect(retried.queueId).not.toBe(original.queueId);
+        expect(retried.decisions).toEqual([{ recipient: '+4520000033', outcome: 'duplicate' }, { recipient: '+4520000034', outcome: 'queued' }]);
+        expect((await ledger.outbox({ queueId: retried.queueId })).map((r) => r.recipient)).toEqual(['+4520000034']);
+      });
+
+      it('a setup daily_limit counts the recipients before, in the same mail; a number cap and the cooldown hold per number', async () => {
+        const capped = alertRules({ cooldownMs: null, dailyLimit: 2 });
+        const outcome = await ledger.acceptMessage(mail(['+4520000035', '+4520000036', '+4520000037'], { rules: capped }));
+        expect(outcome.decisions.map((d) => [d.outcome, d.reason])).toEqual([['queued', undefined], ['queued', undefined], ['suppressed', 'daily_limit']]);
+        const perNumber = alertRules({ cooldownMs: null, numberDailyLimit: 1 });
+        await ledger.acceptMessage(mail(['+4520000038'], { rules: perNumber }));
+        const second = await ledger.acceptMessage(mail(['+4520000038', '+4520000039'], { rules: perNumber }));
+        expect(second.decisions.map((d) => [d.recipient, d.outcome, d.reason])).toEqual([
+          ['+4520000038', 'suppressed', 'number_daily_limit'], ['+4520000039', 'queued', undefined],
+        ]);
+        const rows = await ledger.outbox({ queueId: second.queueId });
+        expect(rows.map((r) => [r.recipient, r.status, r.reason])).toEqual([['+4520000038', 'suppressed', 'number_daily_limit'], ['+4520000039', 'queued', null]]);
+      });
+
+      it('the STOP clause reaches a number once per period: the next SMS within it goes without, another number still gets it', async () => {
+        const withClause = { text: 'Disk full. Reply STOP to opt out', stopClauseAppended: true, stopClauseOnce: { periodMs: 30 * 24 * 60 * MIN, text: 'Disk full' } };
+        const rules = alertRules({ cooldownMs: null });
+        await ledger.acceptMessage(mail(['+4520000040'], { ...withClause, rules }));
+        clock.advance(MIN);
+        await ledger.acceptMessage(mail(['+4520000040', '+4520000041'], { ...withClause, rules }));
+        const texts = (await ledger.claimDue(10, MIN)).map((sms) => [sms.recipient, sms.text]);
+        expect(texts).toEqual([
+          ['+4520000040', 'Disk full. Reply STOP to opt out'], ['+4520000040', 'Disk full'], ['+4520000041', 'Disk full. Reply STOP to opt out'],
+        ]);
+      });
+
       it('checkRecipient answers without reserving', async () => {
         expect(await ledger.checkRecipient('+4520000006', alertRules())).toEqual({ allowed: true });
         expect(await ledger.checkRecipient('+4520000006', alertRules())).toEqual({ allowed: true });

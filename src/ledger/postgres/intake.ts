@@ -4,7 +4,7 @@ import type { IntakeMessage, IntakeOutcome, PersonalRecipient, RecipientDecision
 import { lockKey, numberKey, type PgClient } from './pool.js';
 import { evaluateOn } from './rules.js';
 
-const RETRY_WINDOW_MS = 24 * 3_600_000;
+export const RETRY_WINDOW_MS = 24 * 3_600_000;
 
 export const INSERT_MESSAGE = `INSERT INTO messages (id, received_at, setup_id, mail_from, header_message_id, body_hash, client_ip, session_ref,
     sender_name, sms_text, encoding, segments, characters, cooldown_ms, purpose, sms_text_no_clause,
@@ -27,16 +27,20 @@ export const INSERT_RESERVATION = `INSERT INTO sends (recipient, channel, outbox
   VALUES ($1, $2, $3, $4, 'reserved', $5, $6, $7)`;
 
 // A queued row and its reservation in one statement (one round trip).
-const INSERT_QUEUED = `WITH o AS (
+export const INSERT_QUEUED = `WITH o AS (
     INSERT INTO outbox (message_id, recipient, status, dedup_key, idempotency_key, created_at, updated_at, next_attempt_at, stop_clause, setup_id,
       sms_text, sms_text_no_clause, encoding, segments, characters, via_groups)
     VALUES ($1, $2, 'queued', $3, $4, $5, $5, $6, $7, $8, $11, $12, $13, $14, $15, $16) RETURNING id)
   INSERT INTO sends (recipient, channel, outbox_id, setup_id, state, reserved_at, purpose, due_at)
   SELECT $2, 'email', o.id, $8, 'reserved', $5, $9, $10 FROM o RETURNING outbox_id AS id`;
 
+/** Whether the number got an SMS with the STOP clause since $2 (the clause need reach it once per period). */
+export const HAD_STOP_CLAUSE = `SELECT 1 FROM outbox WHERE recipient = $1 AND stop_clause = 1 AND created_at > $2
+  AND status NOT IN ('suppressed', 'failed', 'expired', 'rejected') LIMIT 1`;
+
 export const INSERT_EVENT = 'INSERT INTO events (at, outbox_id, message_id, type, detail) VALUES ($1, $2, $3, $4, $5)';
 
-function dedupKey(message: IntakeMessage, recipient: string): string | null {
+export function dedupKey(message: IntakeMessage, recipient: string): string | null {
   if (!message.headerMessageId) return null;
   return createHash('sha256').update([message.mailFrom, message.headerMessageId, message.bodyHash, recipient].join('\0')).digest('hex');
 }
@@ -75,12 +79,7 @@ export async function acceptOn(client: PgClient, message: IntakeMessage, now: nu
   const talk = await conversation(client, message, now);
   if (talk) message = { ...message, rules: { ...message.rules, cooldownMs: null } };
 
-  await client.query(INSERT_MESSAGE, [
-    queueId, now, message.setupId, message.mailFrom, message.headerMessageId ?? null, message.bodyHash, message.clientIp ?? null, message.sessionRef,
-    message.senderName, message.text, message.measure.encoding, message.measure.segments, message.measure.characters, message.rules.cooldownMs,
-    message.rules.purpose?.name ?? null, message.stopClauseOnce?.text ?? null, message.subject ?? null, message.expiresAt ?? null, message.sendAt ?? null,
-    message.sendingWindow ? JSON.stringify(message.sendingWindow) : null, message.onUnknown ?? 'retry', message.reportMode ?? null,
-  ]);
+  await client.query(INSERT_MESSAGE, messageParams(message, queueId, now));
   for (const [index, { recipient, key, personal }] of fresh.entries()) {
     decisions.push(await decideRecipient(client, message, { queueId, recipient, key, index, talk, personal }, now));
   }
@@ -92,6 +91,16 @@ export async function acceptOn(client: PgClient, message: IntakeMessage, now: nu
  * started (../sqlite/intake.ts): to that number alone, within the window, the
  * setup's cooldown does not hold it back.
  */
+/** INSERT_MESSAGE's parameters. */
+export function messageParams(message: IntakeMessage, queueId: string, now: number): unknown[] {
+  return [
+    queueId, now, message.setupId, message.mailFrom, message.headerMessageId ?? null, message.bodyHash, message.clientIp ?? null, message.sessionRef,
+    message.senderName, message.text, message.measure.encoding, message.measure.segments, message.measure.characters, message.rules.cooldownMs,
+    message.rules.purpose?.name ?? null, message.stopClauseOnce?.text ?? null, message.subject ?? null, message.expiresAt ?? null, message.sendAt ?? null,
+    message.sendingWindow ? JSON.stringify(message.sendingWindow) : null, message.onUnknown ?? 'retry', message.reportMode ?? null,
+  ];
+}
+
 async function conversation(client: PgClient, message: IntakeMessage, now: number): Promise<{ inboundId: number } | undefined> {
   if (message.answersInbound === undefined || message.recipients.length !== 1) return undefined;
   const { rows } = await client.query<{ sender: string; receivedAt: number }>(
@@ -125,10 +134,7 @@ async function decideRecipient(
   const withoutClause = personal?.sms ? personal.sms.textNoClause !== undefined : message.stopClauseOnce !== undefined;
   let stopClause = appended ? 1 : 0;
   if (stopClause && withoutClause && message.stopClauseOnce) {
-    const had = await client.query(
-      `SELECT 1 FROM outbox WHERE recipient = $1 AND stop_clause = 1 AND created_at > $2 AND status NOT IN ('suppressed', 'failed', 'expired', 'rejected') LIMIT 1`,
-      [recipient, now - message.stopClauseOnce.periodMs],
-    );
+    const had = await client.query(HAD_STOP_CLAUSE, [recipient, now - message.stopClauseOnce.periodMs]);
     if (had.rowCount) stopClause = 0;
   }
   if (verdict.allowed) {

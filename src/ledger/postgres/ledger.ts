@@ -10,7 +10,8 @@ import { createPgContacts } from './contacts.js';
 import { createPgConsole, numberHistoryOn } from './console.js';
 import { changeConsentOn, consentEventsOn, consentLocks, consentOfOn, recordInboundOn, recordSendsOn } from './consent.js';
 import { acceptOn, INSERT_EVENT, intakeLocks } from './intake.js';
-import { inTransaction, numberKey, type PgClient, type PgPool } from './pool.js';
+import { acceptTogether, decidableTogether, togetherReads } from './intake-together.js';
+import { inTransaction, numberKey, type PgClient, type PgPool, type Tx } from './pool.js';
 import { createPgQueue, DEFER, RELEASE } from './queue.js';
 import { createPgReceipts, providerIdLock } from './receipts.js';
 import { evaluateOn, OPTED_OUT } from './rules.js';
@@ -92,12 +93,13 @@ export function createPostgresLedger(deps: PostgresLedgerDeps): PostgresLedger {
     for (const listener of listeners) listener();
   };
 
-  type Tx = { notifyOnCommit(channel: string): void };
-  /** One transaction; `locks` are taken with its BEGIN. Times are the caller's clock when the call is made. */
-  async function run<T>(what: string, fn: (client: PgClient, now: number, tx: Tx) => Promise<T>, locks: Iterable<bigint> = []): Promise<T> {
+  /** One transaction; `locks` are taken with its BEGIN, and `reads` run with it. Times are the caller's clock when the call is made. */
+  async function run<T>(
+    what: string, fn: (client: PgClient, now: number, tx: Tx) => Promise<T>, locks: Iterable<bigint> = [], reads?: (now: number) => string[],
+  ): Promise<T> {
     const now = clock.now();
     try {
-      return await inTransaction(pool, (client, tx) => fn(client, now, tx), locks);
+      return await inTransaction(pool, (client, tx) => fn(client, now, tx), locks, reads?.(now));
     } catch (error) {
       throw new StorageError(`${what}: ${(error as Error).message}`, { cause: error });
     }
@@ -156,12 +158,15 @@ export function createPostgresLedger(deps: PostgresLedgerDeps): PostgresLedger {
   return {
     guardSend,
     notifyQueued,
-    acceptMessage: (message) =>
-      run('accept message', async (client, now, tx) => {
-        const outcome = await acceptOn(client, message, now);
+    acceptMessage: (message) => {
+      // Most mails: two round trips (intake-together.ts); the rest one recipient after the other.
+      const together = decidableTogether(message);
+      return run('accept message', async (client, now, tx) => {
+        const outcome = together ? acceptTogether(message, now, tx) : await acceptOn(client, message, now);
         if (outcome.decisions.some((d) => d.outcome === 'queued')) tx.notifyOnCommit(QUEUED_CHANNEL);
         return outcome;
-      }, intakeLocks(message)),
+      }, intakeLocks(message), together ? (now) => togetherReads(message, now) : undefined);
+    },
     checkRecipient: (recipient, rules) =>
       withClient('check recipient', (client) => evaluateOn(client, recipient, rules, clock.now())),
     claimDue: (limit, leaseMs) => run('claim', (client, now) => queue.claim(client, limit, leaseMs, now)),

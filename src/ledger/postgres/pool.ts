@@ -76,27 +76,67 @@ export function lockSql(keys: Iterable<bigint>): string {
   return sortedKeys(keys).map((key) => `SELECT pg_advisory_xact_lock(${key});`).join(' ');
 }
 
+/**
+ * A parameterised statement written out with its values as literals, so it
+ * can share a round trip with others (a simple query may hold several
+ * statements; only a single statement takes $n parameters). Strings go
+ * through pg's escapeLiteral; anything but text, numbers, booleans and null
+ * is refused rather than guessed at.
+ */
+export function inlineSql(sql: string, params: readonly unknown[]): string {
+  return sql.replace(/\$(\d+)/g, (_, n: string) => literal(params[Number(n) - 1]));
+}
+
+function literal(value: unknown): string {
+  if (value === null || value === undefined) return 'NULL';
+  if (typeof value === 'string') return pg.escapeLiteral(value);
+  if (typeof value === 'boolean') return value ? 'TRUE' : 'FALSE';
+  if (typeof value === 'bigint' || (typeof value === 'number' && Number.isFinite(value))) return value < 0 ? `(${String(value)})` : String(value);
+  throw new Error(`cannot write ${typeof value} ${String(value)} as an SQL literal`);
+}
+
 const RETRYABLE = new Set(['40001', '40P01']);
+
+export interface Tx {
+  /** NOTIFY `channel` with the COMMIT. */
+  notifyOnCommit(channel: string): void;
+  /** Writes nobody reads the result of (inlineSql), sent with the COMMIT: one round trip for them all. */
+  beforeCommit(sql: string): void;
+  /** The results of `reads`, which ran with BEGIN, after the locks. */
+  readonly reads: pg.QueryResult[];
+}
 
 /**
  * Runs `fn` in one transaction on a pooled connection; a deadlock or
  * serialisation failure is retried (twice). `locks` are taken with BEGIN, in
- * the same round trip; `fn` may ask for a NOTIFY sent with COMMIT.
+ * the same round trip, and `reads` (statements with their values inlined)
+ * run right after them, still in that round trip: in READ COMMITTED each
+ * statement sees what was committed before it began, so they see everything
+ * a holder of the same locks committed. `fn` may leave writes and a NOTIFY
+ * for the COMMIT's round trip.
  */
 export async function inTransaction<T>(
   pool: PgPool,
-  fn: (client: pg.PoolClient, tx: { notifyOnCommit(channel: string): void }) => Promise<T>,
+  fn: (client: pg.PoolClient, tx: Tx) => Promise<T>,
   locks: Iterable<bigint> = [],
+  reads: readonly string[] = [],
 ): Promise<T> {
-  const begin = `BEGIN; ${lockSql(locks)}`;
+  const begin = ['BEGIN;', lockSql(locks), ...reads.map((sql) => `${sql};`)].filter(Boolean).join(' ');
   for (let attempt = 1; ; attempt++) {
     const client = await pool.connect();
     let notify = '';
+    const writes: string[] = [];
     let broken: Error | undefined;
     try {
-      await client.query(begin);
-      const result = await fn(client, { notifyOnCommit: (channel) => void (notify = `SELECT pg_notify('${channel}', ''); `) });
-      await client.query(`${notify}COMMIT`);
+      const results = (await client.query(begin)) as unknown as pg.QueryResult | pg.QueryResult[];
+      const all = Array.isArray(results) ? results : [results];
+      const tx: Tx = {
+        notifyOnCommit: (channel) => void (notify = `SELECT pg_notify('${channel}', ''); `),
+        beforeCommit: (sql) => void writes.push(`${sql}; `),
+        reads: reads.length > 0 ? all.slice(-reads.length) : [],
+      };
+      const result = await fn(client, tx);
+      await client.query(`${writes.join('')}${notify}COMMIT`);
       return result;
     } catch (error) {
       await client.query('ROLLBACK').catch((rollbackError: Error) => (broken = rollbackError));

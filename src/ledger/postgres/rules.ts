@@ -11,7 +11,7 @@ import type { PgClient } from './pool.js';
  * check and the reservation that follows are atomic across daemons.
  */
 
-const EVALUATE_SQL = `
+export const EVALUATE_SQL = `
 SELECT g.action AS g_action, g.at AS g_at, g.source AS g_source,
        p.action AS p_action, p.at AS p_at, p.source AS p_source,
        (SELECT max(sent_at) FROM sends WHERE recipient = $1 AND state = 'sent' AND purpose = $2) AS last_sent,
@@ -48,14 +48,23 @@ function consentOf(row: ConsentColumns): { global: ConsentRecord | undefined; op
   return { global: record(row.g_action, row.g_at, row.g_source), optIn: record(row.p_action, row.p_at, row.p_source) };
 }
 
+type EvaluateRow = ConsentColumns & {
+  last_sent: number | null; setup_n: number; setup_oldest: number | null; number_n: number; number_oldest: number | null;
+  blocker_state: string | null; blocker_sent_at: number | null;
+};
+
+/** EVALUATE_SQL's parameters for one recipient. */
+export function evaluateParams(recipient: string, rules: RecipientRules, now: number): unknown[] {
+  return [recipient, rules.purpose?.name ?? null, rules.setupId, now - DAY_MS, rules.dailyLimit ?? 0, rules.numberDailyLimit ?? 0, now, rules.cooldownMs];
+}
+
 export async function evaluateOn(client: PgClient, recipient: string, rules: RecipientRules, now: number): Promise<RuleVerdict> {
-  const { rows } = await client.query<ConsentColumns & {
-    last_sent: number | null; setup_n: number; setup_oldest: number | null; number_n: number; number_oldest: number | null;
-    blocker_state: string | null; blocker_sent_at: number | null;
-  }>(EVALUATE_SQL, [
-    recipient, rules.purpose?.name ?? null, rules.setupId, now - DAY_MS, rules.dailyLimit ?? 0, rules.numberDailyLimit ?? 0, now, rules.cooldownMs,
-  ]);
-  const row = rows[0]!;
+  const { rows } = await client.query<EvaluateRow>(EVALUATE_SQL, evaluateParams(recipient, rules, now));
+  return verdictOf(rows[0]!, rules, now);
+}
+
+/** The verdict from EVALUATE_SQL's row (the same verdict functions as SQLite's). */
+export function verdictOf(row: EvaluateRow, rules: RecipientRules, now: number): RuleVerdict {
   const consent = consentVerdictOf({ ...consentOf(row), lastSent: row.last_sent }, rules.purpose, now);
   if (!consent.allowed) return consent;
   const setupCap = capVerdictOf({ n: row.setup_n, oldest: row.setup_oldest }, rules.dailyLimit, now, 'daily_limit', `setup ${rules.setupId}`);
