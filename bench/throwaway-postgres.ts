@@ -36,7 +36,8 @@ function command(program: string, args: string[]): [string, string[]] {
 
 let databases = 0;
 
-function freePort(): Promise<number> {
+/** A TCP port free on 127.0.0.1 right now (the tests and the bench start servers on it). */
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);

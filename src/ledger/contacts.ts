@@ -24,7 +24,8 @@ export function fieldKey(value: string): string {
   return value.normalize('NFC').trim().toLowerCase();
 }
 
-interface ContactRow {
+/** A contact as both backends read it (postgres/contacts.ts too): fields as JSON, groups comma-separated. */
+export interface ContactRow {
   rowId: number;
   source: string;
   id: string;
@@ -39,7 +40,7 @@ const SELECT_CONTACT = `SELECT c.id AS rowId, c.source, c.contact_key AS id, c.n
     (SELECT group_concat(g.group_name, ',') FROM contact_groups g WHERE g.contact_id = c.id) AS groups FROM contacts c`;
 const SELECT_MEMBER = 'SELECT c.number, c.source, c.contact_key AS id, c.fields FROM contacts c';
 
-function toContact(row: ContactRow): Contact {
+export function toContact(row: ContactRow): Contact {
   return {
     source: row.source,
     id: row.id,
@@ -51,12 +52,14 @@ function toContact(row: ContactRow): Contact {
   };
 }
 
-function toMember(row: { number: string; source: string; id: string; fields: string }): GroupMember {
+export type MemberRow = { number: string; source: string; id: string; fields: string };
+
+export function toMember(row: MemberRow): GroupMember {
   return { number: row.number, source: row.source, id: row.id, fields: JSON.parse(row.fields) as Record<string, string> };
 }
 
 /** The same contact, field for field: an import that changes nothing writes nothing. */
-function sameContact(stored: { number: string; fields: string; groups: string | null }, input: ContactInput, fieldsJson: string): boolean {
+export function sameContact(stored: { number: string; fields: string; groups: string | null }, input: ContactInput, fieldsJson: string): boolean {
   const groups = stored.groups ? stored.groups.split(',').sort().join(',') : '';
   return stored.number === input.number && stored.fields === fieldsJson && groups === [...input.groups].sort().join(',');
 }

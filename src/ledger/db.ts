@@ -41,6 +41,20 @@ export interface MigrationReport {
   version: number;
 }
 
+/**
+ * The migrations not yet applied, in order, and the schema version after
+ * them; a database with migrations this version does not know was written by
+ * a newer one and is refused. Both backends (SQLite here, postgres/migrate.ts).
+ */
+export function plannedMigrations(done: ReadonlySet<number>, migrations: readonly Migration[]): { pending: Migration[]; version: number } {
+  const known = new Set(migrations.map((m) => m.version));
+  const unknown = [...done].filter((version) => !known.has(version));
+  if (unknown.length > 0) {
+    throw new Error(`the database has migration(s) ${unknown.join(', ')} that this version of mail2sms does not know; it was written by a newer version`);
+  }
+  return { pending: migrations.filter((m) => !done.has(m.version)), version: migrations.length > 0 ? Math.max(...migrations.map((m) => m.version)) : 0 };
+}
+
 /** Applies the numbered migrations not yet recorded, each in its own transaction. */
 export function migrate(db: Db, migrations = readMigrations(), now = Date.now()): MigrationReport {
   db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -48,20 +62,12 @@ export function migrate(db: Db, migrations = readMigrations(), now = Date.now())
   const done = new Set(
     (db.prepare('SELECT version FROM schema_migrations').all() as { version: number }[]).map((row) => row.version),
   );
-  const known = new Set(migrations.map((m) => m.version));
-  const unknown = [...done].filter((version) => !known.has(version));
-  if (unknown.length > 0) {
-    throw new Error(`the database has migration(s) ${unknown.join(', ')} that this version of mail2sms does not know; it was written by a newer version`);
-  }
-  const applied: string[] = [];
-  for (const migration of migrations) {
-    if (done.has(migration.version)) continue;
+  const { pending, version } = plannedMigrations(done, migrations);
+  for (const migration of pending) {
     db.transaction(() => {
       db.exec(migration.sql);
       db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(migration.version, migration.name, now);
     })();
-    applied.push(migration.name);
   }
-  const version = migrations.length > 0 ? Math.max(...migrations.map((m) => m.version)) : 0;
-  return { applied, version };
+  return { applied: pending.map((m) => m.name), version };
 }

@@ -1,36 +1,13 @@
-import { fieldKey } from '../contacts.js';
+import { fieldKey, sameContact, toContact, toMember, type ContactRow, type MemberRow } from '../contacts.js';
 import type { Contact, ContactInput, ContactStore, ContactSyncResult, GroupMember } from '../types.js';
 import { inTransaction, type PgClient, type PgPool } from './pool.js';
 
-/* ../contacts.ts on PostgreSQL: the same tables, the same rules, async. */
-
-interface ContactRow {
-  rowId: number;
-  source: string;
-  id: string;
-  number: string;
-  fields: string;
-  groups: string | null;
-  createdAt: number;
-  updatedAt: number;
-}
-type MemberRow = { number: string; source: string; id: string; fields: string };
+/* ../contacts.ts on PostgreSQL: the same tables, the same rules (and row readers), async. */
 
 const GROUPS_OF = `(SELECT string_agg(g.group_name, ',') FROM contact_groups g WHERE g.contact_id = c.id) AS groups`;
 const SELECT_CONTACT = `SELECT c.id AS "rowId", c.source, c.contact_key AS id, c.number, c.fields, c.created_at AS "createdAt", c.updated_at AS "updatedAt",
     ${GROUPS_OF} FROM contacts c`;
 const SELECT_MEMBER = 'SELECT c.number, c.source, c.contact_key AS id, c.fields FROM contacts c';
-
-const toContact = (row: ContactRow): Contact => ({
-  source: row.source, id: row.id, number: row.number, groups: row.groups ? row.groups.split(',').sort() : [],
-  fields: JSON.parse(row.fields) as Record<string, string>, createdAt: row.createdAt, updatedAt: row.updatedAt,
-});
-const toMember = (row: MemberRow): GroupMember => ({ number: row.number, source: row.source, id: row.id, fields: JSON.parse(row.fields) as Record<string, string> });
-
-function sameContact(stored: { number: string; fields: string; groups: string | null }, input: ContactInput, fieldsJson: string): boolean {
-  const groups = stored.groups ? stored.groups.split(',').sort().join(',') : '';
-  return stored.number === input.number && stored.fields === fieldsJson && groups === [...input.groups].sort().join(',');
-}
 
 async function writeDetails(client: PgClient, rowId: number, input: ContactInput): Promise<void> {
   for (const group of new Set(input.groups)) await client.query('INSERT INTO contact_groups (group_name, contact_id) VALUES ($1, $2)', [group, rowId]);

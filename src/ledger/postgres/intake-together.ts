@@ -57,10 +57,10 @@ export function togetherReads(message: IntakeMessage, now: number): string[] {
   ];
 }
 
-/** Decides from the reads of togetherReads and leaves the rows for the COMMIT. */
+/** Decides from the reads of togetherReads (tx.leading) and leaves the rows for the COMMIT. */
 export function acceptTogether(message: IntakeMessage, now: number, tx: Tx): IntakeOutcome {
   const { ruled, clauseChecked } = layout(message);
-  const [originalRows, ...facts] = tx.reads;
+  const [originalRows, ...facts] = tx.leading;
   const originals = new Map((originalRows?.rows ?? []).map((row: { key: string; queueId: string }) => [row.key, row.queueId]));
   const verdicts = new Map(ruled.map((position, i) => [position, verdictOf(facts[i]!.rows[0], message.rules, now)]));
   const hadClause = new Set(clauseChecked.filter((_, i) => (facts[ruled.length + i]?.rowCount ?? 0) > 0));

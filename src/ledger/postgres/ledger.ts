@@ -11,8 +11,8 @@ import { createPgConsole, numberHistoryOn } from './console.js';
 import { changeConsentOn, consentEventsOn, consentLocks, consentOfOn, recordInboundOn, recordSendsOn } from './consent.js';
 import { acceptOn, INSERT_EVENT, intakeLocks } from './intake.js';
 import { acceptTogether, decidableTogether, togetherReads } from './intake-together.js';
-import { inTransaction, numberKey, type PgClient, type PgPool, type Tx } from './pool.js';
-import { createPgQueue, DEFER, RELEASE } from './queue.js';
+import { inlineSql, inTransaction, numberKey, type PgClient, type PgPool, type Tx } from './pool.js';
+import { claimLeading, createPgQueue, DEFER, RELEASE } from './queue.js';
 import { createPgReceipts, providerIdLock } from './receipts.js';
 import { evaluateOn, OPTED_OUT } from './rules.js';
 
@@ -93,13 +93,13 @@ export function createPostgresLedger(deps: PostgresLedgerDeps): PostgresLedger {
     for (const listener of listeners) listener();
   };
 
-  /** One transaction; `locks` are taken with its BEGIN, and `reads` run with it. Times are the caller's clock when the call is made. */
+  /** One transaction; `locks` are taken with its BEGIN, and `leading` statements run with it. Times are the caller's clock when the call is made. */
   async function run<T>(
-    what: string, fn: (client: PgClient, now: number, tx: Tx) => Promise<T>, locks: Iterable<bigint> = [], reads?: (now: number) => string[],
+    what: string, fn: (client: PgClient, now: number, tx: Tx) => Promise<T>, locks: Iterable<bigint> = [], leading?: (now: number) => string[],
   ): Promise<T> {
     const now = clock.now();
     try {
-      return await inTransaction(pool, (client, tx) => fn(client, now, tx), locks, reads?.(now));
+      return await inTransaction(pool, (client, tx) => fn(client, now, tx), locks, leading?.(now));
     } catch (error) {
       throw new StorageError(`${what}: ${(error as Error).message}`, { cause: error });
     }
@@ -169,18 +169,20 @@ export function createPostgresLedger(deps: PostgresLedgerDeps): PostgresLedger {
     },
     checkRecipient: (recipient, rules) =>
       withClient('check recipient', (client) => evaluateOn(client, recipient, rules, clock.now())),
-    claimDue: (limit, leaseMs) => run('claim', (client, now) => queue.claim(client, limit, leaseMs, now)),
+    claimDue: (limit, leaseMs) =>
+      run('claim', (client, now, tx) => queue.claim(client, limit, leaseMs, now, tx.leading), [], (now) => claimLeading(limit, now)),
     async nextDueAt() {
       const [row] = await read<{ t: number | null }>('next due', `SELECT least(
           (SELECT min(next_attempt_at) FROM outbox WHERE status = 'queued'), (SELECT min(lease_until) FROM outbox WHERE status = 'sending')) AS t`, []);
       return row?.t ?? undefined;
     },
+    // Two round trips: the send recorded with BEGIN and the provider id's lock; COMMIT (parked receipts, rare, in between).
     recordSent: (outboxId, providerMessageId, parts) =>
-      run('record sent', async (client, now) => {
-        const { rows } = await client.query<{ marked: number; parked: number }>(RECORD_SENT, [outboxId, providerMessageId, parts ?? null, now,
-          `provider id ${providerMessageId}${parts && parts > 1 ? ` (${parts} parts)` : ''}`]);
-        if (rows[0]?.marked && rows[0].parked) await receipts.applyParked(client, providerMessageId, now);
-      }, [providerIdLock(providerMessageId)]),
+      run('record sent', async (client, now, tx) => {
+        const row = tx.leading[0]?.rows[0] as { marked: number; parked: number } | undefined;
+        if (row?.marked && row.parked) await receipts.applyParked(client, providerMessageId, now);
+      }, [providerIdLock(providerMessageId)], (now) => [inlineSql(RECORD_SENT, [outboxId, providerMessageId, parts ?? null, now,
+        `provider id ${providerMessageId}${parts && parts > 1 ? ` (${parts} parts)` : ''}`])]),
     recordUnknown: (outboxId, reason) =>
       update(outboxId, `UPDATE outbox SET status = 'unknown', reason = $3, final_at = $2, updated_at = $2, lease_until = NULL WHERE id = $1 AND status = 'sending'`, [reason],
         async (client, now) => {

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { migrationsDir, readMigrations, type Migration, type MigrationReport } from '../db.js';
+import { migrationsDir, plannedMigrations, readMigrations, type Migration, type MigrationReport } from '../db.js';
 import { lockKey, type PgClient } from './pool.js';
 
 export function pgMigrationsDir(): string {
@@ -19,14 +19,8 @@ export async function migratePostgres(client: PgClient, migrations: Migration[] 
     await client.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
       version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)`);
     const done = new Set((await client.query<{ version: number }>('SELECT version FROM schema_migrations')).rows.map((row) => row.version));
-    const known = new Set(migrations.map((m) => m.version));
-    const unknown = [...done].filter((version) => !known.has(version));
-    if (unknown.length > 0) {
-      throw new Error(`the database has migration(s) ${unknown.join(', ')} that this version of mail2sms does not know; it was written by a newer version`);
-    }
-    const applied: string[] = [];
-    for (const migration of migrations) {
-      if (done.has(migration.version)) continue;
+    const { pending, version } = plannedMigrations(done, migrations);
+    for (const migration of pending) {
       await client.query('BEGIN');
       try {
         await client.query(migration.sql);
@@ -36,10 +30,8 @@ export async function migratePostgres(client: PgClient, migrations: Migration[] 
         await client.query('ROLLBACK');
         throw new Error(`migration ${migration.name} failed: ${(error as Error).message}`, { cause: error });
       }
-      applied.push(migration.name);
     }
-    const version = migrations.length > 0 ? Math.max(...migrations.map((m) => m.version)) : 0;
-    return { applied, version };
+    return { applied: pending.map((m) => m.name), version };
   } finally {
     await client.query('SELECT pg_advisory_unlock($1)', [String(MIGRATION_LOCK)]);
   }

@@ -102,15 +102,15 @@ export interface Tx {
   notifyOnCommit(channel: string): void;
   /** Writes nobody reads the result of (inlineSql), sent with the COMMIT: one round trip for them all. */
   beforeCommit(sql: string): void;
-  /** The results of `reads`, which ran with BEGIN, after the locks. */
-  readonly reads: pg.QueryResult[];
+  /** The results of the `leading` statements, which ran with BEGIN, after the locks. */
+  readonly leading: pg.QueryResult[];
 }
 
 /**
  * Runs `fn` in one transaction on a pooled connection; a deadlock or
  * serialisation failure is retried (twice). `locks` are taken with BEGIN, in
- * the same round trip, and `reads` (statements with their values inlined)
- * run right after them, still in that round trip: in READ COMMITTED each
+ * the same round trip, and the `leading` statements (values inlined) run
+ * right after them, still in that round trip: in READ COMMITTED each
  * statement sees what was committed before it began, so they see everything
  * a holder of the same locks committed. `fn` may leave writes and a NOTIFY
  * for the COMMIT's round trip.
@@ -119,9 +119,9 @@ export async function inTransaction<T>(
   pool: PgPool,
   fn: (client: pg.PoolClient, tx: Tx) => Promise<T>,
   locks: Iterable<bigint> = [],
-  reads: readonly string[] = [],
+  leading: readonly string[] = [],
 ): Promise<T> {
-  const begin = ['BEGIN;', lockSql(locks), ...reads.map((sql) => `${sql};`)].filter(Boolean).join(' ');
+  const begin = ['BEGIN;', lockSql(locks), ...leading.map((sql) => `${sql};`)].filter(Boolean).join(' ');
   for (let attempt = 1; ; attempt++) {
     const client = await pool.connect();
     let notify = '';
@@ -133,7 +133,7 @@ export async function inTransaction<T>(
       const tx: Tx = {
         notifyOnCommit: (channel) => void (notify = `SELECT pg_notify('${channel}', ''); `),
         beforeCommit: (sql) => void writes.push(`${sql}; `),
-        reads: reads.length > 0 ? all.slice(-reads.length) : [],
+        leading: leading.length > 0 ? all.slice(-leading.length) : [],
       };
       const result = await fn(client, tx);
       await client.query(`${writes.join('')}${notify}COMMIT`);

@@ -1,7 +1,8 @@
 import type { Logger } from '../../core/log.js';
 import type { ClaimPolicy, ClaimedSms } from '../types.js';
 import { INSERT_EVENT } from './intake.js';
-import type { PgClient } from './pool.js';
+import type { QueryResult } from 'pg';
+import { inlineSql, type PgClient } from './pool.js';
 import { recheckOn } from './rules.js';
 
 interface LeasedRow {
@@ -47,13 +48,17 @@ const RELEASE = `UPDATE sends SET state = 'released', released_at = $1 WHERE out
 const DEFER = `UPDATE outbox SET status = 'queued', next_attempt_at = $2, attempts = attempts - 1, lease_until = NULL, updated_at = $3
   WHERE id = $1 AND status = 'sending'`;
 
+/** What a claim reads first, with BEGIN (one round trip): rows whose lease ran out, and the setups with rows queued. */
+export function claimLeading(limit: number, now: number): string[] {
+  return [inlineSql(EXPIRED_LEASES, [now, limit]), DUE_SETUPS];
+}
+
 export function createPgQueue(deps: { policy: ClaimPolicy; logger: Logger }) {
   const { logger } = deps;
   let turn = 0;
 
   /** Up to `limit` due rows, locked for this transaction, interleaved across setups (oldest first within each). */
-  async function dueRows(client: PgClient, limit: number, now: number): Promise<number[]> {
-    const setups = (await client.query<{ setupId: string }>(DUE_SETUPS)).rows.map((r) => r.setupId);
+  async function dueRows(client: PgClient, setups: string[], limit: number, now: number): Promise<number[]> {
     const start = setups.length > 0 ? turn++ % setups.length : 0;
     const lists: number[][] = [];
     for (let i = 0; i < setups.length; i++) {
@@ -105,11 +110,13 @@ export function createPgQueue(deps: { policy: ClaimPolicy; logger: Logger }) {
     };
   }
 
-  async function claim(client: PgClient, limit: number, leaseMs: number, now: number): Promise<ClaimedSms[]> {
-    const ids = (await client.query<{ id: number }>(EXPIRED_LEASES, [now, limit])).rows.map((r) => r.id);
+  /** `leading`: the results of claimLeading's statements, read with BEGIN. */
+  async function claim(client: PgClient, limit: number, leaseMs: number, now: number, leading: readonly QueryResult[]): Promise<ClaimedSms[]> {
+    const [expired, setups] = leading as [QueryResult<{ id: number }>, QueryResult<{ setupId: string }>];
+    const ids = expired.rows.map((r) => r.id);
     // Claimed again after a lease ran out (a daemon died mid-send?): the earlier call may have sent it.
     const leaseExpired = new Set(ids);
-    if (ids.length < limit) ids.push(...(await dueRows(client, limit - ids.length, now)));
+    if (ids.length < limit) ids.push(...(await dueRows(client, setups.rows.map((r) => r.setupId), limit - ids.length, now)));
     if (ids.length === 0) return [];
     const leased = (await client.query<LeasedRow>(LEASE, [ids, now + leaseMs, now])).rows;
     const order = new Map(ids.map((id, i) => [id, i]));
