@@ -124,6 +124,14 @@ export function ledgerContract(name: string, open: OpenLedger): void {
         ]);
       });
 
+      it('a mail to 120 numbers (a large group) decides each: the one in its cooldown suppressed, the others queued', async () => {
+        await ledger.acceptMessage(mail(['+4520001000']));
+        const outcome = await ledger.acceptMessage(mail(Array.from({ length: 120 }, (_, i) => `+452000${1000 + i}`)));
+        expect(outcome.decisions.filter((d) => d.outcome === 'queued')).toHaveLength(119);
+        expect(outcome.decisions[0]).toMatchObject({ recipient: '+4520001000', outcome: 'suppressed', reason: 'cooldown' });
+        expect(await ledger.outbox({ queueId: outcome.queueId })).toHaveLength(120);
+      });
+
       it('checkRecipient answers without reserving', async () => {
         expect(await ledger.checkRecipient('+4520000006', alertRules())).toEqual({ allowed: true });
         expect(await ledger.checkRecipient('+4520000006', alertRules())).toEqual({ allowed: true });

@@ -16,13 +16,20 @@ import { EVALUATE_SQL, evaluateParams, verdictOf } from './rules.js';
  */
 
 /**
+ * PostgreSQL parses a multi-statement text whole before it runs any of it: a
+ * mail to a group of thousands would make one text of thousands of rule reads.
+ * Beyond this, one recipient after the other (two round trips each, as before).
+ */
+const MAX_TOGETHER = 100;
+
+/**
  * Whether each recipient's decision depends only on that number's own facts,
  * so all can be read before any is written. Not with a setup daily_limit (it
  * counts the reservations of the recipients before, in this very mail), nor
  * for a mail answering an SMS reply (its rules depend on a read first).
  */
 export function decidableTogether(message: IntakeMessage): boolean {
-  return message.rules.dailyLimit === null && message.answersInbound === undefined;
+  return message.rules.dailyLimit === null && message.answersInbound === undefined && message.recipients.length <= MAX_TOGETHER;
 }
 
 /** Which recipients (by position) need the rules and which need the STOP-clause check. */
