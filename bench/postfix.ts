@@ -31,6 +31,7 @@ import { performance } from 'node:perf_hooks';
 import * as bench from './harness.js';
 import type { Measured, PhasePlan, PhaseResult } from './harness.js';
 import { postfixUnavailable, startPostfix } from './postfix-instance.js';
+import { countStatementsPerSms } from './statements.js';
 
 const TARGETS = ['bare', 'postfix', 'intake', 'e2e'] as const;
 type Target = (typeof TARGETS)[number];
@@ -176,7 +177,13 @@ function printSummary(runs: Run[]): void {
       process.stdout.write(`| ${LABEL[target]} | ${connections} | ${bench.fmt(rate, 0)} | ${bench.fmt(rate / postfixRate, 2)} | ${bench.fmt(median(mine.map(p99Of)), 1)} | ${cpu}${simCpu} |\n`);
     }
   }
-  process.stdout.write('\nstatements per SMS: not counted here (bench/statements.ts, the ledger work of issue 17, prints them)\n');
+}
+
+/** The ledger's statements per SMS (bench/statements.ts: a real SQLite ledger, one SMS at a time, 3 part receipts). */
+async function printStatements(): Promise<void> {
+  const counted = await countStatementsPerSms();
+  const phases = Object.entries(counted.perSms).map(([phase, n]) => `${phase} ${bench.fmt(n, 1)}`).join(', ');
+  process.stdout.write(`\nstatements per SMS (SQLite ledger, 1 recipient, 3 parts): ${bench.fmt(counted.total, 1)} (${phases})\n`);
 }
 
 // ---------------------------------------------------------------- main
@@ -215,6 +222,7 @@ async function main(): Promise<number> {
       }
     }
     printSummary(runs);
+    await printStatements();
     const ok = runs.every((r) => r.ok);
     process.stdout.write(`\n${ok ? 'OK' : 'FAILED: see NOT OK above'}\n`);
     return ok ? 0 : 1;
