@@ -417,12 +417,14 @@ export async function startMail2sms(o: Mail2smsOptions): Promise<Mail2sms> {
   const daemonCount = o.ledger.kind === 'sqlite' ? 1 : o.ledger.daemons;
   const simPort = await freePort();
   const secret = `bench-secret-${randomBytes(12).toString('hex')}`;
-  mkdirSync(join(o.dir, 'setups'), { recursive: true });
-  writeFileSync(join(o.dir, 'setups', 'alerts.yaml'), ALERTS_SETUP);
   const nodes: { smtpPort: number; httpPort: number; configFile: string }[] = [];
   for (let n = 0; n < daemonCount; n++) {
     const [smtpPort, httpPort] = [await freePort(), await freePort()];
-    const configFile = join(o.dir, `mail2sms-${n}.yaml`);
+    // A directory per node, as on separate machines: its pid file and reload answer live next to its config.
+    const nodeDir = daemonCount === 1 ? o.dir : join(o.dir, `node-${n}`);
+    mkdirSync(join(nodeDir, 'setups'), { recursive: true });
+    writeFileSync(join(nodeDir, 'setups', 'alerts.yaml'), ALERTS_SETUP);
+    const configFile = join(nodeDir, `mail2sms-${n}.yaml`);
     nodes.push({ smtpPort, httpPort, configFile });
     writeFileSync(configFile, daemonConfig(o, { smtpPort, httpPort, simPort, secret }));
   }
