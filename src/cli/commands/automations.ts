@@ -103,10 +103,7 @@ export function registerAutomationsCommands(program: Command, { out, setExit }: 
     .option('--json', 'print JSON')
     .addOption(configOption())
     .action(async (id: string, opts: { at?: string; json?: boolean; config: string }) => {
-      const config = load(opts.config);
-      const automation = findAutomation(config, id);
-      const now = Date.now();
-      const at = occurrenceOf(automation, opts.at, 'next', now);
+      const { config, automation, now, at } = chooseOccurrence(id, opts, 'next');
       const preview = await withCliLedger(config, (ledger) => previewOccurrence(ledger, config, automation, at, now));
       if (!preview.ok) {
         setExit(EXIT.refused);
@@ -126,10 +123,7 @@ export function registerAutomationsCommands(program: Command, { out, setExit }: 
     .option('--json', 'print JSON')
     .addOption(configOption())
     .action(async (id: string, opts: { at?: string; json?: boolean; config: string }) => {
-      const config = load(opts.config);
-      const automation = findAutomation(config, id);
-      const now = Date.now();
-      const at = occurrenceOf(automation, opts.at, 'latest', now);
+      const { config, automation, now, at } = chooseOccurrence(id, opts, 'latest');
       const outcome = await withCliLedger(config, (ledger) => startOccurrence(ledger, config, automation, at, 'manual', now));
       const when = localTime(at, automation.schedule.timezone);
       if (outcome.outcome === 'refused') {
@@ -160,4 +154,12 @@ export function registerAutomationsCommands(program: Command, { out, setExit }: 
       if (runs.length === 0) return out(`${id}: no runs yet\n`);
       out(`${id}${automation ? ` — ${automation.title}` : ''}\n` + runs.map((run) => `  ${runLine(run, timezone)}`).join('\n') + '\n');
     });
+}
+
+/** The config, the automation and the occurrence a preview or run is about (`--at`, else the next or the latest due). */
+function chooseOccurrence(id: string, opts: { at?: string; config: string }, which: 'next' | 'latest') {
+  const config = load(opts.config);
+  const automation = findAutomation(config, id);
+  const now = Date.now();
+  return { config, automation, now, at: occurrenceOf(automation, opts.at, which, now) };
 }
