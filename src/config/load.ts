@@ -221,16 +221,64 @@ export function loadConfig(mainFile: string): Config {
   // An invalid main file does not stop the setups from being checked: every problem is listed in one round.
   const setupsDir = resolve(dir, main.value?.setups_dir ?? rawField(main.raw, 'setups_dir') ?? 'setups');
   const issues: ConfigIssue[] = [...main.issues];
-  let names: string[] = [];
+  const names = setupFileNames(file, setupsDir, issues);
+  const { setups, owners, pathOf } = loadSetups(setupsDir, names, issues);
+  if (names.length === 0 && issues.length === 0) {
+    issues.push({ file: displayPath(file), field: 'setups_dir', message: `no setup files (*.yaml) in ${displayPath(setupsDir)}: no sender could ever be accepted` });
+  }
+  const { index } = createSenderIndex(setups);
+  issues.push(...senderConflicts(owners, pathOf));
+  if (!main.value) throw new ConfigError(issues);
+  issues.push(...undeclaredPurposes(setups, main.value, pathOf, file));
+  issues.push(...undeclaredGroups(setups, main.value.groups, (setup) => pathOf.get(setup) as string, displayPath(file)));
+  const users = smtpAuthUsers(setups, issues);
+  const tls = readTls(main.value.smtp, file, issues);
+  if (users.size > 0 && !main.value.smtp.tls && main.value.smtp.require_tls) {
+    issues.push({
+      file: displayPath(file),
+      ...lineOf(file, ['smtp']),
+      field: 'smtp.tls',
+      message: `setup(s) ${[...new Set([...users.values()].map((u) => u.setup.id))].join(', ')} use smtp_auth, which needs STARTTLS: set smtp.tls (cert and key), or require_tls: false on a trusted network`,
+    });
+  }
+  const loaded = loadAutomations(resolve(dir, main.value.automations_dir), {
+    main: main.value, setups, shown: displayPath, parse: parseYamlFile, lineOf, explicit: rawField(main.raw, 'automations_dir') !== undefined, mainFile: displayPath(file),
+  });
+  issues.push(...loaded.issues);
+  if (issues.length > 0) throw new ConfigError(issues);
+
+  const http = main.value.http.listen;
+  const storage = storageOf(main.value.storage, dir);
+  return deepFreeze({
+    file,
+    main: main.value,
+    setups,
+    automations: loaded.automations,
+    senders: index,
+    storagePath: storage.type === 'sqlite' ? storage.path : '',
+    storage,
+    stateDir: dirname(storage.type === 'sqlite' ? storage.path : file),
+    publicUrl: (main.value.http.public_url ?? `http://${http.host.includes(':') ? `[${http.host}]` : http.host}:${http.port}`).replace(/\/$/, ''),
+    tls,
+    users,
+  });
+}
+
+/** The *.yaml files of setups_dir, sorted; an unreadable directory is an issue (and no setups). */
+function setupFileNames(file: string, setupsDir: string, issues: ConfigIssue[]): string[] {
   try {
     if (!statSync(setupsDir).isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
-    names = readdirSync(setupsDir)
+    return readdirSync(setupsDir)
       .filter((name) => /\.ya?ml$/i.test(name))
       .sort();
   } catch (error) {
     issues.push({ file: displayPath(file), field: 'setups_dir', message: `cannot read ${displayPath(setupsDir)}: ${(error as NodeJS.ErrnoException).code ?? String(error)}` });
+    return [];
   }
+}
 
+/** Every setup file parsed; an invalid one still lends its readable senders to the conflict check. */
+function loadSetups(setupsDir: string, names: readonly string[], issues: ConfigIssue[]): { setups: Setup[]; owners: SenderOwner[]; pathOf: Map<SenderOwner, string> } {
   const setups: Setup[] = [];
   const byId = new Map<string, Setup>();
   const pathOf = new Map<SenderOwner, string>();
@@ -256,32 +304,32 @@ export function loadConfig(mainFile: string): Config {
     setups.push(setup);
     owners.push(setup);
   }
-  if (names.length === 0 && issues.length === 0) {
-    issues.push({ file: displayPath(file), field: 'setups_dir', message: `no setup files (*.yaml) in ${displayPath(setupsDir)}: no sender could ever be accepted` });
-  }
+  return { setups, owners, pathOf };
+}
 
-  const { index } = createSenderIndex(setups);
-  for (const conflict of findSenderConflicts(owners)) {
-    issues.push({
-      file: conflict.second.file,
-      ...lineOf(pathOf.get(conflict.second) as string, ['senders', conflict.index]),
-      field: 'senders',
-      message: `sender "${conflict.pattern}" is claimed by setup "${conflict.first.id}" (${conflict.first.file}) and setup "${conflict.second.id}" (${conflict.second.file})`,
-    });
-  }
-  if (!main.value) throw new ConfigError(issues);
-  const purposes = Object.keys(main.value.consent.purposes);
-  for (const setup of setups) {
-    if (setup.purpose !== undefined && !purposes.includes(setup.purpose)) {
-      issues.push({
-        file: setup.file,
-        ...lineOf(pathOf.get(setup) as string, ['purpose']),
-        field: 'purpose',
-        message: `purpose "${setup.purpose}" is not declared under consent.purposes in ${displayPath(file)}${purposes.length ? ` (declared: ${purposes.join(', ')})` : ' (none are)'}`,
-      });
-    }
-  }
-  issues.push(...undeclaredGroups(setups, main.value.groups, (setup) => pathOf.get(setup) as string, displayPath(file)));
+function senderConflicts(owners: readonly SenderOwner[], pathOf: ReadonlyMap<SenderOwner, string>): ConfigIssue[] {
+  return findSenderConflicts(owners).map((conflict) => ({
+    file: conflict.second.file,
+    ...lineOf(pathOf.get(conflict.second) as string, ['senders', conflict.index]),
+    field: 'senders',
+    message: `sender "${conflict.pattern}" is claimed by setup "${conflict.first.id}" (${conflict.first.file}) and setup "${conflict.second.id}" (${conflict.second.file})`,
+  }));
+}
+
+function undeclaredPurposes(setups: readonly Setup[], main: MainConfig, pathOf: ReadonlyMap<SenderOwner, string>, file: string): ConfigIssue[] {
+  const purposes = Object.keys(main.consent.purposes);
+  return setups
+    .filter((setup) => setup.purpose !== undefined && !purposes.includes(setup.purpose))
+    .map((setup) => ({
+      file: setup.file,
+      ...lineOf(pathOf.get(setup) as string, ['purpose']),
+      field: 'purpose',
+      message: `purpose "${setup.purpose}" is not declared under consent.purposes in ${displayPath(file)}${purposes.length ? ` (declared: ${purposes.join(', ')})` : ' (none are)'}`,
+    }));
+}
+
+/** SMTP AUTH users across setups: a user name belongs to one setup. */
+function smtpAuthUsers(setups: readonly Setup[], issues: ConfigIssue[]): Config['users'] {
   const users = new Map<string, { setup: Setup; passwordHash: string }>();
   for (const setup of setups) {
     for (const user of setup.authorize.smtp_auth ?? []) {
@@ -290,56 +338,32 @@ export function loadConfig(mainFile: string): Config {
       else users.set(user.user, { setup, passwordHash: user.password_hash as string });
     }
   }
-  const smtp = main.value.smtp;
-  let tls: Config['tls'];
-  if (smtp.tls) {
-    const read = (field: 'cert' | 'key'): Buffer | undefined => {
-      const path = resolve(dir, (smtp.tls as { cert: string; key: string })[field]);
-      try {
-        return readConfigFile(path);
-      } catch (error) {
-        const why = error instanceof ConfigFileError && error.errno === undefined ? `${displayPath(path)} ${error.message}` : `cannot read ${displayPath(path)}: ${error instanceof ConfigFileError ? error.errno : String(error)}`;
-        issues.push({ file: displayPath(file), ...lineOf(file, ['smtp', 'tls', field]), field: `smtp.tls.${field}`, message: why });
-        return undefined;
-      }
-    };
-    const cert = read('cert');
-    const key = read('key');
-    if (cert && key) tls = { cert, key };
-  }
-  if (users.size > 0 && !smtp.tls && smtp.require_tls) {
-    issues.push({
-      file: displayPath(file),
-      ...lineOf(file, ['smtp']),
-      field: 'smtp.tls',
-      message: `setup(s) ${[...new Set([...users.values()].map((u) => u.setup.id))].join(', ')} use smtp_auth, which needs STARTTLS: set smtp.tls (cert and key), or require_tls: false on a trusted network`,
-    });
-  }
-  const automationsDir = resolve(dir, main.value.automations_dir);
-  const loaded = loadAutomations(automationsDir, {
-    main: main.value, setups, shown: displayPath, parse: parseYamlFile, lineOf, explicit: rawField(main.raw, 'automations_dir') !== undefined, mainFile: displayPath(file),
-  });
-  issues.push(...loaded.issues);
-  if (issues.length > 0) throw new ConfigError(issues);
+  return users;
+}
 
-  const http = main.value.http.listen;
-  const declared = main.value.storage;
-  const storage: StorageConfig = declared.type === 'postgres'
+/** smtp.tls's certificate and key, read now so a missing file is a config error, not a failed handshake later. */
+function readTls(smtp: MainConfig['smtp'], file: string, issues: ConfigIssue[]): Config['tls'] {
+  if (!smtp.tls) return undefined;
+  const paths = smtp.tls;
+  const read = (field: 'cert' | 'key'): Buffer | undefined => {
+    const path = resolve(dirname(file), paths[field]);
+    try {
+      return readConfigFile(path);
+    } catch (error) {
+      const why = error instanceof ConfigFileError && error.errno === undefined ? `${displayPath(path)} ${error.message}` : `cannot read ${displayPath(path)}: ${error instanceof ConfigFileError ? error.errno : String(error)}`;
+      issues.push({ file: displayPath(file), ...lineOf(file, ['smtp', 'tls', field]), field: `smtp.tls.${field}`, message: why });
+      return undefined;
+    }
+  };
+  const cert = read('cert');
+  const key = read('key');
+  return cert && key ? { cert, key } : undefined;
+}
+
+function storageOf(declared: MainConfig['storage'], dir: string): StorageConfig {
+  return declared.type === 'postgres'
     ? { type: 'postgres', url: declared.url, pool: declared.pool, retentionMs: declared.retention }
     : { type: 'sqlite', path: resolve(dir, declared.path), bookkeepingDelayMs: declared.bookkeeping_delay, retentionMs: declared.retention };
-  return deepFreeze({
-    file,
-    main: main.value,
-    setups,
-    automations: loaded.automations,
-    senders: index,
-    storagePath: storage.type === 'sqlite' ? storage.path : '',
-    storage,
-    stateDir: dirname(storage.type === 'sqlite' ? storage.path : file),
-    publicUrl: (main.value.http.public_url ?? `http://${http.host.includes(':') ? `[${http.host}]` : http.host}:${http.port}`).replace(/\/$/, ''),
-    tls,
-    users,
-  });
 }
 
 function rawField(raw: unknown, key: string): string | undefined {
