@@ -64,6 +64,33 @@ export function sameContact(stored: { number: string; fields: string; groups: st
   return stored.number === input.number && stored.fields === fieldsJson && groups === [...input.groups].sort().join(',');
 }
 
+/** What an import does to one source's stored contacts; each backend writes it (contacts.ts, postgres/contacts.ts). */
+export interface ContactSyncPlan {
+  add: { input: ContactInput; fieldsJson: string }[];
+  update: { rowId: number; input: ContactInput; fieldsJson: string }[];
+  unchanged: number;
+  /** Stored rows the import no longer lists (only with replace). */
+  remove: number[];
+}
+
+export function planContactSync(stored: ReadonlyMap<string, ContactRow>, contacts: readonly ContactInput[], replace: boolean): ContactSyncPlan {
+  const plan: ContactSyncPlan = { add: [], update: [], unchanged: 0, remove: [] };
+  const listed = new Set<string>();
+  for (const input of contacts) {
+    listed.add(input.id);
+    const fieldsJson = JSON.stringify(input.fields);
+    const row = stored.get(input.id);
+    if (!row) plan.add.push({ input, fieldsJson });
+    else if (sameContact(row, input, fieldsJson)) plan.unchanged++;
+    else plan.update.push({ rowId: row.rowId, input, fieldsJson });
+  }
+  if (replace) for (const row of stored.values()) if (!listed.has(row.id)) plan.remove.push(row.rowId);
+  return plan;
+}
+
+export const syncResult = (plan: ContactSyncPlan): ContactSyncResult =>
+  ({ added: plan.add.length, updated: plan.update.length, unchanged: plan.unchanged, removed: plan.remove.length });
+
 export function createContactStore(db: Db): SyncContactStore {
   const stmt = {
     existing: db.prepare(
@@ -94,34 +121,19 @@ export function createContactStore(db: Db): SyncContactStore {
 
   const importAll = db.transaction((source: string, contacts: readonly ContactInput[], replace: boolean, now: number): ContactSyncResult => {
     const stored = new Map((stmt.existing.all(source) as ContactRow[]).map((row) => [row.id, row]));
-    const result: ContactSyncResult = { added: 0, updated: 0, unchanged: 0, removed: 0 };
-    const listed = new Set<string>();
-    for (const input of contacts) {
-      listed.add(input.id);
-      const fieldsJson = JSON.stringify(input.fields);
-      const row = stored.get(input.id);
-      if (!row) {
-        const rowId = Number(stmt.insert.run(source, input.id, input.number, fieldsJson, now, now).lastInsertRowid);
-        writeDetails(rowId, input);
-        result.added++;
-      } else if (sameContact(row, input, fieldsJson)) {
-        result.unchanged++;
-      } else {
-        stmt.update.run(input.number, fieldsJson, now, row.rowId);
-        stmt.clearGroups.run(row.rowId);
-        stmt.clearFields.run(row.rowId);
-        writeDetails(row.rowId, input);
-        result.updated++;
-      }
+    const plan = planContactSync(stored, contacts, replace);
+    for (const { input, fieldsJson } of plan.add) {
+      const rowId = Number(stmt.insert.run(source, input.id, input.number, fieldsJson, now, now).lastInsertRowid);
+      writeDetails(rowId, input);
     }
-    if (replace) {
-      for (const row of stored.values()) {
-        if (listed.has(row.id)) continue;
-        stmt.remove.run(row.rowId);
-        result.removed++;
-      }
+    for (const { rowId, input, fieldsJson } of plan.update) {
+      stmt.update.run(input.number, fieldsJson, now, rowId);
+      stmt.clearGroups.run(rowId);
+      stmt.clearFields.run(rowId);
+      writeDetails(rowId, input);
     }
-    return result;
+    for (const rowId of plan.remove) stmt.remove.run(rowId);
+    return syncResult(plan);
   });
 
   const rowsOf = (ref: { number: string } | { id: string }): ContactRow[] =>

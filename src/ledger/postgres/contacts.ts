@@ -1,4 +1,4 @@
-import { fieldKey, sameContact, toContact, toMember, type ContactRow, type MemberRow } from '../contacts.js';
+import { fieldKey, planContactSync, syncResult, toContact, toMember, type ContactRow, type MemberRow } from '../contacts.js';
 import type { Contact, ContactInput, ContactStore, ContactSyncResult, GroupMember } from '../types.js';
 import { inTransaction, type PgClient, type PgPool } from './pool.js';
 
@@ -28,34 +28,21 @@ export function createPgContacts(pool: PgPool, now: () => number): ContactStore 
         const stored = new Map((await client.query<ContactRow>(
           `SELECT c.id AS "rowId", c.contact_key AS id, c.number, c.fields, ${GROUPS_OF} FROM contacts c WHERE c.source = $1 FOR UPDATE`, [source],
         )).rows.map((row) => [row.id, row]));
-        const result: ContactSyncResult = { added: 0, updated: 0, unchanged: 0, removed: 0 };
-        const listed = new Set<string>();
-        for (const input of contacts) {
-          listed.add(input.id);
-          const fieldsJson = JSON.stringify(input.fields);
-          const row = stored.get(input.id);
-          if (!row) {
-            const inserted = await client.query<{ id: number }>(
-              'INSERT INTO contacts (source, contact_key, number, fields, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5) RETURNING id',
-              [source, input.id, input.number, fieldsJson, at]);
-            await writeDetails(client, inserted.rows[0]!.id, input);
-            result.added++;
-          } else if (sameContact(row, input, fieldsJson)) {
-            result.unchanged++;
-          } else {
-            await client.query('UPDATE contacts SET number = $1, fields = $2, updated_at = $3 WHERE id = $4', [input.number, fieldsJson, at, row.rowId]);
-            await client.query('DELETE FROM contact_groups WHERE contact_id = $1', [row.rowId]);
-            await client.query('DELETE FROM contact_fields WHERE contact_id = $1', [row.rowId]);
-            await writeDetails(client, row.rowId, input);
-            result.updated++;
-          }
+        const plan = planContactSync(stored, contacts, replace);
+        for (const { input, fieldsJson } of plan.add) {
+          const inserted = await client.query<{ id: number }>(
+            'INSERT INTO contacts (source, contact_key, number, fields, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5) RETURNING id',
+            [source, input.id, input.number, fieldsJson, at]);
+          await writeDetails(client, inserted.rows[0]!.id, input);
         }
-        if (replace) {
-          const gone = [...stored.values()].filter((row) => !listed.has(row.id)).map((row) => row.rowId);
-          if (gone.length > 0) await client.query('DELETE FROM contacts WHERE id = ANY($1::bigint[])', [gone]);
-          result.removed = gone.length;
+        for (const { rowId, input, fieldsJson } of plan.update) {
+          await client.query('UPDATE contacts SET number = $1, fields = $2, updated_at = $3 WHERE id = $4', [input.number, fieldsJson, at, rowId]);
+          await client.query('DELETE FROM contact_groups WHERE contact_id = $1', [rowId]);
+          await client.query('DELETE FROM contact_fields WHERE contact_id = $1', [rowId]);
+          await writeDetails(client, rowId, input);
         }
-        return result;
+        if (plan.remove.length > 0) await client.query('DELETE FROM contacts WHERE id = ANY($1::bigint[])', [plan.remove]);
+        return syncResult(plan);
       }),
     findContacts: async (ref) => (await rowsOf(pool, ref)).map(toContact),
     listContacts: async () => (await pool.query<ContactRow>(`${SELECT_CONTACT} ORDER BY c.id`)).rows.map(toContact),

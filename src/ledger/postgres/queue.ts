@@ -1,4 +1,5 @@
 import type { Logger } from '../../core/log.js';
+import { takeTurns } from '../turns.js';
 import type { ClaimPolicy, ClaimedSms } from '../types.js';
 import { INSERT_EVENT } from './intake.js';
 import type { QueryResult } from 'pg';
@@ -65,15 +66,8 @@ export function createPgQueue(deps: { policy: ClaimPolicy; logger: Logger }) {
       const setupId = setups[(start + i) % setups.length]!;
       lists.push((await client.query<{ id: number }>(DUE_FOR_SETUP, [setupId, now, limit])).rows.map((r) => r.id));
     }
-    const ids: number[] = [];
-    for (let round = 0; ids.length < limit && lists.some((l) => l.length > round); round++) {
-      for (const list of lists) {
-        const id = list[round];
-        if (id !== undefined && ids.length < limit) ids.push(id);
-      }
-    }
     // Rows locked beyond the limit stay queued; the lock ends with the transaction.
-    return ids;
+    return takeTurns(lists, limit);
   }
 
   async function admit(client: PgClient, row: LeasedRow, now: number): Promise<ClaimedSms | undefined> {

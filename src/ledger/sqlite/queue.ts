@@ -1,4 +1,5 @@
 import type { Logger } from '../../core/log.js';
+import { takeTurns } from '../turns.js';
 import type { RuleReader } from '../rules.js';
 import type { ClaimPolicy, ClaimedSms } from '../types.js';
 import type { Statements } from './statements.js';
@@ -58,14 +59,7 @@ export function createQueueWriter(deps: QueueDeps) {
       const setupId = setups[(start + i) % setups.length] as string;
       return (stmt.dueForSetup.all({ setupId, now, limit }) as { id: number }[]).map((r) => r.id);
     });
-    const ids: number[] = [];
-    for (let round = 0; ids.length < limit && lists.some((l) => l.length > round); round++) {
-      for (const list of lists) {
-        const id = list[round];
-        if (id !== undefined && ids.length < limit) ids.push(id);
-      }
-    }
-    return ids;
+    return takeTurns(lists, limit);
   }
 
   /** One leased row through the claim policy and the rules; the SMS to send, or undefined when it ended or waits. */
