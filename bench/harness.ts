@@ -40,7 +40,9 @@ const children = new Set<Child>();
 export function startChild(name: string, argv: string[], nodeFlags: string[] = [], logFile?: string): Child {
   // A daemon's log goes to a file, as to journald in production, so this client does not pay for reading it.
   const stdout = logFile ? openSync(logFile, 'a') : 'pipe';
-  const proc = spawn(process.execPath, [...nodeFlags, ...argv], { cwd: ROOT, stdio: ['ignore', stdout, 'pipe'], env: { ...process.env, NODE_ENV: 'production' } });
+  // BENCH_NODE_FLAGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/p") reaches every server child, for profiling any bench.
+  const extra = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+  const proc = spawn(process.execPath, [...extra, ...nodeFlags, ...argv], { cwd: ROOT, stdio: ['ignore', stdout, 'pipe'], env: { ...process.env, NODE_ENV: 'production' } });
   const child: Child = { name, proc, out: [], exitCode: undefined, exited: Promise.resolve(null) };
   const keep = (chunk: Buffer) => {
     for (const line of chunk.toString('utf8').split('\n')) {
