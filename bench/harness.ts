@@ -42,7 +42,10 @@ export function startChild(name: string, argv: string[], nodeFlags: string[] = [
   const stdout = logFile ? openSync(logFile, 'a') : 'pipe';
   // BENCH_NODE_FLAGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/p") reaches every server child, for profiling any bench.
   const extra = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
-  const proc = spawn(process.execPath, [...extra, ...nodeFlags, ...argv], { cwd: ROOT, stdio: ['ignore', stdout, 'pipe'], env: { ...process.env, NODE_ENV: 'production' } });
+  // BENCH_WRAP (e.g. "strace -f -c -o /tmp/s.txt") runs each server child under that command, to count its syscalls.
+  const wrap = (process.env.BENCH_WRAP ?? '').split(' ').filter(Boolean);
+  const command = [...wrap, process.execPath, ...extra, ...nodeFlags, ...argv];
+  const proc = spawn(command[0] as string, command.slice(1), { cwd: ROOT, stdio: ['ignore', stdout, 'pipe'], env: { ...process.env, NODE_ENV: 'production' } });
   const child: Child = { name, proc, out: [], exitCode: undefined, exited: Promise.resolve(null) };
   const keep = (chunk: Buffer) => {
     for (const line of chunk.toString('utf8').split('\n')) {

@@ -8,6 +8,7 @@ import { normaliseIp } from '../intake/policy.js';
 import type { Ledger } from '../ledger/types.js';
 import type { Relay } from '../notify/relay.js';
 import { createAccessControl } from './access.js';
+import { coalesceReplies } from './coalesce.js';
 import { createDataHandler } from './data.js';
 import { createParsePool, type ParsePool } from './parse-pool.js';
 import { createEnvelopeHandlers } from './envelope.js';
@@ -66,6 +67,7 @@ export function createSmtpIntake(options: SmtpIntakeOptions): SmtpIntake {
       const { listen } = config.main.smtp;
       const smtp = buildServer(config, callbacks);
       server = smtp;
+      coalesceReplies(smtp.server);
       smtp.on('error', (error) => logger.warn({ err: error }, 'smtp connection error'));
       return new Promise((resolve, reject) => {
         const onError = (error: Error) => reject(error);
@@ -102,11 +104,13 @@ type Done = (error?: Error | null) => void;
 /**
  * smtp-server 3.21.6 stops answering when onMailFrom and onRcptTo both call
  * back synchronously and the client pipelines whole transactions (DATA content
- * included) in one write: two are answered, then silence. Calling back on the
- * next turn of the loop avoids it.
+ * included) in one write: two are answered, then silence. Calling back once
+ * the current stack has unwound avoids it; on the next tick rather than the
+ * next turn of the loop, so the answers to one packet leave together
+ * (coalesce.ts).
  */
 function later(callback: Done): Done {
-  return (error) => setImmediate(() => callback(error));
+  return (error) => process.nextTick(() => callback(error));
 }
 
 function buildServer(config: Config, cb: Callbacks): SMTPServer {
