@@ -351,10 +351,13 @@ async function main(): Promise<number> {
     if (profileDir && existsSync(profileDir)) {
       for (const sub of readdirSync(profileDir)) {
         for (const file of readdirSync(join(profileDir, sub)).filter((f) => f.endsWith('.cpuprofile'))) {
-          process.stdout.write(`\n== CPU profile: ${sub}\n${summariseProfile(join(profileDir, sub, file))}\n`);
+          // Node names each thread's profile CPU.<date>.<time>.<pid>.<thread id>.<seq>: thread 0 is the main thread.
+          const thread = Number(file.split('.')[4] ?? 0) === 0 ? 'main thread' : `thread ${file.split('.')[4]}`;
+          const name = `${sub}-${thread.replace(' ', '-')}`;
+          process.stdout.write(`\n== CPU profile: ${sub}, ${thread}\n${summariseProfile(join(profileDir, sub, file))}\n`);
           if (args.keep) continue;
-          cpSync(join(profileDir, sub, file), join(tmpdir(), `mail2sms-bench-${sub}-${RUN_ID}.cpuprofile`));
-          process.stdout.write(`  (kept as ${join(tmpdir(), `mail2sms-bench-${sub}-${RUN_ID}.cpuprofile`)})\n`);
+          cpSync(join(profileDir, sub, file), join(tmpdir(), `mail2sms-bench-${name}-${RUN_ID}.cpuprofile`));
+          process.stdout.write(`  (kept as ${join(tmpdir(), `mail2sms-bench-${name}-${RUN_ID}.cpuprofile`)})\n`);
         }
       }
     }
