@@ -113,5 +113,9 @@ async function waitUntilUp(url: string, exited: Promise<void>): Promise<void> {
 
 /** Empties every ledger table (between tests sharing one database); the schema stays. */
 export async function truncateLedger(client: { query(sql: string): Promise<unknown> }): Promise<void> {
-  await client.query(`TRUNCATE messages, outbox, sends, events, receipts, receipt_parts, inbound_messages, consent_events, contacts, contact_groups, contact_fields, automation_runs RESTART IDENTITY CASCADE`);
+  // Every table the migrations made but their own record, read from the catalogue so a new migration's table is included.
+  await client.query(`DO $$ BEGIN
+    EXECUTE (SELECT 'TRUNCATE ' || string_agg(format('%I', tablename), ', ') || ' RESTART IDENTITY CASCADE'
+               FROM pg_tables WHERE schemaname = current_schema() AND tablename != 'schema_migrations');
+  END $$`);
 }
