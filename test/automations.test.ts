@@ -122,6 +122,9 @@ describe('a scheduled run, decided by the ledger like an email', () => {
     expect(runs.map((r) => [r.scheduledAt, r.outcome, r.runBy, r.recipients, r.queued, r.suppressed])).toEqual([[TEN, 'ran', 'schedule', 3, 1, 2]]);
     expect(await simulatorMessages(simUrl)).toHaveLength(2);
     expect(logs.filter((l) => l.msg === 'automation run started')).toHaveLength(1);
+    // The console's mail page names the automation where a mail has its sender.
+    const mail = await daemon.ledger.consoleQuery({ kind: 'mail', queueId: runs[0]!.queueId!, eventLimit: 10 });
+    expect(mail.message).toMatchObject({ mailFrom: '', automationId: 'birthday' });
 
     const carl = await daemon.ledger.consoleQuery({ kind: 'history', recipient: '+4520100003', limit: 10, offset: 0, now: clock.now() });
     expect(carl.entries.find((e) => e.kind === 'suppressed')).toMatchObject({ reason: 'cooldown' });

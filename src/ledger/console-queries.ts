@@ -56,7 +56,8 @@ export const CONSOLE_SQL = {
       ORDER BY o.next_attempt_at, o.id LIMIT @limit`,
   message: `SELECT id AS queueId, received_at AS receivedAt, setup_id AS setupId, mail_from AS mailFrom, header_message_id AS headerMessageId,
             subject, sender_name AS senderName, sms_text AS text, encoding, segments, characters, session_ref AS sessionRef,
-            send_at AS sendAt, expires_at AS expiresAt, report_mode AS reportMode, report_sent_at AS reportSentAt
+            send_at AS sendAt, expires_at AS expiresAt, report_mode AS reportMode, report_sent_at AS reportSentAt,
+            automation_id AS automationId
        FROM messages WHERE id = ?`,
   rows: `SELECT id, recipient, status, reason, blocked_until AS blockedUntil, attempts, provider_message_id AS providerMessageId, parts,
             provider_error AS providerError, created_at AS createdAt, next_attempt_at AS nextAttemptAt, sent_at AS sentAt, final_at AS finalAt

@@ -78,6 +78,8 @@ export interface MailMessage {
   expiresAt: number | null;
   reportMode: string | null;
   reportSentAt: number | null;
+  /** The automation whose run made this message (its mail_from is empty, as a keyword answer's is). */
+  automationId: string | null;
 }
 
 export interface MailRow {

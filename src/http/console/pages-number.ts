@@ -89,13 +89,19 @@ function statusJson(status: MailStatus, view: View): MailStatus {
   };
 }
 
+/** Who sent the mail: its envelope sender, else what made it without one (an automation run, a keyword answer). */
+function fromOf(m: { mailFrom: string; automationId: string | null }): Html | string {
+  if (m.mailFrom) return m.mailFrom;
+  return m.automationId === null ? html`<span class="muted">(keyword answer)</span>` : html`<span class="muted">automation</span> <code>${m.automationId}</code>`;
+}
+
 export async function mailPage(ctx: PageContext, queueId: string): Promise<Page> {
   const [data, status] = await Promise.all([ctx.ledger.consoleQuery({ kind: 'mail', queueId, eventLimit: 500 }), ctx.ledger.mailStatus(queueId)]);
   const m = data.message;
   if (!m || !status) return { status: 404, title: `No mail ${queueId}`, body: html`<p>No mail has queue id <code>${queueId}</code>.</p>`, json: { error: 'no such mail' } };
   const text = ctx.view.text(m.text);
   const subject = m.subject === null ? '' : (ctx.view.text(m.subject) ?? HIDDEN);
-  const body = html`<dl><dt>Setup</dt><dd>${m.setupId}</dd><dt>From</dt><dd>${m.mailFrom || html`<span class="muted">(keyword answer)</span>`}</dd>
+  const body = html`<dl><dt>Setup</dt><dd>${m.setupId}</dd><dt>From</dt><dd>${fromOf(m)}</dd>
 <dt>Subject</dt><dd>${subject}</dd><dt>Received</dt><dd>${iso(m.receivedAt)}</dd>
 <dt>SMTP ref</dt><dd class="mono">${m.sessionRef ?? ''}</dd><dt>Message-ID</dt><dd class="mono">${m.headerMessageId ?? ''}</dd>
 <dt>SMS sender</dt><dd>${m.senderName}</dd><dt>Size</dt><dd>${m.characters} characters, ${m.segments} segment(s), ${m.encoding}</dd>
