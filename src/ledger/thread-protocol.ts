@@ -1,4 +1,5 @@
 /** Messages between the daemon and the ledger thread (src/threads/ledger-thread.ts). */
+import { LEDGER_METHODS } from './types.js';
 
 export interface LedgerThreadOptions {
   path: string;
@@ -10,23 +11,44 @@ export interface LedgerThreadOptions {
   logFd?: number;
 }
 
-export interface CallRequest {
-  id: number;
-  method: string;
-  args: unknown[];
-  /** The caller's clock when the call was made: tests' clocks reach the thread. */
-  now: number;
+/** What a call may name: every ledger method, and closing the thread. */
+export const CALL_METHODS = [...LEDGER_METHODS, 'close'] as const;
+export type CallMethod = (typeof CALL_METHODS)[number];
+const METHOD_INDEX: ReadonlyMap<string, number> = new Map(CALL_METHODS.map((method, i) => [method, i]));
+
+/**
+ * One call as it travels: [id, the method's index in CALL_METHODS, the
+ * caller's clock when the call was made (tests' clocks reach the thread),
+ * the arguments]. An array, not an object: a structured clone writes every
+ * object's keys out again, and a batch carries thousands of calls a second.
+ */
+export type CallFrame = [id: number, method: number, now: number, args: unknown[]];
+
+export const RESULT_OK = 0;
+export const RESULT_ERROR = 1;
+/** The error was a StorageError (the daemon maps it to a temporary failure). */
+export const RESULT_STORAGE_ERROR = 2;
+/** One answer: [id, RESULT_OK, value] or [id, RESULT_ERROR | RESULT_STORAGE_ERROR, message]. */
+export type ResultFrame = [id: number, kind: typeof RESULT_OK, value: unknown] | [id: number, kind: typeof RESULT_ERROR | typeof RESULT_STORAGE_ERROR, error: string];
+
+export function methodIndex(method: CallMethod): number {
+  return METHOD_INDEX.get(method) as number;
 }
 
-export type CallResult =
-  | { id: number; ok: true; value: unknown }
-  | { id: number; ok: false; error: string; storage: boolean };
+export function callFrame(id: number, method: CallMethod, now: number, args: unknown[]): CallFrame {
+  return [id, methodIndex(method), now, args];
+}
+
+/** The method a frame names, or undefined for an index no method has (a newer or older peer). */
+export function methodOf(frame: CallFrame): CallMethod | undefined {
+  return CALL_METHODS[frame[1]];
+}
 
 export type FromLedgerThread =
   | { type: 'ready'; applied: string[]; version: number }
   | { type: 'fatal'; error: string }
-  | { type: 'results'; results: CallResult[] }
-  | { type: 'queued' }
+  /** Answers of one commit; `queued`: that commit queued SMS (dispatch looks for due rows), told in the same message. */
+  | { type: 'results'; results: ResultFrame[]; queued: boolean }
   | { type: 'log'; line: string };
 
 /**

@@ -6,7 +6,7 @@ import { packageRoot } from '../core/paths.js';
 import type { Clock } from '../core/clock.js';
 import { systemClock } from '../core/clock.js';
 import { LEDGER_METHODS, type Ledger } from './types.js';
-import { createBatcher, type CallRequest, type FromLedgerThread, type LedgerThreadOptions } from './thread-protocol.js';
+import { callFrame, createBatcher, methodIndex, RESULT_OK, RESULT_STORAGE_ERROR, type CallFrame, type CallMethod, type FromLedgerThread, type LedgerThreadOptions } from './thread-protocol.js';
 
 export interface LedgerThread extends Ledger {
   /** Migrations the thread applied when it opened the database. */
@@ -28,7 +28,9 @@ const LEVELS: Record<number, 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fa
  * Calls whose commit waits for company anyway (the ledger's bookkeeping and
  * final writes: up to bookkeepingDelayMs), so their message may too.
  */
-const BOOKKEEPING_CALLS: ReadonlySet<string> = new Set(['recordSent', 'recordRetry', 'releaseClaim', 'recordUnknown', 'recordFailure', 'applyReceipt', 'markReported']);
+const BOOKKEEPING_CALLS: ReadonlySet<number> = new Set(
+  (['recordSent', 'recordRetry', 'releaseClaim', 'recordUnknown', 'recordFailure', 'applyReceipt', 'markReported'] as const).map(methodIndex),
+);
 
 /**
  * Runs the SQLite ledger in its own thread and speaks to it through the same
@@ -48,7 +50,7 @@ export function startLedgerThread(options: LedgerThreadOptions & { logger: Logge
   const listeners: (() => void)[] = [];
   let nextId = 1;
   // Calls made in the same task travel together; bookkeeping waits for the next turn and company.
-  const post = createBatcher<CallRequest>((batch) => worker.postMessage(batch), (call) => BOOKKEEPING_CALLS.has(call.method));
+  const post = createBatcher<CallFrame>((batch) => worker.postMessage(batch), (call) => BOOKKEEPING_CALLS.has(call[1]));
   let dead: Error | undefined;
   let closing = false;
   let markFailed: (error: Error) => void = () => undefined;
@@ -62,12 +64,12 @@ export function startLedgerThread(options: LedgerThreadOptions & { logger: Logge
     if (!closing) markFailed(error);
   }
 
-  function call<T>(method: string, args: unknown[]): Promise<T> {
+  function call<T>(method: CallMethod, args: unknown[]): Promise<T> {
     if (dead) return Promise.reject(new StorageError(`ledger thread stopped: ${dead.message}`));
     return new Promise<T>((resolve, reject) => {
       const id = nextId++;
       pending.set(id, { resolve: resolve as (value: unknown) => void, reject });
-      post({ id, method, args, now: clock.now() });
+      post(callFrame(id, method, clock.now(), args));
     });
   }
 
@@ -75,16 +77,14 @@ export function startLedgerThread(options: LedgerThreadOptions & { logger: Logge
     worker.on('message', (message: FromLedgerThread) => {
       switch (message.type) {
         case 'results':
-          for (const result of message.results) {
-            const waiter = pending.get(result.id);
+          for (const [id, kind, value] of message.results) {
+            const waiter = pending.get(id);
             if (!waiter) continue;
-            pending.delete(result.id);
-            if (result.ok) waiter.resolve(result.value);
-            else waiter.reject(result.storage ? new StorageError(result.error) : new Error(result.error));
+            pending.delete(id);
+            if (kind === RESULT_OK) waiter.resolve(value);
+            else waiter.reject(kind === RESULT_STORAGE_ERROR ? new StorageError(String(value)) : new Error(String(value)));
           }
-          break;
-        case 'queued':
-          for (const listener of listeners) listener();
+          if (message.queued) for (const listener of listeners) listener();
           break;
         case 'log': {
           const { level, msg, time: _time, pid: _pid, hostname: _host, ...fields } = JSON.parse(message.line) as Record<string, unknown>;
@@ -125,6 +125,6 @@ export function startLedgerThread(options: LedgerThreadOptions & { logger: Logge
 }
 
 /** One forwarding function per ledger method, from the one list of them. */
-function proxyMethods(call: <T>(method: string, args: unknown[]) => Promise<T>): Omit<Ledger, 'onQueued' | 'close'> {
+function proxyMethods(call: <T>(method: CallMethod, args: unknown[]) => Promise<T>): Omit<Ledger, 'onQueued' | 'close'> {
   return Object.fromEntries(LEDGER_METHODS.map((method) => [method, (...args: unknown[]) => call(method, args)])) as unknown as Omit<Ledger, 'onQueued' | 'close'>;
 }

@@ -13,7 +13,17 @@ import { createClaimPolicy } from '../dispatch/claim-policy.js';
 import { migrate, openDatabase } from '../ledger/db.js';
 import { createSqliteLedger } from '../ledger/sqlite/ledger.js';
 import { LEDGER_METHODS, type Ledger } from '../ledger/types.js';
-import { createBatcher, type CallRequest, type CallResult, type FromLedgerThread, type LedgerThreadOptions } from '../ledger/thread-protocol.js';
+import {
+  createBatcher,
+  methodOf,
+  RESULT_ERROR,
+  RESULT_OK,
+  RESULT_STORAGE_ERROR,
+  type CallFrame,
+  type FromLedgerThread,
+  type LedgerThreadOptions,
+  type ResultFrame,
+} from '../ledger/thread-protocol.js';
 
 const port = parentPort;
 if (!port) throw new Error('ledger-thread must run as a worker thread');
@@ -32,28 +42,43 @@ const callClock: Clock = { now: () => callTime };
 const methods = new Set<string>(LEDGER_METHODS);
 
 function serve(ledger: Ledger): void {
-  // A commit resolves all its writes in one microtask checkpoint: one message back.
-  const reply = createBatcher<CallResult>((results) => send({ type: 'results', results }));
+  // A commit resolves all its writes in one microtask checkpoint: one message back, which also says whether it queued SMS.
+  let queued = false;
+  const reply = createBatcher<ResultFrame>((results) => {
+    send({ type: 'results', results, queued });
+    queued = false;
+  });
+  ledger.onQueued(() => {
+    queued = true;
+    // Its answers go out in this turn's microtasks and carry the news; a commit that answered none says it on its own.
+    setImmediate(() => {
+      if (!queued) return;
+      queued = false;
+      send({ type: 'results', results: [], queued: true });
+    });
+  });
   const table = ledger as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
-  port!.on('message', (calls: CallRequest[]) => {
+  port!.on('message', (calls: CallFrame[]) => {
     for (const call of calls) {
-      if (call.method === 'close') {
+      const [id, , now, args] = call;
+      const method = methodOf(call);
+      if (method === 'close') {
         void ledger.close().then(() => {
           flushLogSync(logger);
-          reply({ id: call.id, ok: true, value: undefined });
+          reply([id, RESULT_OK, undefined]);
           // After every queued reply (they go out in microtasks) has been posted.
           setImmediate(() => port!.close());
         });
         return;
       }
-      if (!methods.has(call.method)) {
-        reply({ id: call.id, ok: false, error: `unknown ledger method ${call.method}`, storage: false });
+      if (method === undefined || !methods.has(method)) {
+        reply([id, RESULT_ERROR, `unknown ledger method ${method ?? `#${call[1]}`}`]);
         continue;
       }
-      callTime = call.now;
-      (table[call.method] as (...args: unknown[]) => Promise<unknown>).apply(ledger, call.args).then(
-        (value) => reply({ id: call.id, ok: true, value }),
-        (error: Error) => reply({ id: call.id, ok: false, error: error.message, storage: error.name === 'StorageError' }),
+      callTime = now;
+      (table[method] as (...args: unknown[]) => Promise<unknown>).apply(ledger, args).then(
+        (value) => reply([id, RESULT_OK, value]),
+        (error: Error) => reply([id, error.name === 'StorageError' ? RESULT_STORAGE_ERROR : RESULT_ERROR, error.message]),
       );
     }
   });
@@ -70,7 +95,6 @@ try {
     bookkeepingDelayMs: options.bookkeepingDelayMs,
     ...(options.receiptGraceMs !== undefined ? { receiptGraceMs: options.receiptGraceMs } : {}),
   });
-  ledger.onQueued(() => send({ type: 'queued' }));
   serve(ledger);
   send({ type: 'ready', applied: report.applied, version: report.version });
 } catch (error) {
