@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { signBody, verifySignature } from '../src/core/signing.js';
+import { createSignatureVerifier, signBody, verifySignature } from '../src/core/signing.js';
 
 const SECRET = 'signing-test-secret-0123456789';
 const NOW = Date.UTC(2026, 0, 1, 12, 0, 0);
@@ -24,6 +24,15 @@ describe('receipt signatures (t=, v1=)', () => {
     const header = signBody(SECRET, BODY, NOW);
     const other = signBody('another-secret-0123456789', BODY, NOW).split(',')[1] as string;
     expect(verifySignature(SECRET, BODY, `${header},${other},v0=abc`, NOW)).toEqual({ ok: true });
+  });
+
+  it('a verifier made once for a secret gives the same verdicts, body after body', () => {
+    const verify = createSignatureVerifier(SECRET);
+    const bodies = [BODY, '{"id":"def","status":"failed"}', ''];
+    for (const body of bodies) expect(verify(body, signBody(SECRET, body, NOW), NOW)).toEqual({ ok: true });
+    expect(verify(BODY, signBody(SECRET, bodies[1] as string, NOW), NOW)).toEqual({ ok: false, reason: 'bad_signature' });
+    expect(verify(BODY, signBody('wrong-secret-0123456789', BODY, NOW), NOW)).toEqual({ ok: false, reason: 'bad_signature' });
+    expect(verify(BODY, signBody(SECRET, BODY, NOW - 301_000), NOW)).toEqual({ ok: false, reason: 'too_old' });
   });
 
   it('names what is wrong', () => {

@@ -1,5 +1,6 @@
 import { Agent as HttpAgent, request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { urlToHttpOptions } from 'node:url';
 
 /*
  * A small JSON-over-HTTP client on node:http(s) with keep-alive agents. We call
@@ -39,6 +40,13 @@ export function createHttpClient(options: { maxSockets: number }): { request: Ht
   const agentOptions = { keepAlive: true, maxSockets: options.maxSockets, scheduling: 'lifo' as const };
   const httpAgent = new HttpAgent(agentOptions);
   let httpsAgent: HttpsAgent | undefined; // only made when an https URL is used
+  // A provider's URL is one object used for every call: its request options are worked out once, not per call.
+  const targets = new WeakMap<URL, ReturnType<typeof urlToHttpOptions>>();
+  const targetOf = (url: URL) => {
+    let target = targets.get(url);
+    if (!target) targets.set(url, (target = urlToHttpOptions(url)));
+    return target;
+  };
 
   const request: HttpRequest = (method, url, body, headers, timeoutMs) =>
     new Promise<HttpPostResult>((resolve, reject) => {
@@ -63,10 +71,11 @@ export function createHttpClient(options: { maxSockets: number }): { request: Ht
         requestHeaders['content-type'] ??= 'application/json';
         requestHeaders['content-length'] = Buffer.byteLength(body);
       }
+      const target = targetOf(url);
       const req: ClientRequest =
         url.protocol === 'https:'
-          ? httpsRequest(url, { method, agent: (httpsAgent ??= new HttpsAgent(agentOptions)), headers: requestHeaders, timeout: timeoutMs }, onResponse)
-          : httpRequest(url, { method, agent: httpAgent, headers: requestHeaders, timeout: timeoutMs }, onResponse);
+          ? httpsRequest({ ...target, method, agent: (httpsAgent ??= new HttpsAgent(agentOptions)), headers: requestHeaders, timeout: timeoutMs }, onResponse)
+          : httpRequest({ ...target, method, agent: httpAgent, headers: requestHeaders, timeout: timeoutMs }, onResponse);
       // 'finish': the last byte of the request went to the socket.
       req.on('finish', () => {
         sent = true;

@@ -27,14 +27,35 @@ export function readBody(req: IncomingMessage, limit = 64 * 1024): Promise<strin
       }
       chunks.push(chunk);
     });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    // A receipt's body is one chunk: decoded as it is, not copied into a new buffer first.
+    req.on('end', () => resolve((chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks)).toString('utf8')));
     req.on('error', reject);
   });
 }
 
+const JSON_CONTENT_TYPE = 'application/json; charset=utf-8';
+
+/**
+ * A JSON answer serialised once, with its headers, for answers a route gives
+ * thousands of times a second (a receipt's `{"outcome":"applied"}`).
+ */
+export class PreparedJson {
+  readonly text: string;
+  readonly headers: Readonly<Record<string, string | number>>;
+  constructor(body: unknown) {
+    this.text = JSON.stringify(body);
+    this.headers = { 'content-type': JSON_CONTENT_TYPE, 'content-length': Buffer.byteLength(this.text) };
+  }
+}
+
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  if (body instanceof PreparedJson) {
+    res.writeHead(status, Object.keys(headers).length === 0 ? body.headers : { ...body.headers, ...headers });
+    res.end(body.text);
+    return;
+  }
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), ...headers });
+  res.writeHead(status, { 'content-type': JSON_CONTENT_TYPE, 'content-length': Buffer.byteLength(text), ...headers });
   res.end(text);
 }
 

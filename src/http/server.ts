@@ -1,9 +1,9 @@
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Logger } from '../core/log.js';
-import type { Ledger } from '../ledger/types.js';
+import type { Ledger, ReceiptOutcome } from '../ledger/types.js';
 import type { SmsProvider } from '../providers/types.js';
 import type { ListenAddress } from '../core/units.js';
-import { BodyTooLarge, closeServer, listenOn, readBody, refuseBody, sendJson } from '../core/httpkit.js';
+import { BodyTooLarge, closeServer, listenOn, PreparedJson, readBody, refuseBody, sendJson } from '../core/httpkit.js';
 import { noMetrics, type MetricsRegistry } from '../core/metrics.js';
 import { systemClock, type Clock } from '../core/clock.js';
 
@@ -39,8 +39,19 @@ export interface HttpApi {
 }
 
 export const RECEIPTS_PATH = '/receipts';
+const RECEIPTS_ROUTE = `POST ${RECEIPTS_PATH}`;
 /** Where providers post inbound SMS (the route itself comes with the inbound SMS rules). */
 export const INBOUND_PATH = '/inbound';
+
+/** A receipt's answers, one per outcome, serialised once: a provider posts one per part of every SMS. */
+const RECEIPT_ANSWERS: Readonly<Record<ReceiptOutcome, PreparedJson>> = {
+  applied: new PreparedJson({ outcome: 'applied' }),
+  partial: new PreparedJson({ outcome: 'partial' }),
+  duplicate: new PreparedJson({ outcome: 'duplicate' }),
+  stale: new PreparedJson({ outcome: 'stale' }),
+  parked: new PreparedJson({ outcome: 'parked' }),
+  unknown: new PreparedJson({ error: 'unknown message id' }),
+};
 
 /** The daemon's HTTP listener: delivery receipts and health. */
 export function createHttpApi(options: HttpApiOptions): HttpApi {
@@ -54,7 +65,7 @@ export function createHttpApi(options: HttpApiOptions): HttpApi {
   let bodiesReading = 0;
 
   /** Authorises from the headers, reads the body within its limit and the concurrency cap, and answers. */
-  function serveRoute(req: IncomingMessage, res: ServerResponse, route: string, handler: Route, query = new URLSearchParams()): void {
+  function serveRoute(req: IncomingMessage, res: ServerResponse, route: string, handler: Route, query: URLSearchParams): void {
     const refused = handler.authorize?.(req.headers);
     if (refused) return refuseBody(req, res, refused[0], refused[1]);
     if (bodiesReading >= maxBodies) {
@@ -87,27 +98,32 @@ export function createHttpApi(options: HttpApiOptions): HttpApi {
       logger.warn({ status: parsed.status, reason: parsed.reason }, 'receipt refused');
       return [parsed.status, { error: parsed.reason }];
     }
-    const outcome = await ledger.applyReceipt(parsed.receipt);
+    const { receipt } = parsed;
+    const outcome = await ledger.applyReceipt(receipt);
     metrics.inc('mail2sms_receipts_total', { outcome });
-    const log = { providerId: parsed.receipt.providerMessageId, status: parsed.receipt.status, outcome };
     if (outcome === 'unknown') {
-      logger.warn(log, 'receipt for an unknown provider message id (still unknown after dispatch.receipt_grace)');
-      return [404, { error: 'unknown message id' }];
-    }
-    if (outcome === 'parked') {
-      // Stored: applied as soon as the send's own answer names this id.
-      logger.debug(log, 'receipt for an id not known yet: parked');
-      return [202, { outcome }];
+      logger.warn({ providerId: receipt.providerMessageId, status: receipt.status, outcome }, 'receipt for an unknown provider message id (still unknown after dispatch.receipt_grace)');
+      return [404, RECEIPT_ANSWERS.unknown];
     }
     // An SMS has two info lines (queued, sent): receipts are one a part, so debug, unless one settles it as not delivered.
-    if (outcome === 'applied' && parsed.receipt.status !== 'delivered') logger.warn({ ...log, errorCode: parsed.receipt.errorCode }, 'sms not delivered (receipt)');
-    else logger.debug(log, 'receipt');
-    return [200, { outcome }];
+    if (outcome === 'applied' && receipt.status !== 'delivered') {
+      logger.warn({ providerId: receipt.providerMessageId, status: receipt.status, outcome, errorCode: receipt.errorCode }, 'sms not delivered (receipt)');
+    } else if (logger.isLevelEnabled('debug')) {
+      // Stored when parked: applied as soon as the send's own answer names this id.
+      logger.debug({ providerId: receipt.providerMessageId, status: receipt.status, outcome }, outcome === 'parked' ? 'receipt for an id not known yet: parked' : 'receipt');
+    }
+    return [outcome === 'parked' ? 202 : 200, RECEIPT_ANSWERS[outcome]];
   }
+
+  // Made once: a receipt arrives for every part of every SMS. It reads no query string.
+  const receiptRoute: Route = { handle: receipt };
+  const noQuery = new URLSearchParams();
 
   return {
     async start() {
       server = createServer((req, res) => {
+        // The receipts URL as the provider calls it, without parsing a URL for each one.
+        if (req.url === RECEIPTS_PATH && req.method === 'POST') return serveRoute(req, res, RECEIPTS_ROUTE, receiptRoute, noQuery);
         const url = new URL(req.url ?? '/', 'http://mail2sms');
         const path = url.pathname;
         const route = `${req.method} ${path}`;
@@ -133,7 +149,7 @@ export function createHttpApi(options: HttpApiOptions): HttpApi {
             });
           return;
         }
-        if (route === `POST ${RECEIPTS_PATH}`) return serveRoute(req, res, route, { handle: receipt });
+        if (route === RECEIPTS_ROUTE) return serveRoute(req, res, route, receiptRoute, noQuery);
         const handler = options.routes?.[route];
         if (handler) return serveRoute(req, res, route, handler, url.searchParams);
         const mount = options.mounts?.find((m) => path === m.prefix || path.startsWith(`${m.prefix}/`));

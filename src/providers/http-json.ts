@@ -2,7 +2,7 @@ import type { Clock } from '../core/clock.js';
 import type { HttpProviderConfig } from '../config/schema.js';
 import type { ReceiptStatus } from '../ledger/types.js';
 import { createHttpClient } from '../core/http-client.js';
-import { SIGNATURE_HEADER, verifySignature } from '../core/signing.js';
+import { createSignatureVerifier, SIGNATURE_HEADER } from '../core/signing.js';
 import { classifyAnswer, classifyCallError, defaultPermanentStatuses, toE164 } from './classify.js';
 import { safeJson } from './simulator-client.js';
 import type { HttpHeaders, InboundParse, OutgoingSms, ReceiptParse, SendResult, SmsProvider } from './types.js';
@@ -89,10 +89,11 @@ export function createHttpJsonProvider(config: HttpProviderConfig, deps: HttpJso
   }
   const idempotencyHeader = config.idempotency_header?.toLowerCase() ?? null;
   const receipts = config.receipts;
+  const verifySignature = receipts ? createSignatureVerifier(receipts.secret) : undefined;
 
   function verify(headers: HttpHeaders, rawBody: string, nowMs: number): { ok: false; status: 400 | 403; reason: string } | undefined {
-    if (!receipts) return { ok: false, status: 400, reason: 'this provider has no receipts configured' };
-    const check = verifySignature(receipts.secret, rawBody, headers[SIGNATURE_HEADER], nowMs);
+    if (!verifySignature) return { ok: false, status: 400, reason: 'this provider has no receipts configured' };
+    const check = verifySignature(rawBody, headers[SIGNATURE_HEADER], nowMs);
     return check.ok ? undefined : { ok: false, status: 403, reason: check.reason };
   }
 

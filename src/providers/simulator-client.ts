@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { Clock } from '../core/clock.js';
 import { createHttpClient } from '../core/http-client.js';
-import { SIGNATURE_HEADER, verifySignature } from '../core/signing.js';
+import { createSignatureVerifier, SIGNATURE_HEADER } from '../core/signing.js';
 import { classifyAnswer, classifyCallError, defaultPermanentStatuses, toE164 } from './classify.js';
 import type { HttpHeaders, InboundParse, OutgoingSms, ReceiptParse, SendResult, SmsProvider } from './types.js';
 
@@ -42,9 +42,10 @@ const PERMANENT = defaultPermanentStatuses();
 export function createSimulatorProvider(options: SimulatorClientOptions): SmsProvider {
   const sendUrl = new URL(`${options.baseUrl.replace(/\/$/, '')}/send`);
   const client = createHttpClient({ maxSockets: options.maxSockets });
+  const verifySignature = createSignatureVerifier(options.secret);
 
   function verify(headers: HttpHeaders, rawBody: string, nowMs: number): { ok: false; status: 403; reason: string } | undefined {
-    const check = verifySignature(options.secret, rawBody, headers[SIGNATURE_HEADER], nowMs);
+    const check = verifySignature(rawBody, headers[SIGNATURE_HEADER], nowMs);
     return check.ok ? undefined : { ok: false, status: 403, reason: check.reason };
   }
 
