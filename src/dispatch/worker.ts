@@ -264,8 +264,19 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     timer.unref();
   }
 
+  let waking: NodeJS.Immediate | undefined;
+  /**
+   * Looks for due rows at the end of this turn of the event loop, not at once:
+   * sends that finish in the same turn (answers read from several sockets)
+   * and rows queued together share one claim, one message to the ledger
+   * thread and one commit there, instead of one each.
+   */
   function wake(): void {
-    if (running) void pump();
+    if (!running || waking) return;
+    waking = setImmediate(() => {
+      waking = undefined;
+      void pump();
+    });
   }
 
   return {
@@ -282,6 +293,8 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     async stop(timeoutMs = 10_000) {
       running = false;
       clearTimeout(timer);
+      clearImmediate(waking);
+      waking = undefined;
       if (active.size === 0) return;
       let expired: NodeJS.Timeout | undefined;
       await Promise.race([
