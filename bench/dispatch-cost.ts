@@ -101,7 +101,7 @@ async function main(): Promise<void> {
       const stats = await waitFor('every receipt answered', async () => {
         const s = (await getJson(`${simUrl}/stats`)) as SimStats | undefined;
         return s && s.receipts_posted >= sent * PARTS_PER_SMS ? s : undefined;
-      }, 600_000, sim, 100);
+      }, 600_000, sim, 250);
       const seconds = (performance.now() - started) / 1000;
       await dispatcher.stop();
       const proc = process.cpuUsage(proc0);
