@@ -133,6 +133,17 @@ describe('against the real simulator', () => {
     });
     expect(provider.parseReceipt({ [SIGNATURE_HEADER]: signBody(SECRET, body, now - 3_600_000) }, body, now)).toEqual({ ok: false, status: 403, reason: 'too_old' });
   });
+
+  it('judges a webhook by its headers before the body: no signature or a malformed one is refused, a well-formed one is read on', () => {
+    expect(provider.checkWebhookHeaders('receipt', {})).toEqual({ ok: false, status: 403, reason: 'missing' });
+    expect(provider.checkWebhookHeaders('inbound', { [SIGNATURE_HEADER]: 't=1,v1=xyz' })).toEqual({ ok: false, status: 403, reason: 'malformed' });
+    expect(provider.checkWebhookHeaders('receipt', { [SIGNATURE_HEADER]: signBody(SECRET, '{}', Date.now()) })).toBeUndefined();
+    const { receipts: _r, inbound: _i, ...plain } = simulatorFormat(simUrl);
+    const noWebhooks = createHttpJsonProvider(httpConfig(plain), { clock: systemClock, maxSockets: 1 });
+    expect(noWebhooks.checkWebhookHeaders('receipt', {})).toEqual({ ok: false, status: 400, reason: 'this provider has no receipts configured' });
+    expect(noWebhooks.checkWebhookHeaders('inbound', {})).toEqual({ ok: false, status: 400, reason: 'this provider has no inbound SMS configured' });
+    noWebhooks.close();
+  });
 });
 
 describe('odd answers from a provider', () => {

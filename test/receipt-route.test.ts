@@ -1,4 +1,5 @@
 import { request } from 'node:http';
+import { connect } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createManualClock } from '../src/core/clock.js';
 import { signBody, SIGNATURE_HEADER } from '../src/core/signing.js';
@@ -92,4 +93,36 @@ describe('POST /receipts', () => {
     expect(t.db.prepare('SELECT count(*) FROM receipts').pluck().get()).toBe(0);
     expect((await t.ledger.outbox({ queueId: id.slice('sim-'.length) }))[0]?.status).toBe('sent');
   });
+
+  it('refuses a receipt without a signature from its headers, without waiting for the body it announced', async () => {
+    const answer = await headersOnly(RECEIPTS_PATH, {});
+    expect(answer).toMatch(/^HTTP\/1\.1 403 /);
+    expect(answer).toContain('{"error":"missing"}');
+    const malformed = await headersOnly(RECEIPTS_PATH, { [SIGNATURE_HEADER]: 't=soon,v1=nothex' });
+    expect(malformed).toContain('{"error":"malformed"}');
+  });
 });
+
+/**
+ * Sends a POST's headers announcing a 64 KB body and never the body: the answer
+ * can only come from the headers (the server's request timeout is far beyond
+ * this test's).
+ */
+function headersOnly(path: string, headers: Record<string, string>): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: '127.0.0.1', port });
+    const lines = [`POST ${path} HTTP/1.1`, 'host: 127.0.0.1', 'content-type: application/json', 'content-length: 65536', ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`)];
+    let answer = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => {
+      answer += chunk;
+      if (/\r\n\r\n[\s\S]*\}/.test(answer)) {
+        socket.destroy();
+        resolve(answer);
+      }
+    });
+    socket.on('error', reject);
+    socket.write(`${lines.join('\r\n')}\r\n\r\n`);
+  });
+}
+

@@ -67,6 +67,7 @@ describe('a STOP racing queued SMS to the same number', () => {
         starts.push(performance.now());
         return real.send(sms);
       },
+      checkWebhookHeaders: real.checkWebhookHeaders,
       parseReceipt: real.parseReceipt,
       parseInbound: real.parseInbound,
       close: real.close,

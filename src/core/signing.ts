@@ -66,6 +66,16 @@ export function verifySignature(
   return createSignatureVerifier(secret)(body, header, nowMs, toleranceMs);
 }
 
+/**
+ * What is wrong with a signature header on its own (absent, not our format),
+ * checked before a webhook's body is read: a request that cannot be signed is
+ * refused without reading what it sends. The MAC and the time need the body.
+ */
+export function signatureHeaderProblem(header: string | string[] | undefined): 'missing' | 'malformed' | undefined {
+  const parsed = parseSignatureHeader(header);
+  return 'reason' in parsed ? parsed.reason : undefined;
+}
+
 /** The header's timestamp and v1 signatures (each 64 hex digits), or why it is not one. */
 function parseSignatureHeader(header: string | string[] | undefined): { timestamp: string; signatures: string[] } | { reason: 'missing' | 'malformed' } {
   const value = Array.isArray(header) ? header[0] : header;

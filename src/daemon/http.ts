@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { formatListen } from '../core/units.js';
 import { sendJson } from '../core/httpkit.js';
-import { createHttpApi, INBOUND_PATH, type HttpApiOptions, type Route } from '../http/server.js';
+import { createHttpApi, INBOUND_PATH, webhookHeaders, type HttpApiOptions, type Route } from '../http/server.js';
 import { authorizeSends, createSendsEndpoint } from '../http/sends-api.js';
 import { createContactsEndpoint } from '../http/contacts-api.js';
 import { createConsole, CONSOLE_PREFIX } from '../http/console/console.js';
@@ -53,6 +53,7 @@ function routes(w: Wiring, deps: HttpDeps): Record<string, Route> {
   const tokens = () => w.config().main.http.tokens;
   return {
     [`POST ${INBOUND_PATH}`]: {
+      authorize: webhookHeaders(deps.provider, 'inbound', w.logger),
       async handle(headers, raw) {
         const parsed = deps.provider.parseInbound(headers, raw, w.clock.now());
         if (!parsed.ok) {

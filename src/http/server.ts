@@ -53,6 +53,16 @@ const RECEIPT_ANSWERS: Readonly<Record<ReceiptOutcome, PreparedJson>> = {
   unknown: new PreparedJson({ error: 'unknown message id' }),
 };
 
+/** A provider webhook's headers checked before its body is read: a request without a signature in our format is not read at all. */
+export function webhookHeaders(provider: Pick<SmsProvider, 'checkWebhookHeaders'>, kind: 'receipt' | 'inbound', logger: Logger): NonNullable<Route['authorize']> {
+  return (headers) => {
+    const refused = provider.checkWebhookHeaders(kind, headers);
+    if (!refused) return undefined;
+    logger.warn({ status: refused.status, reason: refused.reason }, `${kind === 'receipt' ? 'receipt' : 'inbound SMS'} refused`);
+    return [refused.status, { error: refused.reason }];
+  };
+}
+
 /** The daemon's HTTP listener: delivery receipts and health. */
 export function createHttpApi(options: HttpApiOptions): HttpApi {
   const { ledger, provider } = options;
@@ -116,7 +126,7 @@ export function createHttpApi(options: HttpApiOptions): HttpApi {
   }
 
   // Made once: a receipt arrives for every part of every SMS. It reads no query string.
-  const receiptRoute: Route = { handle: receipt };
+  const receiptRoute: Route = { handle: receipt, authorize: webhookHeaders(provider, 'receipt', logger) };
   const noQuery = new URLSearchParams();
 
   return {

@@ -2,7 +2,7 @@ import type { Clock } from '../core/clock.js';
 import type { HttpProviderConfig } from '../config/schema.js';
 import type { ReceiptStatus } from '../ledger/types.js';
 import { createHttpClient } from '../core/http-client.js';
-import { createSignatureVerifier, SIGNATURE_HEADER } from '../core/signing.js';
+import { createSignatureVerifier, SIGNATURE_HEADER, signatureHeaderProblem } from '../core/signing.js';
 import { classifyAnswer, classifyCallError, defaultPermanentStatuses, toE164 } from './classify.js';
 import { safeJson } from './simulator-client.js';
 import type { HttpHeaders, InboundParse, OutgoingSms, ReceiptParse, SendResult, SmsProvider } from './types.js';
@@ -121,6 +121,12 @@ export function createHttpJsonProvider(config: HttpProviderConfig, deps: HttpJso
         const json = safeJson(text);
         return { id: stringAt(json, config.id_path), parts: positiveIntAt(json, config.parts_path) };
       });
+    },
+    checkWebhookHeaders(kind, headers) {
+      if (kind === 'inbound' && !config.inbound) return { ok: false, status: 400, reason: 'this provider has no inbound SMS configured' };
+      if (!verifySignature) return { ok: false, status: 400, reason: 'this provider has no receipts configured' };
+      const problem = signatureHeaderProblem(headers[SIGNATURE_HEADER]);
+      return problem ? { ok: false, status: 403, reason: problem } : undefined;
     },
     parseReceipt(headers, rawBody, nowMs): ReceiptParse {
       const refused = verify(headers, rawBody, nowMs);

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { Clock } from '../core/clock.js';
 import { createHttpClient } from '../core/http-client.js';
-import { createSignatureVerifier, SIGNATURE_HEADER } from '../core/signing.js';
+import { createSignatureVerifier, SIGNATURE_HEADER, signatureHeaderProblem } from '../core/signing.js';
 import { classifyAnswer, classifyCallError, defaultPermanentStatuses, toE164 } from './classify.js';
 import type { HttpHeaders, InboundParse, OutgoingSms, ReceiptParse, SendResult, SmsProvider } from './types.js';
 
@@ -64,6 +64,10 @@ export function createSimulatorProvider(options: SimulatorClientOptions): SmsPro
         const parsed = sendAnswer.safeParse(safeJson(text));
         return parsed.success ? { id: parsed.data.id, parts: parsed.data.parts } : { id: undefined };
       });
+    },
+    checkWebhookHeaders(_kind, headers) {
+      const problem = signatureHeaderProblem(headers[SIGNATURE_HEADER]);
+      return problem ? { ok: false, status: 403, reason: problem } : undefined;
     },
     parseReceipt(headers, rawBody, nowMs): ReceiptParse {
       const refused = verify(headers, rawBody, nowMs);

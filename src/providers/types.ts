@@ -27,6 +27,8 @@ export type SendResult =
 export type HttpHeaders = Record<string, string | string[] | undefined>;
 
 /** On failure, `reason` for a 403 is the signature check's code (missing, malformed, bad_signature, too_old, in_future). */
+export type WebhookRefusal = { ok: false; status: 400 | 403; reason: string };
+
 export type ReceiptParse =
   | { ok: true; receipt: Receipt }
   | { ok: false; status: 400 | 403; reason: string };
@@ -54,6 +56,8 @@ export interface SmsProvider {
   /** True when the provider drops a repeated send with the same idempotency key, so an `unknown` outcome may be retried. */
   readonly idempotent: boolean;
   send(sms: OutgoingSms): Promise<SendResult>;
+  /** A webhook (receipt or inbound SMS) refused from its headers alone, before its body is read; undefined to read on. */
+  checkWebhookHeaders(kind: 'receipt' | 'inbound', headers: HttpHeaders): WebhookRefusal | undefined;
   /** Verifies the signature of a receipt callback (against `nowMs`) and parses it into a typed Receipt. */
   parseReceipt(headers: HttpHeaders, rawBody: string, nowMs: number): ReceiptParse;
   /** Verifies and parses an inbound SMS webhook. */
