@@ -211,7 +211,9 @@ export function createPostgresLedger(deps: PostgresLedgerDeps): PostgresLedger {
         `SELECT (SELECT count(*) FROM outbox WHERE status = 'queued') AS queued, (SELECT count(*) FROM outbox WHERE status = 'sending') AS sending`, []);
       return row ?? { queued: 0, sending: 0 };
     },
-    applyReceipt: (r) => run('receipt', (client, now) => receipts.receipt(client, r, now), [providerIdLock(r.providerMessageId)]),
+    // Two round trips: the receipt decided and stored with BEGIN and the provider id's lock; its row settled with the COMMIT.
+    applyReceipt: (r) =>
+      run('receipt', (client, now, tx) => receipts.receipt(client, r, now, tx), [providerIdLock(r.providerMessageId)], (now) => [receipts.receiveSql(r, now)]),
     changeConsent: (changes) => run('consent', (client, now) => changeConsentOn(client, changes, now), consentLocks(changes)),
     recordExternalSends: (sends) => run('external sends', (client) => recordSendsOn(client, sends)),
     recordInbound: (sms) =>

@@ -1,14 +1,28 @@
 import type { OutboxStatus, Receipt, ReceiptOutcome, ReceiptStatus } from '../types.js';
 import { INSERT_EVENT } from './intake.js';
-import { lockKey, type PgClient } from './pool.js';
+import { COUNTED_PART, insertReceiptSql, settledBy } from '../receipt-outcome.js';
+import { inlineSql, lockKey, type PgClient, type Tx } from './pool.js';
 import { RELEASE } from './queue.js';
-import { COUNTED_PART } from '../sqlite/statements.js';
 
 const TERMINAL: ReadonlySet<OutboxStatus> = new Set(['delivered', 'failed', 'expired', 'rejected', 'suppressed']);
 const FAILURES: ReadonlySet<string> = new Set(['failed', 'expired', 'rejected']);
 
 type ReceiptRow = { id: number; status: OutboxStatus; queueId: string; parts: number | null };
+type Received = { outcome: ReceiptOutcome; outboxId: number | null; queueId: string | null; knownParts: number | null };
 type ParkedRow = { id: number; status: ReceiptStatus; errorCode: string | null; part: number | null; parts: number | null; body: string };
+
+// The receipt decided and stored in one statement (../receipt-outcome.ts); its row locked while it is read.
+// Untyped NULLs would be text here: the parts are cast.
+const RECEIVE = `WITH r AS (SELECT id, status, parts, message_id FROM outbox WHERE provider_message_id = $2 FOR UPDATE)
+${insertReceiptSql(
+  { now: '$1', pid: '$2', status: '$3', errorCode: '$4', body: '$5', part: '$6::integer', parts: '$7::integer', graceMs: '$8' },
+  'r',
+  (column) => `(SELECT ${column} FROM r)`,
+)}`;
+
+const FINISH = `UPDATE outbox SET status = $2, final_at = $3, updated_at = $3, provider_error = $4,
+    reason = CASE WHEN $2 != 'delivered' THEN 'provider: ' || $2 || coalesce(' (' || $4 || ')', '') ELSE reason END
+  WHERE id = $1`;
 
 /**
  * A receipt and the send it is about may reach different daemons at the same
@@ -42,15 +56,18 @@ export function createPgReceipts(receiptGraceMs: number) {
     const combined = await combineParts(client, r, row.parts);
     if (combined === 'repeat') return 'duplicate';
     if (!combined) return 'partial';
-    await client.query(
-      `UPDATE outbox SET status = $2, final_at = $3, updated_at = $3, provider_error = $4,
-         reason = CASE WHEN $2 != 'delivered' THEN 'provider: ' || $2 || coalesce(' (' || $4 || ')', '') ELSE reason END
-       WHERE id = $1`,
-      [row.id, combined.status, now, combined.errorCode ?? null],
-    );
-    if (combined.status !== 'delivered') await client.query(RELEASE, [now, row.id]);
-    await client.query(INSERT_EVENT, [now, row.id, row.queueId, combined.status, combined.errorCode ?? null]);
+    for (const sql of settling(row.id, row.queueId, { status: combined.status, errorCode: combined.errorCode ?? null }, now)) await client.query(sql);
     return 'applied';
+  }
+
+  /** The writes of a receipt that settles its row (values inlined: they may go with the COMMIT). */
+  function settling(outboxId: number, queueId: string, settled: { status: ReceiptStatus; errorCode: string | null }, now: number): string[] {
+    return [
+      inlineSql(FINISH, [outboxId, settled.status, now, settled.errorCode]),
+      // Not delivered: it does not count for the cooldown.
+      ...(settled.status !== 'delivered' ? [inlineSql(RELEASE, [now, outboxId])] : []),
+      inlineSql(INSERT_EVENT, [now, outboxId, queueId, settled.status, settled.errorCode]),
+    ];
   }
 
   const byProviderId = async (client: PgClient, providerMessageId: string) =>
@@ -58,23 +75,29 @@ export function createPgReceipts(receiptGraceMs: number) {
       'SELECT id, status, message_id AS "queueId", parts FROM outbox WHERE provider_message_id = $1 FOR UPDATE', [providerMessageId],
     )).rows[0];
 
-  /** The caller holds providerIdLock(r.providerMessageId). */
-  async function receipt(client: PgClient, r: Receipt, now: number): Promise<ReceiptOutcome> {
-    const row = await byProviderId(client, r.providerMessageId);
-    let outcome: ReceiptOutcome;
-    if (row) {
-      outcome = await applyToRow(client, r, row, now);
-    } else {
-      const since = (await client.query<{ at: number | null }>(
-        `SELECT min(received_at) AS at FROM receipts WHERE provider_message_id = $1 AND outcome = 'parked'`, [r.providerMessageId],
-      )).rows[0]?.at ?? null;
-      outcome = since !== null && now - since >= receiptGraceMs ? 'unknown' : 'parked';
+  /** The statement that decides and stores `r`, to run with BEGIN after providerIdLock(r.providerMessageId). */
+  const receiveSql = (r: Receipt, now: number) =>
+    inlineSql(RECEIVE, [now, r.providerMessageId, r.status, r.errorCode ?? null, r.rawBody, r.part ?? null, r.parts ?? null, receiptGraceMs]);
+
+  /**
+   * Two round trips: the receipt decided and stored with BEGIN (receiveSql, in
+   * tx.leading), the row settled with the COMMIT. The same receipt again, which
+   * stored nothing, takes a read more.
+   */
+  async function receipt(client: PgClient, r: Receipt, now: number, tx: Tx): Promise<ReceiptOutcome> {
+    const received = tx.leading[0]?.rows[0] as Received | undefined;
+    if (received) {
+      if (received.outcome === 'applied') {
+        const settled = settledBy(r, received.knownParts);
+        for (const sql of settling(Number(received.outboxId), received.queueId as string, settled, now)) tx.beforeCommit(sql);
+      }
+      return received.outcome;
     }
-    await client.query(
-      'INSERT INTO receipts (received_at, provider_message_id, status, error_code, outcome, body, part, parts) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)',
-      [now, r.providerMessageId, r.status, r.errorCode ?? null, outcome, r.rawBody, r.part ?? null, r.parts ?? null],
-    );
-    return outcome;
+    if (await byProviderId(client, r.providerMessageId)) return 'duplicate';
+    const since = (await client.query<{ at: number | null }>(
+      `SELECT min(received_at) AS at FROM receipts WHERE provider_message_id = $1 AND outcome = 'parked'`, [r.providerMessageId],
+    )).rows[0]?.at ?? null;
+    return since !== null && now - Number(since) >= receiptGraceMs ? 'unknown' : 'parked';
   }
 
   /** Receipts that beat the send's own answer; the caller holds the provider id's lock. */
@@ -95,5 +118,5 @@ export function createPgReceipts(receiptGraceMs: number) {
     }
   }
 
-  return { receipt, applyParked };
+  return { receipt, receiveSql, applyParked };
 }

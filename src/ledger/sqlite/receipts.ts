@@ -1,4 +1,5 @@
 import type { OutboxStatus, Receipt, ReceiptOutcome, ReceiptStatus } from '../types.js';
+import { settledBy } from '../receipt-outcome.js';
 import type { Statements } from './statements.js';
 
 /** Final statuses a receipt may not move away from. */
@@ -18,6 +19,8 @@ type ReceiptFacts = {
   parkedSince: number | null;
 };
 type ReceiptRow = ReceiptFacts & { id: number };
+/** What the one statement of a receipt returns; the row's facts only when this receipt settles it. */
+type Received = { outcome: ReceiptOutcome; outboxId: number | null; queueId: string | null; knownParts: number | null };
 type ParkedRow = { id: number; status: ReceiptStatus; errorCode: string | null; part: number | null; parts: number | null; body: string };
 
 const partsOf = (json: string | null): PartState[] =>
@@ -25,10 +28,11 @@ const partsOf = (json: string | null): PartState[] =>
 
 /**
  * Delivery receipts: idempotent, never moving a row backwards, combined per
- * part, and parked when they beat the send's own answer. A part receipt costs
- * one read (the row, its parts so far, a replay) and one write, the receipt
- * as received, whose outcome also counts its part; the outbox row is written
- * only by the receipt that settles it.
+ * part, and parked when they beat the send's own answer. A receipt costs one
+ * statement, the receipt as received, decided as it is stored (its outcome
+ * also counts its part); the outbox row is written only by the receipt that
+ * settles it. Parked receipts, applied when the send is recorded, are decided
+ * here from one read each (rare: they beat the send's own answer).
  */
 export function createReceiptWriter(stmt: Statements, receiptGraceMs: number) {
   const factsOf = (r: Receipt, withReplay: boolean) =>
@@ -61,24 +65,31 @@ export function createReceiptWriter(stmt: Statements, receiptGraceMs: number) {
     if (combined === 'repeat') return 'duplicate';
     // A part while others are outstanding: its receipt row (outcome partial) holds it.
     if (!combined) return 'partial';
-    stmt.finish.run({ id: row.id, status: combined.status, now, errorCode: combined.errorCode ?? null });
-    // Not delivered: it does not count for the cooldown.
-    if (combined.status !== 'delivered') stmt.release.run(now, row.id);
-    stmt.insertEvent.run(now, row.id, row.queueId, combined.status, combined.errorCode ?? null);
+    settle(row.id, row.queueId, { status: combined.status, errorCode: combined.errorCode ?? null }, now);
     return 'applied';
+  }
+
+  function settle(outboxId: number, queueId: string, settled: { status: ReceiptStatus; errorCode: string | null }, now: number): void {
+    stmt.finish.run({ id: outboxId, status: settled.status, now, errorCode: settled.errorCode });
+    // Not delivered: it does not count for the cooldown.
+    if (settled.status !== 'delivered') stmt.release.run(now, outboxId);
+    stmt.insertEvent.run(now, outboxId, queueId, settled.status, settled.errorCode);
   }
 
   /** Not known yet: the send's own answer may still be on its way (or in a commit not yet made). Parked; only after the grace period 404. */
   const unknownOrParked = (since: number | null, now: number): ReceiptOutcome => (since !== null && now - since >= receiptGraceMs ? 'unknown' : 'parked');
 
   function receipt(r: Receipt, now: number): ReceiptOutcome {
-    const facts = factsOf(r, true);
-    const row = facts.id === null ? undefined : (facts as ReceiptRow);
-    // The same receipt again (a provider's retry, a replay): answered as before, not stored again.
-    if (facts.replay) return row ? 'duplicate' : unknownOrParked(facts.parkedSince, now);
-    const outcome = row ? applyToRow(r, now, row) : unknownOrParked(facts.parkedSince, now);
-    stmt.insertReceipt.run(now, r.providerMessageId, r.status, r.errorCode ?? null, outcome, r.rawBody, r.part ?? null, r.parts ?? null);
-    return outcome;
+    const received = stmt.receive.get({
+      now, pid: r.providerMessageId, status: r.status, errorCode: r.errorCode ?? null, body: r.rawBody, part: r.part ?? null, parts: r.parts ?? null, graceMs: receiptGraceMs,
+    }) as Received | undefined;
+    if (!received) {
+      // The same receipt again (a provider's retry, a replay): answered as before, not stored again.
+      const facts = factsOf(r, false);
+      return facts.id !== null ? 'duplicate' : unknownOrParked(facts.parkedSince, now);
+    }
+    if (received.outcome === 'applied') settle(received.outboxId as number, received.queueId as string, settledBy(r, received.knownParts), now);
+    return received.outcome;
   }
 
   /** Receipts that beat the send's own answer, applied now that the provider id is known. */

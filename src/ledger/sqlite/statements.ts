@@ -1,4 +1,5 @@
 import type { Db } from '../db.js';
+import { COUNTED_PART, insertReceiptSql } from '../receipt-outcome.js';
 
 const INSERT_MESSAGE = `INSERT INTO messages (id, received_at, setup_id, mail_from, header_message_id, body_hash, client_ip, session_ref,
     sender_name, sms_text, encoding, segments, characters, cooldown_ms, purpose, sms_text_no_clause,
@@ -7,12 +8,12 @@ const INSERT_MESSAGE = `INSERT INTO messages (id, received_at, setup_id, mail_fr
     @senderName, @text, @encoding, @segments, @characters, @cooldownMs, @purpose, @textNoClause,
     @subject, @expiresAt, @sendAt, @sendingWindow, @onUnknown, @reportMode)`;
 
-/**
- * The outcomes of a part receipt that counted its part (the first receipt
- * for a part counts; a later one is a duplicate): the receipts table is the
- * state of each part, so a part receipt writes one row, not two.
- */
-export const COUNTED_PART = `('partial', 'applied', 'parked, then partial', 'parked, then applied')`;
+/** A receipt for a provider id: its row, decided and stored in one statement (../receipt-outcome.ts). */
+const RECEIVE = insertReceiptSql(
+  { now: '@now', pid: '@pid', status: '@status', errorCode: '@errorCode', body: '@body', part: '@part', parts: '@parts', graceMs: '@graceMs' },
+  '(SELECT id, status, parts FROM outbox WHERE provider_message_id = @pid)',
+  (column) => `(SELECT ${column} FROM outbox WHERE provider_message_id = @pid)`,
+);
 
 /** Every statement the SQLite ledger runs, prepared once per database. */
 export function prepareStatements(db: Db) {
@@ -133,9 +134,7 @@ export function prepareStatements(db: Db) {
     ),
     countQueued: db.prepare(`SELECT count(*) AS n FROM outbox WHERE status = 'queued'`),
     countSending: db.prepare(`SELECT count(*) AS n FROM outbox WHERE status = 'sending'`),
-    insertReceipt: db.prepare(
-      'INSERT INTO receipts (received_at, provider_message_id, status, error_code, outcome, body, part, parts) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
-    ),
+    receive: db.prepare(RECEIVE),
   };
 }
 
