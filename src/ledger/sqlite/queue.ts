@@ -4,6 +4,7 @@ import type { RuleReader } from '../rules.js';
 import type { ClaimPolicy, ClaimedSms } from '../types.js';
 import type { Statements } from './statements.js';
 
+/** A leased row with what sending it needs from its message (statements.ts leaseSql). */
 interface LeasedRow {
   id: number;
   queueId: string;
@@ -12,13 +13,12 @@ interface LeasedRow {
   attempts: number;
   stopClause: number;
   createdAt: number;
+  dueAt: number;
   /** The row's own text (merge fields filled); null = the message's. */
   ownText: string | null;
   ownTextNoClause: string | null;
-}
-
-interface RowDetails {
   senderName: string;
+  /** The message's text, with or without the STOP clause as the row says. */
   text: string;
   setupId: string;
   cooldownMs: number | null;
@@ -50,22 +50,24 @@ export function createQueueWriter(deps: QueueDeps) {
   const activeSetups = new Set<string>(stmt.queuedSetups.all() as string[]);
   let turn = 0;
 
-  /** Up to `limit` due rows, interleaved across setups, oldest first within each. */
-  function dueRows(limit: number, now: number): number[] {
+  /** Leases up to `limit` due rows, interleaved across setups, oldest first within each. */
+  function leaseDue(limit: number, lease: { now: number; leaseUntil: number }): LeasedRow[] {
     const setups = [...activeSetups];
-    if (setups.length <= 1) return (stmt.due.all({ now, limit }) as { id: number }[]).map((r) => r.id);
+    if (setups.length <= 1) return (stmt.leaseDue.all({ ...lease, limit }) as LeasedRow[]).sort((a, b) => a.dueAt - b.dueAt || a.id - b.id);
     const start = turn++ % setups.length;
     const lists = setups.map((_, i) => {
       const setupId = setups[(start + i) % setups.length] as string;
-      return (stmt.dueForSetup.all({ setupId, now, limit }) as { id: number }[]).map((r) => r.id);
+      return (stmt.dueForSetup.all({ setupId, now: lease.now, limit }) as { id: number }[]).map((r) => r.id);
     });
-    return takeTurns(lists, limit);
+    const ids = takeTurns(lists, limit);
+    if (ids.length === 0) return [];
+    const byId = new Map((stmt.leasePicked.all({ ...lease, ids: JSON.stringify(ids) }) as LeasedRow[]).map((row) => [row.id, row]));
+    return ids.map((id) => byId.get(id)).filter((row): row is LeasedRow => row !== undefined);
   }
 
   /** One leased row through the claim policy and the rules; the SMS to send, or undefined when it ended or waits. */
   function admit(row: LeasedRow, now: number): ClaimedSms | undefined {
-    const details = stmt.claimDetails.get({ queueId: row.queueId, stopClause: row.stopClause }) as RowDetails;
-    const decision = deps.policy({ expiresAt: details.expiresAt, sendingWindow: details.sendingWindow }, now);
+    const decision = deps.policy({ expiresAt: row.expiresAt, sendingWindow: row.sendingWindow }, now);
     if (decision.action === 'expire') {
       stmt.expire.run({ id: row.id, reason: decision.reason, now });
       stmt.release.run(now, row.id);
@@ -81,8 +83,8 @@ export function createQueueWriter(deps: QueueDeps) {
     }
     // The rules again, now that the SMS is about to go: a STOP, a revoked
     // opt-in or another channel's SMS since intake wins over the queued row.
-    const confirmsOptOut = details.confirmsOptOut === 1;
-    const verdict = rules.recheck(row.recipient, { cooldownMs: details.cooldownMs, purpose: details.purpose, outboxId: row.id, confirmsOptOut }, now);
+    const confirmsOptOut = row.confirmsOptOut === 1;
+    const verdict = rules.recheck(row.recipient, { cooldownMs: row.cooldownMs, purpose: row.purpose, outboxId: row.id, confirmsOptOut }, now);
     if (!verdict.allowed) {
       stmt.suppressClaimed.run(verdict.reason, verdict.until ?? null, now, now, row.id);
       stmt.release.run(now, row.id);
@@ -95,27 +97,30 @@ export function createQueueWriter(deps: QueueDeps) {
       outboxId: row.id,
       queueId: row.queueId,
       recipient: row.recipient,
-      senderName: details.senderName,
-      text: row.ownText === null ? details.text : row.stopClause === 0 && row.ownTextNoClause !== null ? row.ownTextNoClause : row.ownText,
-      setupId: details.setupId,
+      senderName: row.senderName,
+      text: row.ownText === null ? row.text : row.stopClause === 0 && row.ownTextNoClause !== null ? row.ownTextNoClause : row.ownText,
+      setupId: row.setupId,
       idempotencyKey: row.idempotencyKey,
       attempt: row.attempts,
       createdAt: row.createdAt,
-      onUnknown: details.onUnknown,
+      onUnknown: row.onUnknown,
       ...(confirmsOptOut ? { confirmsOptOut } : {}),
     };
   }
 
   function claim(limit: number, leaseMs: number, now: number): ClaimedSms[] {
-    const ids = (stmt.expiredLeases.all({ now, limit }) as { id: number }[]).map((r) => r.id);
+    const lease = { now, leaseUntil: now + leaseMs };
     // An earlier claim of these ended without an outcome (a crash mid-send?): dispatch applies on_unknown to them.
-    const leaseExpired = new Set(ids);
-    if (ids.length < limit) ids.push(...dueRows(limit - ids.length, now));
+    const expired = (stmt.leaseExpired.all({ ...lease, limit }) as LeasedRow[]).sort((a, b) => a.id - b.id);
+    const due = expired.length < limit ? leaseDue(limit - expired.length, lease) : [];
     const claimed: ClaimedSms[] = [];
-    for (const id of ids) {
-      const row = stmt.lease.get({ id, now, leaseUntil: now + leaseMs }) as LeasedRow | undefined;
-      const sms = row && admit(row, now);
-      if (sms) claimed.push(leaseExpired.has(id) ? { ...sms, leaseExpired: true } : sms);
+    for (const row of expired) {
+      const sms = admit(row, now);
+      if (sms) claimed.push({ ...sms, leaseExpired: true });
+    }
+    for (const row of due) {
+      const sms = admit(row, now);
+      if (sms) claimed.push(sms);
     }
     return claimed;
   }

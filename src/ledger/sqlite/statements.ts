@@ -15,6 +15,32 @@ const RECEIVE = insertReceiptSql(
   (column) => `(SELECT ${column} FROM outbox WHERE provider_message_id = @pid)`,
 );
 
+/** What sending a leased row needs from its message: one primary-key probe each, inside the lease's RETURNING. */
+const MESSAGE_DETAILS: [string, string][] = [
+  ['senderName', 'sender_name'],
+  ['text', 'CASE WHEN outbox.stop_clause = 0 AND m.sms_text_no_clause IS NOT NULL THEN m.sms_text_no_clause ELSE m.sms_text END'],
+  ['setupId', 'setup_id'],
+  ['cooldownMs', 'cooldown_ms'],
+  ['purpose', 'purpose'],
+  ['expiresAt', 'expires_at'],
+  ['sendingWindow', 'sending_window'],
+  ['onUnknown', 'on_unknown'],
+  ['confirmsOptOut', "(setup_id = '(keywords)' AND session_ref LIKE 'inbound#%:opt-out')"],
+];
+
+/**
+ * Leases the rows `pick` selects (ids) and returns each with its message's
+ * details. Two scans rather than one with OR: each walks its partial index in
+ * order and stops at the limit, where an OR would collect every due row and
+ * sort them. The rows come back in no set order: dueAt sorts them.
+ */
+const leaseSql = (pick: string) =>
+  `UPDATE outbox SET status = 'sending', lease_until = @leaseUntil, attempts = attempts + 1, updated_at = @now
+    WHERE id IN (${pick})
+    RETURNING id, message_id AS queueId, recipient, idempotency_key AS idempotencyKey, attempts, stop_clause AS stopClause,
+      created_at AS createdAt, next_attempt_at AS dueAt, sms_text AS ownText, sms_text_no_clause AS ownTextNoClause,
+      ${MESSAGE_DETAILS.map(([alias, column]) => `(SELECT ${column} FROM messages m WHERE m.id = outbox.message_id) AS ${alias}`).join(', ')}`;
+
 /** Every statement the SQLite ledger runs, prepared once per database. */
 export function prepareStatements(db: Db) {
   return {
@@ -55,22 +81,12 @@ export function prepareStatements(db: Db) {
         WHERE id = ? AND status = 'sending'`,
     ),
     insertEvent: db.prepare('INSERT INTO events (at, outbox_id, message_id, type, detail) VALUES (?, ?, ?, ?, ?)'),
-    // Two queries, not one with OR: each walks its partial index in order and
-    // stops at the limit, where an OR would collect every due row and sort them.
-    expiredLeases: db.prepare(`SELECT id FROM outbox WHERE status = 'sending' AND lease_until <= @now ORDER BY lease_until LIMIT @limit`),
-    due: db.prepare(`SELECT id FROM outbox WHERE status = 'queued' AND next_attempt_at <= @now ORDER BY next_attempt_at LIMIT @limit`),
-    lease: db.prepare(
-      `UPDATE outbox SET status = 'sending', lease_until = @leaseUntil, attempts = attempts + 1, updated_at = @now
-        WHERE id = @id
-        RETURNING id, message_id AS queueId, recipient, idempotency_key AS idempotencyKey, attempts, status, stop_clause AS stopClause,
-          created_at AS createdAt, sms_text AS ownText, sms_text_no_clause AS ownTextNoClause`,
-    ),
-    claimDetails: db.prepare(
-      `SELECT sender_name AS senderName, CASE WHEN @stopClause = 0 AND sms_text_no_clause IS NOT NULL THEN sms_text_no_clause ELSE sms_text END AS text,
-              setup_id AS setupId, cooldown_ms AS cooldownMs, purpose, expires_at AS expiresAt, sending_window AS sendingWindow,
-              on_unknown AS onUnknown, (setup_id = '(keywords)' AND session_ref LIKE 'inbound#%:opt-out') AS confirmsOptOut
-         FROM messages WHERE id = @queueId`,
-    ),
+    // A claim leases its rows and reads what sending them needs in one
+    // statement per kind of pick: rows whose lease ran out, due rows, or the
+    // rows picked in turns between setups (@ids, a JSON array).
+    leaseExpired: db.prepare(leaseSql(`SELECT id FROM outbox WHERE status = 'sending' AND lease_until <= @now ORDER BY lease_until LIMIT @limit`)),
+    leaseDue: db.prepare(leaseSql(`SELECT id FROM outbox WHERE status = 'queued' AND next_attempt_at <= @now ORDER BY next_attempt_at LIMIT @limit`)),
+    leasePicked: db.prepare(leaseSql('SELECT value FROM json_each(@ids)')),
     dueForSetup: db.prepare(
       `SELECT id FROM outbox WHERE status = 'queued' AND setup_id = @setupId AND next_attempt_at <= @now ORDER BY next_attempt_at LIMIT @limit`,
     ),
