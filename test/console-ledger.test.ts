@@ -20,7 +20,7 @@ afterEach(() => t.close());
 
 describe('console queries', () => {
   it('read through indexes only: no statement scans a whole table (EXPLAIN QUERY PLAN)', () => {
-    const params = { now, since: now, limit: 10, at: now, id: 1 };
+    const params = { now, since: now, limit: 10, at: now, id: 1, row: 1 };
     for (const [name, sql] of Object.entries(CONSOLE_SQL)) {
       const named = Object.fromEntries(Object.entries(params).filter(([key]) => sql.includes(`@${key}`)));
       const statement = t.db.prepare(`EXPLAIN QUERY PLAN ${sql}`);

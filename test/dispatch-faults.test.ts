@@ -4,6 +4,7 @@ import { alertsSetup, sendMail, SIM_SECRET, simulatorMessages, simulatorStats, s
 import { danishNumbers, loadMail, sendBatch } from './load.js';
 import { freePort, startProcess } from './process.js';
 import type { SimulatedSms } from '../src/simulator/server.js';
+import { rowEventsSql } from '../src/ledger/row-events.js';
 
 /*
  * Dispatch under provider faults (issue 6): the real daemon with its embedded
@@ -210,14 +211,14 @@ describe('429 with Retry-After', () => {
     expect(numbers.filter((n) => counts.get(n) !== 1)).toEqual([]);
     const arrival = new Map(messages.map((m) => [m.to, m.received_at_ms]));
 
-    const events = query<{ outbox_id: number; at: number; type: string; detail: string | null }>(
-      `SELECT outbox_id, at, type, detail FROM events WHERE type IN ('claimed', 'retry') ORDER BY id`,
-    );
+    // Each row's claims and retries: its events and the steps of its last attempt, read from the row (src/ledger/row-events.ts).
+    const eventsOf = (outboxId: number) =>
+      query<{ at: number; type: string; detail: string | null }>(rowEventsSql('@row'), { row: outboxId }).filter((e) => e.type === 'claimed' || e.type === 'retry');
     const recipientOf = new Map(final.map((r) => [r.id, r.recipient]));
     let checked = 0;
     let minGap = Number.POSITIVE_INFINITY;
     for (const [outboxId] of recipientOf) {
-      const own = events.filter((e) => e.outbox_id === outboxId);
+      const own = eventsOf(outboxId);
       for (let k = 0; k < own.length; k++) {
         const retry = own[k]!;
         if (retry.type !== 'retry') continue;

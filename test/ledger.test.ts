@@ -135,6 +135,7 @@ describe('migrations', () => {
       { version: 5, name: '0005_console.sql' },
       { version: 6, name: '0006_automations.sql' },
       { version: 7, name: '0007_ledger_cost.sql' },
+      { version: 9, name: '0009_steps_from_outbox.sql' },
     ]);
   });
 

@@ -1,6 +1,7 @@
 import type { Statement } from 'better-sqlite3';
 import type { Db } from './db.js';
 import { createConsentStore } from './consent.js';
+import { LAST_EVENT_SQL, rowEventsSql } from './row-events.js';
 import {
   OUTCOME_STATUSES,
   type ConsoleQueries,
@@ -32,11 +33,18 @@ const IN_OUTCOMES = `status IN (${OUTCOME_STATUSES.map((s) => `'${s}'`).join(', 
 const QUEUE_ROW = `SELECT o.id AS outboxId, o.message_id AS queueId, coalesce(o.setup_id, m.setup_id) AS setupId, o.recipient, o.status, o.attempts,
        o.created_at AS createdAt, o.next_attempt_at AS nextAttemptAt, o.lease_until AS leaseUntil, o.reason,
        m.send_at AS sendAt, m.expires_at AS expiresAt,
-       (SELECT json_object('at', e.at, 'type', e.type, 'detail', e.detail) FROM events e WHERE e.outbox_id = o.id ORDER BY e.id DESC LIMIT 1) AS lastEvent
+       ${LAST_EVENT_SQL} AS lastEvent
   FROM outbox o JOIN messages m ON m.id = o.message_id`;
 
 type RawQueueRow = Omit<QueueRow, 'lastEvent'> & { lastEvent: string | null };
 const queueRow = (row: RawQueueRow): QueueRow => ({ ...row, lastEvent: row.lastEvent ? (JSON.parse(row.lastEvent) as QueueRow['lastEvent']) : null });
+
+/** An event of a mail's page with where it stands: its id, or for a step read from an outbox row the row's claim_event and the step. */
+export type PlacedEvent = MailData['events'][number] & { pos: number; step: number };
+
+/** A mail's events (rowEvents, mailEvents) in the order they happened, as the page shows them. */
+export const orderEvents = (events: PlacedEvent[]): MailData['events'] =>
+  events.sort((a, b) => a.pos - b.pos || a.step - b.step).map(({ id, at, outboxId, type, detail }) => ({ id, at, outboxId, type, detail }));
 
 /** Every statement the console runs; test/console-ledger.test.ts holds their plans to indexes. */
 export const CONSOLE_SQL = {
@@ -64,8 +72,9 @@ export const CONSOLE_SQL = {
        FROM outbox WHERE message_id = ? ORDER BY id LIMIT 1000`,
   receipts: `SELECT id, received_at AS receivedAt, provider_message_id AS providerMessageId, status, error_code AS errorCode, outcome, part, parts
        FROM receipts WHERE provider_message_id = ? ORDER BY id LIMIT 100`,
-  rowEvents: `SELECT id, at, outbox_id AS outboxId, type, detail FROM events WHERE outbox_id = ? ORDER BY id LIMIT @limit`,
-  mailEvents: `SELECT id, at, outbox_id AS outboxId, type, detail FROM events WHERE message_id = ? AND outbox_id IS NULL ORDER BY id LIMIT 100`,
+  // A row's events and the steps its outbox row says (row-events.ts); pos and step order them among the mail's (orderEvents).
+  rowEvents: `${rowEventsSql('@row')} LIMIT @limit`,
+  mailEvents: `SELECT id AS pos, 0 AS step, id, at, outbox_id AS outboxId, type, detail FROM events WHERE message_id = ? AND outbox_id IS NULL ORDER BY id LIMIT 100`,
   byQueueId: 'SELECT id FROM messages WHERE id = ?',
   bySessionRef: 'SELECT id FROM messages WHERE session_ref = ? ORDER BY received_at LIMIT 100',
 } as const;
@@ -106,10 +115,10 @@ export function createConsoleQueries(db: Db): ConsoleQueries {
     if (!message) return { message, rows: [], receipts: [], events: [] };
     const rows = stmt.rows.all(q.queueId) as MailRow[];
     const receipts = rows.flatMap((row) => (row.providerMessageId ? (stmt.receipts.all(row.providerMessageId) as MailData['receipts']) : []));
-    const events = [
-      ...rows.flatMap((row) => stmt.rowEvents.all(row.id, { limit: q.eventLimit }) as MailData['events']),
-      ...(stmt.mailEvents.all(q.queueId) as MailData['events']),
-    ].sort((a, b) => a.id - b.id);
+    const events = orderEvents([
+      ...rows.flatMap((row) => stmt.rowEvents.all({ row: row.id, limit: q.eventLimit }) as PlacedEvent[]),
+      ...(stmt.mailEvents.all(q.queueId) as PlacedEvent[]),
+    ]);
     return { message, rows, receipts, events: events.slice(0, q.eventLimit) };
   }
 

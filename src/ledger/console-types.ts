@@ -102,7 +102,8 @@ export interface MailData {
   message: MailMessage | undefined;
   rows: MailRow[];
   receipts: { id: number; receivedAt: number; providerMessageId: string; status: string; errorCode: string | null; outcome: string; part: number | null; parts: number | null }[];
-  events: { id: number; at: number; outboxId: number | null; type: string; detail: string | null }[];
+  /** id null: a step read from the outbox row (claimed, sent, settled by its receipt), not an event row of its own. */
+  events: { id: number | null; at: number; outboxId: number | null; type: string; detail: string | null }[];
 }
 
 export interface ConsentData {

@@ -283,6 +283,35 @@ export function ledgerContract(name: string, open: OpenLedger): void {
         expect(await ledger.mailStatus('NOSUCHID')).toBeUndefined();
       });
 
+      it('every attempt keeps its steps in mailStatus and the console, in order: retried, lease run out, failed by its receipt, retried by hand', async () => {
+        const { queueId } = await ledger.acceptMessage(mail(['+4520000026']));
+        const [first] = await ledger.claimDue(1, MIN);
+        await ledger.recordRetry(first!.outboxId, 'HTTP 503', T0 + MIN);
+        clock.advance(MIN);
+        expect(await ledger.claimDue(1, MIN)).toHaveLength(1);
+        clock.advance(2 * MIN);
+        const [third] = await ledger.claimDue(1, MIN);
+        expect(third).toMatchObject({ attempt: 3, leaseExpired: true });
+        await ledger.recordSent(third!.outboxId, 'steps-1', 2);
+        clock.advance(MIN);
+        expect(await ledger.applyReceipt({ providerMessageId: 'steps-1', status: 'failed', errorCode: 'E1', part: 2, parts: 2, rawBody: '{}' })).toBe('applied');
+        expect((await ledger.retryFailed(queueId, undefined, by)).retried).toEqual(['+4520000026']);
+        clock.advance(MIN);
+        const [fourth] = await ledger.claimDue(1, MIN);
+        await ledger.recordSent(fourth!.outboxId, 'steps-2');
+        const steps = [
+          ['claimed', 'attempt 1', T0], ['retry', `HTTP 503; next attempt ${new Date(T0 + MIN).toISOString()}`, T0],
+          ['claimed', 'attempt 2', T0 + MIN], ['claimed', 'attempt 3', T0 + 3 * MIN], ['sent', 'provider id steps-1 (2 parts)', T0 + 3 * MIN],
+          ['failed', 'part 2/2 E1', T0 + 4 * MIN], ['retry requested', 'by ops: customer asked', T0 + 4 * MIN],
+          ['claimed', 'attempt 4', T0 + 5 * MIN], ['sent', 'provider id steps-2', T0 + 5 * MIN],
+        ];
+        const status = await ledger.mailStatus(queueId);
+        expect(status?.recipients[0]?.events.map((e) => [e.type, e.detail, e.at])).toEqual(steps);
+        const page = await ledger.consoleQuery({ kind: 'mail', queueId, eventLimit: 100 });
+        expect(page.events.map((e) => [e.type, e.detail, e.at])).toEqual(steps);
+        expect(page.events.map((e) => e.outboxId)).toEqual(steps.map(() => fourth!.outboxId));
+      });
+
       it('listQueue says why each row waits: due, scheduled, deferred by a window, retrying; and lists failed rows', async () => {
         await ledger.acceptMessage(mail(['+4520000022']));
         await ledger.acceptMessage(mail(['+4520000023'], { sendAt: T0 + 60 * MIN }));

@@ -1,5 +1,6 @@
 import type { MailStatus, OutboxStatus, QueueEntry, QueueFilter, Requester } from '../types.js';
 import { inTransaction, type PgClient, type PgPool } from './pool.js';
+import { rowEventsSql, writeStepsSql } from '../row-events.js';
 
 /*
  * ../sqlite/admin.ts on PostgreSQL: one mail, the queue, and the two hand
@@ -17,6 +18,8 @@ const WAITING = `CASE
     WHEN o.attempts > 0 AND o.reason IS NOT NULL THEN 'retrying'
     ELSE 'deferred' END`;
 
+const WRITE_FAILED_STEPS = writeStepsSql('$1', { where: `EXISTS (SELECT 1 FROM outbox WHERE id = $1 AND status = 'failed')` });
+
 export function createPgQueueAdmin(pool: PgPool) {
   async function mailStatus(queueId: string): Promise<MailStatus | undefined> {
     const [message] = (await pool.query<Omit<MailStatus, 'recipients'>>(
@@ -32,7 +35,9 @@ export function createPgQueueAdmin(pool: PgPool) {
         ? (await pool.query(`SELECT received_at AS at, status, error_code AS "errorCode", part, outcome FROM receipts WHERE provider_message_id = $1 ORDER BY id`,
             [row.providerMessageId])).rows
         : [];
-      const events = (await pool.query('SELECT at, type, detail FROM events WHERE outbox_id = $1 ORDER BY id', [row.outboxId])).rows;
+      // Its events and the steps its outbox row says (../row-events.ts).
+      const events = (await pool.query<MailStatus['recipients'][number]['events'][number]>(rowEventsSql('$1'), [row.outboxId])).rows
+        .map(({ at, type, detail }) => ({ at, type, detail }));
       recipients.push({ ...row, receipts, events } as MailStatus['recipients'][number]);
     }
     return { ...message, recipients };
@@ -80,8 +85,11 @@ export function createPgQueueAdmin(pool: PgPool) {
       const retried: string[] = [];
       const notRetried: { recipient: string; status: OutboxStatus }[] = [];
       for (const row of await rowsOf(client, queueId, recipient)) {
+        // A row failed by a receipt was sent: that attempt's steps are written out before the next one overwrites them.
+        await client.query(WRITE_FAILED_STEPS, [row.id]);
         const requeued = await client.query(
-          `UPDATE outbox SET status = 'queued', next_attempt_at = $2, final_at = NULL, updated_at = $2, lease_until = NULL WHERE id = $1 AND status = 'failed'`,
+          `UPDATE outbox SET status = 'queued', next_attempt_at = $2, final_at = NULL, updated_at = $2, lease_until = NULL, claim_event = NULL
+            WHERE id = $1 AND status = 'failed'`,
           [row.id, now]);
         if (!requeued.rowCount) {
           notRetried.push({ recipient: row.recipient, status: row.status });

@@ -1,5 +1,5 @@
 import { HISTORY_SQL, historyEntry, type ConsentAction, type ConsentEvent, type HistoryEntry } from '../consent.js';
-import { CONSOLE_SQL } from '../console-queries.js';
+import { CONSOLE_SQL, orderEvents, type PlacedEvent } from '../console-queries.js';
 import type { ConsoleQueryOf, ConsoleResults, MailData, MailMessage, MailRow, OverviewData, QueueData, QueueRow, SetupQueue } from '../console-types.js';
 import type { PgPool } from './pool.js';
 
@@ -35,7 +35,7 @@ const SQL = {
   message: translate(CONSOLE_SQL.message),
   rows: translate(CONSOLE_SQL.rows),
   receipts: translate(CONSOLE_SQL.receipts),
-  rowEvents: translate(CONSOLE_SQL.rowEvents, ['limit']),
+  rowEvents: translate(CONSOLE_SQL.rowEvents, ['limit', 'row']),
   mailEvents: translate(CONSOLE_SQL.mailEvents),
   byQueueId: translate(CONSOLE_SQL.byQueueId),
   bySessionRef: translate(CONSOLE_SQL.bySessionRef),
@@ -80,14 +80,13 @@ export function createPgConsole(pool: PgPool) {
     if (!message) return { message, rows: [], receipts: [], events: [] };
     const rows = await all<MailRow>(SQL.rows, [q.queueId]);
     const receipts: MailData['receipts'] = [];
-    const events: MailData['events'] = [];
+    const placed: PlacedEvent[] = [];
     for (const row of rows) {
       if (row.providerMessageId) receipts.push(...(await all<MailData['receipts'][number]>(SQL.receipts, [row.providerMessageId])));
-      events.push(...(await all<MailData['events'][number]>(SQL.rowEvents, [q.eventLimit, row.id])));
+      placed.push(...(await all<PlacedEvent>(SQL.rowEvents, [q.eventLimit, row.id])));
     }
-    events.push(...(await all<MailData['events'][number]>(SQL.mailEvents, [q.queueId])));
-    events.sort((a, b) => a.id - b.id);
-    return { message, rows, receipts, events: events.slice(0, q.eventLimit) };
+    placed.push(...(await all<PlacedEvent>(SQL.mailEvents, [q.queueId])));
+    return { message, rows, receipts, events: orderEvents(placed).slice(0, q.eventLimit) };
   }
 
   async function find(q: ConsoleQueryOf<'find'>) {

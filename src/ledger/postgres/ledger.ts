@@ -12,7 +12,8 @@ import { changeConsentOn, consentEventsOn, consentLocks, consentOfOn, recordInbo
 import { acceptOn, INSERT_EVENT, intakeLocks } from './intake.js';
 import { acceptTogether, decidableTogether, togetherReads } from './intake-together.js';
 import { inlineSql, inTransaction, numberKey, type PgClient, type PgPool, type Tx } from './pool.js';
-import { claimLeading, createPgQueue, DEFER, RELEASE } from './queue.js';
+import { claimLeading, createPgQueue, RELEASE } from './queue.js';
+import { endAttemptSql } from '../row-events.js';
 import { createPgReceipts, providerIdLock } from './receipts.js';
 import { evaluateOn, OPTED_OUT } from './rules.js';
 
@@ -39,14 +40,17 @@ export interface PostgresLedger extends Ledger {
   notifyQueued(): void;
 }
 
-// The send recorded in one statement: the row, its reservation, its event; and whether receipts wait parked for this id.
+// The send recorded in one statement: the row (which is its event: ../row-events.ts), its reservation; and whether receipts wait parked for this id.
 const RECORD_SENT = `WITH o AS (
     UPDATE outbox SET status = 'sent', reason = NULL, provider_message_id = $2, parts = $3, sent_at = $4, updated_at = $4, lease_until = NULL
      WHERE id = $1 AND status = 'sending' RETURNING id),
-  s AS (UPDATE sends SET state = 'sent', sent_at = $4 WHERE outbox_id IN (SELECT id FROM o) AND state = 'reserved'),
-  e AS (INSERT INTO events (at, outbox_id, message_id, type, detail) SELECT $4, id, NULL, 'sent', $5 FROM o)
+  s AS (UPDATE sends SET state = 'sent', sent_at = $4 WHERE outbox_id IN (SELECT id FROM o) AND state = 'reserved')
   SELECT (SELECT count(*) FROM o) AS marked,
          (SELECT count(*) FROM receipts WHERE provider_message_id = $2 AND outcome = 'parked') AS parked`;
+
+// A claim handed back (queue.ts DEFER with endAttempt's parameters: $1 the row, $2 now, $3 when it is due again).
+const DEFER_AT_NOW = `UPDATE outbox SET status = 'queued', next_attempt_at = $3, attempts = attempts - 1, lease_until = NULL, updated_at = $2, claim_event = NULL
+  WHERE id = $1 AND status = 'sending'`;
 
 const SELECT_OUTBOX = `SELECT id, message_id AS "queueId", recipient, status, reason, blocked_until AS "blockedUntil", attempts,
     provider_message_id AS "providerMessageId", created_at AS "createdAt", sent_at AS "sentAt", final_at AS "finalAt" FROM outbox`;
@@ -130,10 +134,20 @@ export function createPostgresLedger(deps: PostgresLedgerDeps): PostgresLedger {
     }
   }
 
-  async function update(outboxId: number, sql: string, params: unknown[], then: (client: PgClient, now: number) => Promise<void>, what: string) {
-    await run(what, async (client, now) => {
-      const result = await client.query(sql, [outboxId, now, ...params]);
-      if (result.rowCount) await then(client, now);
+  /**
+   * An attempt that ends unsent: its claim and `type` written as events
+   * (../row-events.ts), then `sql` ($1 the row, $2 now, then `params`) and
+   * `then` — all only when the row is in one of `statuses`.
+   */
+  async function endAttempt(
+    outboxId: number, type: string, detail: string, sql: string, params: unknown[],
+    then: (client: PgClient, now: number) => Promise<void> = async () => undefined, statuses = `('sending')`,
+  ): Promise<void> {
+    await run(`record ${type}`, async (client, now) => {
+      const ended = await client.query(endAttemptSql({ row: '$1', now: '$2::bigint', type: '$3::text', detail: '$4::text', statuses }), [outboxId, now, type, detail]);
+      if (!ended.rowCount) return;
+      await client.query(sql, [outboxId, now, ...params]);
+      await then(client, now);
     });
   }
 
@@ -181,31 +195,25 @@ export function createPostgresLedger(deps: PostgresLedgerDeps): PostgresLedger {
       run('record sent', async (client, now, tx) => {
         const row = tx.leading[0]?.rows[0] as { marked: number; parked: number } | undefined;
         if (row?.marked && row.parked) await receipts.applyParked(client, providerMessageId, now);
-      }, [providerIdLock(providerMessageId)], (now) => [inlineSql(RECORD_SENT, [outboxId, providerMessageId, parts ?? null, now,
-        `provider id ${providerMessageId}${parts && parts > 1 ? ` (${parts} parts)` : ''}`])]),
+      }, [providerIdLock(providerMessageId)], (now) => [inlineSql(RECORD_SENT, [outboxId, providerMessageId, parts ?? null, now])]),
     recordUnknown: (outboxId, reason) =>
-      update(outboxId, `UPDATE outbox SET status = 'unknown', reason = $3, final_at = $2, updated_at = $2, lease_until = NULL WHERE id = $1 AND status = 'sending'`, [reason],
+      endAttempt(outboxId, 'unknown', reason, `UPDATE outbox SET status = 'unknown', reason = $3, final_at = $2, updated_at = $2, lease_until = NULL, claim_event = NULL
+          WHERE id = $1 AND status = 'sending'`, [reason],
         async (client, now) => {
           await client.query(`UPDATE sends SET state = 'sent', sent_at = $1 WHERE outbox_id = $2 AND state = 'reserved'`, [now, outboxId]);
-          await client.query(INSERT_EVENT, [now, outboxId, null, 'unknown', reason]);
-        }, 'record unknown'),
+        }),
     recordRetry: (outboxId, reason, nextAttemptAt) =>
-      update(outboxId, `UPDATE outbox SET status = 'queued', reason = $3, next_attempt_at = $4, updated_at = $2, lease_until = NULL WHERE id = $1 AND status = 'sending'`,
-        [reason, nextAttemptAt],
-        async (client, now) => {
-          await client.query(INSERT_EVENT, [now, outboxId, null, 'retry', `${reason}; next attempt ${new Date(nextAttemptAt).toISOString()}`]);
-        }, 'record retry'),
+      endAttempt(outboxId, 'retry', `${reason}; next attempt ${new Date(nextAttemptAt).toISOString()}`,
+        `UPDATE outbox SET status = 'queued', reason = $3, next_attempt_at = $4, updated_at = $2, lease_until = NULL, claim_event = NULL
+          WHERE id = $1 AND status = 'sending'`, [reason, nextAttemptAt]),
     releaseClaim: (outboxId, reason, nextAttemptAt) =>
-      run('release claim', async (client, now) => {
-        if ((await client.query(DEFER, [outboxId, nextAttemptAt, now])).rowCount) await client.query(INSERT_EVENT, [now, outboxId, null, 'held', reason]);
-      }),
+      endAttempt(outboxId, 'held', reason, DEFER_AT_NOW, [nextAttemptAt]),
     recordFailure: (outboxId, reason) =>
-      update(outboxId, `UPDATE outbox SET status = 'failed', reason = $3, final_at = $2, updated_at = $2, lease_until = NULL WHERE id = $1 AND status IN ('queued', 'sending')`,
-        [reason],
+      endAttempt(outboxId, 'failed', reason, `UPDATE outbox SET status = 'failed', reason = $3, final_at = $2, updated_at = $2, lease_until = NULL, claim_event = NULL
+          WHERE id = $1 AND status IN ('queued', 'sending')`, [reason],
         async (client, now) => {
           await client.query(RELEASE, [now, outboxId]);
-          await client.query(INSERT_EVENT, [now, outboxId, null, 'failed', reason]);
-        }, 'record failure'),
+        }, `('queued', 'sending')`),
     async queueDepth() {
       const [row] = await read<{ queued: number; sending: number }>('queue depth',
         `SELECT (SELECT count(*) FROM outbox WHERE status = 'queued') AS queued, (SELECT count(*) FROM outbox WHERE status = 'sending') AS sending`, []);

@@ -4,6 +4,7 @@ import type { ClaimPolicy, ClaimedSms } from '../types.js';
 import { INSERT_EVENT } from './intake.js';
 import type { QueryResult } from 'pg';
 import { inlineSql, type PgClient } from './pool.js';
+import { writeStepsSql } from '../row-events.js';
 import { recheckOn } from './rules.js';
 
 interface LeasedRow {
@@ -36,7 +37,9 @@ const EXPIRED_LEASES = `SELECT id FROM outbox WHERE status = 'sending' AND lease
 const DUE_FOR_SETUP = `SELECT id FROM outbox WHERE status = 'queued' AND setup_id = $1 AND next_attempt_at <= $2
   ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED`;
 
-const LEASE = `UPDATE outbox o SET status = 'sending', lease_until = $2, attempts = o.attempts + 1, updated_at = $3
+// The claim is no event row: claimed_at and claim_event say it (../row-events.ts).
+const LEASE = `UPDATE outbox o SET status = 'sending', lease_until = $2, attempts = o.attempts + 1, updated_at = $3,
+    claimed_at = $3, claim_event = (SELECT coalesce(max(id), 0) FROM events)
   FROM messages m WHERE o.id = ANY($1::bigint[]) AND m.id = o.message_id
   RETURNING o.id, o.message_id AS "queueId", o.recipient, o.idempotency_key AS "idempotencyKey", o.attempts, o.created_at AS "createdAt",
     m.sender_name AS "senderName",
@@ -46,8 +49,10 @@ const LEASE = `UPDATE outbox o SET status = 'sending', lease_until = $2, attempt
     m.on_unknown AS "onUnknown", (m.setup_id = '(keywords)' AND m.session_ref LIKE 'inbound#%:opt-out') AS "confirmsOptOut"`;
 
 const RELEASE = `UPDATE sends SET state = 'released', released_at = $1 WHERE outbox_id = $2 AND state != 'released'`;
-const DEFER = `UPDATE outbox SET status = 'queued', next_attempt_at = $2, attempts = attempts - 1, lease_until = NULL, updated_at = $3
+const DEFER = `UPDATE outbox SET status = 'queued', next_attempt_at = $2, attempts = attempts - 1, lease_until = NULL, updated_at = $3, claim_event = NULL
   WHERE id = $1 AND status = 'sending'`;
+// Rows whose lease ran out: their earlier claim written out as an event before they are leased again.
+const WRITE_CLAIMS = writeStepsSql('ANY($1::bigint[])', { onlyStep: 1 });
 
 /** What a claim reads first, with BEGIN (one round trip): rows whose lease ran out, and the setups with rows queued. */
 export function claimLeading(limit: number, now: number): string[] {
@@ -73,7 +78,7 @@ export function createPgQueue(deps: { policy: ClaimPolicy; logger: Logger }) {
   async function admit(client: PgClient, row: LeasedRow, now: number): Promise<ClaimedSms | undefined> {
     const decision = deps.policy({ expiresAt: row.expiresAt, sendingWindow: row.sendingWindow }, now);
     if (decision.action === 'expire') {
-      await client.query(`UPDATE outbox SET status = 'expired', reason = $2, final_at = $3, updated_at = $3, lease_until = NULL WHERE id = $1`, [row.id, decision.reason, now]);
+      await client.query(`UPDATE outbox SET status = 'expired', reason = $2, final_at = $3, updated_at = $3, lease_until = NULL, claim_event = NULL WHERE id = $1`, [row.id, decision.reason, now]);
       await client.query(RELEASE, [now, row.id]);
       await client.query(INSERT_EVENT, [now, row.id, row.queueId, 'expired', decision.reason]);
       logger.info({ qid: row.queueId, outbox: row.id }, 'sms expired before it could be sent (max_age)');
@@ -89,7 +94,8 @@ export function createPgQueue(deps: { policy: ClaimPolicy; logger: Logger }) {
     const verdict = await recheckOn(client, row.recipient, { cooldownMs: row.cooldownMs, purpose: row.purpose, outboxId: row.id, confirmsOptOut: row.confirmsOptOut }, now);
     if (!verdict.allowed) {
       await client.query(
-        `UPDATE outbox SET status = 'suppressed', reason = $2, blocked_until = $3, final_at = $4, updated_at = $4, lease_until = NULL WHERE id = $1`,
+        `UPDATE outbox SET status = 'suppressed', reason = $2, blocked_until = $3, final_at = $4, updated_at = $4, lease_until = NULL, claim_event = NULL
+         WHERE id = $1`,
         [row.id, verdict.reason, verdict.until ?? null, now],
       );
       await client.query(RELEASE, [now, row.id]);
@@ -112,6 +118,7 @@ export function createPgQueue(deps: { policy: ClaimPolicy; logger: Logger }) {
     const leaseExpired = new Set(ids);
     if (ids.length < limit) ids.push(...(await dueRows(client, setups.rows.map((r) => r.setupId), limit - ids.length, now)));
     if (ids.length === 0) return [];
+    if (leaseExpired.size > 0) await client.query(WRITE_CLAIMS, [[...leaseExpired]]);
     const leased = (await client.query<LeasedRow>(LEASE, [ids, now + leaseMs, now])).rows;
     const order = new Map(ids.map((id, i) => [id, i]));
     leased.sort((a, b) => order.get(a.id)! - order.get(b.id)!);
@@ -119,14 +126,6 @@ export function createPgQueue(deps: { policy: ClaimPolicy; logger: Logger }) {
     for (const row of leased) {
       const sms = await admit(client, row, now);
       if (sms) claimed.push(leaseExpired.has(row.id) ? { ...sms, leaseExpired: true } : sms);
-    }
-    // One statement for every 'claimed' event of this claim.
-    if (claimed.length > 0) {
-      await client.query(
-        `INSERT INTO events (at, outbox_id, message_id, type, detail) SELECT $1, id, qid, 'claimed', 'attempt ' || attempt
-           FROM unnest($2::bigint[], $3::text[], $4::int[]) AS t(id, qid, attempt)`,
-        [now, claimed.map((c) => c.outboxId), claimed.map((c) => c.queueId), claimed.map((c) => c.attempt)],
-      );
     }
     return claimed;
   }

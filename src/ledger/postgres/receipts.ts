@@ -1,5 +1,4 @@
 import type { OutboxStatus, Receipt, ReceiptOutcome, ReceiptStatus } from '../types.js';
-import { INSERT_EVENT } from './intake.js';
 import { COUNTED_PART, insertReceiptSql, settledBy } from '../receipt-outcome.js';
 import { inlineSql, lockKey, type PgClient, type Tx } from './pool.js';
 import { RELEASE } from './queue.js';
@@ -66,7 +65,9 @@ export function createPgReceipts(receiptGraceMs: number) {
       inlineSql(FINISH, [outboxId, settled.status, now, settled.errorCode]),
       // Not delivered: it does not count for the cooldown.
       ...(settled.status !== 'delivered' ? [inlineSql(RELEASE, [now, outboxId])] : []),
-      inlineSql(INSERT_EVENT, [now, outboxId, queueId, settled.status, settled.errorCode]),
+      // The row says it (final_at, status, provider_error: ../row-events.ts); a row sent before those steps were read from it needs the event.
+      inlineSql(`INSERT INTO events (at, outbox_id, message_id, type, detail) SELECT $1, id, $3, status, provider_error FROM outbox WHERE id = $2 AND claim_event IS NULL`,
+        [now, outboxId, queueId]),
     ];
   }
 

@@ -1,4 +1,5 @@
 import type { Db } from '../db.js';
+import { rowEventsSql, writeStepsSql } from '../row-events.js';
 import type { MailStatus, OutboxStatus, QueueEntry, QueueFilter, Requester } from '../types.js';
 
 /*
@@ -32,13 +33,14 @@ export function createQueueAdmin(db: Db) {
     const receipts = db.prepare(
       `SELECT received_at AS at, status, error_code AS errorCode, part, outcome FROM receipts WHERE provider_message_id = ? ORDER BY id`,
     );
-    const events = db.prepare('SELECT at, type, detail FROM events WHERE outbox_id = ? ORDER BY id');
+    // Its events and the steps its outbox row says (../row-events.ts).
+    const events = db.prepare(rowEventsSql('@row'));
     return {
       ...message,
       recipients: rows.map((row) => ({
         ...row,
         receipts: row.providerMessageId ? (receipts.all(row.providerMessageId) as MailStatus['recipients'][number]['receipts']) : [],
-        events: events.all(row.outboxId) as MailStatus['recipients'][number]['events'],
+        events: (events.all({ row: row.outboxId }) as MailStatus['recipients'][number]['events']).map(({ at, type, detail }) => ({ at, type, detail })),
       })),
     };
   }
@@ -85,14 +87,18 @@ export function createQueueAdmin(db: Db) {
   }
 
   function retryFailed(queueId: string, recipient: string | undefined, by: Requester, now: number) {
+    // A row failed by a receipt was sent: that attempt's steps (../row-events.ts) are written out before the next one overwrites them.
+    const writeSteps = db.prepare(writeStepsSql('@id', { where: `EXISTS (SELECT 1 FROM outbox WHERE id = @id AND status = 'failed')` }));
     const requeue = db.prepare(
-      `UPDATE outbox SET status = 'queued', next_attempt_at = @now, final_at = NULL, updated_at = @now, lease_until = NULL WHERE id = @id AND status = 'failed'`,
+      `UPDATE outbox SET status = 'queued', next_attempt_at = @now, final_at = NULL, updated_at = @now, lease_until = NULL, claim_event = NULL
+        WHERE id = @id AND status = 'failed'`,
     );
     const reserve = db.prepare(`UPDATE sends SET state = 'reserved', released_at = NULL, reserved_at = ? WHERE outbox_id = ?`);
     const event = db.prepare(`INSERT INTO events (at, outbox_id, message_id, type, detail) VALUES (?, ?, ?, 'retry requested', ?)`);
     const retried: string[] = [];
     const notRetried: { recipient: string; status: OutboxStatus }[] = [];
     for (const row of rowsOf(queueId, recipient)) {
+      writeSteps.run({ id: row.id });
       if (requeue.run({ id: row.id, now }).changes === 0) {
         notRetried.push({ recipient: row.recipient, status: row.status });
         continue;

@@ -92,7 +92,7 @@ export function createQueueWriter(deps: QueueDeps) {
       logger.info({ qid: row.queueId, outbox: row.id, reason: verdict.reason }, 'suppressed at send time');
       return undefined;
     }
-    stmt.insertEvent.run(now, row.id, row.queueId, 'claimed', `attempt ${row.attempts}`);
+    // The claim itself is no event row: the row's claimed_at and attempts say it (../row-events.ts).
     return {
       outboxId: row.id,
       queueId: row.queueId,
@@ -111,7 +111,10 @@ export function createQueueWriter(deps: QueueDeps) {
   function claim(limit: number, leaseMs: number, now: number): ClaimedSms[] {
     const lease = { now, leaseUntil: now + leaseMs };
     // An earlier claim of these ended without an outcome (a crash mid-send?): dispatch applies on_unknown to them.
-    const expired = (stmt.leaseExpired.all({ ...lease, limit }) as LeasedRow[]).sort((a, b) => a.id - b.id);
+    // That claim is written out as an event first: the new one takes the row's claimed_at.
+    const expiredIds = stmt.expiredLeases.all({ now, limit }) as number[];
+    for (const id of expiredIds) stmt.writeClaim.run({ id });
+    const expired = expiredIds.length > 0 ? (stmt.leasePicked.all({ ...lease, ids: JSON.stringify(expiredIds) }) as LeasedRow[]) : [];
     const due = expired.length < limit ? leaseDue(limit - expired.length, lease) : [];
     const claimed: ClaimedSms[] = [];
     for (const row of expired) {
@@ -125,35 +128,39 @@ export function createQueueWriter(deps: QueueDeps) {
     return claimed;
   }
 
+  // Sent: the row says it (sent_at, provider id, parts); no event row.
   function sent(outboxId: number, providerMessageId: string, parts: number | undefined, now: number): void {
     const marked = stmt.markSent.get({ id: outboxId, pid: providerMessageId, parts: parts ?? null, now }) as { parked: number } | undefined;
     if (!marked) return;
     stmt.sendsSent.run(now, outboxId);
-    stmt.insertEvent.run(now, outboxId, null, 'sent', `provider id ${providerMessageId}${parts && parts > 1 ? ` (${parts} parts)` : ''}`);
     if (marked.parked) deps.applyParked(providerMessageId, now);
   }
 
+  /** The attempt ends unsent: its claim and `type` written as events, when the row is still being sent (or queued, `queued`). */
+  const endAttempt = (outboxId: number, type: string, detail: string, now: number, queued = false) =>
+    stmt.endAttempt.run({ id: outboxId, now, type, detail, queued: queued ? 1 : 0 }).changes > 0;
+
   function unknown(outboxId: number, reason: string, now: number): void {
-    if (stmt.markUnknown.run(reason, now, now, outboxId).changes === 0) return;
+    if (!endAttempt(outboxId, 'unknown', reason, now)) return;
+    stmt.markUnknown.run(reason, now, now, outboxId);
     // It may have reached the phone: for the cooldown it counts as sent.
     stmt.sendsSent.run(now, outboxId);
-    stmt.insertEvent.run(now, outboxId, null, 'unknown', reason);
   }
 
   function retry(outboxId: number, reason: string, nextAttemptAt: number, now: number): void {
-    if (stmt.markRetry.run(reason, nextAttemptAt, now, outboxId).changes === 0) return;
-    stmt.insertEvent.run(now, outboxId, null, 'retry', `${reason}; next attempt ${new Date(nextAttemptAt).toISOString()}`);
+    if (!endAttempt(outboxId, 'retry', `${reason}; next attempt ${new Date(nextAttemptAt).toISOString()}`, now)) return;
+    stmt.markRetry.run(reason, nextAttemptAt, now, outboxId);
   }
 
   function release(outboxId: number, reason: string, nextAttemptAt: number, now: number): void {
-    if (stmt.defer.run({ id: outboxId, at: nextAttemptAt, now }).changes > 0) stmt.insertEvent.run(now, outboxId, null, 'held', reason);
+    if (endAttempt(outboxId, 'held', reason, now)) stmt.defer.run({ id: outboxId, at: nextAttemptAt, now });
   }
 
   function fail(outboxId: number, reason: string, now: number): void {
-    if (stmt.markFailed.run(reason, now, now, outboxId).changes === 0) return;
+    if (!endAttempt(outboxId, 'failed', reason, now, true)) return;
+    stmt.markFailed.run(reason, now, now, outboxId);
     // A row that fails permanently releases its cooldown reservation.
     stmt.release.run(now, outboxId);
-    stmt.insertEvent.run(now, outboxId, null, 'failed', reason);
   }
 
   return { claim, sent, unknown, retry, release, fail, markActive: (setupId: string) => void activeSetups.add(setupId) };

@@ -70,10 +70,11 @@ export function createReceiptWriter(stmt: Statements, receiptGraceMs: number) {
   }
 
   function settle(outboxId: number, queueId: string, settled: { status: ReceiptStatus; errorCode: string | null }, now: number): void {
-    stmt.finish.run({ id: outboxId, status: settled.status, now, errorCode: settled.errorCode });
+    const { stepped } = stmt.finish.get({ id: outboxId, status: settled.status, now, errorCode: settled.errorCode }) as { stepped: number };
     // Not delivered: it does not count for the cooldown.
     if (settled.status !== 'delivered') stmt.release.run(now, outboxId);
-    stmt.insertEvent.run(now, outboxId, queueId, settled.status, settled.errorCode);
+    // The row says it (final_at, status, provider_error: ../row-events.ts); a row sent before those steps were read from it needs the event.
+    if (!stepped) stmt.insertEvent.run(now, outboxId, queueId, settled.status, settled.errorCode);
   }
 
   /** Not known yet: the send's own answer may still be on its way (or in a commit not yet made). Parked; only after the grace period 404. */

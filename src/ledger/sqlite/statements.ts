@@ -1,5 +1,6 @@
 import type { Db } from '../db.js';
 import { COUNTED_PART, insertReceiptSql } from '../receipt-outcome.js';
+import { endAttemptSql, writeStepsSql } from '../row-events.js';
 
 const INSERT_MESSAGE = `INSERT INTO messages (id, received_at, setup_id, mail_from, header_message_id, body_hash, client_ip, session_ref,
     sender_name, sms_text, encoding, segments, characters, cooldown_ms, purpose, sms_text_no_clause,
@@ -30,12 +31,14 @@ const MESSAGE_DETAILS: [string, string][] = [
 
 /**
  * Leases the rows `pick` selects (ids) and returns each with its message's
- * details. Two scans rather than one with OR: each walks its partial index in
+ * details. The claim is an event read from the row (../row-events.ts):
+ * claimed_at, and claim_event where it stands among the row's events. Two scans rather than one with OR: each walks its partial index in
  * order and stops at the limit, where an OR would collect every due row and
  * sort them. The rows come back in no set order: dueAt sorts them.
  */
 const leaseSql = (pick: string) =>
-  `UPDATE outbox SET status = 'sending', lease_until = @leaseUntil, attempts = attempts + 1, updated_at = @now
+  `UPDATE outbox SET status = 'sending', lease_until = @leaseUntil, attempts = attempts + 1, updated_at = @now,
+      claimed_at = @now, claim_event = (SELECT coalesce(max(id), 0) FROM events)
     WHERE id IN (${pick})
     RETURNING id, message_id AS queueId, recipient, idempotency_key AS idempotencyKey, attempts, stop_clause AS stopClause,
       created_at AS createdAt, next_attempt_at AS dueAt, sms_text AS ownText, sms_text_no_clause AS ownTextNoClause,
@@ -77,14 +80,20 @@ export function prepareStatements(db: Db) {
     inboundByProviderId: db.prepare('SELECT id, action FROM inbound_messages WHERE provider_id = ?'),
     inboundById: db.prepare('SELECT sender, received_at AS receivedAt FROM inbound_messages WHERE id = ?'),
     suppressClaimed: db.prepare(
-      `UPDATE outbox SET status = 'suppressed', reason = ?, blocked_until = ?, final_at = ?, updated_at = ?, lease_until = NULL
+      `UPDATE outbox SET status = 'suppressed', reason = ?, blocked_until = ?, final_at = ?, updated_at = ?, lease_until = NULL, claim_event = NULL
         WHERE id = ? AND status = 'sending'`,
+    ),
+    // An attempt that ended unsent: its claim and its end as events (../row-events.ts); @queued: a queued row may end too (a failure).
+    endAttempt: db.prepare(
+      endAttemptSql({ row: '@id', now: '@now', type: '@type', detail: '@detail', statuses: `('sending', CASE WHEN @queued THEN 'queued' END)` }),
     ),
     insertEvent: db.prepare('INSERT INTO events (at, outbox_id, message_id, type, detail) VALUES (?, ?, ?, ?, ?)'),
     // A claim leases its rows and reads what sending them needs in one
     // statement per kind of pick: rows whose lease ran out, due rows, or the
     // rows picked in turns between setups (@ids, a JSON array).
-    leaseExpired: db.prepare(leaseSql(`SELECT id FROM outbox WHERE status = 'sending' AND lease_until <= @now ORDER BY lease_until LIMIT @limit`)),
+    // Rows whose lease ran out: their earlier claim is written out as an event before they are leased again (leasePicked).
+    expiredLeases: db.prepare(`SELECT id FROM outbox WHERE status = 'sending' AND lease_until <= @now ORDER BY lease_until LIMIT @limit`).pluck(),
+    writeClaim: db.prepare(writeStepsSql('@id', { onlyStep: 1 })),
     leaseDue: db.prepare(leaseSql(`SELECT id FROM outbox WHERE status = 'queued' AND next_attempt_at <= @now ORDER BY next_attempt_at LIMIT @limit`)),
     leasePicked: db.prepare(leaseSql('SELECT value FROM json_each(@ids)')),
     dueForSetup: db.prepare(
@@ -92,15 +101,15 @@ export function prepareStatements(db: Db) {
     ),
     queuedSetups: db.prepare(`SELECT DISTINCT setup_id AS setupId FROM outbox WHERE status = 'queued'`).pluck(),
     defer: db.prepare(
-      `UPDATE outbox SET status = 'queued', next_attempt_at = @at, attempts = attempts - 1, lease_until = NULL, updated_at = @now
+      `UPDATE outbox SET status = 'queued', next_attempt_at = @at, attempts = attempts - 1, lease_until = NULL, updated_at = @now, claim_event = NULL
         WHERE id = @id AND status = 'sending'`,
     ),
     expire: db.prepare(
-      `UPDATE outbox SET status = 'expired', reason = @reason, final_at = @now, updated_at = @now, lease_until = NULL
+      `UPDATE outbox SET status = 'expired', reason = @reason, final_at = @now, updated_at = @now, lease_until = NULL, claim_event = NULL
         WHERE id = @id AND status IN ('queued', 'sending')`,
     ),
     markUnknown: db.prepare(
-      `UPDATE outbox SET status = 'unknown', reason = ?, final_at = ?, updated_at = ?, lease_until = NULL WHERE id = ? AND status = 'sending'`,
+      `UPDATE outbox SET status = 'unknown', reason = ?, final_at = ?, updated_at = ?, lease_until = NULL, claim_event = NULL WHERE id = ? AND status = 'sending'`,
     ),
     // Everything a receipt is decided on, in one read: its row (all NULL when
     // the provider id is not known yet), the parts counted so far (when it
@@ -135,18 +144,19 @@ export function prepareStatements(db: Db) {
     ),
     sendsSent: db.prepare(`UPDATE sends SET state = 'sent', sent_at = ? WHERE outbox_id = ? AND state = 'reserved'`),
     markRetry: db.prepare(
-      `UPDATE outbox SET status = 'queued', reason = ?, next_attempt_at = ?, updated_at = ?, lease_until = NULL
+      `UPDATE outbox SET status = 'queued', reason = ?, next_attempt_at = ?, updated_at = ?, lease_until = NULL, claim_event = NULL
         WHERE id = ? AND status = 'sending'`,
     ),
     markFailed: db.prepare(
-      `UPDATE outbox SET status = 'failed', reason = ?, final_at = ?, updated_at = ?, lease_until = NULL
+      `UPDATE outbox SET status = 'failed', reason = ?, final_at = ?, updated_at = ?, lease_until = NULL, claim_event = NULL
         WHERE id = ? AND status IN ('queued', 'sending')`,
     ),
     release: db.prepare(`UPDATE sends SET state = 'released', released_at = ? WHERE outbox_id = ? AND state != 'released'`),
     finish: db.prepare(
       `UPDATE outbox SET status = @status, final_at = @now, updated_at = @now, provider_error = @errorCode,
          reason = CASE WHEN @status != 'delivered' THEN 'provider: ' || @status || coalesce(' (' || @errorCode || ')', '') END
-        WHERE id = @id`,
+        WHERE id = @id
+        RETURNING claim_event IS NOT NULL AS stepped`,
     ),
     countQueued: db.prepare(`SELECT count(*) AS n FROM outbox WHERE status = 'queued'`),
     countSending: db.prepare(`SELECT count(*) AS n FROM outbox WHERE status = 'sending'`),
