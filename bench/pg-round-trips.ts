@@ -65,6 +65,8 @@ export interface RoundTrips {
   sms: Record<string, number>;
   /** A dispatcher's poll that finds nothing due. */
   idleClaim: number;
+  /** Per delivery receipt, by kind. */
+  receipts: Record<string, number>;
 }
 
 /** Measures on a migrated, empty database at `url`. */
@@ -93,13 +95,14 @@ export async function measureRoundTrips(url: string, mails: number): Promise<Rou
     const sms = await perSms(ledger, counter);
     counter.reset();
     await ledger.claimDue(10, 60_000);
-    return { intake, sms, idleClaim: counter.count };
+    const idleClaim = counter.count;
+    return { intake, sms, idleClaim, receipts: await perReceipt(ledger, counter, Array.from({ length: Math.min(mails, 50) }, next)) };
   } finally {
     await pool.end();
   }
 }
 
-/** Everything queued, claimed in batches of 10 (a dispatcher with concurrency 10), then per SMS: the send guard, the send recorded, the receipt. */
+/** Everything queued, claimed in batches of 10 (a dispatcher with concurrency 10), then per SMS: the send guard, the send recorded, the receipt (one for the whole SMS). */
 async function perSms(ledger: PostgresLedger, counter: QueryCounter): Promise<Record<string, number>> {
   const stages = { claim: 0, 'send guard': 0, 'record sent': 0, receipt: 0 };
   let sent = 0;
@@ -126,6 +129,31 @@ async function perSms(ledger: PostgresLedger, counter: QueryCounter): Promise<Re
   return { ...perSmsStages, total: Object.values(perSmsStages).reduce((a, b) => a + b, 0) };
 }
 
+/** Receipts of a 3-part SMS sent to each of `numbers`, one per part (in the order 2, 1, 3), and the last one again. */
+async function perReceipt(ledger: PostgresLedger, counter: QueryCounter, numbers: string[]): Promise<Record<string, number>> {
+  const kinds = { 'a part, others outstanding (partial)': 0, 'the last part (settles the SMS)': 0, 'the same receipt again': 0 };
+  for (const number of numbers) await ledger.acceptMessage(alert([number]));
+  let sms = 0;
+  for (let claimed = await ledger.claimDue(10, 60_000); claimed.length > 0; claimed = await ledger.claimDue(10, 60_000)) {
+    for (const { outboxId } of claimed) {
+      const providerMessageId = `rt-parts-${outboxId}`;
+      await ledger.recordSent(outboxId, providerMessageId, 3);
+      const part = (n: number) => ({ providerMessageId, status: 'delivered' as const, part: n, parts: 3, rawBody: `{"part":${n}}` });
+      const count = async (kind: keyof typeof kinds, n: number, share = 1) => {
+        counter.reset();
+        await ledger.applyReceipt(part(n));
+        kinds[kind] += counter.count / share;
+      };
+      await count('a part, others outstanding (partial)', 2, 2);
+      await count('a part, others outstanding (partial)', 1, 2);
+      await count('the last part (settles the SMS)', 3);
+      await count('the same receipt again', 3);
+      sms++;
+    }
+  }
+  return Object.fromEntries(Object.entries(kinds).map(([kind, n]) => [kind, n / Math.max(sms, 1)]));
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { mails: { type: 'string', default: '200' } } });
   const mails = Number(values.mails);
@@ -144,6 +172,8 @@ async function main(): Promise<void> {
     process.stdout.write('per SMS (claims in batches of 10):\n');
     for (const [name, n] of Object.entries(result.sms)) process.stdout.write(line(name, n));
     process.stdout.write(line('a claim that finds nothing due', result.idleClaim));
+    process.stdout.write('per delivery receipt (parts of a 3-part SMS):\n');
+    for (const [name, n] of Object.entries(result.receipts)) process.stdout.write(line(name, n));
   } finally {
     await server.stop();
   }

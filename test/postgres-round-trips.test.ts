@@ -25,7 +25,7 @@ afterAll(() => server?.stop());
 
 describe('round trips to PostgreSQL', () => {
   it('an accepted mail takes two, whatever its recipients and decisions; a setup with a daily cap decides one recipient after the other', async () => {
-    const { intake, sms, idleClaim } = await measureRoundTrips(url, 20);
+    const { intake, sms, idleClaim, receipts } = await measureRoundTrips(url, 20);
     expect(intake).toEqual({
       'one recipient': 2,
       'three recipients': 2,
@@ -35,6 +35,9 @@ describe('round trips to PostgreSQL', () => {
     // Per SMS: the claim (shared by a batch), the send guard, the send recorded, its receipt.
     expect(sms['send guard']).toBe(2);
     expect(sms['record sent']).toBe(2);
+    // A receipt: decided and stored with BEGIN and the provider id's lock, the row settled with COMMIT (it was 6).
+    expect(sms.receipt).toBe(2);
+    expect(receipts).toEqual({ 'a part, others outstanding (partial)': 2, 'the last part (settles the SMS)': 2, 'the same receipt again': 3 });
     expect(sms.total).toBeLessThan(12);
     // A dispatcher polling an empty queue: BEGIN with its two reads, COMMIT.
     expect(idleClaim).toBe(2);
