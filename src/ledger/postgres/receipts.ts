@@ -1,5 +1,5 @@
 import type { OutboxStatus, Receipt, ReceiptOutcome, ReceiptStatus } from '../types.js';
-import { COUNTED_PART, insertReceiptSql, settledBy } from '../receipt-outcome.js';
+import { COUNTED_PART, pgReceiveSql, settledBy } from '../receipt-outcome.js';
 import { inlineSql, lockKey, type PgClient, type Tx } from './pool.js';
 import { RELEASE } from './queue.js';
 
@@ -11,13 +11,9 @@ type Received = { outcome: ReceiptOutcome; outboxId: number | null; queueId: str
 type ParkedRow = { id: number; status: ReceiptStatus; errorCode: string | null; part: number | null; parts: number | null; body: string };
 
 // The receipt decided and stored in one statement (../receipt-outcome.ts); its row locked while it is read.
-// Untyped NULLs would be text here: the parts are cast.
-const RECEIVE = `WITH r AS (SELECT id, status, parts, message_id FROM outbox WHERE provider_message_id = $2 FOR UPDATE)
-${insertReceiptSql(
-  { now: '$1', pid: '$2', status: '$3', errorCode: '$4', body: '$5', part: '$6::integer', parts: '$7::integer', graceMs: '$8' },
-  'r',
-  (column) => `(SELECT ${column} FROM r)`,
-)}`;
+const RECEIVE = pgReceiveSql({
+  now: '$1', pid: '$2', status: '$3', errorCode: '$4', body: '$5', part: '$6::integer', parts: '$7::integer', graceMs: '$8',
+});
 
 const FINISH = `UPDATE outbox SET status = $2, final_at = $3, updated_at = $3, provider_error = $4,
     reason = CASE WHEN $2 != 'delivered' THEN 'provider: ' || $2 || coalesce(' (' || $4 || ')', '') ELSE reason END

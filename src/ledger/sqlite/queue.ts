@@ -13,7 +13,6 @@ interface LeasedRow {
   attempts: number;
   stopClause: number;
   createdAt: number;
-  dueAt: number;
   /** The row's own text (merge fields filled); null = the message's. */
   ownText: string | null;
   ownTextNoClause: string | null;
@@ -50,19 +49,26 @@ export function createQueueWriter(deps: QueueDeps) {
   const activeSetups = new Set<string>(stmt.queuedSetups.all() as string[]);
   let turn = 0;
 
-  /** Leases up to `limit` due rows, interleaved across setups, oldest first within each. */
-  function leaseDue(limit: number, lease: { now: number; leaseUntil: number }): LeasedRow[] {
+  /**
+   * Up to `limit` rows to claim: those whose lease ran out first (an earlier
+   * claim ended without an outcome: a crash mid-send?), then due rows,
+   * interleaved across setups, oldest first within each.
+   */
+  function pick(limit: number, now: number): { id: number; expired: boolean }[] {
     const setups = [...activeSetups];
-    if (setups.length <= 1) return (stmt.leaseDue.all({ ...lease, limit }) as LeasedRow[]).sort((a, b) => a.dueAt - b.dueAt || a.id - b.id);
+    if (setups.length <= 1) {
+      const rows = (stmt.pick.all({ now, limit }) as { id: number; expired: number }[]).map((r) => ({ id: r.id, expired: r.expired === 1 }));
+      // Stable: each kind keeps its index order.
+      return rows.sort((a, b) => Number(b.expired) - Number(a.expired)).slice(0, limit);
+    }
+    const expired = (stmt.expiredLeases.all({ now, limit }) as number[]).map((id) => ({ id, expired: true }));
+    if (expired.length >= limit) return expired;
     const start = turn++ % setups.length;
     const lists = setups.map((_, i) => {
       const setupId = setups[(start + i) % setups.length] as string;
-      return (stmt.dueForSetup.all({ setupId, now: lease.now, limit }) as { id: number }[]).map((r) => r.id);
+      return (stmt.dueForSetup.all({ setupId, now, limit }) as { id: number }[]).map((r) => r.id);
     });
-    const ids = takeTurns(lists, limit);
-    if (ids.length === 0) return [];
-    const byId = new Map((stmt.leasePicked.all({ ...lease, ids: JSON.stringify(ids) }) as LeasedRow[]).map((row) => [row.id, row]));
-    return ids.map((id) => byId.get(id)).filter((row): row is LeasedRow => row !== undefined);
+    return [...expired, ...takeTurns(lists, limit - expired.length).map((id) => ({ id, expired: false }))];
   }
 
   /** One leased row through the claim policy and the rules; the SMS to send, or undefined when it ended or waits. */
@@ -109,31 +115,22 @@ export function createQueueWriter(deps: QueueDeps) {
   }
 
   function claim(limit: number, leaseMs: number, now: number): ClaimedSms[] {
-    const lease = { now, leaseUntil: now + leaseMs };
-    // An earlier claim of these ended without an outcome (a crash mid-send?): dispatch applies on_unknown to them.
-    // That claim is written out as an event first: the new one takes the row's claimed_at.
-    const expiredIds = stmt.expiredLeases.all({ now, limit }) as number[];
-    for (const id of expiredIds) stmt.writeClaim.run({ id });
-    const expired = expiredIds.length > 0 ? (stmt.leasePicked.all({ ...lease, ids: JSON.stringify(expiredIds) }) as LeasedRow[]) : [];
-    const due = expired.length < limit ? leaseDue(limit - expired.length, lease) : [];
     const claimed: ClaimedSms[] = [];
-    for (const row of expired) {
-      const sms = admit(row, now);
-      if (sms) claimed.push({ ...sms, leaseExpired: true });
-    }
-    for (const row of due) {
-      const sms = admit(row, now);
-      if (sms) claimed.push(sms);
+    for (const { id, expired } of pick(limit, now)) {
+      // Dispatch applies on_unknown to a row whose lease ran out; its earlier claim is written out first (the new one takes claimed_at).
+      if (expired) stmt.writeClaim.run({ id });
+      if (stmt.lease.run({ id, now, leaseUntil: now + leaseMs }).changes === 0) continue;
+      const sms = admit(stmt.leased.get(id) as LeasedRow, now);
+      if (sms) claimed.push(expired ? { ...sms, leaseExpired: true } : sms);
     }
     return claimed;
   }
 
   // Sent: the row says it (sent_at, provider id, parts); no event row.
   function sent(outboxId: number, providerMessageId: string, parts: number | undefined, now: number): void {
-    const marked = stmt.markSent.get({ id: outboxId, pid: providerMessageId, parts: parts ?? null, now }) as { parked: number } | undefined;
-    if (!marked) return;
+    if (stmt.markSent.run({ id: outboxId, pid: providerMessageId, parts: parts ?? null, now }).changes === 0) return;
     stmt.sendsSent.run(now, outboxId);
-    if (marked.parked) deps.applyParked(providerMessageId, now);
+    if (stmt.hasParked.get(providerMessageId)) deps.applyParked(providerMessageId, now);
   }
 
   /** The attempt ends unsent: its claim and `type` written as events, when the row is still being sent (or queued, `queued`). */

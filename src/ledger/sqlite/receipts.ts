@@ -17,10 +17,12 @@ type ReceiptFacts = {
   seenParts: string | null;
   replay: number;
   parkedSince: number | null;
+  /** The row says its steps (../row-events.ts): no event row for the receipt that settles it. */
+  stepped: number;
 };
 type ReceiptRow = ReceiptFacts & { id: number };
 /** What the one statement of a receipt returns; the row's facts only when this receipt settles it. */
-type Received = { outcome: ReceiptOutcome; outboxId: number | null; queueId: string | null; knownParts: number | null };
+type Received = { outcome: ReceiptOutcome; outboxId: number | null; queueId: string | null; knownParts: number | null; stepped: number };
 type ParkedRow = { id: number; status: ReceiptStatus; errorCode: string | null; part: number | null; parts: number | null; body: string };
 
 const partsOf = (json: string | null): PartState[] =>
@@ -65,12 +67,13 @@ export function createReceiptWriter(stmt: Statements, receiptGraceMs: number) {
     if (combined === 'repeat') return 'duplicate';
     // A part while others are outstanding: its receipt row (outcome partial) holds it.
     if (!combined) return 'partial';
-    settle(row.id, row.queueId, { status: combined.status, errorCode: combined.errorCode ?? null }, now);
+    settle(row, { status: combined.status, errorCode: combined.errorCode ?? null }, now);
     return 'applied';
   }
 
-  function settle(outboxId: number, queueId: string, settled: { status: ReceiptStatus; errorCode: string | null }, now: number): void {
-    const { stepped } = stmt.finish.get({ id: outboxId, status: settled.status, now, errorCode: settled.errorCode }) as { stepped: number };
+  function settle(row: { id: number; queueId: string; stepped: number }, settled: { status: ReceiptStatus; errorCode: string | null }, now: number): void {
+    const { id: outboxId, queueId, stepped } = row;
+    stmt.finish.run({ id: outboxId, status: settled.status, now, errorCode: settled.errorCode });
     // Not delivered: it does not count for the cooldown.
     if (settled.status !== 'delivered') stmt.release.run(now, outboxId);
     // The row says it (final_at, status, provider_error: ../row-events.ts); a row sent before those steps were read from it needs the event.
@@ -81,15 +84,18 @@ export function createReceiptWriter(stmt: Statements, receiptGraceMs: number) {
   const unknownOrParked = (since: number | null, now: number): ReceiptOutcome => (since !== null && now - since >= receiptGraceMs ? 'unknown' : 'parked');
 
   function receipt(r: Receipt, now: number): ReceiptOutcome {
-    const received = stmt.receive.get({
+    const stored = stmt.receive.run({
       now, pid: r.providerMessageId, status: r.status, errorCode: r.errorCode ?? null, body: r.rawBody, part: r.part ?? null, parts: r.parts ?? null, graceMs: receiptGraceMs,
-    }) as Received | undefined;
-    if (!received) {
+    });
+    if (stored.changes === 0) {
       // The same receipt again (a provider's retry, a replay): answered as before, not stored again.
       const facts = factsOf(r, false);
       return facts.id !== null ? 'duplicate' : unknownOrParked(facts.parkedSince, now);
     }
-    if (received.outcome === 'applied') settle(received.outboxId as number, received.queueId as string, settledBy(r, received.knownParts), now);
+    const received = stmt.received.get(stored.lastInsertRowid) as Received;
+    if (received.outcome === 'applied') {
+      settle({ id: received.outboxId as number, queueId: received.queueId as string, stepped: received.stepped }, settledBy(r, received.knownParts), now);
+    }
     return received.outcome;
   }
 

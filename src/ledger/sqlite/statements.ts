@@ -1,5 +1,5 @@
 import type { Db } from '../db.js';
-import { COUNTED_PART, insertReceiptSql } from '../receipt-outcome.js';
+import { COUNTED_PART, SQLITE_RECEIVED, sqliteReceiveSql } from '../receipt-outcome.js';
 import { endAttemptSql, writeStepsSql } from '../row-events.js';
 
 const INSERT_MESSAGE = `INSERT INTO messages (id, received_at, setup_id, mail_from, header_message_id, body_hash, client_ip, session_ref,
@@ -9,40 +9,40 @@ const INSERT_MESSAGE = `INSERT INTO messages (id, received_at, setup_id, mail_fr
     @senderName, @text, @encoding, @segments, @characters, @cooldownMs, @purpose, @textNoClause,
     @subject, @expiresAt, @sendAt, @sendingWindow, @onUnknown, @reportMode)`;
 
-/** A receipt for a provider id: its row, decided and stored in one statement (../receipt-outcome.ts). */
-const RECEIVE = insertReceiptSql(
-  { now: '@now', pid: '@pid', status: '@status', errorCode: '@errorCode', body: '@body', part: '@part', parts: '@parts', graceMs: '@graceMs' },
-  '(SELECT id, status, parts FROM outbox WHERE provider_message_id = @pid)',
-  (column) => `(SELECT ${column} FROM outbox WHERE provider_message_id = @pid)`,
-);
+/** A receipt for a provider id: decided and stored in one statement (../receipt-outcome.ts). */
+const RECEIVE = sqliteReceiveSql({
+  now: '@now', pid: '@pid', status: '@status', errorCode: '@errorCode', body: '@body', part: '@part', parts: '@parts', graceMs: '@graceMs',
+});
 
-/** What sending a leased row needs from its message: one primary-key probe each, inside the lease's RETURNING. */
+/** What sending a leased row needs from its message (m; o its outbox row). */
 const MESSAGE_DETAILS: [string, string][] = [
-  ['senderName', 'sender_name'],
-  ['text', 'CASE WHEN outbox.stop_clause = 0 AND m.sms_text_no_clause IS NOT NULL THEN m.sms_text_no_clause ELSE m.sms_text END'],
-  ['setupId', 'setup_id'],
-  ['cooldownMs', 'cooldown_ms'],
-  ['purpose', 'purpose'],
-  ['expiresAt', 'expires_at'],
-  ['sendingWindow', 'sending_window'],
-  ['onUnknown', 'on_unknown'],
-  ['confirmsOptOut', "(setup_id = '(keywords)' AND session_ref LIKE 'inbound#%:opt-out')"],
+  ['senderName', 'm.sender_name'],
+  ['text', 'CASE WHEN o.stop_clause = 0 AND m.sms_text_no_clause IS NOT NULL THEN m.sms_text_no_clause ELSE m.sms_text END'],
+  ['setupId', 'm.setup_id'],
+  ['cooldownMs', 'm.cooldown_ms'],
+  ['purpose', 'm.purpose'],
+  ['expiresAt', 'm.expires_at'],
+  ['sendingWindow', 'm.sending_window'],
+  ['onUnknown', 'm.on_unknown'],
+  ['confirmsOptOut', "(m.setup_id = '(keywords)' AND m.session_ref LIKE 'inbound#%:opt-out')"],
 ];
 
 /**
- * Leases the rows `pick` selects (ids) and returns each with its message's
- * details. The claim is an event read from the row (../row-events.ts):
- * claimed_at, and claim_event where it stands among the row's events. Two scans rather than one with OR: each walks its partial index in
- * order and stops at the limit, where an OR would collect every due row and
- * sort them. The rows come back in no set order: dueAt sorts them.
+ * A claim leases a row (LEASE), then reads it with its message's details
+ * (LEASED). No RETURNING: SQLite buffers RETURNING rows in a temporary table,
+ * whose fresh memory can cost tens of page faults per statement on a machine
+ * where glibc gives the heap's top back after each (measured: ~0.8 ms); the
+ * read by primary keys costs a few µs. The claim is an event read from the
+ * row (../row-events.ts): claimed_at, and claim_event where it stands among
+ * the row's events.
  */
-const leaseSql = (pick: string) =>
-  `UPDATE outbox SET status = 'sending', lease_until = @leaseUntil, attempts = attempts + 1, updated_at = @now,
+const LEASE = `UPDATE outbox SET status = 'sending', lease_until = @leaseUntil, attempts = attempts + 1, updated_at = @now,
       claimed_at = @now, claim_event = (SELECT coalesce(max(id), 0) FROM events)
-    WHERE id IN (${pick})
-    RETURNING id, message_id AS queueId, recipient, idempotency_key AS idempotencyKey, attempts, stop_clause AS stopClause,
-      created_at AS createdAt, next_attempt_at AS dueAt, sms_text AS ownText, sms_text_no_clause AS ownTextNoClause,
-      ${MESSAGE_DETAILS.map(([alias, column]) => `(SELECT ${column} FROM messages m WHERE m.id = outbox.message_id) AS ${alias}`).join(', ')}`;
+    WHERE id = @id`;
+const LEASED = `SELECT o.id, o.message_id AS queueId, o.recipient, o.idempotency_key AS idempotencyKey, o.attempts, o.stop_clause AS stopClause,
+      o.created_at AS createdAt, o.sms_text AS ownText, o.sms_text_no_clause AS ownTextNoClause,
+      ${MESSAGE_DETAILS.map(([alias, column]) => `${column} AS ${alias}`).join(', ')}
+    FROM outbox o JOIN messages m ON m.id = o.message_id WHERE o.id = ?`;
 
 /** Every statement the SQLite ledger runs, prepared once per database. */
 export function prepareStatements(db: Db) {
@@ -88,14 +88,19 @@ export function prepareStatements(db: Db) {
       endAttemptSql({ row: '@id', now: '@now', type: '@type', detail: '@detail', statuses: `('sending', CASE WHEN @queued THEN 'queued' END)` }),
     ),
     insertEvent: db.prepare('INSERT INTO events (at, outbox_id, message_id, type, detail) VALUES (?, ?, ?, ?, ?)'),
-    // A claim leases its rows and reads what sending them needs in one
-    // statement per kind of pick: rows whose lease ran out, due rows, or the
-    // rows picked in turns between setups (@ids, a JSON array).
-    // Rows whose lease ran out: their earlier claim is written out as an event before they are leased again (leasePicked).
+    // Rows whose lease ran out (expired 1) and due rows, each walking its
+    // partial index in order up to the limit: one statement, two scans, where
+    // an OR would collect every due row and sort them.
+    pick: db.prepare(
+      `SELECT id, 1 AS expired FROM (SELECT id FROM outbox WHERE status = 'sending' AND lease_until <= @now ORDER BY lease_until LIMIT @limit)
+       UNION ALL
+       SELECT id, 0 FROM (SELECT id FROM outbox WHERE status = 'queued' AND next_attempt_at <= @now ORDER BY next_attempt_at LIMIT @limit)`,
+    ),
     expiredLeases: db.prepare(`SELECT id FROM outbox WHERE status = 'sending' AND lease_until <= @now ORDER BY lease_until LIMIT @limit`).pluck(),
+    // A row whose lease ran out: its earlier claim is written out as an event before it is leased again.
     writeClaim: db.prepare(writeStepsSql('@id', { onlyStep: 1 })),
-    leaseDue: db.prepare(leaseSql(`SELECT id FROM outbox WHERE status = 'queued' AND next_attempt_at <= @now ORDER BY next_attempt_at LIMIT @limit`)),
-    leasePicked: db.prepare(leaseSql('SELECT value FROM json_each(@ids)')),
+    lease: db.prepare(LEASE),
+    leased: db.prepare(LEASED),
     dueForSetup: db.prepare(
       `SELECT id FROM outbox WHERE status = 'queued' AND setup_id = @setupId AND next_attempt_at <= @now ORDER BY next_attempt_at LIMIT @limit`,
     ),
@@ -117,7 +122,7 @@ export function prepareStatements(db: Db) {
     // this very receipt came before (@body NULL: not asked), and since when
     // receipts for an unknown id have been parked.
     receiptFacts: db.prepare(
-      `SELECT o.id, o.status, o.message_id AS queueId, o.parts,
+      `SELECT o.id, o.status, o.message_id AS queueId, o.parts, o.claim_event IS NOT NULL AS stepped,
               CASE WHEN @part IS NOT NULL AND o.id IS NOT NULL THEN
                 (SELECT json_group_array(json_array(part, status, error_code)) FROM receipts
                   WHERE provider_message_id = @pid AND part IS NOT NULL AND outcome IN ${COUNTED_PART}) END AS seenParts,
@@ -137,11 +142,11 @@ export function prepareStatements(db: Db) {
     ),
     markSent: db.prepare(
       // A retry's reason is history now (events keep it): a sent row carries none.
-      // RETURNING says whether receipts beat this answer (parked): no second read when none did.
       `UPDATE outbox SET status = 'sent', reason = NULL, provider_message_id = @pid, parts = @parts, sent_at = @now, updated_at = @now, lease_until = NULL
-        WHERE id = @id AND status = 'sending'
-        RETURNING EXISTS (SELECT 1 FROM receipts WHERE provider_message_id = @pid AND outcome = 'parked') AS parked`,
+        WHERE id = @id AND status = 'sending'`,
     ),
+    // Whether receipts beat the send's answer; a read of its own, not RETURNING (see LEASE).
+    hasParked: db.prepare(`SELECT EXISTS (SELECT 1 FROM receipts WHERE provider_message_id = ? AND outcome = 'parked')`).pluck(),
     sendsSent: db.prepare(`UPDATE sends SET state = 'sent', sent_at = ? WHERE outbox_id = ? AND state = 'reserved'`),
     markRetry: db.prepare(
       `UPDATE outbox SET status = 'queued', reason = ?, next_attempt_at = ?, updated_at = ?, lease_until = NULL, claim_event = NULL
@@ -155,12 +160,12 @@ export function prepareStatements(db: Db) {
     finish: db.prepare(
       `UPDATE outbox SET status = @status, final_at = @now, updated_at = @now, provider_error = @errorCode,
          reason = CASE WHEN @status != 'delivered' THEN 'provider: ' || @status || coalesce(' (' || @errorCode || ')', '') END
-        WHERE id = @id
-        RETURNING claim_event IS NOT NULL AS stepped`,
+        WHERE id = @id`,
     ),
     countQueued: db.prepare(`SELECT count(*) AS n FROM outbox WHERE status = 'queued'`),
     countSending: db.prepare(`SELECT count(*) AS n FROM outbox WHERE status = 'sending'`),
     receive: db.prepare(RECEIVE),
+    received: db.prepare(SQLITE_RECEIVED),
   };
 }
 
