@@ -6,7 +6,7 @@
  * `db.prepare` (plus `exec` and `pragma`). Also the rules' decision latency
  * (p50/p99 of `checkRecipient`) on a ledger holding many sends.
  *
- *   npm run build && node dist/bench/statements.js [--sms 200] [--cpu 20000] [--rows 10000000]
+ *   npm run build && node dist/bench/statements.js [--sms 200] [--cpu 20000] [--intake-cpu 20000] [--rows 10000000]
  *
  * `countStatementsPerSms` is exported for bench/smtp-throughput (and others)
  * to print the same count.
@@ -239,9 +239,40 @@ export async function ledgerCpuPerSms(sms: number, batch = 20): Promise<{ cpuUs:
   }
 }
 
+/**
+ * The ledger's CPU per accepted mail, intake only (what the ledger thread does
+ * for `--targets intake`): `mails` one-recipient alerts in batches of `batch`
+ * as a busy daemon's group commits carry them, durable commits, after a warm-up.
+ */
+export async function intakeCpuPerMail(mails: number, batch = 20): Promise<{ cpuUs: number; wallUs: number }> {
+  const dir = mkdtempSync(join(tmpdir(), 'mail2sms-intake-cpu-'));
+  const db = openDatabase(join(dir, 'ledger.db'));
+  try {
+    migrate(db);
+    let now = Date.parse('2026-11-30T08:00:00Z');
+    const ledger = createSqliteLedger({ db, clock: { now: () => now }, logger: quiet(), claimPolicy: createClaimPolicy(), bookkeepingDelayMs: 0 });
+    let index = 0;
+    const round = async () => {
+      await Promise.all(Array.from({ length: batch }, () => ledger.acceptMessage(alert(index, number(index++ % 50_000)))));
+      now += 100;
+    };
+    for (let i = 0; i < Math.max(10, mails / batch / 5); i++) await round();
+    const cpu = process.cpuUsage();
+    const started = performance.now();
+    const rounds = Math.ceil(mails / batch);
+    for (let i = 0; i < rounds; i++) await round();
+    const used = process.cpuUsage(cpu);
+    await ledger.close();
+    return { cpuUs: Math.round((used.user + used.system) / (rounds * batch)), wallUs: Math.round(((performance.now() - started) * 1000) / (rounds * batch)) };
+  } finally {
+    if (db.open) db.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { sms: { type: 'string', default: '200' }, rows: { type: 'string', default: '0' }, cpu: { type: 'string', default: '0' }, verbose: { type: 'boolean', default: false } },
+    options: { sms: { type: 'string', default: '200' }, rows: { type: 'string', default: '0' }, cpu: { type: 'string', default: '0' }, 'intake-cpu': { type: 'string', default: '0' }, verbose: { type: 'boolean', default: false } },
   });
   const count = await countStatementsPerSms(Number(values.sms));
   const p = count.perSms;
@@ -251,6 +282,10 @@ async function main(): Promise<void> {
   if (Number(values.cpu) > 0) {
     const cost = await ledgerCpuPerSms(Number(values.cpu));
     process.stdout.write(`ledger CPU per SMS (batches of 20, in-process, synchronous=FULL): ${cost.cpuUs} µs (wall ${cost.wallUs} µs)\n`);
+  }
+  if (Number(values['intake-cpu']) > 0) {
+    const cost = await intakeCpuPerMail(Number(values['intake-cpu']));
+    process.stdout.write(`ledger CPU per accepted mail, intake only (batches of 20, in-process, synchronous=FULL): ${cost.cpuUs} µs (wall ${cost.wallUs} µs)\n`);
   }
   const rows = Number(values.rows);
   if (rows > 0) {

@@ -50,14 +50,16 @@ export function createGroupCommit(deps: GroupCommitDeps): GroupCommit {
   let writes: Pending[] = [];
   let timer: NodeJS.Timeout | undefined;
   let immediate: NodeJS.Immediate | undefined;
-  let synchronous = 'FULL';
+  let synchronous: 'FULL' | 'NORMAL' = 'FULL';
 
   const runAll = db.transaction((batch: Pending[]) => batch.map((w) => w.run(w.now)));
   const runSingle = db.transaction((w: Pending) => w.run(w.now));
 
+  // Prepared once: db.pragma() would compile the statement at every switch.
+  const switchTo = { FULL: db.prepare('PRAGMA synchronous = FULL'), NORMAL: db.prepare('PRAGMA synchronous = NORMAL') };
   function setSynchronous(mode: 'FULL' | 'NORMAL'): void {
     if (mode === synchronous) return;
-    db.pragma(`synchronous = ${mode}`);
+    switchTo[mode].run();
     synchronous = mode;
   }
 

@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { RuleReader } from '../rules.js';
 import type { IntakeMessage, IntakeOutcome, PersonalRecipient, RecipientDecision } from '../types.js';
 import type { Statements } from './statements.js';
@@ -23,9 +23,7 @@ function ownText(personal: PersonalRecipient | undefined) {
   };
 }
 
-export function newQueueId(now: number): string {
-  return (now.toString(36) + randomBytes(4).toString('hex')).toUpperCase();
-}
+export { newQueueId } from '../queue-id.js';
 
 function dedupKey(message: IntakeMessage, recipient: string): string | null {
   if (!message.headerMessageId) return null;

@@ -6,13 +6,14 @@ import { createContactStore } from '../contacts.js';
 import type { Db } from '../db.js';
 import { createNotifyQueries } from '../notify-queries.js';
 import { createConsoleQueries } from '../console-queries.js';
+import { createQueueIds } from '../queue-id.js';
 import { createRuleReader } from '../rules.js';
 import type { ClaimPolicy, IntakeMessage, IntakeOutcome, Ledger, OutboxRow } from '../types.js';
 import { createQueueAdmin } from './admin.js';
 import { createAutomationRuns } from './automations.js';
 import { createGroupCommit, type WriteOptions } from './group-commit.js';
 import { createInboundWriter } from './inbound.js';
-import { createIntakeWriter, newQueueId } from './intake.js';
+import { createIntakeWriter } from './intake.js';
 import { createQueueWriter } from './queue.js';
 import { createReceiptWriter } from './receipts.js';
 import { prepareStatements } from './statements.js';
@@ -62,6 +63,7 @@ export function createSqliteLedger(deps: SqliteLedgerDeps): Ledger {
   const receipts = createReceiptWriter(stmt, deps.receiptGraceMs ?? 600_000);
   const queue = createQueueWriter({ stmt, rules, policy: deps.claimPolicy, logger: deps.logger, applyParked: receipts.applyParked });
   const decide = createIntakeWriter(stmt, rules);
+  const queueIds = createQueueIds();
   const markQueued = (setupId: string) => {
     queue.markActive(setupId);
     queuedSinceNotify = true;
@@ -82,7 +84,7 @@ export function createSqliteLedger(deps: SqliteLedgerDeps): Ledger {
   const write = <T>(run: (now: number) => T, options: WriteOptions) => commits.write(run, clock.now(), options);
 
   function accept(message: IntakeMessage, now: number): IntakeOutcome {
-    const outcome = decide(message, newQueueId(now), now);
+    const outcome = decide(message, queueIds(now), now);
     if (outcome.decisions.some((d) => d.outcome === 'queued')) markQueued(message.setupId);
     return outcome;
   }
