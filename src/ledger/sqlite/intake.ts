@@ -32,6 +32,42 @@ function dedupKey(message: IntakeMessage, recipient: string): string | null {
     .digest('hex');
 }
 
+/** The recipients' dedup keys as a JSON array, or null when none has one (no Message-ID). */
+function keysJson(keys: (string | null)[]): string | null {
+  const present = keys.filter((key): key is string => key !== null);
+  return present.length > 0 ? JSON.stringify(present) : null;
+}
+
+/** INSERT_MESSAGE's parameters (statements.ts), the mail's dedup key(s) and the start of the retry window. */
+function messageParams(message: IntakeMessage, queueId: string, now: number, dedup: { key: string | null } | { keys: string | null }) {
+  return {
+    ...dedup,
+    id: queueId,
+    receivedAt: now,
+    setupId: message.setupId,
+    mailFrom: message.mailFrom,
+    headerMessageId: message.headerMessageId ?? null,
+    bodyHash: message.bodyHash,
+    clientIp: message.clientIp ?? null,
+    sessionRef: message.sessionRef,
+    senderName: message.senderName,
+    text: message.text,
+    encoding: message.measure.encoding,
+    segments: message.measure.segments,
+    characters: message.measure.characters,
+    cooldownMs: message.rules.cooldownMs,
+    purpose: message.rules.purpose?.name ?? null,
+    textNoClause: message.stopClauseOnce?.text ?? null,
+    subject: message.subject ?? null,
+    expiresAt: message.expiresAt ?? null,
+    sendAt: message.sendAt ?? null,
+    sendingWindow: message.sendingWindow ? JSON.stringify(message.sendingWindow) : null,
+    onUnknown: message.onUnknown ?? 'retry',
+    reportMode: message.reportMode ?? null,
+    since: now - RETRY_WINDOW_MS,
+  };
+}
+
 /**
  * Intake's write: a retried mail finds its original queue id; otherwise the
  * message and one outbox row per recipient, each decided by the rules in the
@@ -67,35 +103,12 @@ export function createIntakeWriter(stmt: Statements, rules: RuleReader) {
 
   /** The message row, and the queue id of each recipient's earlier copy when this mail is a client's retry. */
   function insertMessage(message: IntakeMessage, queueId: string, keys: (string | null)[], now: number): Map<string, string> {
-    const present = keys.filter((key): key is string => key !== null);
-    const { retried } = stmt.insertMessageOnce.get({
-      id: queueId,
-      receivedAt: now,
-      setupId: message.setupId,
-      mailFrom: message.mailFrom,
-      headerMessageId: message.headerMessageId ?? null,
-      bodyHash: message.bodyHash,
-      clientIp: message.clientIp ?? null,
-      sessionRef: message.sessionRef,
-      senderName: message.senderName,
-      text: message.text,
-      encoding: message.measure.encoding,
-      segments: message.measure.segments,
-      characters: message.measure.characters,
-      cooldownMs: message.rules.cooldownMs,
-      purpose: message.rules.purpose?.name ?? null,
-      textNoClause: message.stopClauseOnce?.text ?? null,
-      subject: message.subject ?? null,
-      expiresAt: message.expiresAt ?? null,
-      sendAt: message.sendAt ?? null,
-      sendingWindow: message.sendingWindow ? JSON.stringify(message.sendingWindow) : null,
-      onUnknown: message.onUnknown ?? 'retry',
-      reportMode: message.reportMode ?? null,
-      keys: present.length > 0 ? JSON.stringify(present) : null,
-      since: now - RETRY_WINDOW_MS,
-    }) as { retried: string | null };
+    const { retried } = (keys.length === 1
+      ? stmt.insertMessageOnce.get(messageParams(message, queueId, now, { key: keys[0] ?? null }))
+      : stmt.insertMessageOnceMany.get(messageParams(message, queueId, now, { keys: keysJson(keys) }))) as { retried: string | null };
     const originals = new Map<string, string>();
-    for (const [key, original] of JSON.parse(retried ?? '[]') as [string, string][]) if (!originals.has(key)) originals.set(key, original);
+    if (retried === null) return originals;
+    for (const [key, original] of JSON.parse(retried) as [string, string][]) if (!originals.has(key)) originals.set(key, original);
     return originals;
   }
 

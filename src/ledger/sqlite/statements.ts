@@ -49,10 +49,17 @@ export function prepareStatements(db: Db) {
   return {
     insertMessage: db.prepare(INSERT_MESSAGE),
     // Intake's insert also answers "is this a retried mail?": the rows of the
-    // last 24 hours with any of the mail's dedup keys (@keys, a JSON array;
-    // NULL without a Message-ID), as JSON [[key, queue id], …]. One statement
-    // where a lookup per recipient used to precede the insert.
+    // last 24 hours with the mail's dedup key, as JSON [[key, queue id], …].
+    // One statement where a lookup per recipient used to precede the insert.
+    // One recipient (the usual mail) compares its key (@key, NULL without a
+    // Message-ID); more go as a JSON array (@keys) through json_each, which
+    // costs a parse and a virtual table per mail.
     insertMessageOnce: db.prepare(
+      `${INSERT_MESSAGE}
+       RETURNING CASE WHEN @key IS NOT NULL THEN
+         (SELECT json_group_array(json_array(dedup_key, message_id)) FROM outbox WHERE dedup_key = @key AND created_at > @since) END AS retried`,
+    ),
+    insertMessageOnceMany: db.prepare(
       `${INSERT_MESSAGE}
        RETURNING CASE WHEN @keys IS NOT NULL THEN
          (SELECT json_group_array(json_array(dedup_key, message_id)) FROM outbox
