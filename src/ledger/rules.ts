@@ -150,9 +150,11 @@ SELECT g.action AS gAction, g.at AS gAt, g.source AS gSource, p.action AS pActio
          EXISTS (SELECT 1 FROM sends WHERE recipient = @recipient AND state = 'reserved' AND state != 'released' AND coalesce(due_at, 0) <= @now) END AS duePending,
        CASE WHEN @cooldownMs IS NOT NULL THEN
          (SELECT max(sent_at) FROM sends WHERE recipient = @recipient AND state = 'sent' AND sent_at > @now - @cooldownMs) END AS lastSentInCooldown
-  FROM (SELECT 1) one
-  LEFT JOIN (SELECT action, at, source FROM consent_events WHERE recipient = @recipient AND purpose = '${GLOBAL_PURPOSE}' ORDER BY id DESC LIMIT 1) g
-  LEFT JOIN (SELECT action, at, source FROM consent_events WHERE recipient = @recipient AND purpose = @purpose ORDER BY id DESC LIMIT 1) p`;
+  FROM (SELECT (SELECT id FROM consent_events WHERE recipient = @recipient AND purpose = '${GLOBAL_PURPOSE}' ORDER BY id DESC LIMIT 1) AS globalId,
+               CASE WHEN @purpose IS NOT NULL THEN
+                 (SELECT id FROM consent_events WHERE recipient = @recipient AND purpose = @purpose ORDER BY id DESC LIMIT 1) END AS purposeId) latest
+  LEFT JOIN consent_events g ON g.id = latest.globalId
+  LEFT JOIN consent_events p ON p.id = latest.purposeId`;
 
 interface NumberFacts {
   gAction: ConsentRecord['action'] | null; gAt: number | null; gSource: string | null;
