@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { CONVERSATION_WINDOW_MS, newQueueId } from '../sqlite/intake.js';
 import type { IntakeMessage, IntakeOutcome, PersonalRecipient, RecipientDecision } from '../types.js';
 import { lockKey, numberKey, type PgClient } from './pool.js';
@@ -42,7 +42,7 @@ export const INSERT_EVENT = 'INSERT INTO events (at, outbox_id, message_id, type
 
 export function dedupKey(message: IntakeMessage, recipient: string): string | null {
   if (!message.headerMessageId) return null;
-  return createHash('sha256').update([message.mailFrom, message.headerMessageId, message.bodyHash, recipient].join('\0')).digest('hex');
+  return hash('sha256', [message.mailFrom, message.headerMessageId, message.bodyHash, recipient].join('\0'), 'hex');
 }
 
 /** The advisory locks intake holds: each recipient's number, and the setup when it has a daily cap (a cap counts across numbers). */
