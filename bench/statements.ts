@@ -208,35 +208,16 @@ export function fillSends(db: Db, rows: number, numbers: number, now: number): v
  * (that many intakes, one claim, that many sents, three receipts each), after
  * a warm-up. Durable commits as in production (synchronous=FULL).
  */
-export async function ledgerCpuPerSms(sms: number, batch = 20): Promise<{ cpuUs: number; wallUs: number }> {
-  const dir = mkdtempSync(join(tmpdir(), 'mail2sms-ledger-cpu-'));
-  const db = openDatabase(join(dir, 'ledger.db'));
-  try {
-    migrate(db);
-    let now = Date.parse('2026-11-30T08:00:00Z');
-    const ledger = createSqliteLedger({ db, clock: { now: () => now }, logger: quiet(), claimPolicy: createClaimPolicy(), bookkeepingDelayMs: 0 });
-    let index = 0;
-    const round = async () => {
-      const first = index;
-      await Promise.all(Array.from({ length: batch }, () => ledger.acceptMessage(alert(index, number(index++)))));
-      const claimed = await ledger.claimDue(batch, 60_000);
-      await Promise.all(claimed.map((c, i) => ledger.recordSent(c.outboxId, `cpu-${first + i}`, 3)));
-      const receipts = claimed.flatMap((_, i) => [2, 1, 3].map((part) => ({ providerMessageId: `cpu-${first + i}`, status: 'delivered' as const, part, parts: 3, rawBody: `{"part":${part}}` })));
-      await Promise.all(receipts.map((r) => ledger.applyReceipt(r)));
-      now += 1000;
-    };
-    for (let i = 0; i < Math.max(10, sms / batch / 5); i++) await round();
-    const cpu = process.cpuUsage();
-    const started = performance.now();
-    const rounds = Math.ceil(sms / batch);
-    for (let i = 0; i < rounds; i++) await round();
-    const used = process.cpuUsage(cpu);
-    await ledger.close();
-    return { cpuUs: Math.round((used.user + used.system) / (rounds * batch)), wallUs: Math.round(((performance.now() - started) * 1000) / (rounds * batch)) };
-  } finally {
-    if (db.open) db.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
+export function ledgerCpuPerSms(sms: number, batch = 20): Promise<{ cpuUs: number; wallUs: number }> {
+  return cpuPerUnit('mail2sms-ledger-cpu-', sms, batch, (ledger, clock) => async () => {
+    const first = clock.index;
+    await Promise.all(Array.from({ length: batch }, () => ledger.acceptMessage(alert(clock.index, number(clock.index++)))));
+    const claimed = await ledger.claimDue(batch, 60_000);
+    await Promise.all(claimed.map((c, i) => ledger.recordSent(c.outboxId, `cpu-${first + i}`, 3)));
+    const receipts = claimed.flatMap((_, i) => [2, 1, 3].map((part) => ({ providerMessageId: `cpu-${first + i}`, status: 'delivered' as const, part, parts: 3, rawBody: `{"part":${part}}` })));
+    await Promise.all(receipts.map((r) => ledger.applyReceipt(r)));
+    clock.now += 1000;
+  });
 }
 
 /**
@@ -244,22 +225,31 @@ export async function ledgerCpuPerSms(sms: number, batch = 20): Promise<{ cpuUs:
  * for `--targets intake`): `mails` one-recipient alerts in batches of `batch`
  * as a busy daemon's group commits carry them, durable commits, after a warm-up.
  */
-export async function intakeCpuPerMail(mails: number, batch = 20): Promise<{ cpuUs: number; wallUs: number }> {
-  const dir = mkdtempSync(join(tmpdir(), 'mail2sms-intake-cpu-'));
+export function intakeCpuPerMail(mails: number, batch = 20): Promise<{ cpuUs: number; wallUs: number }> {
+  return cpuPerUnit('mail2sms-intake-cpu-', mails, batch, (ledger, clock) => async () => {
+    await Promise.all(Array.from({ length: batch }, () => ledger.acceptMessage(alert(clock.index, number(clock.index++ % 50_000)))));
+    clock.now += 100;
+  });
+}
+
+/** A real ledger on a temp file, `round` (one batch of `batch` units) run for a warm-up and then `units` times over, its CPU ÷ the units. */
+async function cpuPerUnit(
+  prefix: string,
+  units: number,
+  batch: number,
+  makeRound: (ledger: Ledger, clock: { now: number; index: number }) => () => Promise<void>,
+): Promise<{ cpuUs: number; wallUs: number }> {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
   const db = openDatabase(join(dir, 'ledger.db'));
   try {
     migrate(db);
-    let now = Date.parse('2026-11-30T08:00:00Z');
-    const ledger = createSqliteLedger({ db, clock: { now: () => now }, logger: quiet(), claimPolicy: createClaimPolicy(), bookkeepingDelayMs: 0 });
-    let index = 0;
-    const round = async () => {
-      await Promise.all(Array.from({ length: batch }, () => ledger.acceptMessage(alert(index, number(index++ % 50_000)))));
-      now += 100;
-    };
-    for (let i = 0; i < Math.max(10, mails / batch / 5); i++) await round();
+    const clock = { now: Date.parse('2026-11-30T08:00:00Z'), index: 0 };
+    const ledger = createSqliteLedger({ db, clock: { now: () => clock.now }, logger: quiet(), claimPolicy: createClaimPolicy(), bookkeepingDelayMs: 0 });
+    const round = makeRound(ledger, clock);
+    for (let i = 0; i < Math.max(10, units / batch / 5); i++) await round();
     const cpu = process.cpuUsage();
     const started = performance.now();
-    const rounds = Math.ceil(mails / batch);
+    const rounds = Math.ceil(units / batch);
     for (let i = 0; i < rounds; i++) await round();
     const used = process.cpuUsage(cpu);
     await ledger.close();
