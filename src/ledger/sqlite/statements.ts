@@ -44,8 +44,8 @@ const LEASED = `SELECT o.id, o.message_id AS queueId, o.recipient, o.idempotency
       ${MESSAGE_DETAILS.map(([alias, column]) => `${column} AS ${alias}`).join(', ')}
     FROM outbox o JOIN messages m ON m.id = o.message_id WHERE o.id = ?`;
 
-/** Every statement the SQLite ledger runs, prepared once per database. */
-export function prepareStatements(db: Db) {
+/** Intake's statements: a mail's message, outbox rows and reservations; inbound SMS. */
+function intakeStatements(db: Db) {
   return {
     insertMessage: db.prepare(INSERT_MESSAGE),
     // Intake's insert also answers "is this a retried mail?": the rows of the
@@ -86,6 +86,12 @@ export function prepareStatements(db: Db) {
     ),
     inboundByProviderId: db.prepare('SELECT id, action FROM inbound_messages WHERE provider_id = ?'),
     inboundById: db.prepare('SELECT sender, received_at AS receivedAt FROM inbound_messages WHERE id = ?'),
+  };
+}
+
+/** The queue's statements: claims, sends, retries and ends of a row. */
+function queueStatements(db: Db) {
+  return {
     suppressClaimed: db.prepare(
       `UPDATE outbox SET status = 'suppressed', reason = ?, blocked_until = ?, final_at = ?, updated_at = ?, lease_until = NULL, claim_event = NULL
         WHERE id = ? AND status = 'sending'`,
@@ -123,25 +129,6 @@ export function prepareStatements(db: Db) {
     markUnknown: db.prepare(
       `UPDATE outbox SET status = 'unknown', reason = ?, final_at = ?, updated_at = ?, lease_until = NULL, claim_event = NULL WHERE id = ? AND status = 'sending'`,
     ),
-    // Everything a receipt is decided on, in one read: its row (all NULL when
-    // the provider id is not known yet), the parts counted so far (when it
-    // names a part: the receipts that counted one, see COUNTED_PART), whether
-    // this very receipt came before (@body NULL: not asked), and since when
-    // receipts for an unknown id have been parked.
-    receiptFacts: db.prepare(
-      `SELECT o.id, o.status, o.message_id AS queueId, o.parts, o.claim_event IS NOT NULL AS stepped,
-              CASE WHEN @part IS NOT NULL AND o.id IS NOT NULL THEN
-                (SELECT json_group_array(json_array(part, status, error_code)) FROM receipts
-                  WHERE provider_message_id = @pid AND part IS NOT NULL AND outcome IN ${COUNTED_PART}) END AS seenParts,
-              EXISTS (SELECT 1 FROM receipts WHERE provider_message_id = @pid AND status = @status AND part IS @part AND body = @body) AS replay,
-              CASE WHEN o.id IS NULL THEN
-                (SELECT min(received_at) FROM receipts WHERE provider_message_id = @pid AND outcome = 'parked') END AS parkedSince
-         FROM (SELECT 1) LEFT JOIN outbox o ON o.provider_message_id = @pid`,
-    ),
-    parked: db.prepare(
-      `SELECT id, status, error_code AS errorCode, part, parts, body FROM receipts WHERE provider_message_id = ? AND outcome = 'parked' ORDER BY id`,
-    ),
-    unpark: db.prepare('UPDATE receipts SET outcome = ? WHERE id = ?'),
     nextDue: db.prepare(
       `SELECT min(t) AS t FROM (
          SELECT min(next_attempt_at) AS t FROM outbox WHERE status = 'queued'
@@ -164,16 +151,46 @@ export function prepareStatements(db: Db) {
         WHERE id = ? AND status IN ('queued', 'sending')`,
     ),
     release: db.prepare(`UPDATE sends SET state = 'released', released_at = ? WHERE outbox_id = ? AND state != 'released'`),
+    countQueued: db.prepare(`SELECT count(*) AS n FROM outbox WHERE status = 'queued'`),
+    countSending: db.prepare(`SELECT count(*) AS n FROM outbox WHERE status = 'sending'`),
+  };
+}
+
+/** Receipts' statements: a receipt's facts, parking, and the row it settles. */
+function receiptStatements(db: Db) {
+  return {
+    // Everything a receipt is decided on, in one read: its row (all NULL when
+    // the provider id is not known yet), the parts counted so far (when it
+    // names a part: the receipts that counted one, see COUNTED_PART), whether
+    // this very receipt came before (@body NULL: not asked), and since when
+    // receipts for an unknown id have been parked.
+    receiptFacts: db.prepare(
+      `SELECT o.id, o.status, o.message_id AS queueId, o.parts, o.claim_event IS NOT NULL AS stepped,
+              CASE WHEN @part IS NOT NULL AND o.id IS NOT NULL THEN
+                (SELECT json_group_array(json_array(part, status, error_code)) FROM receipts
+                  WHERE provider_message_id = @pid AND part IS NOT NULL AND outcome IN ${COUNTED_PART}) END AS seenParts,
+              EXISTS (SELECT 1 FROM receipts WHERE provider_message_id = @pid AND status = @status AND part IS @part AND body = @body) AS replay,
+              CASE WHEN o.id IS NULL THEN
+                (SELECT min(received_at) FROM receipts WHERE provider_message_id = @pid AND outcome = 'parked') END AS parkedSince
+         FROM (SELECT 1) LEFT JOIN outbox o ON o.provider_message_id = @pid`,
+    ),
+    parked: db.prepare(
+      `SELECT id, status, error_code AS errorCode, part, parts, body FROM receipts WHERE provider_message_id = ? AND outcome = 'parked' ORDER BY id`,
+    ),
+    unpark: db.prepare('UPDATE receipts SET outcome = ? WHERE id = ?'),
     finish: db.prepare(
       `UPDATE outbox SET status = @status, final_at = @now, updated_at = @now, provider_error = @errorCode,
          reason = CASE WHEN @status != 'delivered' THEN 'provider: ' || @status || coalesce(' (' || @errorCode || ')', '') END
         WHERE id = @id`,
     ),
-    countQueued: db.prepare(`SELECT count(*) AS n FROM outbox WHERE status = 'queued'`),
-    countSending: db.prepare(`SELECT count(*) AS n FROM outbox WHERE status = 'sending'`),
     receive: db.prepare(RECEIVE),
     received: db.prepare(SQLITE_RECEIVED),
   };
+}
+
+/** Every statement the SQLite ledger runs, prepared once per database. */
+export function prepareStatements(db: Db) {
+  return { ...intakeStatements(db), ...queueStatements(db), ...receiptStatements(db) };
 }
 
 export type Statements = ReturnType<typeof prepareStatements>;
