@@ -126,6 +126,41 @@ function requireDeclaredPurpose(config: Config, purpose: string, where: string, 
   }
 }
 
+/** `record-send --file`: every row a send, or the first bad row's error. */
+function sendsFromFile(config: Config, file: string, number: string | undefined, opts: { channel: string; country?: string }): ExternalSend[] {
+  if (number) throw new CliFailure('give a number or --file, not both', EXIT.usage);
+  const { rows } = readTable(file);
+  const now = Date.now();
+  return readRows(file, rows, (row) => {
+    const to = field(row, 'number');
+    if (!to) throw new CliFailure('number: missing', EXIT.dataErr);
+    const at = field(row, 'at');
+    const ref = field(row, 'ref');
+    const purpose = field(row, 'purpose');
+    if (purpose) requireDeclaredPurpose(config, purpose, 'purpose', EXIT.dataErr);
+    return {
+      recipient: readNumber(to, opts.country),
+      at: at ? readSendTime(at, 'at', now, config.main.limits.clock_skew) : now,
+      channel: readChannel(field(row, 'channel') ?? opts.channel),
+      ...(ref ? { ref } : {}),
+      ...(purpose ? { purpose } : {}),
+    };
+  });
+}
+
+/** `record-send <number>`: the one send its options describe. */
+function oneSend(config: Config, number: string | undefined, opts: { at?: string; channel: string; ref?: string; purpose?: string; country?: string }): ExternalSend {
+  if (!number) throw new CliFailure('give the number the SMS went to, or --file', EXIT.usage);
+  if (opts.purpose) requireDeclaredPurpose(config, opts.purpose, '--purpose', EXIT.usage);
+  return {
+    recipient: readNumber(number, opts.country),
+    at: opts.at ? readSendTime(opts.at, '--at', Date.now(), config.main.limits.clock_skew) : Date.now(),
+    channel: readChannel(opts.channel),
+    ...(opts.ref ? { ref: opts.ref } : {}),
+    ...(opts.purpose ? { purpose: opts.purpose } : {}),
+  };
+}
+
 export function registerLedgerCommands(program: Command, out: (text: string) => void): void {
   program
     .command('record-send')
@@ -140,49 +175,21 @@ export function registerLedgerCommands(program: Command, out: (text: string) => 
     .addOption(configOption())
     .action(async (number: string | undefined, opts: { at?: string; channel: string; ref?: string; purpose?: string; file?: string; country?: string; config: string }) => {
       const config = load(opts.config);
-      let sends: ExternalSend[];
-      if (opts.file) {
-        if (number) throw new CliFailure('give a number or --file, not both', EXIT.usage);
-        const file = opts.file;
-        const { rows } = readTable(file);
-        const now = Date.now();
-        sends = readRows(file, rows, (row) => {
-          const to = field(row, 'number');
-          if (!to) throw new CliFailure('number: missing', EXIT.dataErr);
-          const at = field(row, 'at');
-          const ref = field(row, 'ref');
-          const purpose = field(row, 'purpose');
-          if (purpose) requireDeclaredPurpose(config, purpose, 'purpose', EXIT.dataErr);
-          return {
-            recipient: readNumber(to, opts.country),
-            at: at ? readSendTime(at, 'at', now, config.main.limits.clock_skew) : now,
-            channel: readChannel(field(row, 'channel') ?? opts.channel),
-            ...(ref ? { ref } : {}),
-            ...(purpose ? { purpose } : {}),
-          };
-        });
-      } else {
-        if (!number) throw new CliFailure('give the number the SMS went to, or --file', EXIT.usage);
-        if (opts.purpose) requireDeclaredPurpose(config, opts.purpose, '--purpose', EXIT.usage);
-        sends = [{
-          recipient: readNumber(number, opts.country),
-          at: opts.at ? readSendTime(opts.at, '--at', Date.now(), config.main.limits.clock_skew) : Date.now(),
-          channel: readChannel(opts.channel),
-          ...(opts.ref ? { ref: opts.ref } : {}),
-          ...(opts.purpose ? { purpose: opts.purpose } : {}),
-        }];
-      }
+      const sends = opts.file ? sendsFromFile(config, opts.file, number, opts) : [oneSend(config, number, opts)];
       const result = await withCliLedger(config, (ledger) => ledger.recordExternalSends(sends), CREATE);
       out(`recorded ${result.recorded} send(s)${result.duplicates ? `; ${result.duplicates} already recorded (same channel and ref)` : ''}\n`);
     });
 
+  registerConsentCommands(program, out);
+  registerHistoryAndToken(program, out);
+}
+
+function registerConsentCommands(program: Command, out: (text: string) => void): void {
   const consent = program.command('consent').description('record, show and export consent (opt-in per purpose, global opt-out)');
 
   const change = (action: 'opt_in' | 'opt_out') => async (number: string, opts: { purpose?: string; source: string; evidence?: string; at?: string; country?: string; config: string }) => {
     const config = load(opts.config);
-    if (opts.purpose && !(opts.purpose in config.main.consent.purposes)) {
-      throw new CliFailure(`--purpose: "${opts.purpose}" is not declared under consent.purposes (declared: ${Object.keys(config.main.consent.purposes).join(', ') || 'none'})`, EXIT.usage);
-    }
+    if (opts.purpose) requireDeclaredPurpose(config, opts.purpose, '--purpose', EXIT.usage);
     const recipient = readNumber(number, opts.country);
     const wanted: ConsentChange = { recipient, action, source: opts.source, ...(opts.purpose ? { purpose: opts.purpose } : {}), ...(opts.evidence ? { evidence: opts.evidence } : {}), ...(opts.at ? { at: readTime(opts.at, '--at') } : {}) };
     const [event] = await withCliLedger(config, (ledger) => ledger.changeConsent([wanted]), CREATE);
@@ -216,9 +223,7 @@ export function registerLedgerCommands(program: Command, out: (text: string) => 
     .addOption(configOption())
     .action(async (file: string, opts: { purpose: string; source: string; country?: string; config: string }) => {
       const config = load(opts.config);
-      if (!(opts.purpose in config.main.consent.purposes)) {
-        throw new CliFailure(`--purpose: "${opts.purpose}" is not declared under consent.purposes (declared: ${Object.keys(config.main.consent.purposes).join(', ') || 'none'})`, EXIT.usage);
-      }
+      requireDeclaredPurpose(config, opts.purpose, '--purpose', EXIT.usage);
       const { rows } = readTable(file);
       const changes = readRows<ConsentChange>(file, rows, (row) => {
         const number = field(row, 'number');
@@ -288,6 +293,9 @@ export function registerLedgerCommands(program: Command, out: (text: string) => 
       });
     });
 
+}
+
+function registerHistoryAndToken(program: Command, out: (text: string) => void): void {
   program
     .command('history')
     .description('every SMS, suppression, consent change and inbound SMS for one number, newest first')
