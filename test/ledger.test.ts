@@ -1,6 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createManualClock } from '../src/core/clock.js';
-import { migrate, type Db } from '../src/ledger/db.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { migrate, openDatabase, type Db } from '../src/ledger/db.js';
 import { intakeMessage, openTestLedger, type TestLedger } from './ledger-fixture.js';
 import type { IntakeMessage, Ledger } from '../src/ledger/types.js';
 
@@ -142,5 +145,21 @@ describe('migrations', () => {
   it('refuse a database written by a newer version', () => {
     db.prepare("INSERT INTO schema_migrations VALUES (999, '0999_future.sql', 0)").run();
     expect(() => migrate(db)).toThrow(/migration\(s\) 999 .* newer version/);
+  });
+});
+
+describe('the ledger file', () => {
+  it('is opened with the settings durability and speed depend on: WAL, a synced commit, a page cache of 64 MiB', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mail2sms-open-'));
+    const opened = openDatabase(join(dir, 'ledger.db'));
+    try {
+      expect(opened.pragma('journal_mode', { simple: true })).toBe('wal');
+      // 2 = FULL: the WAL is synced before a commit returns, so before any 250 (group-commit.ts lowers it only for batches nobody waits on).
+      expect(opened.pragma('synchronous', { simple: true })).toBe(2);
+      expect(opened.pragma('cache_size', { simple: true })).toBe(-65536);
+    } finally {
+      opened.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
