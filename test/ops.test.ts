@@ -58,6 +58,12 @@ describe('SIGTERM', () => {
     const lines = proc.lines.map((line) => JSON.parse(line) as { msg: string; qid?: string; level: number });
     // The decision line of every accepted mail, the last one included, and the shutdown's lines at the end.
     expect(queued.filter((qid) => !lines.some((l) => l.msg === 'sms queued' && l.qid === qid))).toEqual([]);
+    // The decision line's fields: the number masked, and no empty warnings or groups on a plain alert.
+    const first = lines.find((l) => l.msg === 'sms queued' && l.qid === queued[0]) as Record<string, unknown> | undefined;
+    expect(first).toMatchObject({ setup: 'alerts', segments: 1, to: expect.stringMatching(/^\+45\d*\*+\d*$/) as unknown, ref: expect.any(String) as unknown });
+    expect(first?.to).not.toBe('+4520123460');
+    expect(Object.keys(first ?? {})).not.toContain('warnings');
+    expect(Object.keys(first ?? {})).not.toContain('groups');
     expect(lines.some((l) => l.msg.startsWith('shutting down'))).toBe(true);
     expect(lines[lines.length - 1]?.msg).toBe('mail2sms stopped');
   });

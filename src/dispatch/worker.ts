@@ -77,12 +77,12 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
    * dies before that, the lease expires and the same idempotency key is sent again.
    */
   async function sendOne(sms: ClaimedSms): Promise<void> {
-    // Fields, not a child logger: a child per SMS would serialise its bindings for at most two lines.
-    const ids = { qid: sms.queueId, outbox: sms.outboxId };
+    // Fields, not a child logger: a child per SMS would serialise its bindings for at most two lines. Written
+    // out in each literal: a leading spread ({ ...ids, … }) costs a hidden class per object in V8 (Node 20).
     if (!sms.confirmsOptOut && options.gate?.isClosed(sms.recipient)) {
       // Back to the queue: the next claim sees the committed opt-out and
       // suppresses the row, or sends it if the opt-out could not be stored.
-      logger.debug({ ...ids, to: maskNumber(sms.recipient) }, 'opt-out being recorded for this number; not sending');
+      logger.debug({ qid: sms.queueId, outbox: sms.outboxId, to: maskNumber(sms.recipient) }, 'opt-out being recorded for this number; not sending');
       metrics.inc('mail2sms_dispatch_total', { result: 'held_for_opt_out' });
       await ledger.releaseClaim(sms.outboxId, 'an opt-out for this number was being recorded', clock.now() + 1000);
       return;
@@ -91,7 +91,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       // The last claim ended without a recorded outcome (a crash mid-send): it may have been sent. At most once.
       const reason = `the previous attempt's lease expired without an outcome (the daemon stopped mid-send?): it may or may not have been sent, and ${provider.name} has no idempotency (on_unknown: fail)`;
       metrics.inc('mail2sms_dispatch_total', { result: 'unknown' });
-      logger.warn({ ...ids, reason, attempt: sms.attempt }, 'send outcome unknown; not retried (on_unknown: fail)');
+      logger.warn({ qid: sms.queueId, outbox: sms.outboxId, reason, attempt: sms.attempt }, 'send outcome unknown; not retried (on_unknown: fail)');
       await ledger.recordUnknown(sms.outboxId, reason);
       return;
     }
@@ -117,7 +117,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     const guarded = options.guard && !sms.confirmsOptOut ? await options.guard(sms.recipient, call) : { sent: true as const, value: await call() };
     if (!guarded.sent) {
       // Opted out since the claim (at another daemon, perhaps): the next claim suppresses the row.
-      logger.debug({ ...ids, to: maskNumber(sms.recipient) }, 'opted out since the claim; not sending');
+      logger.debug({ qid: sms.queueId, outbox: sms.outboxId, to: maskNumber(sms.recipient) }, 'opted out since the claim; not sending');
       metrics.inc('mail2sms_dispatch_total', { result: 'held_for_opt_out' });
       await ledger.releaseClaim(sms.outboxId, 'the number opted out after the claim', clock.now());
       return;
@@ -129,19 +129,19 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     if (result.ok) {
       outcome = 'sent';
       recorded = ledger.recordSent(sms.outboxId, result.providerMessageId, result.parts);
-      logger.info({ ...ids, to: maskNumber(sms.recipient), providerId: result.providerMessageId, attempt: sms.attempt, parts: result.parts }, 'sms sent');
+      logger.info({ qid: sms.queueId, outbox: sms.outboxId, to: maskNumber(sms.recipient), providerId: result.providerMessageId, attempt: sms.attempt, parts: result.parts }, 'sms sent');
     } else if (result.unknown && !provider.idempotent && sms.onUnknown === 'fail') {
       // It may have been sent, and the provider cannot drop a repeat: at most once.
       outcome = 'unknown';
       const reason = `${result.reason}; it may or may not have been sent, and ${provider.name} has no idempotency (on_unknown: fail)`;
       recorded = ledger.recordUnknown(sms.outboxId, reason);
-      logger.warn({ ...ids, reason, attempt: sms.attempt }, 'send outcome unknown; not retried (on_unknown: fail)');
+      logger.warn({ qid: sms.queueId, outbox: sms.outboxId, reason, attempt: sms.attempt }, 'send outcome unknown; not retried (on_unknown: fail)');
     } else if (result.temporary && sms.attempt < options.maxAttempts && now - sms.createdAt < maxRetryAgeMs) {
       outcome = 'retry';
       const next = now + Math.max(result.retryAfterMs ?? 0, backoff(sms.attempt));
       const reason = result.unknown && !provider.idempotent ? `${result.reason} (may have been sent; retried under on_unknown: retry)` : result.reason;
       recorded = ledger.recordRetry(sms.outboxId, reason, next);
-      logger.warn({ ...ids, reason, attempt: sms.attempt, next: new Date(next).toISOString() }, 'send failed temporarily; will retry');
+      logger.warn({ qid: sms.queueId, outbox: sms.outboxId, reason, attempt: sms.attempt, next: new Date(next).toISOString() }, 'send failed temporarily; will retry');
     } else {
       outcome = 'failed';
       const reason = !result.temporary
@@ -150,7 +150,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
           ? `gave up after ${sms.attempt} attempts: ${result.reason}`
           : `gave up after ${Math.round((now - sms.createdAt) / 60_000)} min of retries (dispatch.max_retry_age): ${result.reason}`;
       recorded = ledger.recordFailure(sms.outboxId, reason);
-      logger.error({ ...ids, reason, attempt: sms.attempt }, 'send failed permanently');
+      logger.error({ qid: sms.queueId, outbox: sms.outboxId, reason, attempt: sms.attempt }, 'send failed permanently');
     }
     metrics.inc('mail2sms_dispatch_total', { result: outcome });
     metrics.observe('mail2sms_provider_call_seconds', secondsSince(calling), { result: outcome });
@@ -160,7 +160,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     if (result.ok || !result.temporary) providerTrouble = undefined;
     else providerTrouble = { reason: result.reason, since: providerTrouble?.since ?? now, calls: (providerTrouble?.calls ?? 0) + 1 };
     recorded.catch((error: unknown) => {
-      logger.error({ ...ids, err: error }, 'could not record the send outcome; the lease will expire and the row be sent again with the same idempotency key');
+      logger.error({ qid: sms.queueId, outbox: sms.outboxId, err: error }, 'could not record the send outcome; the lease will expire and the row be sent again with the same idempotency key');
     });
   }
 
