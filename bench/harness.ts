@@ -557,9 +557,9 @@ export async function awaitDelivery(
 
 // ---------------------------------------------------------------- the bare smtp-server
 
-/** bench/bare-smtp-server.js as a child process; returns once it greets on SMTP. */
-export async function startBare(connections: number, nodeFlags: string[] = []): Promise<{ child: Child; port: number }> {
-  const child = startChild('bare-smtp-server', [BARE, '--port', '0', '--max-clients', String(Math.max(200, connections + 10))], nodeFlags);
+/** bench/bare-smtp-server.js as a child process (`serverArgs`: its --store and --db); returns once it greets on SMTP. */
+export async function startBare(connections: number, nodeFlags: string[] = [], serverArgs: string[] = []): Promise<{ child: Child; port: number }> {
+  const child = startChild('bare-smtp-server', [BARE, '--port', '0', '--max-clients', String(Math.max(200, connections + 10)), ...serverArgs], nodeFlags);
   try {
     const port = await waitFor('the bare server port', async () => jsonLines(child).map((l) => l.port).find((p) => typeof p === 'number'), 15_000, child);
     await waitFor('the bare SMTP greeting', () => smtpGreets(port as number), 15_000, child);

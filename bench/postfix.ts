@@ -5,10 +5,18 @@
  * against each, in alternating rounds, at each connection count.
  *
  *   npm run build && npm run bench:postfix -- [--messages 20000] [--warmup 1000] [--rounds 3]
- *       [--connections 20,100] [--targets bare,postfix,intake,e2e] [--quick]
+ *       [--connections 20,100] [--targets bare,floor-sqlite-inline,floor-sqlite,postfix,intake,e2e] [--quick]
  *
  * Targets, each a fresh server per run:
  *   bare     bench/bare-smtp-server.js: accepts and discards.
+ *   floor-sqlite  the floor of the chosen stack: the same bare smtp-server
+ *            hashes each body and stores it as one row in a SQLite file (WAL,
+ *            synchronous=FULL, a primary key and one index) in a worker thread,
+ *            group-committed per turn, and answers 250 after the commit
+ *            (bench/floor-ledger.ts). The least a durable smtp-server +
+ *            better-sqlite3 + worker-thread daemon can do per mail.
+ *   floor-sqlite-inline  the same with the commit on the SMTP thread (no
+ *            worker, no messages): a lower bound.
  *   postfix  a private Postfix (bench/postfix-instance.ts) that fsyncs each
  *            mail into its hold queue before the 250 and delivers nothing.
  *   intake   mail2sms accepting only: each mail asks for a send tomorrow
@@ -23,6 +31,7 @@
  * is its one process (the ledger and parse threads included); end to end, the
  * simulator's is printed beside it. Each row is the median of the rounds.
  */
+import Database from 'better-sqlite3';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -33,7 +42,7 @@ import type { Measured, PhasePlan, PhaseResult } from './harness.js';
 import { postfixUnavailable, startPostfix } from './postfix-instance.js';
 import { countStatementsPerSms } from './statements.js';
 
-const TARGETS = ['bare', 'postfix', 'intake', 'e2e'] as const;
+const TARGETS = ['bare', 'floor-sqlite-inline', 'floor-sqlite', 'postfix', 'intake', 'e2e'] as const;
 type Target = (typeof TARGETS)[number];
 
 const { values: args } = parseArgs({
@@ -48,7 +57,7 @@ const { values: args } = parseArgs({
   },
 });
 if (args.help) {
-  process.stdout.write('usage: node dist/bench/postfix.js [--messages N] [--warmup W] [--rounds R] [--connections 20,100] [--targets bare,postfix,intake,e2e] [--quick]\n');
+  process.stdout.write(`usage: node dist/bench/postfix.js [--messages N] [--warmup W] [--rounds R] [--connections 20,100] [--targets ${TARGETS.join(',')}] [--quick]\n`);
   process.exit(0);
 }
 const quick = args.quick || process.env.BENCH_QUICK === '1';
@@ -86,6 +95,39 @@ async function runBare(connections: number): Promise<Run> {
     return { target: 'bare', connections, phase, cpuS: serverCpuS, notes: [], ok: phase.accepted === MESSAGES };
   } finally {
     await bench.stopChild(child);
+  }
+}
+
+/**
+ * The floor: the bare server storing each mail durably (bench/floor-ledger.ts).
+ * Afterwards the file must hold each mail once: warmup + accepted rows, as
+ * many distinct bodies (every mail has its own Message-ID) and queue ids.
+ */
+async function runFloor(target: 'floor-sqlite' | 'floor-sqlite-inline', connections: number, workDir: string): Promise<Run> {
+  const dir = mkdtempSync(join(workDir, `${target}-`));
+  const dbFile = join(dir, 'floor.db');
+  const store = target === 'floor-sqlite' ? 'sqlite' : 'sqlite-inline';
+  const { child, port } = await bench.startBare(connections, [], ['--store', store, '--db', dbFile]);
+  try {
+    const { phase, serverCpuS } = await bench.measure([port], NUMBERS, plan(connections), () => [{ name: 'floor', pid: child.proc.pid }]);
+    const exit = await bench.stopChild(child);
+    const stored = countStored(dbFile);
+    const expected = WARMUP + phase.accepted;
+    const clean = exit === 0 && stored.rows === expected && stored.bodies === expected && stored.queueIds === expected;
+    const notes = [`stored: ${stored.rows} rows, ${stored.bodies} distinct bodies, ${stored.queueIds} queue ids (expected ${expected})${exit === 0 ? '' : `; server exit ${exit}`}`];
+    return { target, connections, phase, cpuS: serverCpuS, notes, ok: phase.accepted === MESSAGES && clean };
+  } finally {
+    await bench.stopChild(child);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function countStored(dbFile: string): { rows: number; bodies: number; queueIds: number } {
+  const db = new Database(dbFile, { readonly: true });
+  try {
+    return db.prepare('SELECT count(*) AS rows, count(DISTINCT body_hash) AS bodies, count(DISTINCT queue_id) AS queueIds FROM mails').get() as { rows: number; bodies: number; queueIds: number };
+  } finally {
+    db.close();
   }
 }
 
@@ -138,7 +180,7 @@ const usPerMail = (run: Run, name: string) => {
   const s = run.cpuS?.get(name);
   return s === undefined ? NaN : (s * 1e6) / run.phase.accepted;
 };
-const SERVER: Record<Target, string> = { bare: 'bare', postfix: 'postfix', intake: 'daemon', e2e: 'daemon' };
+const SERVER: Record<Target, string> = { bare: 'bare', 'floor-sqlite-inline': 'floor', 'floor-sqlite': 'floor', postfix: 'postfix', intake: 'daemon', e2e: 'daemon' };
 
 function median(values: number[]): number {
   const sorted = values.filter((v) => !Number.isNaN(v)).sort((a, b) => a - b);
@@ -150,13 +192,15 @@ function median(values: number[]): number {
 function printRun(run: Run, round: number): void {
   const sim = run.target === 'e2e' ? ` (+ simulator ${bench.fmt(usPerMail(run, 'provider-sim'), 0)})` : '';
   process.stdout.write(
-    `  round ${round} ${run.target.padEnd(7)} c=${String(run.connections).padEnd(3)} ${bench.fmt(rateOf(run), 0).padStart(6)} mails/s  p99 ${bench.fmt(p99Of(run), 1).padStart(6)} ms  ` +
+    `  round ${round} ${run.target.padEnd(19)} c=${String(run.connections).padEnd(3)} ${bench.fmt(rateOf(run), 0).padStart(6)} mails/s  p99 ${bench.fmt(p99Of(run), 1).padStart(6)} ms  ` +
       `CPU ${bench.fmt(usPerMail(run, SERVER[run.target]), 0).padStart(5)} µs/mail${sim}${run.ok ? '' : '  NOT OK'}${run.notes.length ? `  [${run.notes.join('; ')}]` : ''}\n`,
   );
 }
 
 const LABEL: Record<Target, string> = {
   bare: 'bare smtp-server (stores nothing)',
+  'floor-sqlite-inline': 'floor: smtp-server + 1 durable SQLite row, commit on the SMTP thread',
+  'floor-sqlite': 'floor: smtp-server + 1 durable SQLite row in a worker thread',
   postfix: 'Postfix, durable queue (hold)',
   intake: 'mail2sms, intake only',
   e2e: 'mail2sms, intake with dispatch + receipts',
@@ -193,6 +237,7 @@ const NUMBERS = bench.danishNumbers(WARMUP + MESSAGES);
 async function runOne(target: Target, connections: number, workDir: string): Promise<Run> {
   if (target === 'bare') return runBare(connections);
   if (target === 'postfix') return runPostfix(connections, workDir);
+  if (target === 'floor-sqlite' || target === 'floor-sqlite-inline') return runFloor(target, connections, workDir);
   return runMail2sms(target, connections, workDir);
 }
 
