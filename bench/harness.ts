@@ -96,7 +96,7 @@ export function tail(child: Child, lines = 20): string {
 }
 
 /** /proc/PID/stat after the command name: [0] state, [1] ppid, ..., [11] utime, [12] stime, [13] cutime, [14] cstime. */
-function statFields(pid: number): string[] | undefined {
+function statFields(pid: number | string): string[] | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
@@ -110,6 +110,13 @@ export function cpuSeconds(pid: number | undefined): number | undefined {
   const fields = pid === undefined ? undefined : statFields(pid);
   if (!fields) return undefined;
   return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime in clock ticks (USER_HZ = 100)
+}
+
+/** CPU seconds of a process's main thread (its task id is the pid): SMTP in the daemon, not its worker threads. */
+export function mainThreadCpuSeconds(pid: number | undefined): number | undefined {
+  const fields = pid === undefined ? undefined : statFields(`${pid}/task/${pid}`);
+  if (!fields) return undefined;
+  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 /**
@@ -326,14 +333,16 @@ export interface PhasePlan {
   extraHeaders?: readonly string[];
 }
 
-/** A process whose CPU the run counts; `tree` adds every process it forked (Postfix). */
+/** A process whose CPU the run counts; `tree` adds every process it forked (Postfix); `mainThread` counts its main thread alone. */
 export interface Measured {
   name: string;
   pid: number | undefined;
   tree?: boolean;
+  mainThread?: boolean;
 }
 
-export const cpuOf = (server: Measured): number | undefined => (server.tree ? treeCpuSeconds(server.pid) : cpuSeconds(server.pid));
+export const cpuOf = (server: Measured): number | undefined =>
+  server.tree ? treeCpuSeconds(server.pid) : server.mainThread ? mainThreadCpuSeconds(server.pid) : cpuSeconds(server.pid);
 
 /** CPU seconds each server used since `before` (a snapshot by cpuOf); undefined where one cannot be read. */
 export function cpuSince(servers: Measured[], before: (number | undefined)[]): Map<string, number> | undefined {

@@ -88,10 +88,13 @@ function plan(connections: number, extraHeaders: readonly string[] = []): PhaseP
   return { connections, warmup: WARMUP, messages: MESSAGES, rcptDomain: DOMAIN, extraHeaders };
 }
 
+/** The server process and, as `main`, its main thread alone (SMTP; the rest is worker threads and V8's). */
+const withMainThread = (server: Measured): Measured[] => [server, { name: 'main', pid: server.pid, mainThread: true }];
+
 async function runBare(connections: number): Promise<Run> {
   const { child, port } = await bench.startBare(connections);
   try {
-    const { phase, serverCpuS } = await bench.measure([port], NUMBERS, plan(connections), () => [{ name: 'bare', pid: child.proc.pid }]);
+    const { phase, serverCpuS } = await bench.measure([port], NUMBERS, plan(connections), () => withMainThread({ name: 'bare', pid: child.proc.pid }));
     return { target: 'bare', connections, phase, cpuS: serverCpuS, notes: [], ok: phase.accepted === MESSAGES };
   } finally {
     await bench.stopChild(child);
@@ -109,7 +112,7 @@ async function runFloor(target: 'floor-sqlite' | 'floor-sqlite-inline', connecti
   const store = target === 'floor-sqlite' ? 'sqlite' : 'sqlite-inline';
   const { child, port } = await bench.startBare(connections, [], ['--store', store, '--db', dbFile]);
   try {
-    const { phase, serverCpuS } = await bench.measure([port], NUMBERS, plan(connections), () => [{ name: 'floor', pid: child.proc.pid }]);
+    const { phase, serverCpuS } = await bench.measure([port], NUMBERS, plan(connections), () => withMainThread({ name: 'floor', pid: child.proc.pid }));
     const exit = await bench.stopChild(child);
     const stored = countStored(dbFile);
     const expected = WARMUP + phase.accepted;
@@ -156,13 +159,14 @@ async function runMail2sms(target: 'intake' | 'e2e', connections: number, workDi
     if (target === 'intake') {
       // Due tomorrow: accepted and committed like any other, and nothing dispatched while measured.
       const tomorrow = new Date(Date.now() + 86_400_000).toISOString().replace(/\.\d+Z$/, 'Z');
-      const { phase, serverCpuS } = await bench.measure(m2s.smtpPorts, NUMBERS, plan(connections, [`X-SMS-Send-At: ${tomorrow}`]), () => [daemon]);
+      const { phase, serverCpuS } = await bench.measure(m2s.smtpPorts, NUMBERS, plan(connections, [`X-SMS-Send-At: ${tomorrow}`]), () => withMainThread(daemon));
       return { target, connections, phase, cpuS: serverCpuS, notes: [], ok: phase.accepted === MESSAGES };
     }
-    const { phase, cpuAtStart } = await bench.measure(m2s.smtpPorts, NUMBERS, plan(connections), () => [daemon, sim], () => bench.dispatchWarmup(m2s, WARMUP));
+    const measured = (): Measured[] => [...withMainThread(daemon), sim];
+    const { phase, cpuAtStart } = await bench.measure(m2s.smtpPorts, NUMBERS, plan(connections), measured, () => bench.dispatchWarmup(m2s, WARMUP));
     const intakeEnd = performance.now();
     const delivery = await bench.awaitDelivery(m2s, WARMUP + phase.accepted);
-    const cpuS = bench.cpuSince([daemon, sim], cpuAtStart);
+    const cpuS = bench.cpuSince(measured(), cpuAtStart);
     const notes = [...delivery.problems];
     if (delivery.receiptsAt !== undefined) notes.push(`last receipt ${bench.fmt((delivery.receiptsAt - intakeEnd) / 1000, 1)} s after the last 250`);
     return { target, connections, phase, cpuS, notes, ok: phase.accepted === MESSAGES && delivery.problems.length === 0 };
@@ -189,11 +193,13 @@ function median(values: number[]): number {
   return sorted.length % 2 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 }
 
+const mainOf = (run: Run) => (run.cpuS?.has('main') ? ` (main thread ${bench.fmt(usPerMail(run, 'main'), 0)})` : '');
+
 function printRun(run: Run, round: number): void {
   const sim = run.target === 'e2e' ? ` (+ simulator ${bench.fmt(usPerMail(run, 'provider-sim'), 0)})` : '';
   process.stdout.write(
     `  round ${round} ${run.target.padEnd(19)} c=${String(run.connections).padEnd(3)} ${bench.fmt(rateOf(run), 0).padStart(6)} mails/s  p99 ${bench.fmt(p99Of(run), 1).padStart(6)} ms  ` +
-      `CPU ${bench.fmt(usPerMail(run, SERVER[run.target]), 0).padStart(5)} µs/mail${sim}${run.ok ? '' : '  NOT OK'}${run.notes.length ? `  [${run.notes.join('; ')}]` : ''}\n`,
+      `CPU ${bench.fmt(usPerMail(run, SERVER[run.target]), 0).padStart(5)} µs/mail${mainOf(run)}${sim}${run.ok ? '' : '  NOT OK'}${run.notes.length ? `  [${run.notes.join('; ')}]` : ''}\n`,
   );
 }
 
@@ -220,6 +226,18 @@ function printSummary(runs: Run[]): void {
       const simCpu = target === 'e2e' ? ` (end to end; simulator +${bench.fmt(median(mine.map((r) => usPerMail(r, 'provider-sim'))), 0)})` : '';
       process.stdout.write(`| ${LABEL[target]} | ${connections} | ${bench.fmt(rate, 0)} | ${bench.fmt(rate / postfixRate, 2)} | ${bench.fmt(median(mine.map(p99Of)), 1)} | ${cpu}${simCpu} |\n`);
     }
+  }
+  printMainThreads(runs);
+}
+
+/** The main thread's share (SMTP; in mail2sms also the dispatcher and receipts end to end), where a target has one. */
+function printMainThreads(runs: Run[]): void {
+  for (const connections of CONNECTIONS) {
+    const shares = CHOSEN.flatMap((target) => {
+      const mine = runs.filter((r) => r.target === target && r.connections === connections && r.cpuS?.has('main'));
+      return mine.length ? [`${target} ${bench.fmt(median(mine.map((r) => usPerMail(r, 'main'))), 0)}`] : [];
+    });
+    if (shares.length) process.stdout.write(`\nmain thread CPU µs per mail at ${connections} connections (medians): ${shares.join(', ')}\n`);
   }
 }
 
