@@ -32,7 +32,7 @@ export function startDispatchStep(w: Wiring, deps: { opened: OpenedLedger; provi
     ...(opened.guardSend ? { guard: opened.guardSend } : {}),
     ...(election ? { mayDispatch: election.isLeader } : {}),
   });
-  opened.ledger.onQueued(() => dispatcher.wake());
+  opened.ledger.onQueued((dueAt) => dispatcher.wake(dueAt));
   dispatcher.start();
   w.steps.add('dispatch', () => dispatcher.stop(d.shutdown_timeout));
   if (election) startElection(w, election, Math.min(d.poll_interval, 1000), () => dispatcher.wake());

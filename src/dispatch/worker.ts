@@ -39,8 +39,12 @@ export interface DispatcherOptions {
 
 export interface Dispatcher {
   start(): void;
-  /** Something was queued: look for due rows now rather than at the next poll. */
-  wake(): void;
+  /**
+   * Something was queued: look for due rows now rather than at the next poll.
+   * `dueAt` (epoch ms) is when the earliest of them is due: rows due after the
+   * next look already armed need no look of their own (a scheduled mail).
+   */
+  wake(dueAt?: number): void;
   /** Stops claiming and waits for in-flight sends (up to timeoutMs); unfinished leases expire and are retried later. */
   stop(timeoutMs?: number): Promise<void>;
   inFlight(): number;
@@ -213,6 +217,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       return;
     }
     pumping = true;
+    timerAt = undefined;
     let drained = false;
     try {
       do {
@@ -262,17 +267,22 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     clearTimeout(timer);
     timer = setTimeout(() => void pump(), delay);
     timer.unref();
+    timerAt = clock.now() + delay;
   }
 
   let waking: NodeJS.Immediate | undefined;
+  /** When the armed look runs (undefined while a pump runs or before the first). */
+  let timerAt: number | undefined;
   /**
    * Looks for due rows at the end of this turn of the event loop, not at once:
    * sends that finish in the same turn (answers read from several sockets)
    * and rows queued together share one claim, one message to the ledger
    * thread and one commit there, instead of one each.
    */
-  function wake(): void {
+  function wake(dueAt = 0): void {
     if (!running || waking) return;
+    // A claim now would find nothing: the armed look comes first and arms the next one by the ledger's due times.
+    if (!pumping && timerAt !== undefined && dueAt > clock.now() && dueAt >= timerAt) return;
     waking = setImmediate(() => {
       waking = undefined;
       void pump();

@@ -47,8 +47,8 @@ export function methodOf(frame: CallFrame): CallMethod | undefined {
 export type FromLedgerThread =
   | { type: 'ready'; applied: string[]; version: number }
   | { type: 'fatal'; error: string }
-  /** Answers of one commit; `queued`: that commit queued SMS (dispatch looks for due rows), told in the same message. */
-  | { type: 'results'; results: ResultFrame[]; queued: boolean }
+  /** Answers of one commit; `queued`: when the earliest SMS it queued is due (dispatch looks for due rows), null if it queued none. */
+  | { type: 'results'; results: ResultFrame[]; queued: number | null }
   | { type: 'log'; line: string };
 
 /**

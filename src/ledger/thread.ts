@@ -47,7 +47,7 @@ export function startLedgerThread(options: LedgerThreadOptions & { logger: Logge
   const worker = new Worker(script, { workerData });
 
   const pending = new Map<number, { resolve(value: unknown): void; reject(error: Error): void }>();
-  const listeners: (() => void)[] = [];
+  const listeners: ((dueAt: number) => void)[] = [];
   let nextId = 1;
   // Calls made in the same task travel together; bookkeeping waits for the next turn and company.
   const post = createBatcher<CallFrame>((batch) => worker.postMessage(batch), (call) => BOOKKEEPING_CALLS.has(call[1]));
@@ -84,7 +84,7 @@ export function startLedgerThread(options: LedgerThreadOptions & { logger: Logge
             if (kind === RESULT_OK) waiter.resolve(value);
             else waiter.reject(kind === RESULT_STORAGE_ERROR ? new StorageError(String(value)) : new Error(String(value)));
           }
-          if (message.queued) for (const listener of listeners) listener();
+          if (message.queued !== null) for (const listener of listeners) listener(message.queued);
           break;
         case 'log': {
           const { level, msg, time: _time, pid: _pid, hostname: _host, ...fields } = JSON.parse(message.line) as Record<string, unknown>;

@@ -432,8 +432,12 @@ export interface ConsoleStore {
 }
 
 export interface Ledger extends IntakeStore, DispatchQueue, ReceiptStore, ConsentLedger, ReportStore, HistoryStore, QueueAdmin, ContactStore, ConsoleStore, AutomationStore {
-  /** Called after each commit that queued rows, so dispatch wakes without polling. */
-  onQueued(listener: () => void): void;
+  /**
+   * Called after each commit that queued rows, so dispatch wakes without
+   * polling, with the earliest time one of them is due (0: now; a scheduled
+   * mail's rows are due later, and nothing need look for them before then).
+   */
+  onQueued(listener: (dueAt: number) => void): void;
   close(): Promise<void>;
 }
 

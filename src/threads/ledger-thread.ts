@@ -42,19 +42,19 @@ const callClock: Clock = { now: () => callTime };
 const methods = new Set<string>(LEDGER_METHODS);
 
 function serve(ledger: Ledger): void {
-  // A commit resolves all its writes in one microtask checkpoint: one message back, which also says whether it queued SMS.
-  let queued = false;
+  // A commit resolves all its writes in one microtask checkpoint: one message back, which also says whether it queued SMS (and when due).
+  let queued: number | null = null;
   const reply = createBatcher<ResultFrame>((results) => {
     send({ type: 'results', results, queued });
-    queued = false;
+    queued = null;
   });
-  ledger.onQueued(() => {
-    queued = true;
+  ledger.onQueued((dueAt) => {
+    queued = Math.min(queued ?? dueAt, dueAt);
     // Its answers go out in this turn's microtasks and carry the news; a commit that answered none says it on its own.
     setImmediate(() => {
-      if (!queued) return;
-      queued = false;
-      send({ type: 'results', results: [], queued: true });
+      if (queued === null) return;
+      send({ type: 'results', results: [], queued });
+      queued = null;
     });
   });
   const table = ledger as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;

@@ -87,14 +87,15 @@ function wrapErrors<T extends object>(store: T): T {
 
 export function createPostgresLedger(deps: PostgresLedgerDeps): PostgresLedger {
   const { pool, clock } = deps;
-  const listeners: (() => void)[] = [];
+  const listeners: ((dueAt: number) => void)[] = [];
   const queue = createPgQueue({ policy: deps.claimPolicy, logger: deps.logger });
   const admin = createPgQueueAdmin(pool);
   const consoleQuery = createPgConsole(pool);
   const contactStore = wrapErrors(createPgContacts(pool, () => clock.now()));
   const receipts = createPgReceipts(deps.receiptGraceMs ?? 600_000);
   const notifyQueued = () => {
-    for (const listener of listeners) listener();
+    // Another daemon's rows, or ours: when they are due is not in the notice, so look now.
+    for (const listener of listeners) listener(0);
   };
 
   /** One transaction; `locks` are taken with its BEGIN, and `leading` statements run with it. Times are the caller's clock when the call is made. */

@@ -52,8 +52,9 @@ const SELECT_OUTBOX = `SELECT id, message_id AS queueId, recipient, status, reas
 /** The SQLite ledger: the stores of types.ts over one database, writes through one group commit. */
 export function createSqliteLedger(deps: SqliteLedgerDeps): Ledger {
   const { db, clock } = deps;
-  const listeners: (() => void)[] = [];
-  let queuedSinceNotify = false;
+  const listeners: ((dueAt: number) => void)[] = [];
+  /** The earliest due time of the rows queued since the last notice; undefined: none queued. */
+  let queuedDue: number | undefined;
   const stmt = prepareStatements(db);
   const rules = createRuleReader(db);
   const consent = createConsentStore(db);
@@ -64,9 +65,9 @@ export function createSqliteLedger(deps: SqliteLedgerDeps): Ledger {
   const queue = createQueueWriter({ stmt, rules, policy: deps.claimPolicy, logger: deps.logger, applyParked: receipts.applyParked });
   const decide = createIntakeWriter(stmt, rules);
   const queueIds = createQueueIds();
-  const markQueued = (setupId: string) => {
+  const markQueued = (setupId: string, dueAt = 0) => {
     queue.markActive(setupId);
-    queuedSinceNotify = true;
+    queuedDue = Math.min(queuedDue ?? dueAt, dueAt);
   };
   const inbound = createInboundWriter(stmt, consent, markQueued);
   const admin = createQueueAdmin(db);
@@ -76,16 +77,17 @@ export function createSqliteLedger(deps: SqliteLedgerDeps): Ledger {
     bookkeepingDelayMs: deps.bookkeepingDelayMs ?? 10,
     maxBatch: deps.maxBatch ?? 1024,
     afterCommit() {
-      if (!queuedSinceNotify) return;
-      queuedSinceNotify = false;
-      for (const listener of listeners) listener();
+      if (queuedDue === undefined) return;
+      const dueAt = queuedDue;
+      queuedDue = undefined;
+      for (const listener of listeners) listener(dueAt);
     },
   });
   const write = <T>(run: (now: number) => T, options: WriteOptions) => commits.write(run, clock.now(), options);
 
   function accept(message: IntakeMessage, now: number): IntakeOutcome {
     const outcome = decide(message, queueIds(now), now);
-    if (outcome.decisions.some((d) => d.outcome === 'queued')) markQueued(message.setupId);
+    if (outcome.decisions.some((d) => d.outcome === 'queued')) markQueued(message.setupId, message.sendAt ?? 0);
     return outcome;
   }
   const automations = createAutomationRuns(db, accept);
