@@ -74,4 +74,10 @@ describe('dispatch wakes by due time', () => {
     dispatcher.wake();
     await waitFor(async () => (await sentTexts()).includes('Later'), 'the scheduled SMS at the simulator once due');
   });
+
+  it('rows due before the look armed get a look at their time, with no poll and no other wake', async () => {
+    await t.ledger.acceptMessage(intakeMessage(['+4520123404'], { text: 'Soon', sendAt: clock.now() + 50 }));
+    clock.advance(50);
+    await waitFor(async () => (await sentTexts()).includes('Soon'), 'the SMS at the simulator at its time');
+  });
 });

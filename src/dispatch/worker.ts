@@ -264,15 +264,23 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       delay = Math.min(delay, Math.max(1, Math.ceil(nextSlot - clock.now())));
     }
     if (!running) return;
+    if (dueLater !== undefined) delay = Math.max(0, Math.min(delay, dueLater - clock.now()));
+    dueLater = undefined;
+    lookAt(clock.now() + delay);
+  }
+
+  function lookAt(at: number): void {
     clearTimeout(timer);
-    timer = setTimeout(() => void pump(), delay);
+    timer = setTimeout(() => void pump(), Math.max(0, at - clock.now()));
     timer.unref();
-    timerAt = clock.now() + delay;
+    timerAt = at;
   }
 
   let waking: NodeJS.Immediate | undefined;
-  /** When the armed look runs (undefined while a pump runs or before the first). */
+  /** When the armed look runs (undefined while a look runs and has not armed the next). */
   let timerAt: number | undefined;
+  /** The earliest due time told while a look ran: its arm may have read the due times before those rows. */
+  let dueLater: number | undefined;
   /**
    * Looks for due rows at the end of this turn of the event loop, not at once:
    * sends that finish in the same turn (answers read from several sockets)
@@ -281,8 +289,12 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
    */
   function wake(dueAt = 0): void {
     if (!running || waking) return;
-    // A claim now would find nothing: the armed look comes first and arms the next one by the ledger's due times.
-    if (!pumping && timerAt !== undefined && dueAt > clock.now() && dueAt >= timerAt) return;
+    // Rows not due yet: a claim now would find nothing. Look when they are due, if that is before the look armed.
+    if (dueAt > clock.now()) {
+      if (timerAt === undefined) dueLater = Math.min(dueLater ?? dueAt, dueAt);
+      else if (dueAt < timerAt) lookAt(dueAt);
+      return;
+    }
     waking = setImmediate(() => {
       waking = undefined;
       void pump();
