@@ -16,7 +16,7 @@
  *
  *   npm run build && node dist/bench/dispatch-cost.js [--sms 5000] [--rounds 3] [--quick]
  */
-import { mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, openSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -32,7 +32,7 @@ import { startLedgerThread } from '../src/ledger/thread.js';
 import type { IntakeMessage } from '../src/ledger/types.js';
 import { measureSms } from '../src/message/encoding.js';
 import { createSimulatorProvider } from '../src/providers/simulator-client.js';
-import { CLI, cpuSeconds, fmt, freePort, getJson, HOST, jsonLines, PARTS_PER_SMS, sleep, startChild, stopChild, tail, waitFor, type Child, type SimStats } from './harness.js';
+import { CLI, cpuSeconds, fmt, mainThreadCpuSeconds, freePort, getJson, HOST, jsonLines, PARTS_PER_SMS, sleep, startChild, stopChild, tail, waitFor, type Child, type SimStats } from './harness.js';
 
 const { values } = parseArgs({ options: { sms: { type: 'string' }, rounds: { type: 'string' }, quick: { type: 'boolean', default: false } } });
 const SMS = Number(values.sms ?? (values.quick ? 500 : 5000));
@@ -40,12 +40,6 @@ const ROUNDS = Number(values.rounds ?? (values.quick ? 1 : 3));
 const FLOOR = fileURLToPath(new URL('./dispatch-floor.js', import.meta.url));
 /** Three GSM segments (153 characters each), as the Postfix bench's truncated alerts. */
 const TEXT = 'Disk /var on db-7 is 97 % full; writes will fail within the hour. '.repeat(7).slice(0, 440);
-
-/** User + system CPU seconds of this process's main thread (its task id is the pid). */
-function mainThreadSeconds(): number {
-  const fields = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
 
 function message(i: number): IntakeMessage {
   return {
@@ -128,7 +122,7 @@ async function main(): Promise<void> {
   const mail2smsRound = async (label: string) => {
     for (let i = 0; i < SMS; i += 200) await Promise.all(Array.from({ length: Math.min(200, SMS - i) }, (_, k) => ledger.acceptMessage(message(sent + i + k))));
     sent += SMS;
-    const [main0, proc0, sim0, claims0] = [mainThreadSeconds(), process.cpuUsage(), cpuSeconds(sim.proc.pid) ?? NaN, claims];
+    const [main0, proc0, sim0, claims0] = [mainThreadCpuSeconds(process.pid) ?? NaN, process.cpuUsage(), cpuSeconds(sim.proc.pid) ?? NaN, claims];
     const started = performance.now();
     dispatcher.start();
     const stats = await waitFor('every receipt answered', async () => {
@@ -138,7 +132,7 @@ async function main(): Promise<void> {
     const seconds = (performance.now() - started) / 1000;
     await dispatcher.stop();
     const proc = process.cpuUsage(proc0);
-    const cost = { main: ((mainThreadSeconds() - main0) * 1e6) / SMS, process: (proc.user + proc.system) / SMS, sim: (((cpuSeconds(sim.proc.pid) ?? NaN) - sim0) * 1e6) / SMS };
+    const cost = { main: (((mainThreadCpuSeconds(process.pid) ?? NaN) - main0) * 1e6) / SMS, process: (proc.user + proc.system) / SMS, sim: (((cpuSeconds(sim.proc.pid) ?? NaN) - sim0) * 1e6) / SMS };
     process.stdout.write(
       `  ${label.padEnd(8)} ${fmt(SMS / seconds, 0).padStart(5)} SMS/s  main thread ${fmt(cost.main, 0).padStart(4)} µs/SMS  daemon (both threads) ${fmt(cost.process, 0).padStart(4)}  simulator ${fmt(cost.sim, 0)}  claims ${fmt((claims - claims0) / SMS, 2)}/SMS  (at the simulator: ${stats.messages}, duplicates ${stats.duplicates})\n`,
     );

@@ -105,18 +105,20 @@ function statFields(pid: number | string): string[] | undefined {
   }
 }
 
+/** utime + stime of /proc/<task>/stat in seconds (clock ticks, USER_HZ = 100). */
+function taskCpuSeconds(task: string): number | undefined {
+  const fields = statFields(task);
+  return fields ? (Number(fields[11]) + Number(fields[12])) / 100 : undefined;
+}
+
 /** CPU seconds (user+system) a process has used so far, from /proc; undefined where there is no /proc. */
 export function cpuSeconds(pid: number | undefined): number | undefined {
-  const fields = pid === undefined ? undefined : statFields(pid);
-  if (!fields) return undefined;
-  return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime in clock ticks (USER_HZ = 100)
+  return pid === undefined ? undefined : taskCpuSeconds(String(pid));
 }
 
 /** CPU seconds of a process's main thread (its task id is the pid): SMTP in the daemon, not its worker threads. */
 export function mainThreadCpuSeconds(pid: number | undefined): number | undefined {
-  const fields = pid === undefined ? undefined : statFields(`${pid}/task/${pid}`);
-  if (!fields) return undefined;
-  return (Number(fields[11]) + Number(fields[12])) / 100;
+  return pid === undefined ? undefined : taskCpuSeconds(`${pid}/task/${pid}`);
 }
 
 /**

@@ -292,7 +292,6 @@ function registerConsentCommands(program: Command, out: (text: string) => void):
         }
       });
     });
-
 }
 
 function registerHistoryAndToken(program: Command, out: (text: string) => void): void {
