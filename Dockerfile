@@ -1,6 +1,6 @@
 # Production image. No Docker engine on the CI machine: its steps are replayed
 # in a throwaway directory instead (README, "Docker": what was verified).
-FROM node:20-bookworm-slim AS build
+FROM node:24-bookworm-slim AS build
 WORKDIR /app
 # better-sqlite3 compiles from source when no prebuilt binary matches.
 RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*
@@ -12,7 +12,7 @@ COPY migrations ./migrations
 # The production install: prepare builds dist/ (src/ only) with the compiler, which is a regular dependency.
 RUN npm ci --omit=dev
 
-FROM node:20-bookworm-slim
+FROM node:24-bookworm-slim
 WORKDIR /app
 ENV NODE_ENV=production MAIL2SMS_CONFIG=/etc/mail2sms/mail2sms.yaml
 COPY --from=build /app/node_modules ./node_modules

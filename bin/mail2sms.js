@@ -4,6 +4,17 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
+// Before anything native loads: on an older Node, better-sqlite3 would fail with an
+// ABI error (or worse), so say in one line what to install instead.
+const nodeMajor = Number(process.versions.node.split('.')[0]);
+if (nodeMajor < 24) {
+  process.stderr.write(
+    `mail2sms: needs Node.js 24 LTS or newer; this is Node.js ${process.versions.node}. ` +
+      'Install Node.js 24, or in the checkout run `. scripts/node24.sh` (it fetches Node.js 24 from the npm registry) and then `npm ci`.\n',
+  );
+  process.exit(69);
+}
+
 const entry = new URL('../dist/src/cli/main.js', import.meta.url);
 if (!existsSync(fileURLToPath(entry))) {
   const root = fileURLToPath(new URL('..', import.meta.url));
