@@ -2,8 +2,7 @@
 # in a throwaway directory instead (README, "Docker": what was verified).
 FROM node:24-bookworm-slim AS build
 WORKDIR /app
-# better-sqlite3 compiles from source when no prebuilt binary matches.
-RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*
+# No compiler: better-sqlite3 13 ships Node-API binaries for linux x64/arm64 (glibc and musl) in its package.
 COPY package.json package-lock.json tsconfig.json tsconfig.prod.json ./
 COPY scripts ./scripts
 COPY src ./src
