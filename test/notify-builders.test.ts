@@ -1,4 +1,4 @@
-import { answeredInbound } from '../src/message/conversation.js';
+import { answeredThread } from '../src/message/conversation.js';
 import { describe, expect, it } from 'vitest';
 import { buildReport, type ReportInput } from '../src/notify/report.js';
 import { buildReplyForward, type ReplyForwardInput } from '../src/notify/reply.js';
@@ -106,6 +106,7 @@ describe('buildReport: when there is one', () => {
 function reply(overrides: Partial<ReplyForwardInput> = {}): ReplyForwardInput {
   return {
     inboundId: 7,
+    token: '0123456789abcdef0123456789abcdef',
     host: 'mail2sms.example.test',
     replyTo: '+4520123456@sms.example.test',
     to: 'ops@example.test',
@@ -124,12 +125,17 @@ describe('buildReplyForward', () => {
   it('has a Message-ID naming the inbound SMS and a Reply-To of the number, so answering it is an SMS back', () => {
     const mail = buildReplyForward(reply());
     expect(mail.replyTo).toBe('+4520123456@sms.example.test');
-    expect(mail.messageId).toMatch(/^<sms-reply\.7\.[0-9a-f]{12}@mail2sms\.example\.test>$/);
-    expect(answeredInbound([mail.messageId as string])).toBe(7);
-    expect(answeredInbound(['<other@example.test>', '<sms-reply.x.1@h>'])).toBeUndefined();
+    expect(mail.messageId).toBe('<sms-reply.7.0123456789abcdef0123456789abcdef@mail2sms.example.test>');
+    expect(answeredThread([mail.messageId as string], 'mail2sms.example.test')).toEqual({ inboundId: 7, token: '0123456789abcdef0123456789abcdef' });
+    expect(answeredThread(['<other@example.test>', '<sms-reply.x.1@h>'], 'h')).toBeUndefined();
     expect(mail.text).toContain('Reply to this email to answer +4520123456 by SMS.');
   });
 
+
+  it('a thread id under another host is not ours, whatever its numbers (a forged conversation)', () => {
+    expect(answeredThread(['<sms-reply.1.AAAA@attacker.example>'], 'mail2sms.example.test')).toBeUndefined();
+    expect(answeredThread(['<sms-reply.1.AAAA@attacker.example>', '<sms-reply.2.BBBB@MAIL2SMS.example.test>'], 'mail2sms.example.test')).toEqual({ inboundId: 2, token: 'BBBB' });
+  });
 
   it('threads under the original: In-Reply-To the original, References the thread then the original', () => {
     const mail = buildReplyForward(reply());

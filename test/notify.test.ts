@@ -147,7 +147,7 @@ describe('relay', () => {
   });
 
   it('sends a reply forward from our address, threaded, as auto-replied', async () => {
-    const forward = buildReplyForward({ inboundId: 1, host: 'mail2sms.example.test', replyTo: '+4520123456@sms.example.test', 
+    const forward = buildReplyForward({ inboundId: 1, token: 'c0ffee', host: 'mail2sms.example.test', replyTo: '+4520123456@sms.example.test', 
       to: 'ops@example.test',
       from: '+4520123456',
       text: 'On my way, 10 minutes',
@@ -212,7 +212,7 @@ describe('relay', () => {
   });
 
   it('a 5xx for the recipient is permanent, and nothing throws', async () => {
-    const forward = buildReplyForward({ inboundId: 1, host: 'mail2sms.example.test', replyTo: '+4520123456@sms.example.test',  to: REFUSED, from: '+4520123456', text: 'hi', receivedAt: AT, queueId: 'Q2' });
+    const forward = buildReplyForward({ inboundId: 1, token: 'c0ffee', host: 'mail2sms.example.test', replyTo: '+4520123456@sms.example.test',  to: REFUSED, from: '+4520123456', text: 'hi', receivedAt: AT, queueId: 'Q2' });
     const before = sink.received.length;
     const result = await relay.send(forward);
     expect(result).toMatchObject({ ok: false, temporary: false });
@@ -225,7 +225,7 @@ describe('relay', () => {
   it('opportunistic STARTTLS upgrades when offered, even to a certificate that does not verify (RFC 7435)', async () => {
     const tlsSink = await startSink({ disabledCommands: ['AUTH'] });
     const own = createRelay(relayConfig(tlsSink.port, { starttls: 'opportunistic' }), { logger: logs.logger });
-    const result = await own.send(buildReplyForward({ inboundId: 1, host: 'mail2sms.example.test', replyTo: '+4520123456@sms.example.test',  to: 'ops@example.test', from: '+4520123456', text: 'hi', receivedAt: AT, queueId: 'Q6' }));
+    const result = await own.send(buildReplyForward({ inboundId: 1, token: 'c0ffee', host: 'mail2sms.example.test', replyTo: '+4520123456@sms.example.test',  to: 'ops@example.test', from: '+4520123456', text: 'hi', receivedAt: AT, queueId: 'Q6' }));
     await own.close();
     await tlsSink.close();
     expect(result).toMatchObject({ ok: true });
@@ -236,13 +236,13 @@ describe('relay', () => {
   it('after close, sends fail as temporary instead of throwing', async () => {
     const own = createRelay(relayConfig(sink.port), { logger: logs.logger });
     await own.close();
-    const result = await own.send(buildReplyForward({ inboundId: 1, host: 'mail2sms.example.test', replyTo: '+4520123456@sms.example.test',  to: 'ops@example.test', from: '+4520123456', text: 'hi', receivedAt: AT, queueId: 'Q3' }));
+    const result = await own.send(buildReplyForward({ inboundId: 1, token: 'c0ffee', host: 'mail2sms.example.test', replyTo: '+4520123456@sms.example.test',  to: 'ops@example.test', from: '+4520123456', text: 'hi', receivedAt: AT, queueId: 'Q3' }));
     expect(result).toMatchObject({ ok: false, temporary: true });
   });
 });
 
 describe('relay trouble is temporary', () => {
-  const mail = () => buildReplyForward({ inboundId: 1, host: 'mail2sms.example.test', replyTo: '+4520123456@sms.example.test',  to: 'ops@example.test', from: '+4520123456', text: 'hi', receivedAt: AT, queueId: 'Q4' });
+  const mail = () => buildReplyForward({ inboundId: 1, token: 'c0ffee', host: 'mail2sms.example.test', replyTo: '+4520123456@sms.example.test',  to: 'ops@example.test', from: '+4520123456', text: 'hi', receivedAt: AT, queueId: 'Q4' });
 
   it('a relay that is down (closed port)', async () => {
     const probe = createServer();
@@ -317,7 +317,7 @@ describe('relay AUTH', () => {
     await sink?.close();
   });
 
-  const mail = () => buildReplyForward({ inboundId: 1, host: 'mail2sms.example.test', replyTo: '+4520123456@sms.example.test',  to: 'ops@example.test', from: '+4520123456', text: 'hi', receivedAt: AT, queueId: 'Q5' });
+  const mail = () => buildReplyForward({ inboundId: 1, token: 'c0ffee', host: 'mail2sms.example.test', replyTo: '+4520123456@sms.example.test',  to: 'ops@example.test', from: '+4520123456', text: 'hi', receivedAt: AT, queueId: 'Q5' });
 
   it('logs in, and a wrong password is temporary (our config, not the mail); the password is never logged', async () => {
     const logs = captureLogs();

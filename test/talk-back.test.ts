@@ -22,7 +22,10 @@ beforeAll(async () => {
       notify: { relay: { host: '127.0.0.1', port: sink.port, starttls: 'off', from: 'mail2sms@gw.example.test', timeout: '5s' }, report_batch_delay: '1h' },
       consent: { reply_sender: REPLY_SENDER, opt_out_confirmation_text: 'You will get no more SMS from us.' },
     },
-    setups: [alertsSetup({ id: 'desk', senders: ['desk@example.test'], sender_name: REPLY_SENDER, forward_replies: true, cooldown: '1h' })],
+    setups: [
+      alertsSetup({ id: 'desk', senders: ['desk@example.test'], sender_name: REPLY_SENDER, forward_replies: true, cooldown: '1h' }),
+      alertsSetup({ id: 'other', senders: ['other@example.test'], sender_name: REPLY_SENDER, cooldown: '1h' }),
+    ],
   });
   t = await startTestDaemon(dirs);
 });
@@ -80,6 +83,38 @@ describe('talking back by email', () => {
       text: 'Second',
     });
     expect(forged.response).toMatch(/suppressed \(cooldown\)/);
+  });
+});
+
+describe('a forged conversation thread (audit: any sender skipped the cooldown with a made-up In-Reply-To)', () => {
+  const phone = '+4520124010';
+  let forwardId: string;
+
+  beforeAll(async () => {
+    const first = await sendMail({ port: t.smtpPort, from: 'desk@example.test', to: `${phone}@sms.example.test`, text: 'Gate 2 open' });
+    await waitFor(async () => (await t.daemon.ledger.outbox({ queueId: queueIdOf(first.response) }))[0]?.status === 'delivered', 'the first SMS');
+    expect((await inbound(phone, 'Closing it now')).status).toBe(200);
+    const forward = await waitFor(() => sink.received.find((r) => r.mail.text?.includes('Closing it now')), 'the forwarded reply');
+    forwardId = forward.mail.messageId as string;
+    expect(forwardId).toMatch(/^<sms-reply\.\d+\.[0-9a-f]{32}@[^<>@\s]+>$/);
+  });
+
+  const answer = (from: string, inReplyTo: string) =>
+    sendMail({ port: t.smtpPort, from, to: `${phone}@sms.example.test`, headers: { 'In-Reply-To': inReplyTo }, text: `answer as ${from}` });
+
+  it.each([
+    ['the audit\'s attack: the right inbound id with a made-up token at another host', (id: string) => id.replace(/\.[0-9a-f]+@.*$/, '.AAAA@attacker.example>'), 'desk@example.test'],
+    ['the right id and a wrong token of the same length', (id: string) => id.replace(/\.([0-9a-f]+)@/, (_m, t: string) => `.${'0'.repeat(t.length)}@`), 'desk@example.test'],
+    ['the true token at another host', (id: string) => id.replace(/@[^>]+>$/, '@attacker.example>'), 'desk@example.test'],
+    ['the true thread from a sender of another setup', (id: string) => id, 'other@example.test'],
+  ])('%s: suppressed by the cooldown', async (_name, forge, from) => {
+    const forged = await answer(from, forge(forwardId));
+    expect(forged.response).toMatch(/1 of 1 recipient\(s\) suppressed \(cooldown\)/);
+  });
+
+  it('the true thread from the address it was forwarded to passes (so the forgeries above were refused for their forgery)', async () => {
+    const genuine = await answer('desk@example.test', forwardId);
+    expect(genuine.response).toMatch(/^250 2\.0\.0 Queued as \w+$/);
   });
 });
 

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { scheduleProblem } from '../core/cron.js';
 import { sendingWindowSchema } from '../core/window.js';
 import { parseMerge } from '../message/merge.js';
-import { duration, durationOrOff } from './fields.js';
+import { duration, durationOrOff, emailAddress } from './fields.js';
 import { ALL_GROUP, country, type MainConfig, type Setup } from './schema.js';
 
 /*
@@ -60,6 +60,13 @@ export const automationSchema = z
     sending_window: sendingWindowSchema.optional(),
     catch_up: durationOrOff().default(3_600_000).transform((ms) => ms ?? 0),
     enabled: z.boolean().default(true),
+    /**
+     * Where an SMS reply to this automation's SMS is forwarded by email (with
+     * the setup's forward_replies on). Without it, a reply to the automation
+     * is kept in the ledger and forwarded nowhere: never threaded under an
+     * older, unrelated mail to the same number.
+     */
+    reply_to: emailAddress.optional(),
   });
 
 export type AutomationFields = z.output<typeof automationSchema>;

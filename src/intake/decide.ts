@@ -7,7 +7,7 @@ import { buildSmsText, extractSmsText, finishSmsText, type RemovedBlock, type Te
 import { measureSms } from '../message/encoding.js';
 import { parseMerge, type MergeTemplate } from '../message/merge.js';
 import { parseSendAt } from '../message/send-at.js';
-import { answeredInbound } from '../message/conversation.js';
+import { answeredThread, type ReplyThread } from '../message/conversation.js';
 import type { GroupMember, PersonalRecipient } from '../ledger/types.js';
 import { gatherRecipients, type Addressee, type ResolvedGroup } from './groups.js';
 import { personalise } from './personalise.js';
@@ -148,7 +148,7 @@ function decideSms(config: Config, envelope: DataEnvelope, email: ParsedEmail, b
     ...(setup.sending_window ? { sendingWindow: setup.sending_window } : {}),
     onUnknown: setup.on_unknown ?? (setup.category === 'marketing' ? 'fail' : 'retry'),
     ...(setup.report !== 'none' ? { reportMode: setup.report } : {}),
-    ...conversation(email),
+    ...conversation(email, config.main.smtp.hostname),
   };
   return { action: 'store', setup, message, warnings: text.warnings, removed: extracted.removed, viaGroups: groups.length > 0 };
 }
@@ -254,9 +254,10 @@ function timingNote(timing: Timing): string {
   return parts.map((part) => `; ${part}`).join('');
 }
 
-function conversation(email: ParsedEmail): { answersInbound?: number } {
-  const inboundId = answeredInbound(email.threadIds);
-  return inboundId === undefined ? {} : { answersInbound: inboundId };
+/** The forward the mail says it answers; whether it really is one, the ledger decides (ledger/conversation.ts). */
+function conversation(email: ParsedEmail, host: string): { answersThread?: ReplyThread } {
+  const thread = answeredThread(email.threadIds, host);
+  return thread === undefined ? {} : { answersThread: thread };
 }
 
 /**

@@ -1,5 +1,6 @@
 import type { Db } from './db.js';
-import type { DueReport, LastSms, OutboxStatus } from './types.js';
+import type { ForwardedReply } from './conversation.js';
+import type { DueReport, LastSms, OutboxStatus, ReplyForwardNote } from './types.js';
 
 /*
  * The ledger's side of the email notifications (src/notify/): which reports are
@@ -19,9 +20,32 @@ export interface NotifyQueries {
   dueReports(limit: number, sentBefore: number): DueReport[];
   /** Marks one report done (sent, or given up on) with an event saying which; false if it already was. */
   markReported(queueId: string, note: string, now: number): boolean;
-  /** The newest SMS handed to the provider for this number that came from an email, with that email's details. */
+  /** The newest SMS handed to the provider for this number that came from an email or an automation, with that mail's details. */
   lastSmsTo(recipient: string): LastSms | undefined;
+  noteReplyForward(inboundId: number, forward: ReplyForwardNote): void;
+  forwardedReply(inboundId: number): ForwardedReply | undefined;
 }
+
+/**
+ * The newest SMS to a number that someone is behind: an email's, or an
+ * automation's run (answers to keywords have mail_from '' and no run). A reply
+ * goes with the newest of them, so an answer to a newer automation SMS is never
+ * threaded under an older, unrelated mail. automation_runs is one row per
+ * scheduled occurrence, and the lookup runs for the one message found.
+ */
+export const LAST_SMS_SQL = `SELECT o.message_id AS "queueId", o.sent_at AS "sentAt", m.setup_id AS "setupId", m.mail_from AS "mailFrom",
+       m.header_message_id AS "headerMessageId", m.subject, m.sender_name AS "senderName",
+       (SELECT r.automation_id FROM automation_runs r WHERE r.message_id = m.id LIMIT 1) AS "automationId"
+  FROM outbox o JOIN messages m ON m.id = o.message_id
+ WHERE o.recipient = ? AND o.status IN ('sent', 'delivered')
+   AND (m.mail_from != '' OR EXISTS (SELECT 1 FROM automation_runs r WHERE r.message_id = m.id))
+ ORDER BY o.sent_at DESC, o.id DESC LIMIT 1`;
+
+export const FORWARDED_REPLY_SQL = `SELECT sender, received_at AS "receivedAt", forward_token AS "forwardToken",
+       forward_mail_to AS "forwardMailTo", forward_setup AS "forwardSetup"
+  FROM inbound_messages WHERE id = ?`;
+
+export const NOTE_REPLY_FORWARD_SQL = 'UPDATE inbound_messages SET forward_token = ?, forward_mail_to = ?, forward_setup = ? WHERE id = ?';
 
 // Walks the partial index messages_report_pending in received_at order (the
 // WHERE repeats the index's own condition, which is what lets SQLite use it),
@@ -48,17 +72,9 @@ export function createNotifyQueries(db: Db): NotifyQueries {
     ),
     markReported: db.prepare('UPDATE messages SET report_sent_at = ? WHERE id = ? AND report_sent_at IS NULL'),
     insertEvent: db.prepare(`INSERT INTO events (at, outbox_id, message_id, type, detail) VALUES (?, NULL, ?, 'report', ?)`),
-    // Only email-borne SMS have someone to forward a reply to (answers to
-    // keywords have mail_from ''). outbox_recipient narrows to this number's rows;
-    // sorting those by sent_at is small.
-    lastSms: db.prepare(
-      `SELECT o.message_id AS queueId, o.sent_at AS sentAt, m.setup_id AS setupId, m.mail_from AS mailFrom,
-              m.header_message_id AS headerMessageId, m.subject, m.sender_name AS senderName
-         FROM outbox o JOIN messages m ON m.id = o.message_id
-        WHERE o.recipient = ? AND o.status IN ('sent', 'delivered') AND m.mail_from != ''
-        ORDER BY o.sent_at DESC, o.id DESC
-        LIMIT 1`,
-    ),
+    lastSms: db.prepare(LAST_SMS_SQL),
+    forwardedReply: db.prepare(FORWARDED_REPLY_SQL),
+    noteReplyForward: db.prepare(NOTE_REPLY_FORWARD_SQL),
   };
 
   return {
@@ -77,5 +93,17 @@ export function createNotifyQueries(db: Db): NotifyQueries {
     lastSmsTo(recipient) {
       return stmt.lastSms.get(recipient) as LastSms | undefined;
     },
+    noteReplyForward(inboundId, forward) {
+      stmt.noteReplyForward.run(forward.token, forward.mailTo, forward.setupId, inboundId);
+    },
+    forwardedReply(inboundId) {
+      return stmt.forwardedReply.get(inboundId) as ForwardedReply | undefined;
+    },
   };
+}
+
+/** The shared SQL above in PostgreSQL's parameter style: its n-th ? becomes $n. */
+export function postgresParams(sql: string): string {
+  let n = 0;
+  return sql.replace(/\?/g, () => `$${++n}`);
 }

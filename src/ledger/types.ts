@@ -1,3 +1,5 @@
+import type { ReplyThread } from '../message/conversation.js';
+import type { ForwardedReply } from './conversation.js';
 import type { SmsMeasure } from '../message/encoding.js';
 import type { SendingWindow } from '../core/window.js';
 import type { ConsentChange, ConsentEvent, ExternalSend, HistoryEntry } from './consent.js';
@@ -49,10 +51,12 @@ export interface IntakeMessage {
   /** Email the sender a report of the outcomes. */
   reportMode?: 'failures' | 'all';
   /**
-   * The mail answers a forwarded SMS reply (inbound SMS id): to the number that
-   * wrote, within the conversation window, the cooldown does not apply.
+   * The forwarded SMS reply the mail says it answers (its inbound SMS and token):
+   * when the ledger confirms it is that forward, to the number that wrote, from
+   * the address and setup it was forwarded to (ledger/conversation.ts), the
+   * cooldown does not apply.
    */
-  answersInbound?: number;
+  answersThread?: ReplyThread;
   /**
    * Per recipient, in the order of `recipients`, when the mail went to a group
    * or has merge fields; absent for a plain mail (stored exactly as before).
@@ -192,6 +196,8 @@ export interface LastSms {
   headerMessageId: string | null;
   subject: string | null;
   senderName: string;
+  /** Set when the SMS came from an automation's run (mailFrom is then ''). */
+  automationId: string | null;
 }
 
 /*
@@ -259,8 +265,21 @@ export interface ReportStore {
   dueReports(limit: number, sentBefore: number): Promise<DueReport[]>;
   /** Marks a report sent or given up on (`note` says which, kept as an event); resolves false if it already was. */
   markReported(queueId: string, note: string): Promise<boolean>;
-  /** The newest SMS sent (or delivered) to the number from an email, for forwarding a reply to its sender. */
+  /**
+   * The newest SMS sent (or delivered) to the number from an email or an
+   * automation, for forwarding a reply to whoever is behind it.
+   */
   lastSmsTo(recipient: string): Promise<LastSms | undefined>;
+  /** Keeps the token, address and setup an inbound SMS was forwarded with, before the forward goes out. */
+  noteReplyForward(inboundId: number, forward: ReplyForwardNote): Promise<void>;
+  /** An inbound SMS and its forward, for deciding whether a mail continues that conversation (explain). */
+  forwardedReply(inboundId: number): Promise<ForwardedReply | undefined>;
+}
+
+export interface ReplyForwardNote {
+  token: string;
+  mailTo: string;
+  setupId: string;
 }
 
 /** Looking things up. */
@@ -464,6 +483,8 @@ export const LEDGER_METHODS = [
   'dueReports',
   'markReported',
   'lastSmsTo',
+  'noteReplyForward',
+  'forwardedReply',
   'outbox',
   'numberHistory',
   'mailStatus',

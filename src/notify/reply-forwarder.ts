@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { Config } from '../config/load.js';
 import type { InboundSmsInput } from '../inbound/handler.js';
 import type { Ledger } from '../ledger/types.js';
@@ -14,10 +15,10 @@ import { buildReplyForward } from './reply.js';
  * still in the ledger (inbound_messages).
  */
 
-export type ReplyDecision = 'forwarded' | 'no_relay' | 'no_previous_sms' | 'setup_gone' | 'not_enabled' | 'relay_failed';
+export type ReplyDecision = 'forwarded' | 'no_relay' | 'no_previous_sms' | 'setup_gone' | 'not_enabled' | 'no_reply_to' | 'relay_failed';
 
 export interface ReplyForwarderDeps {
-  ledger: Pick<Ledger, 'lastSmsTo'>;
+  ledger: Pick<Ledger, 'lastSmsTo' | 'noteReplyForward'>;
   /** Undefined when no notify block is configured: nothing can be forwarded. */
   relay: Relay | undefined;
   getConfig(): Config;
@@ -37,17 +38,23 @@ export function createReplyForwarder(deps: ReplyForwarderDeps): (sms: InboundSms
       return decision;
     };
     const last = await deps.ledger.lastSmsTo(sms.from);
-    if (!last) return decide('no_previous_sms', {}, 'reply not forwarded: no SMS from an email was sent to this number');
-    const about = { qid: last.queueId, setup: last.setupId };
+    if (!last) return decide('no_previous_sms', {}, 'reply not forwarded: no SMS from an email or an automation was sent to this number');
+    const about = { qid: last.queueId, setup: last.setupId, ...(last.automationId ? { automation: last.automationId } : {}) };
     // The setup as configured now: switching forward_replies off stops forwards at once, also for older SMS.
     const setup = deps.getConfig().setups.find((s) => s.id === last.setupId);
     if (!setup) return decide('setup_gone', about, 'reply not forwarded: the setup of the last SMS is no longer configured');
     if (!setup.forward_replies) return decide('not_enabled', about, 'reply not forwarded: forward_replies is off for this setup');
     if (!deps.relay) return decide('no_relay', about, 'reply not forwarded: forward_replies is on but no notify relay is configured');
     const config = deps.getConfig();
+    const to = last.automationId === null ? last.mailFrom : config.automations.find((a) => a.id === last.automationId)?.reply_to;
+    if (!to) return decide('no_reply_to', about, 'reply not forwarded: it answers an automation that names no reply_to');
+    // The token lets an answer to this forward skip the cooldown, and nothing else (ledger/conversation.ts).
+    const token = randomBytes(16).toString('hex');
+    await deps.ledger.noteReplyForward(inboundId, { token, mailTo: to, setupId: last.setupId });
     const mail = buildReplyForward({
-      to: last.mailFrom,
+      to,
       inboundId,
+      token,
       host: config.main.smtp.hostname,
       replyTo: `${sms.from}@${config.main.sms_domains[0] ?? config.main.smtp.hostname}`,
       from: sms.from,
@@ -58,9 +65,9 @@ export function createReplyForwarder(deps: ReplyForwarderDeps): (sms: InboundSms
       ...(last.subject ? { originalSubject: last.subject } : {}),
     });
     const result = await deps.relay.send(mail);
-    if (result.ok) return decide('forwarded', { ...about, to: last.mailFrom }, 'reply forwarded by email');
+    if (result.ok) return decide('forwarded', { ...about, to }, 'reply forwarded by email');
     // No queue for forwards yet: the reply stays in the ledger, and the log says it was not delivered by email.
-    log.warn({ ...about, to: last.mailFrom, temporary: result.temporary, reason: result.reason }, 'reply could not be forwarded; it is kept in the ledger only');
+    log.warn({ ...about, to, temporary: result.temporary, reason: result.reason }, 'reply could not be forwarded; it is kept in the ledger only');
     return decide('relay_failed', about, 'reply not forwarded: the relay did not take it');
   };
 }

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { replyThreadId } from '../message/conversation.js';
 import { angleId, isoTime, oneLine, type OutgoingMail } from './mail.js';
 
@@ -18,6 +17,8 @@ export interface ReplyForwardInput {
   queueId: string;
   /** The inbound SMS being forwarded: named in our Message-ID, so an answer to this mail is recognised. */
   inboundId: number;
+  /** This forward's random token, also in the Message-ID; the ledger keeps it to recognise a true answer. */
+  token: string;
   /** Our host name (smtp.hostname), for the Message-ID. */
   host: string;
   /** The number's SMS address (<number>@<sms domain>): answering the email sends an SMS back. */
@@ -74,7 +75,7 @@ export function buildReplyForward(input: ReplyForwardInput): OutgoingMail {
     fromName: `SMS from ${input.from}`,
     subject: replySubject(input.originalSubject, input.from),
     text,
-    messageId: replyThreadId(input.inboundId, randomBytes(6).toString('hex'), input.host),
+    messageId: replyThreadId(input.inboundId, input.token, input.host),
     replyTo: input.replyTo,
     ...(original ? { inReplyTo: original } : {}),
     ...(references.length > 0 ? { references: trimReferences(references) } : {}),

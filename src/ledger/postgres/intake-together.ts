@@ -29,7 +29,7 @@ const MAX_TOGETHER = 100;
  * for a mail answering an SMS reply (its rules depend on a read first).
  */
 export function decidableTogether(message: IntakeMessage): boolean {
-  return message.rules.dailyLimit === null && message.answersInbound === undefined && message.recipients.length <= MAX_TOGETHER;
+  return message.rules.dailyLimit === null && message.answersThread === undefined && message.recipients.length <= MAX_TOGETHER;
 }
 
 /** Which recipients (by position) need the rules and which need the STOP-clause check. */

@@ -1,5 +1,6 @@
 import { hash } from 'node:crypto';
-import { CONVERSATION_WINDOW_MS, newQueueId } from '../sqlite/intake.js';
+import { newQueueId } from '../sqlite/intake.js';
+import { continuesConversation, type ForwardedReply } from '../conversation.js';
 import type { IntakeMessage, IntakeOutcome, PersonalRecipient, RecipientDecision } from '../types.js';
 import { lockKey, numberKey, type PgClient } from './pool.js';
 import { evaluateOn } from './rules.js';
@@ -102,12 +103,12 @@ export function messageParams(message: IntakeMessage, queueId: string, now: numb
 }
 
 async function conversation(client: PgClient, message: IntakeMessage, now: number): Promise<{ inboundId: number } | undefined> {
-  if (message.answersInbound === undefined || message.recipients.length !== 1) return undefined;
-  const { rows } = await client.query<{ sender: string; receivedAt: number }>(
-    'SELECT sender, received_at AS "receivedAt" FROM inbound_messages WHERE id = $1', [message.answersInbound]);
-  const inbound = rows[0];
-  if (!inbound || inbound.sender !== message.recipients[0] || now - inbound.receivedAt > CONVERSATION_WINDOW_MS) return undefined;
-  return { inboundId: message.answersInbound };
+  const thread = message.answersThread;
+  if (thread === undefined || message.recipients.length !== 1) return undefined;
+  const { rows } = await client.query<ForwardedReply>(
+    `SELECT sender, received_at AS "receivedAt", forward_token AS "forwardToken", forward_mail_to AS "forwardMailTo", forward_setup AS "forwardSetup"
+       FROM inbound_messages WHERE id = $1`, [thread.inboundId]);
+  return continuesConversation(rows[0], { thread, ...message }, now) ? { inboundId: thread.inboundId } : undefined;
 }
 
 async function decideRecipient(

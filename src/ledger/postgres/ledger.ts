@@ -2,7 +2,8 @@ import type pg from 'pg';
 import type { Clock } from '../../core/clock.js';
 import { StorageError } from '../../core/errors.js';
 import type { Logger } from '../../core/log.js';
-import { DUE_REPORTS_SQL } from '../notify-queries.js';
+import type { ForwardedReply } from '../conversation.js';
+import { DUE_REPORTS_SQL, FORWARDED_REPLY_SQL, LAST_SMS_SQL, NOTE_REPLY_FORWARD_SQL, postgresParams } from '../notify-queries.js';
 import type { AutomationRun, ClaimPolicy, DueReport, LastSms, Ledger, OutboxRow } from '../types.js';
 import { createPgQueueAdmin } from './admin.js';
 import { LAST_RUNS_SQL, recordMissedOn, RUN_HISTORY_SQL, runLocks, startRunOn } from './automations.js';
@@ -251,11 +252,15 @@ export function createPostgresLedger(deps: PostgresLedgerDeps): PostgresLedger {
         return true;
       }),
     async lastSmsTo(recipient) {
-      const [row] = await read<LastSms>('last sms', `SELECT o.message_id AS "queueId", o.sent_at AS "sentAt", m.setup_id AS "setupId", m.mail_from AS "mailFrom",
-              m.header_message_id AS "headerMessageId", m.subject, m.sender_name AS "senderName"
-         FROM outbox o JOIN messages m ON m.id = o.message_id
-        WHERE o.recipient = $1 AND o.status IN ('sent', 'delivered') AND m.mail_from != ''
-        ORDER BY o.sent_at DESC, o.id DESC LIMIT 1`, [recipient]);
+      const [row] = await read<LastSms>('last sms', postgresParams(LAST_SMS_SQL), [recipient]);
+      return row;
+    },
+    noteReplyForward: (inboundId, forward) =>
+      run('note reply forward', async (client) => {
+        await client.query(postgresParams(NOTE_REPLY_FORWARD_SQL), [forward.token, forward.mailTo, forward.setupId, inboundId]);
+      }),
+    async forwardedReply(inboundId) {
+      const [row] = await read<ForwardedReply>('forwarded reply', postgresParams(FORWARDED_REPLY_SQL), [inboundId]);
       return row;
     },
     outbox: (filter = {}) => {

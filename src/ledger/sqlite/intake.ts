@@ -1,11 +1,10 @@
 import { hash } from 'node:crypto';
+import { continuesConversation, type ForwardedReply } from '../conversation.js';
 import type { RuleReader } from '../rules.js';
 import type { IntakeMessage, IntakeOutcome, PersonalRecipient, RecipientDecision } from '../types.js';
 import type { Statements } from './statements.js';
 
 const RETRY_WINDOW_MS = 24 * 3_600_000;
-/** How long after an SMS reply an email answering it is still a conversation. */
-export const CONVERSATION_WINDOW_MS = 24 * 3_600_000;
 
 /** Outbox columns of a row that uses its message's text (no merge fields, no group). */
 export const NO_OWN_TEXT = { text: null, textNoClause: null, encoding: null, segments: null, characters: null, viaGroups: null } as const;
@@ -87,11 +86,11 @@ export function createIntakeWriter(stmt: Statements, rules: RuleReader) {
    * started: when it goes to that number alone, within the window, the setup's
    * cooldown does not hold it back (opt-out, consent and caps still do).
    */
-  function conversation(message: IntakeMessage, now: number): { inboundId: number; sender: string } | undefined {
-    if (message.answersInbound === undefined || message.recipients.length !== 1) return undefined;
-    const inbound = stmt.inboundById.get(message.answersInbound) as { sender: string; receivedAt: number } | undefined;
-    if (!inbound || inbound.sender !== message.recipients[0] || now - inbound.receivedAt > CONVERSATION_WINDOW_MS) return undefined;
-    return { inboundId: message.answersInbound, sender: inbound.sender };
+  function conversation(message: IntakeMessage, now: number): { inboundId: number } | undefined {
+    const thread = message.answersThread;
+    if (thread === undefined || message.recipients.length !== 1) return undefined;
+    const forward = stmt.inboundById.get(thread.inboundId) as ForwardedReply | undefined;
+    return continuesConversation(forward, { thread, ...message }, now) ? { inboundId: thread.inboundId } : undefined;
   }
 
   /** A recipient intake itself ruled out (a merge field missing, a country): recorded like any suppression, no reservation. */

@@ -124,6 +124,8 @@ export function createSqliteLedger(deps: SqliteLedgerDeps): Ledger {
     // Durable: a report marked done but lost in a crash would go out twice.
     markReported: (queueId, note) => write((now) => notify.markReported(queueId, note, now), FINAL),
     lastSmsTo: (recipient) => read('last sms', () => notify.lastSmsTo(recipient)),
+    noteReplyForward: (inboundId, forward) => write(() => notify.noteReplyForward(inboundId, forward), ANSWERED),
+    forwardedReply: (inboundId) => read('forwarded reply', () => notify.forwardedReply(inboundId)),
     outbox: (filter = {}) =>
       read('outbox', () => {
         if (filter.queueId) return db.prepare(`${SELECT_OUTBOX} WHERE message_id = ? ORDER BY id`).all(filter.queueId) as OutboxRow[];

@@ -85,7 +85,10 @@ function intakeStatements(db: Db) {
        ON CONFLICT (provider_id) DO NOTHING`,
     ),
     inboundByProviderId: db.prepare('SELECT id, action FROM inbound_messages WHERE provider_id = ?'),
-    inboundById: db.prepare('SELECT sender, received_at AS receivedAt FROM inbound_messages WHERE id = ?'),
+    inboundById: db.prepare(
+      `SELECT sender, received_at AS receivedAt, forward_token AS forwardToken, forward_mail_to AS forwardMailTo, forward_setup AS forwardSetup
+         FROM inbound_messages WHERE id = ?`,
+    ),
   };
 }
 
