@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { explainMail } from '../src/cli/explain.js';
 import { alertsSetup, queueIdOf, sendMail, simulatorMessages, startTestDaemon, waitFor, writeConfig, type TestDaemon, type TestDirs } from './helpers.js';
 import { startSink, type Sink } from './smtp-sink.js';
 
@@ -110,6 +111,19 @@ describe('a forged conversation thread (audit: any sender skipped the cooldown w
   ])('%s: suppressed by the cooldown', async (_name, forge, from) => {
     const forged = await answer(from, forge(forwardId));
     expect(forged.response).toMatch(/1 of 1 recipient\(s\) suppressed \(cooldown\)/);
+  });
+
+  it('explain agrees with the daemon: the true thread would send, a forged token is held by the cooldown (audit item 8)', async () => {
+    const explain = (inReplyTo: string) => {
+      const raw = `From: desk@example.test\r\nTo: ${phone}@sms.example.test\r\nIn-Reply-To: ${inReplyTo}\r\nSubject: x\r\n\r\nOn my way\r\n`;
+      return explainMail(t.config, Buffer.from(raw), { from: 'desk@example.test', to: [`${phone}@sms.example.test`], ip: '127.0.0.1', now: Date.now(), ledger: t.daemon.ledger });
+    };
+    const genuine = await explain(forwardId);
+    expect(genuine.recipients).toEqual([{ address: `${phone}@sms.example.test`, verdict: 'would_send', number: phone }]);
+    expect(genuine.note).toMatch(/answers the forward of inbound SMS #\d+: the cooldown does not apply/);
+    expect(genuine.reply).toMatch(/^250 /);
+    const forged = await explain(forwardId.replace(/\.([0-9a-f]+)@/, (_m, t: string) => `.${'0'.repeat(t.length)}@`));
+    expect(forged.recipients[0]).toMatchObject({ verdict: 'suppressed', reason: 'cooldown' });
   });
 
   it('the true thread from the address it was forwarded to passes (so the forgeries above were refused for their forgery)', async () => {

@@ -2,6 +2,8 @@ import { createHash } from 'node:crypto';
 import { simpleParser, type AddressObject } from 'mailparser';
 import type { Config } from '../config/load.js';
 import type { Setup } from '../config/schema.js';
+import { continuesConversation, type ForwardedReply } from '../ledger/conversation.js';
+import { FORWARDED_REPLY_SQL } from '../ledger/notify-queries.js';
 import { createRuleReader, type RuleVerdict, type SuppressionReason } from '../ledger/rules.js';
 import { createContactStore } from '../ledger/contacts.js';
 import type { Db } from '../ledger/db.js';
@@ -27,7 +29,7 @@ import type { Refusal } from '../core/errors.js';
  * daemon's intake applies under its lock, without the reservation) and the
  * contacts. On either backend; explain's ledger never writes.
  */
-export type ExplainLedger = Pick<Ledger, 'checkRecipient' | 'groupMembers' | 'contactsByNumber'>;
+export type ExplainLedger = Pick<Ledger, 'checkRecipient' | 'groupMembers' | 'contactsByNumber' | 'forwardedReply'>;
 
 /** explain's ledger over a SQLite connection (opened read-only by the caller), its rules evaluated at `now`. */
 export function sqliteExplainLedger(db: Db, now: number): ExplainLedger {
@@ -37,6 +39,7 @@ export function sqliteExplainLedger(db: Db, now: number): ExplainLedger {
     checkRecipient: async (recipient, recipientRules) => rules.evaluate(recipient, recipientRules, now),
     groupMembers: async (selector) => contacts.groupMembers(selector),
     contactsByNumber: async (numbers) => contacts.contactsByNumber(numbers),
+    forwardedReply: async (inboundId) => db.prepare(FORWARDED_REPLY_SQL).get(inboundId) as ForwardedReply | undefined,
   };
 }
 
@@ -145,6 +148,7 @@ export async function explainMail(config: Config, raw: Buffer, options: ExplainO
   if (timing.length > 0) report.timing = timing;
   report.sms = { ...verdict.message.measure, text: verdict.message.text, warnings: verdict.warnings, senderName: verdict.setup.sender_name, removed: verdict.removed };
   personalReports(verdict.message, report);
+  await explainConversation(verdict.message, verdicts, report, options);
   const answer = decideReply(verdict.setup, outcomeFrom(verdicts, verdict.message), timingOf(verdict.setup, verdict.message, options.now), verdict.viaGroups);
   return answer.ok ? { ...report, reply: `250 ${acceptedReply(answer.acceptance, 'explain')}` } : { ...report, reply: refusalLine(answer.refusal), refused: true };
 }
@@ -241,6 +245,30 @@ function personalReports(message: IntakeMessage, report: ExplainReport): void {
     if (own.sms) Object.assign(entry, { text: own.sms.text, segments: own.sms.measure.segments });
     if (own.suppress) Object.assign(entry, { verdict: 'suppressed', reason: own.suppress.reason, detail: own.suppress.detail, rejectedAtRcpt: false });
   }
+}
+
+/**
+ * As the ledger decides at DATA: a mail that truly answers the forward of an
+ * SMS reply is not held back by the cooldown (ledger/conversation.ts, the same
+ * check for both), so its number's verdict is the rules' without the cooldown.
+ */
+async function explainConversation(message: IntakeMessage, verdicts: Map<string, RuleVerdict>, report: ExplainReport, options: ExplainOptions): Promise<void> {
+  const thread = message.answersThread;
+  const number = message.recipients[0];
+  if (!thread || !options.ledger || number === undefined) return;
+  const forward = await options.ledger.forwardedReply(thread.inboundId);
+  if (!continuesConversation(forward, { thread, ...message }, options.now)) return;
+  const rule = await options.ledger.checkRecipient(number, { ...message.rules, cooldownMs: null });
+  verdicts.set(number, rule);
+  const index = report.recipients.findIndex((entry) => 'number' in entry && entry.number === number);
+  const entry = report.recipients[index];
+  if (!entry || entry.verdict === 'group' || entry.verdict === 'postmaster' || entry.verdict === 'refused') return;
+  const { address } = entry;
+  report.recipients[index] = rule.allowed
+    ? { address, verdict: 'would_send', number }
+    : { address, verdict: 'suppressed', number, reason: rule.reason, detail: rule.detail, rejectedAtRcpt: false };
+  const note = `answers the forward of inbound SMS #${thread.inboundId}: the cooldown does not apply`;
+  report.note = report.note ? `${report.note}; ${note}` : note;
 }
 
 /** What the ledger would decide, from the rules' read-only verdicts and intake's own suppressions (explain never writes). */
