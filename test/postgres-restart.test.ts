@@ -1,7 +1,10 @@
+import { Writable } from 'node:stream';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SmtpConnection, type Reply } from '../bench/smtp-client.js';
+import { createLogger } from '../src/core/log.js';
 import { connectionOptions } from '../src/ledger/postgres/pool.js';
+import { startPgSession } from '../src/ledger/postgres/session.js';
 import { alertsSetup, queueIdOf, SIM_SECRET, simulatorMessages, simulatorStats, waitFor, writeConfig, type TestDirs } from './helpers.js';
 import { danishNumbers, loadMail } from './load.js';
 import { startTestPostgres, type TestPostgres } from './pg-server.js';
@@ -141,6 +144,9 @@ async function healthStatus(httpPort: number): Promise<number> {
   return (await fetch(`http://127.0.0.1:${httpPort}/healthz`)).status;
 }
 
+/** How often the daemon's LISTEN session came back after losing its connection. */
+const listening = (proc: Proc) => proc.lines.filter((line) => line.includes('LISTEN connection back')).length;
+
 /** Fails with the daemon's last words if it has exited. */
 function assertAlive(proc: Proc): void {
   if (proc.child.exitCode === null && proc.child.signalCode === null) return;
@@ -183,6 +189,8 @@ describe('PostgreSQL restarted under load', () => {
 
     for (let round = 1; round <= RESTARTS; round++) {
       await waitFor(() => load.accepted() >= round * PER_ROUND, `${round * PER_ROUND} mails accepted`, 30_000);
+      // The LISTEN session is back from the last restart before the next one.
+      await waitFor(() => listening(daemon!) >= round - 1, 'the LISTEN session back', 20_000);
       const stoppedAt = Date.now();
       await server.halt();
       await sleep(100);
@@ -223,7 +231,41 @@ describe('PostgreSQL restarted under load', () => {
     expect(rows.map((r) => r.recipient).sort()).toEqual(mails.map((m) => m.number).sort());
     expect(mails.filter((m) => perNumber.get(m.number) !== 1)).toEqual([]);
     expect(probes.filter((p) => perNumber.has(p))).toEqual([]);
+    expect(listening(daemon)).toBe(RESTARTS);
     // Outcomes the database missed were written when it was back, within the lease: no SMS went to the provider twice.
     expect(duplicates).toBe(0);
   }, 90_000);
+});
+
+describe('the LISTEN session across a restart', () => {
+  it('reconnects with a doubling wait (capped) while the database is away, then listens again and hears a NOTIFY', async () => {
+    const url = await server.createDatabase();
+    const logs: { msg: string; retryInMs?: number; tries?: number }[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        for (const line of chunk.toString('utf8').split('\n')) if (line.trim()) logs.push(JSON.parse(line) as (typeof logs)[number]);
+        done();
+      },
+    });
+    let notices = 0;
+    const session = startPgSession({
+      url, channel: 'restart_test', logger: createLogger({ level: 'info', destination: sink }), onNotify: () => notices++, reconnectMs: 50, maxReconnectMs: 400,
+    });
+    try {
+      // Connected: it says so by looking for rows queued before it listened.
+      await waitFor(() => notices === 1, 'the session listening');
+      await server.halt();
+      const waits = () => logs.filter((l) => l.msg.startsWith('LISTEN connection lost')).map((l) => l.retryInMs);
+      await waitFor(() => waits().length >= 6, 'six tries while the database is away', 20_000);
+      expect(waits().slice(0, 6)).toEqual([50, 100, 200, 400, 400, 400]);
+      await server.restart();
+      const back = await waitFor(() => logs.find((l) => l.msg === 'LISTEN connection back; listening again'), 'the session back', 20_000);
+      expect(back.tries).toBeGreaterThanOrEqual(6);
+      const heard = notices;
+      await query(url, `NOTIFY restart_test`);
+      await waitFor(() => notices > heard, 'the NOTIFY heard on the new connection');
+    } finally {
+      await session.close();
+    }
+  });
 });
