@@ -9,7 +9,8 @@ import pg from 'pg';
  * A throwaway PostgreSQL for tests and the bench, from the Debian `postgresql` binaries of
  * this machine image (/usr/lib/postgresql/<version>/bin; MAIL2SMS_PG_BIN
  * overrides): initdb into a temp dir, one server on a random loopback port,
- * fsync off (the tests kill daemons, never the database). initdb refuses to
+ * fsync off (the tests kill daemons, and stop the database only with a fast
+ * shutdown, which still writes everything out). initdb refuses to
  * run as root, so as root the server runs as the `postgres` user.
  */
 
@@ -18,6 +19,10 @@ export interface TestPostgres {
   readonly base: string;
   /** A fresh empty database on the server; its postgres:// url. */
   createDatabase(name?: string): Promise<string>;
+  /** `pg_ctl -m fast stop` without removing anything: every session is ended, the port refuses connections until restart(). */
+  halt(): Promise<void>;
+  /** Starts the halted server again on the same port and data directory; resolves when it accepts connections. */
+  restart(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -63,10 +68,27 @@ export async function startTestPostgres(options: { durable?: boolean } = {}): Pr
     '-D', data, '-p', String(port), '-h', '127.0.0.1', '-k', dir,
     ...(options.durable ? [] : ['-c', 'fsync=off', '-c', 'full_page_writes=off']), '-c', 'max_connections=300', '-c', 'log_min_messages=fatal', '-c', 'track_commit_timestamp=on',
   ]);
-  const server: ChildProcess = spawn(postgres, args, { stdio: 'ignore' });
-  const exited = new Promise<void>((resolve) => server.once('exit', () => resolve()));
   const admin = `postgres://postgres@127.0.0.1:${port}/postgres`;
-  await waitUntilUp(admin, exited);
+  const launch = async () => {
+    const server: ChildProcess = spawn(postgres, args, { stdio: 'ignore' });
+    const exited = new Promise<void>((resolve) => server.once('exit', () => resolve()));
+    await waitUntilUp(admin, exited);
+    return { server, exited };
+  };
+  let running: { server: ChildProcess; exited: Promise<void> } | undefined = await launch();
+  const fastStop = async () => {
+    if (!running) return;
+    // SIGINT to the postmaster itself (runuser does not pass signals on): fast shutdown, sessions are ended.
+    const { server, exited } = running;
+    running = undefined;
+    const pid = Number(readFileSync(join(data, 'postmaster.pid'), 'utf8').split('\n')[0]);
+    try {
+      process.kill(pid, 'SIGINT');
+    } catch {
+      server.kill('SIGKILL');
+    }
+    await exited;
+  };
   return {
     base: `postgres://postgres@127.0.0.1:${port}`,
     async createDatabase(name = `t${process.pid}_${++databases}`) {
@@ -79,15 +101,12 @@ export async function startTestPostgres(options: { durable?: boolean } = {}): Pr
       }
       return `postgres://postgres@127.0.0.1:${port}/${name}`;
     },
+    halt: fastStop,
+    async restart() {
+      running ??= await launch();
+    },
     async stop() {
-      // SIGINT to the postmaster itself (runuser does not pass signals on): fast shutdown, sessions are ended.
-      const pid = Number(readFileSync(join(data, 'postmaster.pid'), 'utf8').split('\n')[0]);
-      try {
-        process.kill(pid, 'SIGINT');
-      } catch {
-        server.kill('SIGKILL');
-      }
-      await exited;
+      await fastStop();
       rmSync(dir, { recursive: true, force: true });
     },
   };

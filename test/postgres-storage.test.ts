@@ -6,7 +6,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createManualClock } from '../src/core/clock.js';
 import { migratePostgres } from '../src/ledger/postgres/migrate.js';
 import { connectionOptions, createPgPool } from '../src/ledger/postgres/pool.js';
-import { createPostgresLedger } from '../src/ledger/postgres/ledger.js';
+import { createPostgresLedger, type PostgresLedger } from '../src/ledger/postgres/ledger.js';
 import { createClaimPolicy } from '../src/dispatch/claim-policy.js';
 import type { Ledger } from '../src/ledger/types.js';
 import { writeConfig, type TestDirs } from './helpers.js';
@@ -52,7 +52,7 @@ async function rows<T>(url: string, sql: string): Promise<T[]> {
 }
 
 /** A PostgreSQL ledger on a fresh database, driven by `clock`. */
-async function pgLedger(clock: ReturnType<typeof createManualClock>): Promise<{ url: string; ledger: Ledger }> {
+async function pgLedger(clock: ReturnType<typeof createManualClock>): Promise<{ url: string; ledger: PostgresLedger }> {
   const url = await server.createDatabase();
   const pool = createPgPool(url, 4);
   const client = await pool.connect();
@@ -187,5 +187,19 @@ describe('mail2sms purge --older-than', () => {
     expect(await count(`SELECT count(*) AS n FROM receipts`)).toBe(0);
     const tooShort = await failure(cli(['purge', '--older-than', '1d', '-c', configFile]));
     expect(tooShort).toMatchObject({ code: 64 });
+  });
+});
+
+describe('values written into SQL text', () => {
+  it("the send guard reads the opt-out of a value holding $' $& $` as it is (String.replace would expand them)", async () => {
+    const { ledger } = await pgLedger(createManualClock(Date.UTC(2026, 0, 5, 12)));
+    // Not a number intake would let through (recipients are E.164 first): the guard's SQL must hold for any value.
+    const recipients = ["+4520$'1", '+4520$&2', '+4520$`3', "+4520$$4'"];
+    await ledger.changeConsent(recipients.map((recipient) => ({ recipient, action: 'opt_out' as const, source: 'test' })));
+    let calls = 0;
+    for (const recipient of recipients) {
+      expect(await ledger.guardSend(recipient, async () => ++calls), recipient).toEqual({ sent: false });
+    }
+    expect(await ledger.guardSend('+4520$&5', async () => ++calls)).toEqual({ sent: true, value: 1 });
   });
 });

@@ -1,7 +1,7 @@
 import type { Clock } from '../core/clock.js';
 import { maskNumber, type Logger } from '../core/log.js';
 import type { ClaimedSms, Ledger } from '../ledger/types.js';
-import type { SmsProvider } from '../providers/types.js';
+import type { SendResult, SmsProvider } from '../providers/types.js';
 import { noMetrics, secondsSince, type Metrics } from '../core/metrics.js';
 import { createPacer } from './pace.js';
 
@@ -80,7 +80,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
    * ledger records about it commits with the next group commit. If the process
    * dies before that, the lease expires and the same idempotency key is sent again.
    */
-  async function sendOne(sms: ClaimedSms): Promise<void> {
+  async function sendOne(sms: ClaimedSms, leaseEnd: number): Promise<void> {
     // Fields, not a child logger: a child per SMS would serialise its bindings for at most two lines. Written
     // out in each literal: a leading spread ({ ...ids, … }) costs a hidden class per object in V8 (Node 20).
     if (!sms.confirmsOptOut && options.gate?.isClosed(sms.recipient)) {
@@ -100,11 +100,13 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       return;
     }
     let calling = performance.now();
+    let called = false;
     // Timed from when the call starts: a guard may first wait for the number's lock.
     // The rate limit counts here too, under the guard, as the provider counts the call.
     const call = async () => {
       const place = await startAllowed();
       calling = performance.now();
+      called = true;
       try {
         return await provider.send({
           to: sms.recipient,
@@ -117,8 +119,18 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
         if (place !== undefined) pacer?.finished(place);
       }
     };
-    // The confirmation of a STOP is the one SMS an opted-out number still gets: it needs no guard.
-    const guarded = options.guard && !sms.confirmsOptOut ? await options.guard(sms.recipient, call) : { sent: true as const, value: await call() };
+    let guarded: { sent: true; value: SendResult } | { sent: false };
+    try {
+      // The confirmation of a STOP is the one SMS an opted-out number still gets: it needs no guard.
+      guarded = options.guard && !sms.confirmsOptOut ? await options.guard(sms.recipient, call) : { sent: true, value: await call() };
+    } catch (error) {
+      if (called) throw error;
+      // The guard could not reach the database (a restart): the provider was not called. The claim is handed back
+      // once the database answers, so the row is not later taken for one whose send may have happened.
+      logger.warn({ qid: sms.queueId, outbox: sms.outboxId, err: error }, 'not sent: the database is unavailable; the claim is handed back when it is back');
+      void persist(sms, leaseEnd, 'release', () => ledger.releaseClaim(sms.outboxId, `not sent: ${(error as Error).message}`, clock.now()));
+      return;
+    }
     if (!guarded.sent) {
       // Opted out since the claim (at another daemon, perhaps): the next claim suppresses the row.
       logger.debug({ qid: sms.queueId, outbox: sms.outboxId, to: maskNumber(sms.recipient) }, 'opted out since the claim; not sending');
@@ -127,35 +139,8 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       return;
     }
     const result = guarded.value;
-    let recorded: Promise<void>;
-    let outcome: 'sent' | 'retry' | 'failed' | 'unknown';
     const now = clock.now();
-    if (result.ok) {
-      outcome = 'sent';
-      recorded = ledger.recordSent(sms.outboxId, result.providerMessageId, result.parts);
-      logger.info({ qid: sms.queueId, outbox: sms.outboxId, to: maskNumber(sms.recipient), providerId: result.providerMessageId, attempt: sms.attempt, parts: result.parts }, 'sms sent');
-    } else if (result.unknown && !provider.idempotent && sms.onUnknown === 'fail') {
-      // It may have been sent, and the provider cannot drop a repeat: at most once.
-      outcome = 'unknown';
-      const reason = `${result.reason}; it may or may not have been sent, and ${provider.name} has no idempotency (on_unknown: fail)`;
-      recorded = ledger.recordUnknown(sms.outboxId, reason);
-      logger.warn({ qid: sms.queueId, outbox: sms.outboxId, reason, attempt: sms.attempt }, 'send outcome unknown; not retried (on_unknown: fail)');
-    } else if (result.temporary && sms.attempt < options.maxAttempts && now - sms.createdAt < maxRetryAgeMs) {
-      outcome = 'retry';
-      const next = now + Math.max(result.retryAfterMs ?? 0, backoff(sms.attempt));
-      const reason = result.unknown && !provider.idempotent ? `${result.reason} (may have been sent; retried under on_unknown: retry)` : result.reason;
-      recorded = ledger.recordRetry(sms.outboxId, reason, next);
-      logger.warn({ qid: sms.queueId, outbox: sms.outboxId, reason, attempt: sms.attempt, next: new Date(next).toISOString() }, 'send failed temporarily; will retry');
-    } else {
-      outcome = 'failed';
-      const reason = !result.temporary
-        ? result.reason
-        : sms.attempt >= options.maxAttempts
-          ? `gave up after ${sms.attempt} attempts: ${result.reason}`
-          : `gave up after ${Math.round((now - sms.createdAt) / 60_000)} min of retries (dispatch.max_retry_age): ${result.reason}`;
-      recorded = ledger.recordFailure(sms.outboxId, reason);
-      logger.error({ qid: sms.queueId, outbox: sms.outboxId, reason, attempt: sms.attempt }, 'send failed permanently');
-    }
+    const { outcome, record } = outcomeOf(sms, result, now);
     metrics.inc('mail2sms_dispatch_total', { result: outcome });
     metrics.observe('mail2sms_provider_call_seconds', secondsSince(calling), { result: outcome });
     // createdAt is stamped by the ledger with the daemon's clock when the mail was committed (the 250).
@@ -163,13 +148,63 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     // A refusal of one SMS (a bad number) says nothing about the provider; a temporary failure does.
     if (result.ok || !result.temporary) providerTrouble = undefined;
     else providerTrouble = { reason: result.reason, since: providerTrouble?.since ?? now, calls: (providerTrouble?.calls ?? 0) + 1 };
-    recorded.catch((error: unknown) => {
-      logger.error({ qid: sms.queueId, outbox: sms.outboxId, err: error }, 'could not record the send outcome; the lease will expire and the row be sent again with the same idempotency key');
-    });
+    void persist(sms, leaseEnd, outcome, record);
   }
 
-  function track(sms: ClaimedSms): void {
-    const job = sendOne(sms)
+  /** What the provider's answer makes of the row (logged here), and the ledger write that records it. */
+  function outcomeOf(sms: ClaimedSms, result: SendResult, now: number): { outcome: 'sent' | 'retry' | 'failed' | 'unknown'; record: () => Promise<void> } {
+    if (result.ok) {
+      logger.info({ qid: sms.queueId, outbox: sms.outboxId, to: maskNumber(sms.recipient), providerId: result.providerMessageId, attempt: sms.attempt, parts: result.parts }, 'sms sent');
+      return { outcome: 'sent', record: () => ledger.recordSent(sms.outboxId, result.providerMessageId, result.parts) };
+    }
+    if (result.unknown && !provider.idempotent && sms.onUnknown === 'fail') {
+      // It may have been sent, and the provider cannot drop a repeat: at most once.
+      const reason = `${result.reason}; it may or may not have been sent, and ${provider.name} has no idempotency (on_unknown: fail)`;
+      logger.warn({ qid: sms.queueId, outbox: sms.outboxId, reason, attempt: sms.attempt }, 'send outcome unknown; not retried (on_unknown: fail)');
+      return { outcome: 'unknown', record: () => ledger.recordUnknown(sms.outboxId, reason) };
+    }
+    if (result.temporary && sms.attempt < options.maxAttempts && now - sms.createdAt < maxRetryAgeMs) {
+      const next = now + Math.max(result.retryAfterMs ?? 0, backoff(sms.attempt));
+      const reason = result.unknown && !provider.idempotent ? `${result.reason} (may have been sent; retried under on_unknown: retry)` : result.reason;
+      logger.warn({ qid: sms.queueId, outbox: sms.outboxId, reason, attempt: sms.attempt, next: new Date(next).toISOString() }, 'send failed temporarily; will retry');
+      return { outcome: 'retry', record: () => ledger.recordRetry(sms.outboxId, reason, next) };
+    }
+    const reason = !result.temporary
+      ? result.reason
+      : sms.attempt >= options.maxAttempts
+        ? `gave up after ${sms.attempt} attempts: ${result.reason}`
+        : `gave up after ${Math.round((now - sms.createdAt) / 60_000)} min of retries (dispatch.max_retry_age): ${result.reason}`;
+    logger.error({ qid: sms.queueId, outbox: sms.outboxId, reason, attempt: sms.attempt }, 'send failed permanently');
+    return { outcome: 'failed', record: () => ledger.recordFailure(sms.outboxId, reason) };
+  }
+
+  /**
+   * Writes what became of an attempt. While the database is away (a restart)
+   * it tries again, backing off, for as long as the claim's lease surely
+   * lasts: an outcome written in time spares a second provider call (and a
+   * provider without idempotency a row left `unknown`). Each write changes
+   * the row only while it is still `sending`, so one that did commit before
+   * its answer was lost is not applied twice. After that, the lease expires
+   * and the row is claimed again with the same idempotency key.
+   */
+  async function persist(sms: ClaimedSms, leaseEnd: number, what: string, write: () => Promise<void>): Promise<void> {
+    for (let waitMs = 100; ; waitMs = Math.min(2 * waitMs, 2000)) {
+      try {
+        await write();
+        return;
+      } catch (error) {
+        if (!running || clock.now() + waitMs >= leaseEnd) {
+          logger.error({ qid: sms.queueId, outbox: sms.outboxId, outcome: what, err: error },
+            'could not record the send outcome; the lease will expire and the row be sent again with the same idempotency key');
+          return;
+        }
+        await new Promise((resolve) => setTimeout(resolve, waitMs).unref());
+      }
+    }
+  }
+
+  function track(sms: ClaimedSms, leaseEnd: number): void {
+    const job = sendOne(sms, leaseEnd)
       .catch((error: unknown) => {
         logger.error({ err: error, qid: sms.queueId, outbox: sms.outboxId }, 'send attempt failed unexpectedly; the lease will expire and the row be retried');
       })
@@ -231,9 +266,12 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
         }
         const allowed = Math.min(options.concurrency - active.size, allowance());
         if (allowed <= 0) break;
+        // The ledger stamps the lease with its own (later) reading of the clock: this end is on the safe side, and a
+        // quarter of the lease is left for another daemon's clock running ahead of ours.
+        const leaseEnd = clock.now() + Math.floor(options.leaseMs * 0.75);
         const claimed = await ledger.claimDue(allowed, options.leaseMs);
         if (rate > 0) nextSlot += claimed.length * intervalMs;
-        for (const sms of claimed) track(sms);
+        for (const sms of claimed) track(sms, leaseEnd);
         if (claimed.length < allowed) drained = true;
         else again = true;
       } while (again && running);

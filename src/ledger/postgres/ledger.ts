@@ -158,9 +158,11 @@ export function createPostgresLedger(deps: PostgresLedgerDeps): PostgresLedger {
     let connectionLost: Error | undefined;
     try {
       // One round trip, three statements: in READ COMMITTED each statement sees what was committed before *it*
-      // began, so the read after the lock sees an opt-out whose transaction held the lock before us.
+      // began, so the read after the lock sees an opt-out whose transaction held the lock before us. Only a single
+      // statement takes bind parameters, so the number is written in as a literal (inlineSql: escaped, and never
+      // through String.replace's "$&"/"$'" patterns); a bound read of its own would cost a round trip per SMS.
       const results = (await client.query(
-        `BEGIN; SELECT pg_advisory_xact_lock(${String(numberKey(recipient))}); ${OPTED_OUT.replace('$1', client.escapeLiteral(recipient))}`,
+        `BEGIN; SELECT pg_advisory_xact_lock(${String(numberKey(recipient))}); ${inlineSql(OPTED_OUT, [recipient])}`,
       )) as unknown as pg.QueryResult<{ action: string }>[];
       if (results[2]?.rows[0]?.action === 'opt_out') return { sent: false };
       return { sent: true, value: await send() };

@@ -27,6 +27,11 @@ export function createPgPool(url: string, size: number, onIdleError: (error: Err
     ...(options.readOnly ? { options: '-c default_transaction_read_only=on' } : {}),
   });
   pool.on('error', onIdleError);
+  // pg-pool listens for a connection's 'error' only while it is idle. One lent out (a transaction, or the send
+  // guard's across a provider call) that the server ends (a restart: "terminating connection due to administrator
+  // command", ECONNRESET) would raise an 'error' nobody hears, which ends the process. Heard here: its query in
+  // flight fails on its own (a StorageError: 451, a retry in dispatch) and the pool drops it when it comes back.
+  pool.on('connect', (client) => client.on('error', () => undefined));
   return pool;
 }
 

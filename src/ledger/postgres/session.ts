@@ -20,12 +20,14 @@ export interface PgSession {
  * this daemon dies the server drops the lock and another daemon takes it at its
  * next try; when the connection drops we stop leading at once and reconnect.
  */
-export function startPgSession(deps: { url: string; channel: string; logger: Logger; onNotify(): void; reconnectMs?: number }): PgSession {
+export function startPgSession(deps: { url: string; channel: string; logger: Logger; onNotify(): void; reconnectMs?: number; maxReconnectMs?: number }): PgSession {
   const { logger } = deps;
   let client: pg.Client | undefined;
   let leader = false;
   let closed = false;
   let timer: NodeJS.Timeout | undefined;
+  /** Tries since the connection was last up: the wait doubles with each, so a database that stays away is not hammered. */
+  let tries = 0;
 
   function lost(error: Error | undefined): void {
     if (leader) logger.warn('lost the database session: no longer the dispatcher');
@@ -34,9 +36,10 @@ export function startPgSession(deps: { url: string; channel: string; logger: Log
     client = undefined;
     void dead?.end().catch(() => undefined);
     if (closed) return;
-    if (error) logger.warn({ err: error }, 'LISTEN connection lost; reconnecting (dispatch polls meanwhile)');
+    const retryInMs = Math.min(deps.maxReconnectMs ?? 15_000, (deps.reconnectMs ?? 1000) * 2 ** tries++);
+    logger.warn({ err: error, retryInMs }, 'LISTEN connection lost; reconnecting (dispatch polls meanwhile)');
     clearTimeout(timer);
-    timer = setTimeout(() => void connect(), deps.reconnectMs ?? 1000);
+    timer = setTimeout(() => void connect(), retryInMs);
     timer.unref();
   }
 
@@ -57,6 +60,8 @@ export function startPgSession(deps: { url: string; channel: string; logger: Log
         return;
       }
       client = next;
+      if (tries > 0) logger.info({ tries }, 'LISTEN connection back; listening again');
+      tries = 0;
       // Rows queued while we were not listening.
       deps.onNotify();
     } catch (error) {
