@@ -1,5 +1,5 @@
 # Production image. No Docker engine on the CI machine: its steps are replayed
-# in a throwaway directory instead (README, "Docker": what was verified).
+# in a throwaway directory instead (docs/operations.md, "Docker": what was verified).
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
 # better-sqlite3 compiles from source when no prebuilt binary matches.
