@@ -1,5 +1,5 @@
 # Production image. No Docker engine on the CI machine: its steps are replayed
-# in a throwaway directory instead (README, "Docker": what was verified).
+# in a throwaway directory instead (docs/operations.md, "Docker": what was verified).
 FROM node:24-bookworm-slim AS build
 WORKDIR /app
 # No compiler: better-sqlite3 13 ships Node-API binaries for linux x64/arm64 (glibc and musl) in its package.

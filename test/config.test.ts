@@ -44,7 +44,7 @@ describe('config loading', () => {
     ['another spelling', { sendername: 'Ops' }, 'sendername: unknown key: did you mean `sender_name`?'],
     ['words swapped', { country_default: 'DK' }, 'country_default: unknown key: did you mean `default_country`?'],
     ['a nested typo', { authorize: { ips: ['10.0.0.0/8'] } }, 'authorize.ips: unknown key: did you mean `ip`?'],
-    ['nothing close', { colour: 'blue' }, "colour: unknown key (see the README's configuration reference)"],
+    ['nothing close', { colour: 'blue' }, "colour: unknown key (see docs/configuration-reference.md)"],
   ])('reports an unknown key with its line and a hint: %s', (_name, extra, message) => {
     dirs = writeConfig({ setups: [alertsSetup(extra)] });
     const text = issuesOf(() => loadConfig(dirs!.configFile));

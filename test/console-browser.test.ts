@@ -15,12 +15,12 @@ import { alertsSetup, queueIdOf, sendMail, startTestDaemon, waitFor, writeConfig
  * playwright-core) against a running daemon on random ports: log in, find a
  * number, follow it to its mail; the security headers; that no page changes
  * anything; masking without console:pii; an SMS text that looks like HTML
- * shown as text. The screenshots in the README come from this run.
+ * shown as text. The screenshots in docs/console.md come from this run.
  */
 
 const run = promisify(execFile);
 const cli = (...args: string[]) => run(process.execPath, ['bin/mail2sms.js', ...args], { cwd: process.cwd() });
-// The README's screenshots: written to docs/console with MAIL2SMS_SCREENSHOTS=1, else to a temp dir, so a test run leaves the tree clean.
+// The screenshots docs/console.md shows: written to docs/console with MAIL2SMS_SCREENSHOTS=1, else to a temp dir, so a test run leaves the tree clean.
 const SCREENSHOTS = process.env.MAIL2SMS_SCREENSHOTS === '1' ? join(process.cwd(), 'docs', 'console') : mkdtempSync(join(tmpdir(), 'mail2sms-screens-'));
 
 const ONCALL = 'oncall-token-with-console-and-pii-0123456789';

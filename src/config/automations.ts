@@ -42,31 +42,28 @@ const scheduleSchema = z
 
 export const automationSchema = z
   .strictObject({
-    $schema: z.string().optional(),
-    id: z.string().regex(AUTOMATION_ID, 'must be lower-case letters, digits, - and _ (at most 64), starting with a letter or digit'),
-    title: z.string().trim().min(1, 'is required'),
-    setup: z.string().min(1),
-    schedule: scheduleSchema,
+    $schema: z.string().optional().meta({ description: 'JSON Schema reference for editors.' }),
+    id: z.string().regex(AUTOMATION_ID, 'must be lower-case letters, digits, - and _ (at most 64), starting with a letter or digit').meta({ description: 'Lower-case letters, digits, - and _; with the occurrence, the key of every run: renaming it makes a new automation whose runs are not the old one\'s.' }),
+    title: z.string().trim().min(1, 'is required').meta({ description: 'For people: shown by automations list, history <number> and the console\'s number history.' }),
+    setup: z.string().min(1).meta({ description: 'A setup id: sender name, category and purpose (consent for marketing), caps, max_segments, on_overflow, max_age, on_unknown, merge_missing, STOP clause and allowed_countries come from it.' }),
+    schedule: scheduleSchema.meta({ description: 'When it runs. Daylight saving neither skips nor doubles a run: a time that does not exist (02:30 on the spring-forward night) runs once at 03:00, a time that exists twice runs once.' }),
     recipients: z.strictObject({
-      group: z.string().min(1),
-      where: z.record(FIELD_NAME, condition).optional(),
-    }),
+      group: z.string().min(1).meta({ description: 'A group declared under groups: in mail2sms.yaml, or all (the setup\'s own groups list is for senders of mail and does not limit automations).' }),
+      where: z.record(FIELD_NAME, condition).optional().meta({ description: 'More conditions on contact fields, evaluated on the run\'s date in the automation\'s zone: team: U14, team: [A, B] (any of), birthday: {anniversary: true} (29 February falls on 28 February in other years), renewal: {within: 7d} (tomorrow to 7 days ahead), joined: {ago: 30d} (exactly 30 days before). Dates are YYYY-MM-DD; a contact without the field does not match.' }),
+    }).meta({ description: 'Who gets it: a group, narrowed by conditions.' }),
     text: z.string().trim().min(1, 'is required').superRefine((text, ctx) => {
       const merge = parseMerge(text);
       if (!merge.ok) ctx.addIssue({ code: 'custom', message: `merge fields: ${merge.problem}` });
+    }).meta({ description: 'The SMS; merge fields as in mail merge ({{first_name | default: "there"}}, {{number}}).' }),
+    cooldown: durationOrOff().optional().meta({ description: 'This automation\'s interval per number, counted against every SMS of the organisation (any channel); off for none. Default: the setup\'s.' }),
+    default_country: country.optional().meta({ description: 'Country of national numbers (contacts are stored E.164 when imported; this decides allowed_countries checks on the setup). Default: the setup\'s.' }),
+    sending_window: sendingWindowSchema.optional().meta({ description: 'As in a setup: rows outside it wait for the next opening. Default: the setup\'s.' }),
+    catch_up: durationOrOff().default(3_600_000).transform((ms) => ms ?? 0).meta({ description: 'After downtime the latest missed occurrence still goes if it is at most this late; older ones (and earlier ones superseded by it) are recorded as missed.' }),
+    enabled: z.boolean().default(true).meta({ description: 'false: no scheduled runs (automations run still works by hand).' }),
+    reply_to: emailAddress.optional().meta({
+      description:
+        'Where an SMS reply to this automation\'s SMS is emailed (with the setup\'s forward_replies on). Without it a reply to the automation is kept in the ledger and forwarded nowhere, never threaded under an older, unrelated mail to the same number.',
     }),
-    cooldown: durationOrOff().optional(),
-    default_country: country.optional(),
-    sending_window: sendingWindowSchema.optional(),
-    catch_up: durationOrOff().default(3_600_000).transform((ms) => ms ?? 0),
-    enabled: z.boolean().default(true),
-    /**
-     * Where an SMS reply to this automation's SMS is forwarded by email (with
-     * the setup's forward_replies on). Without it, a reply to the automation
-     * is kept in the ledger and forwarded nowhere: never threaded under an
-     * older, unrelated mail to the same number.
-     */
-    reply_to: emailAddress.optional(),
   });
 
 export type AutomationFields = z.output<typeof automationSchema>;

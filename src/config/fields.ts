@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { parseDuration } from '../core/units.js';
+import { UNIT_KEY } from './json-schema.js';
 
 /*
  * Value types shared by every config block (main file, setups, notify): each
@@ -16,7 +17,7 @@ function readDuration(value: string | number | boolean, allowOff: boolean, ctx: 
   return parsed;
 }
 
-const durationInput = z.union([z.string(), z.number(), z.boolean()]);
+const durationInput = z.union([z.string(), z.number(), z.boolean()]).meta({ [UNIT_KEY]: 'duration' });
 /** A positive duration such as `30s`, `10m`, `24h`. */
 export const duration = () => durationInput.transform((value, ctx) => readDuration(value, false, ctx) as number);
 /** A duration, or `off` (null). */

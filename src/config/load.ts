@@ -117,7 +117,7 @@ function unknownKeyMessage(schema: z.ZodType, path: (string | number)[], keys: s
   const known = knownKeys(schema, path);
   const hints = keys.map((key) => closest(key, known)).filter((hint): hint is string => hint !== undefined);
   const what = keys.length > 1 ? `unknown keys ${keys.join(', ')}` : 'unknown key';
-  return hints.length > 0 ? `${what}: did you mean \`${hints.join('`, `')}\`?` : `${what} (see the README's configuration reference)`;
+  return hints.length > 0 ? `${what}: did you mean \`${hints.join('`, `')}\`?` : `${what} (see docs/configuration-reference.md)`;
 }
 
 /** The keys the schema knows for the object at `path`. */

@@ -15,14 +15,16 @@ const duration = durationField();
 export function createNotifySchema(env: Env) {
   const relay = z
     .strictObject({
-      host: z.string().min(1),
-      /** Default 465 with `secure`, else 25. */
-      port: z.number().int().min(1).max(65535).optional(),
-      secure: z.boolean().default(false),
-      starttls: z.enum(['require', 'opportunistic', 'off']).default('opportunistic'),
-      auth: z.strictObject({ user: secretField(env), pass: secretField(env) }).optional(),
-      from: emailAddress,
-      timeout: duration.default(30_000),
+      host: z.string().min(1).meta({ description: 'Your outgoing SMTP relay.' }),
+      port: z.number().int().min(1).max(65535).optional().meta({ description: 'Default 465 with secure, else 25.' }),
+      secure: z.boolean().default(false).meta({ description: 'TLS from the first byte (port 465); the relay\'s certificate is checked.' }),
+      starttls: z.enum(['require', 'opportunistic', 'off']).default('opportunistic').meta({ description: 'require: STARTTLS with a verified certificate. opportunistic: upgrade when offered, accepting a certificate that cannot be verified (RFC 7435). off: never.' }),
+      auth: z.strictObject({
+        user: secretField(env).meta({ description: 'Relay user; ${NAME} is read from the environment.' }),
+        pass: secretField(env).meta({ description: 'Relay password; ${NAME} is read from the environment. Never logged.' }),
+      }).optional().meta({ description: 'SMTP AUTH at the relay; refused unless TLS is enforced (secure or starttls: require).' }),
+      from: emailAddress.meta({ description: 'Sender of reply forwards and header From of every notification; not a postmaster or mailer-daemon address (a loop).' }),
+      timeout: duration.default(30_000).meta({ description: 'Connect, greeting and each socket read.' }),
     })
     .superRefine((relay, ctx) => {
       if (relay.auth && !relay.secure && relay.starttls !== 'require') {
@@ -38,13 +40,10 @@ export function createNotifySchema(env: Env) {
     .transform((relay) => ({ ...relay, port: relay.port ?? (relay.secure ? 465 : 25) }));
 
   return z.strictObject({
-    relay,
-    /** How often the reporter looks for mails whose outcomes are all in, so one report covers all of a mail's recipients. */
-    report_batch_delay: duration.default(30_000),
-    /** How long a report waits for delivery receipts of SMS already handed to the provider; after that they are reported as `sent`. */
-    report_timeout: duration.default(3_600_000),
-    /** Where mail to postmaster@<sms domain> is forwarded. */
-    admin: emailAddress.optional(),
+    relay: relay.meta({ description: 'Your outgoing SMTP relay (nodemailer\'s pooled client, 2 connections).' }),
+    report_batch_delay: duration.default(30_000).meta({ description: 'How often the reporter looks for mails whose outcomes are all in, so one report covers all of a mail\'s recipients.' }),
+    report_timeout: duration.default(3_600_000).meta({ description: 'How long a report waits for the delivery receipt of an SMS handed to the provider; after that the SMS is reported as sent.' }),
+    admin: emailAddress.optional().meta({ description: 'Where mail to postmaster@<sms domain> is forwarded. Default: the postmaster key.' }),
   });
 }
 

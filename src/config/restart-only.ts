@@ -26,6 +26,18 @@ const RESTART_ONLY: Record<Section, { keys: readonly string[] } | { allBut: read
 };
 
 /**
+ * Whether a main-config key (`smtp.listen`, `provider.receipts.secret`) keeps
+ * its running value until a restart; the configuration reference marks these.
+ */
+export function isRestartOnly(path: string): boolean {
+  const [section, key] = path.split('.');
+  const rule = RESTART_ONLY[section as Section];
+  if (!rule || key === undefined) return false;
+  const name = key.replace(/\[\]$/, '');
+  return 'keys' in rule ? rule.keys.includes(name) : !rule.allBut.includes(name);
+}
+
+/**
  * The restart-only keys whose value differs between the running config and a
  * newly loaded one, as `section.key`, in the order of the list above.
  */

@@ -8,6 +8,7 @@ import { HASH_PATTERN } from '../core/passwords.js';
 import { DEFAULT_KEYWORDS, keywordsSchema } from '../consent/keywords.js';
 import { sendingWindowSchema } from '../core/window.js';
 import { notifySchema } from './notify.js';
+import { configJsonSchema, UNIT_KEY } from './json-schema.js';
 
 /*
  * The schema is the single description of what a valid config is. YAML is parsed
@@ -24,7 +25,7 @@ const listen = z.string().transform((value, ctx): ListenAddress => {
   return parsed;
 });
 
-const size = z.union([z.string(), z.number()]).transform((value, ctx): number => {
+const size = z.union([z.string(), z.number()]).meta({ [UNIT_KEY]: 'size' }).transform((value, ctx): number => {
   const parsed = parseSize(value);
   if (parsed === undefined) {
     ctx.addIssue({ code: 'custom', message: `"${value}" is not a size (use e.g. 1MB, 512KB or a number of bytes)` });
@@ -163,7 +164,7 @@ export const setupSchema = z
     on_unknown: z.enum(['retry', 'fail']).optional().meta({ description: 'A provider without idempotency that timed out mid-call may or may not have sent: retry (at-least-once) or fail (at-most-once, the row ends unknown). Default: retry for alerts, fail for marketing.' }),
     report: z.enum(['none', 'failures', 'all']).default('none').meta({ description: 'Email the sender one report per mail with each recipient\'s outcome: none, failures (only when something was not delivered) or all.' }),
     forward_replies: z.boolean().default(false).meta({ description: 'An SMS reply (not a keyword) to this setup\'s SMS is emailed to the sender of the mail, threaded under it. Needs notify.relay and a numeric sender_name.' }),
-    groups: z.array(z.string().min(1)).default([]).meta({ description: 'Groups (declared under groups: in mail2sms.yaml, or the built-in all) this setup\'s senders may address as <group>@<sms domain>. Default: none.', examples: [['board', 'u14-parents']] }),
+    groups: z.array(z.string().min(1)).default([]).meta({ description: 'Groups (declared under groups: in mail2sms.yaml, or the built-in all) this setup\'s senders may address as <group>@<sms domain>. Default: none; an undeclared name is a config error.', examples: [['board', 'u14-parents']] }),
     max_group_size: z.number().int().min(1).default(1000).meta({ description: 'A group with more members than this is refused at RCPT TO (550 5.5.3, the sizes named).' }),
     merge_missing: z.enum(['reject', 'skip']).default('reject').meta({ description: 'A recipient without a contact, or a contact without a merge field the text uses (and no default): reject the whole mail (550 5.6.0) or skip that recipient (suppressed, merge_field_missing).' }),
   })
@@ -204,10 +205,10 @@ export const setupSchema = z
 /** JSON Schema of a setup file, for editors (VS Code YAML: `# yaml-language-server: $schema=…`). */
 export function setupJsonSchema(): Record<string, unknown> {
   return {
-    ...z.toJSONSchema(setupSchema, { io: 'input', unrepresentable: 'any' }),
+    ...configJsonSchema(setupSchema),
     $id: 'https://mail2sms.example.test/setup.schema.json',
     title: 'mail2sms setup',
-    description: 'One setup: who may send SMS, how they are authorised, and the rules for their messages. See the README.',
+    description: 'One setup: who may send SMS, how they are authorised, and the rules for their messages. Every key: docs/configuration-reference.md.',
   };
 }
 
@@ -218,46 +219,40 @@ export interface Setup extends SetupFields {
 }
 
 const simulatorProvider = z.strictObject({
-  type: z.literal('simulator'),
-  listen,
-  /** Shared secret for receipt signatures (HMAC-SHA256). */
-  secret: secretField().refine((value) => value.length >= 16, { message: 'must be at least 16 characters' }),
-  /** Start the simulator inside the daemon (true) or use one started by `mail2sms provider-sim`. */
-  embedded: z.boolean().default(true),
-  receipt_delay: duration().default(200),
-  timeout: duration().default(10_000),
-  /** Where the embedded simulator posts simulated inbound SMS; default <http.public_url>/inbound. */
-  inbound_url: z.url().optional(),
+  type: z.literal('simulator').meta({ description: 'The built-in provider simulator (a real HTTP server; the phone is played by its API).' }),
+  listen: listen.meta({ description: 'Where the simulator listens (embedded) or is reached (started by `mail2sms provider-sim`).' }),
+  secret: secretField().refine((value) => value.length >= 16, { message: 'must be at least 16 characters' }).meta({ description: 'Shared secret, 16+ characters: signs receipts and inbound webhooks (HMAC-SHA256).' }),
+  embedded: z.boolean().default(true).meta({ description: 'Start the simulator inside the daemon (true) or use one started by `mail2sms provider-sim`.' }),
+  receipt_delay: duration().default(200).meta({ description: 'Simulator: delay before it posts the delivery receipts.' }),
+  timeout: duration().default(10_000).meta({ description: 'Per-call timeout; one after the request was written is an unknown outcome.' }),
+  inbound_url: z.url().optional().meta({ description: 'Where the embedded simulator posts simulated inbound SMS. Default: <http.public_url>/inbound.' }),
 });
 
 const consentConfig = z
   .strictObject({
-    /** Marketing purposes and how long an opt-in lasts without any SMS under it. */
     purposes: z
       .record(
         z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'must be lower-case letters, digits, - or _'),
-        z.strictObject({ max_silence: durationOrOff().default(null), description: z.string().optional() }).nullable().transform((v) => v ?? { max_silence: null }),
+        z.strictObject({
+          max_silence: durationOrOff().default(null).meta({ description: 'An opt-in goes stale when nothing was sent under this purpose for this long (e.g. 180d); off = never stale.' }),
+          description: z.string().optional().meta({ description: 'Free text for admins.' }),
+        }).nullable().transform((v) => v ?? { max_silence: null }),
       )
-      .default({}),
-    /** Appended to marketing SMS that do not already carry an opt-out text. */
+      .default({})
+      .meta({ description: 'Marketing purposes a setup may name (`newsletter: {max_silence: 180d}`). Consent for one purpose is not consent for another.' }),
     stop_clause: z
       .strictObject({
-        text: z.string().min(1).default('Reply STOP to opt out'),
-        /** Phrases that already count as an opt-out text, any case and accents, in your languages. */
-        detect: z.array(z.string().min(1)).default(['STOP']),
-        /** Append it to one number at most once in this period; off = every SMS. */
-        once_per: durationOrOff().default(null),
+        text: z.string().min(1).default('Reply STOP to opt out').meta({ description: 'The clause, appended on a new line.' }),
+        detect: z.array(z.string().min(1)).default(['STOP']).meta({ description: 'Phrases that already count as an opt-out text (any case, any accents, whole words, in your languages): a body that carries one gets no clause.' }),
+        once_per: durationOrOff().default(null).meta({ description: 'Append it to one number at most once in this period (e.g. 30d); off = every SMS.' }),
       })
-      .default({ text: 'Reply STOP to opt out', detect: ['STOP'], once_per: null }),
-    /** Keywords in addition to the built-in English ones. */
-    keywords: keywordsSchema,
-    /** Numeric sender for answers to keywords (confirmation, help): alphanumeric senders cannot be replied to. */
-    reply_sender: z.string().regex(/^\+?\d{3,15}$/, 'must be a phone number (digits): answers must be something the recipient can reply to').optional(),
-    /** Sent when a number opts in again (START); empty = no confirmation. */
-    confirmation_text: z.string().default('You will receive SMS from us again. Reply STOP to opt out.'),
-    help_text: z.string().default('Reply STOP to opt out, START to opt in again.'),
-    /** Sent once when a number opts out (STOP), as carriers expect for short codes; unset = none. It reaches the opted-out number, and nothing after it. */
-    opt_out_confirmation_text: z.string().min(1).optional(),
+      .default({ text: 'Reply STOP to opt out', detect: ['STOP'], once_per: null })
+      .meta({ description: 'Appended to marketing SMS that do not already carry an opt-out text (a setup\'s opt_out_text replaces it). It counts against max_segments: with on_overflow: truncate the body is cut, never the clause.' }),
+    keywords: keywordsSchema.meta({ description: 'Inbound keywords added to the built-in English ones (a config can never switch STOP off). A word may mean only one thing.' }),
+    reply_sender: z.string().regex(/^\+?\d{3,15}$/, 'must be a phone number (digits): answers must be something the recipient can reply to').optional().meta({ description: 'Numeric sender of keyword answers (confirmation, help): alphanumeric senders cannot be replied to. Without it no answer is sent (logged).' }),
+    confirmation_text: z.string().default('You will receive SMS from us again. Reply STOP to opt out.').meta({ description: 'Answer to START (opt-in again); "" sends none. Sent from reply_sender, bypassing the cooldown, recorded like any SMS.' }),
+    help_text: z.string().default('Reply STOP to opt out, START to opt in again.').meta({ description: 'Answer to HELP, sent from reply_sender.' }),
+    opt_out_confirmation_text: z.string().min(1).optional().meta({ description: 'Sent once when a number opts out (STOP), as carriers expect for short codes; unset = none. It reaches the opted-out number, and nothing after it. Needs reply_sender.' }),
   })
   .default({
     purposes: {},
@@ -273,14 +268,9 @@ export type TokenScope = (typeof TOKEN_SCOPES)[number];
 
 /** A bearer token's SHA-256 (tokens are random, so a fast hash is enough; `mail2sms token` prints both). */
 const apiToken = z.strictObject({
-  name: z.string().min(1),
-  sha256: z.string().regex(/^[0-9a-f]{64}$/, 'is not a SHA-256 hex digest: run `mail2sms token` and paste the sha256 it prints'),
-  /**
-   * What the token may do: sends (POST /sends), console (read the operations
-   * console, numbers masked), console:pii (the console with full numbers and
-   * SMS texts). Absent = [sends], what every token meant before scopes.
-   */
-  scopes: z.array(z.enum(TOKEN_SCOPES)).min(1, 'is an empty list: the token could do nothing').optional(),
+  name: z.string().min(1).meta({ description: 'Who holds the token; an answer refusing it names it.' }),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/, 'is not a SHA-256 hex digest: run `mail2sms token` and paste the sha256 it prints').meta({ description: 'SHA-256 (hex) of the token, as `mail2sms token` prints it.' }),
+  scopes: z.array(z.enum(TOKEN_SCOPES)).min(1, 'is an empty list: the token could do nothing').optional().meta({ description: 'What the token may do: sends (POST /sends, PUT /contacts), console (read the operations console, numbers masked), console:pii (the console with full numbers and SMS texts). Absent = [sends], what every token meant before scopes.' }),
 });
 
 /** Placeholders a request body template may use; see src/providers/http-json.ts. */
@@ -304,56 +294,56 @@ const receiptStatus = z.enum(['delivered', 'failed', 'expired', 'rejected']);
 /** A generic HTTP/JSON SMS provider described in YAML (src/providers/http-json.ts). */
 const httpProvider = z
   .strictObject({
-    type: z.literal('http'),
-    url: z.url({ protocol: /^https?$/ }),
-    method: z.enum(['POST', 'PUT', 'PATCH']).default('POST'),
-    timeout: duration().default(10_000),
+    type: z.literal('http').meta({ description: 'A generic HTTP/JSON SMS API, described entirely in the config.' }),
+    url: z.url({ protocol: /^https?$/ }).meta({ description: 'The provider\'s send endpoint (http or https).' }),
+    method: z.enum(['POST', 'PUT', 'PATCH']).default('POST').meta({ description: 'HTTP method of a send.' }),
+    timeout: duration().default(10_000).meta({ description: 'Per-call timeout; one after the request was written is an unknown outcome.' }),
     // One object with both keys optional rather than a union, so an error names the field (provider.auth.bearer).
     auth: z
       .strictObject({
-        bearer: secretField().optional(),
-        basic: z.strictObject({ user: z.string().min(1), password: secretField() }).optional(),
+        bearer: secretField().optional().meta({ description: 'Bearer token (Authorization: Bearer …); ${ENV_NAME} is read from the environment.' }),
+        basic: z.strictObject({
+          user: z.string().min(1).meta({ description: 'Basic auth user.' }),
+          password: secretField().meta({ description: 'Basic auth password; ${ENV_NAME} is read from the environment.' }),
+        }).optional().meta({ description: 'HTTP basic auth.' }),
       })
       .refine((auth) => (auth.bearer === undefined) !== (auth.basic === undefined), { message: 'give either bearer or basic' })
-      .optional(),
-    /** Extra request headers; values may use ${ENV_NAME} (API keys). */
-    headers: z.record(z.string(), secretField()).default({}),
-    /** The JSON request body; string values may hold {{to}} {{from}} {{text}} {{idempotency_key}} {{callback_url}}. */
-    body: z.record(z.string(), z.unknown()),
-    /** Dot path to the provider's message id in the answer, e.g. messages.0.id. */
-    id_path: dotPath,
-    parts_path: dotPath.optional(),
-    /** Header carrying our idempotency key; null or off when the provider has none. */
+      .optional()
+      .meta({ description: 'Either bearer or basic.' }),
+    headers: z.record(z.string(), secretField()).default({}).meta({ description: 'Extra request headers; values may use ${ENV_NAME} (API keys).' }),
+    body: z.record(z.string(), z.unknown()).meta({ description: 'The JSON request body; string values may contain {{to}} {{from}} {{text}} {{idempotency_key}} {{callback_url}}, substituted into the parsed JSON, never into text (another placeholder is a config error).' }),
+    id_path: dotPath.meta({ description: 'Dot path to the provider\'s message id in the answer, e.g. messages.0.id.' }),
+    parts_path: dotPath.optional().meta({ description: 'Dot path to the number of parts the provider billed, when it says.' }),
     idempotency_header: z
       .union([z.string().regex(/^[A-Za-z0-9-]+$/, 'must be a header name'), z.null(), z.literal('off'), z.literal(false)])
       .transform((value) => (value === 'off' || value === false ? null : value))
-      .default('Idempotency-Key'),
-    /** HTTP statuses that fail a send for good; default every 4xx but 408 and 429. */
-    permanent_statuses: z.array(z.number().int().min(300).max(599)).optional(),
+      .default('Idempotency-Key')
+      .meta({ description: 'Header carrying our idempotency key; off or null when the provider has none (then on_unknown decides what a timeout mid-call means).' }),
+    permanent_statuses: z.array(z.number().int().min(300).max(599)).optional().meta({ description: 'HTTP statuses that fail a send for good. Default: every 4xx but 408 and 429.' }),
     receipts: z
       .strictObject({
-        secret: secretField().refine((value) => value.length >= 16, { message: 'must be at least 16 characters' }),
-        signature: z.literal('mail2sms').default('mail2sms'),
-        id_path: dotPath,
-        status_path: dotPath,
-        /** Provider status → ours; anything else is refused with 400. */
-        status_map: z.record(z.string(), receiptStatus),
-        error_path: dotPath.optional(),
-        part_path: dotPath.optional(),
-        parts_path: dotPath.optional(),
-        timestamp_path: dotPath.optional(),
+        secret: secretField().refine((value) => value.length >= 16, { message: 'must be at least 16 characters' }).meta({ description: 'Secret (16+ characters) the provider signs receipts and inbound webhooks with.' }),
+        signature: z.literal('mail2sms').default('mail2sms').meta({ description: 'Signature scheme: X-Mail2sms-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>">.' }),
+        id_path: dotPath.meta({ description: 'Dot path to the provider\'s message id in a receipt.' }),
+        status_path: dotPath.meta({ description: 'Dot path to the provider\'s status.' }),
+        status_map: z.record(z.string(), receiptStatus).meta({ description: 'Provider status → delivered, failed, expired or rejected; an unmapped status is refused with 400.' }),
+        error_path: dotPath.optional().meta({ description: 'Dot path to the provider\'s error code, kept with the receipt.' }),
+        part_path: dotPath.optional().meta({ description: 'Dot path to the part number of a concatenated SMS.' }),
+        parts_path: dotPath.optional().meta({ description: 'Dot path to the number of parts.' }),
+        timestamp_path: dotPath.optional().meta({ description: 'Dot path to the provider\'s time of the status.' }),
       })
-      .optional(),
-    /** Inbound SMS webhooks, signed with receipts.secret. */
+      .optional()
+      .meta({ description: 'Delivery receipts the provider posts to /receipts.' }),
     inbound: z
       .strictObject({
-        id_path: dotPath,
-        from_path: dotPath,
-        text_path: dotPath,
-        to_path: dotPath.optional(),
-        received_at_path: dotPath.optional(),
+        id_path: dotPath.meta({ description: 'Dot path to the inbound SMS id (a webhook delivered twice acts once).' }),
+        from_path: dotPath.meta({ description: 'Dot path to the sender\'s number.' }),
+        text_path: dotPath.meta({ description: 'Dot path to the text.' }),
+        to_path: dotPath.optional().meta({ description: 'Dot path to the number it was sent to.' }),
+        received_at_path: dotPath.optional().meta({ description: 'Dot path to when the provider received it.' }),
       })
-      .optional(),
+      .optional()
+      .meta({ description: 'Inbound SMS webhooks posted to /inbound, signed with receipts.secret.' }),
   })
   .superRefine((provider, ctx) => {
     checkTemplate(provider.body, ctx, ['body']);
@@ -377,12 +367,12 @@ const whereValue = z
 
 const groupSchema = z
   .strictObject({
-    /** Dynamic: contacts whose fields match, evaluated when the mail arrives; a list means any of. */
     where: z
       .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_-]*$/, 'is not a field name (letters, digits, _ and -)'), whereValue)
       .refine((where) => Object.keys(where).length > 0, { message: 'names no field' })
-      .optional(),
-    description: z.string().optional(),
+      .optional()
+      .meta({ description: 'Dynamic group: contacts whose fields equal one of the values (trimmed, any case), every field listed, evaluated when the mail arrives; a list means any of. Without where the group is fixed: the contacts\' groups column names its members.' }),
+    description: z.string().optional().meta({ description: 'Free text for admins.' }),
   })
   .nullable()
   .transform((group) => group ?? {});
@@ -407,121 +397,88 @@ const retention = () =>
     .default(null);
 
 export const mainSchema = z.strictObject({
-  $schema: z.string().optional(),
-  /** Contact groups senders may address as <group>@<sms domain>: fixed (`board: {}`) or dynamic (`where:`). */
-  groups: groupsConfig,
+  $schema: z.string().optional().meta({ description: 'JSON Schema reference for editors.' }),
+  groups: groupsConfig.meta({ description: 'Contact groups senders may address as <group>@<sms domain>: fixed (`board: {}`, members named by the contacts\' `groups` column) or dynamic (`u14-parents: {where: {team: U14}}`, evaluated when the mail arrives; a list means any of). Names: lower-case letters, digits, - and _, with at least one letter; `all` is built in.' }),
   smtp: z.strictObject({
-    listen,
-    hostname: z.string().min(1).default('mail2sms.localdomain'),
-    max_message_size: size.default(1024 * 1024),
-    max_recipients: z.number().int().min(1).max(1000).default(50),
-    max_clients: z.number().int().min(1).default(200),
-    socket_timeout: duration().default(60_000),
-    /** STARTTLS; files are read at start and on every reload. */
-    tls: z.strictObject({ cert: z.string().min(1), key: z.string().min(1) }).optional(),
-    /** AUTH only after STARTTLS (smtp-server answers 538 before it). */
-    require_tls: z.boolean().default(true),
-    /** Wait before answering a failed AUTH, to slow down guessing. */
-    auth_failure_delay: duration().default(1000),
-    /** Failed AUTHs from one IP address within an hour before it is refused for the rest of the hour. */
-    auth_failure_limit: z.number().int().min(1).default(10),
-    /** New connections per client address per minute; more get 421 4.7.0. */
-    max_connection_rate: z.number().int().min(1).default(600),
-    /** Mail for postmaster from senders no setup claims (abuse desks): per client address per hour (more: 450 4.7.0), and at most this large. */
-    postmaster_rate: z.number().int().min(1).default(10),
-    postmaster_max_size: size.default(256 * 1024),
-    /** Concurrent connections from one client address; more get 421 4.7.0 (authorised networks too: one host should not hold them all). */
-    max_clients_per_address: z.number().int().min(1).default(20),
-    /** Of max_clients, this many are kept for clients in a setup's authorize.ip: others get 421 once only these are left. */
-    reserved_clients: z.number().int().min(0).default(20),
-    /** MAIL FROM to the end of DATA may take at most this long; then 421 4.4.2 and the connection is closed. */
-    max_transaction_time: duration().default(300_000),
-    /** Slowest DATA accepted, in bytes per second, measured over each 10 s (or socket_timeout if shorter); slower gets 421 4.4.2. */
-    min_data_rate: size.default(1024),
-    /** MIME parts one mail may have (every Content-Type counts); more get 554 5.6.0. */
-    max_mime_parts: z.number().int().min(1).default(100),
-    /** Nesting of multipart/message parts; deeper gets 554 5.6.0. */
-    max_mime_depth: z.number().int().min(1).default(20),
-    /** HTML element nesting and size converted to text; deeper or larger gets 554 5.6.0. */
-    max_html_depth: z.number().int().min(1).default(256),
-    max_html_size: size.default(512 * 1024),
-    /** A MIME parse (and HTML conversion) that takes longer is stopped; the mail gets 554 5.6.0. */
-    parse_timeout: duration().default(5000),
-    /** Worker threads that parse MIME mail off the SMTP event loop. */
-    parse_workers: z.number().int().min(1).max(16).default(2),
-    /** Load balancers (exact addresses) that send a PROXY protocol header, so rules see the real client. */
+    listen: listen.meta({ description: 'host:port of the SMTP intake ([::1]:25 for IPv6).' }),
+    hostname: z.string().min(1).default('mail2sms.localdomain').meta({ description: 'Name in the greeting and the EHLO reply.' }),
+    max_message_size: size.default(1024 * 1024).meta({ description: 'Larger mails get 552 5.3.4 (at MAIL FROM when the client announces SIZE=, else at DATA).' }),
+    max_recipients: z.number().int().min(1).max(1000).default(50).meta({ description: 'RCPT TOs per mail; more get 452 4.5.3 (the client sends the rest in another mail).' }),
+    max_clients: z.number().int().min(1).default(200).meta({ description: 'Concurrent connections; more get 421.' }),
+    socket_timeout: duration().default(60_000).meta({ description: 'Idle time before a connection is closed.' }),
+    tls: z.strictObject({
+      cert: z.string().min(1).meta({ description: 'PEM certificate file (chain) for STARTTLS.' }),
+      key: z.string().min(1).meta({ description: 'PEM private key file for STARTTLS.' }),
+    }).optional().meta({ description: 'STARTTLS. The files are read at start and on every reload (new handshakes use the new certificate); turning STARTTLS on or off needs a restart.' }),
+    require_tls: z.boolean().default(true).meta({ description: 'AUTH only after STARTTLS (before it smtp-server answers 538). A setup with smtp_auth and no smtp.tls is a config error unless this is false.' }),
+    auth_failure_delay: duration().default(1000).meta({ description: 'Wait before answering a failed AUTH, to slow down guessing.' }),
+    auth_failure_limit: z.number().int().min(1).default(10).meta({ description: 'Failed AUTHs from one address within an hour before it gets 454 4.7.0 for the rest of the hour. Every attempt counts the moment it is made; a successful login takes back only its own.' }),
+    max_connection_rate: z.number().int().min(1).default(600).meta({ description: 'New connections per client address per minute; more get 421 4.7.0.' }),
+    postmaster_rate: z.number().int().min(1).default(10).meta({ description: 'Mails for postmaster from senders no setup claims (abuse desks), per client address per hour; more get 450 4.7.0.' }),
+    postmaster_max_size: size.default(256 * 1024).meta({ description: 'Size limit for those mails (552 5.3.4); max_message_size still applies.' }),
+    max_clients_per_address: z.number().int().min(1).default(20).meta({ description: 'Concurrent connections from one client address; more get 421 4.7.0 (authorised networks too: one host should not hold them all).' }),
+    reserved_clients: z.number().int().min(0).default(20).meta({ description: 'Of max_clients, this many are kept for clients in a setup\'s authorize.ip (at most half of max_clients): others get 421 once only these are left.' }),
+    max_transaction_time: duration().default(300_000).meta({ description: 'MAIL FROM to the end of DATA may take at most this long; then 421 4.4.2 and the connection is closed.' }),
+    min_data_rate: size.default(1024).meta({ description: 'Slowest DATA accepted, in bytes per second, measured over each 10 s (or socket_timeout if shorter); slower gets 421 4.4.2.' }),
+    max_mime_parts: z.number().int().min(1).default(100).meta({ description: 'MIME parts one mail may have (every Content-Type counts); more get 554 5.6.0.' }),
+    max_mime_depth: z.number().int().min(1).default(20).meta({ description: 'Nesting of multipart/message parts; deeper gets 554 5.6.0.' }),
+    max_html_depth: z.number().int().min(1).default(256).meta({ description: 'Element nesting of HTML converted to text; deeper gets 554 5.6.0.' }),
+    max_html_size: size.default(512 * 1024).meta({ description: 'HTML converted to text; larger gets 554 5.6.0.' }),
+    parse_timeout: duration().default(5000).meta({ description: 'Time one mail\'s MIME parse and HTML conversion may take (in a worker); longer is stopped and the mail gets 554 5.6.0.' }),
+    parse_workers: z.number().int().min(1).max(16).default(2).meta({ description: 'Worker threads that parse MIME mail off the SMTP event loop.' }),
     proxy_protocol: z
       .array(z.string().refine((value) => isIP(value) !== 0, { message: 'is not an IP address' }))
-      .default([]),
-  }),
-  sms_domains: z.array(domain).min(1, 'lists no SMS domain'),
-  postmaster: emailAddress.optional(),
-  setups_dir: z.string().default('setups'),
-  /** One YAML file per scheduled SMS automation (src/config/automations.ts); relative to this file. A missing default directory means none. */
-  automations_dir: z.string().default('automations'),
+      .default([])
+      .meta({ description: 'Addresses of load balancers that send a PROXY protocol v1/v2 header (and must); IP rules and rates then see the real client.' }),
+  }).meta({ description: 'The SMTP intake: where it listens, its limits, STARTTLS and AUTH.' }),
+  sms_domains: z.array(domain).min(1, 'lists no SMS domain').meta({ description: 'Domains whose addresses are phone numbers (+4520123456@sms.example.test). Mail to any other domain gets 550 5.7.1 Relaying denied.' }),
+  postmaster: emailAddress.optional().meta({ description: 'Where mail to postmaster@<sms domain> is forwarded when notify.admin is not set (needs notify.relay; without it the mail is accepted and logged).' }),
+  setups_dir: z.string().default('setups').meta({ description: 'Directory of setup files (*.yaml, one setup each), relative to this file.' }),
+  automations_dir: z.string().default('automations').meta({ description: 'Directory of automation files (*.yaml, one scheduled SMS each), relative to this file. A missing default directory means none; a missing directory you name is an error.' }),
   storage: z.discriminatedUnion('type', [
     z.strictObject({
-      /** The embedded default: one daemon, one SQLite file. */
-      type: z.literal('sqlite').optional(),
-      path: z.string().min(1),
-      /** How long dispatch bookkeeping (sent, retries, receipts) may wait to share a commit. */
-      bookkeeping_delay: durationOrOff().transform((ms) => ms ?? 0).default(10),
-      /** Finished rows older than this are deleted daily (consent events are kept); off = keep everything. */
-      retention: retention(),
+      type: z.literal('sqlite').optional().meta({ description: 'The embedded default: one daemon, one SQLite file.' }),
+      path: z.string().min(1).meta({ description: 'The SQLite ledger file. `mail2sms migrate` creates it; `serve` never does.' }),
+      bookkeeping_delay: durationOrOff().transform((ms) => ms ?? 0).default(10).meta({ description: 'How long dispatch bookkeeping (sent, retries, receipts) may wait to share a commit with others.' }),
+      retention: retention().meta({ description: 'Finished rows older than this (at least 2d) are deleted daily, as `mail2sms purge --older-than` does; consent events are kept. off = keep everything.' }),
     }),
     z.strictObject({
-      /** Several daemons sharing one ledger. */
-      type: z.literal('postgres'),
-      /** postgres://user:password@host:5432/database; `${ENV}` references are read from the environment. */
-      url: postgresUrl(),
-      /** Connections this daemon keeps to the database (besides one for LISTEN and dispatcher election). */
-      pool: z.number().int().min(2).max(1000).default(10),
-      /** Finished rows older than this are deleted daily (consent events are kept); off = keep everything. */
-      retention: retention(),
+      type: z.literal('postgres').meta({ description: 'Several daemons sharing one ledger on PostgreSQL 13 or newer.' }),
+      url: postgresUrl().meta({ description: 'postgres://user:password@host:5432/database; ${ENV} references are read from the environment (keep the password out of the file). check-config checks its form, the daemon connects at start (exit 69 naming host and port when it cannot) and never logs the password.' }),
+      pool: z.number().int().min(2).max(1000).default(10).meta({ description: 'Connections this daemon keeps to the database (besides one for LISTEN and the dispatcher election). Keep it above dispatch.concurrency: each provider call holds one (the send guard).' }),
+      retention: retention().meta({ description: 'Finished rows older than this (at least 2d) are deleted daily, as `mail2sms purge --older-than` does; consent events are kept. off = keep everything.' }),
     }),
-  ]),
+  ]).meta({ description: 'The ledger: SQLite (one daemon, one file) or PostgreSQL (several daemons, one ledger).' }),
   http: z.strictObject({
-    listen,
-    /** Base URL the provider uses to reach our receipts endpoint; defaults to http://<listen>. */
-    public_url: z.url().optional(),
-    /** Systems that may report their sends (POST /sends) with `Authorization: Bearer <token>`. */
-    tokens: z.array(apiToken).default([]),
-    /** The read-only operations console at /console/ (README "Operations console"). */
-    console: z.strictObject({ enabled: z.boolean().default(false) }).default({ enabled: false }),
-    /** Request bodies read at once (POST /sends, receipts, inbound); more get 503 with Retry-After: 1. */
-    max_concurrent_bodies: z.number().int().min(1).default(8),
-  }),
-  consent: consentConfig,
-  /** Email mail2sms sends: reports, forwarded replies, postmaster forwards. Absent = none is sent. */
-  notify: notifySchema.optional(),
+    listen: listen.meta({ description: 'host:port of the HTTP listener: receipts, inbound SMS, POST /sends, PUT /contacts, /healthz, /metrics and the console. Keep it on loopback or a management network.' }),
+    public_url: z.url().optional().meta({ description: 'Base URL the provider uses to reach /receipts and /inbound. Default: http://<http.listen>.' }),
+    tokens: z.array(apiToken).default([]).meta({ description: 'Bearer tokens for POST /sends, PUT /contacts and the console (`Authorization: Bearer <token>`); only their SHA-256 is stored. `mail2sms token <name>` prints a token and its sha256.' }),
+    console: z.strictObject({ enabled: z.boolean().default(false).meta({ description: 'Serve the console at /console/; reloads live.' }) }).default({ enabled: false }).meta({ description: 'The read-only operations console (docs/console.md).' }),
+    max_concurrent_bodies: z.number().int().min(1).default(8).meta({ description: 'Request bodies read at once (/sends, /contacts, /receipts, /inbound); more get 503 with Retry-After: 1 before a byte of theirs is read.' }),
+  }).meta({ description: 'The HTTP listener.' }),
+  consent: consentConfig.meta({ description: 'Marketing purposes, the STOP clause, keywords and the answers to them.' }),
+  notify: notifySchema.optional().meta({ description: 'Email mail2sms sends through your relay: delivery reports, forwarded SMS replies, postmaster forwards. Absent = none is sent (postmaster mail is accepted and logged only).' }),
   limits: z
     .strictObject({
-      /** SMS one number may get from the whole organisation in any 24 hours (every setup and channel); off = no cap. */
-      per_number_daily: z.union([z.literal('off'), z.number().int().min(1)]).transform((v) => (v === 'off' ? null : v)).default(100),
-      /** How far ahead of this server's clock a reported send (record-send --at, POST /sends "at") may be. */
-      clock_skew: duration().default(300_000),
+      per_number_daily: z.union([z.literal('off'), z.number().int().min(1)]).transform((v) => (v === 'off' ? null : v)).default(100).meta({ description: 'SMS one number may get from the whole organisation (every setup and channel) in any 24 hours; off = no cap. 100 is far above what a cooldown lets through in an incident night and far below what a mail loop sends.' }),
+      clock_skew: duration().default(300_000).meta({ description: 'How far ahead of this server\'s clock a reported send (record-send --at, POST /sends "at") may be; later is refused with the reason.' }),
     })
-    .default({ per_number_daily: 100, clock_skew: 300_000 }),
-  provider: z.discriminatedUnion('type', [simulatorProvider, httpProvider]),
+    .default({ per_number_daily: 100, clock_skew: 300_000 })
+    .meta({ description: 'Organisation-wide caps.' }),
+  provider: z.discriminatedUnion('type', [simulatorProvider, httpProvider]).meta({ description: 'The SMS provider: the built-in simulator or a generic HTTP/JSON API described here.' }),
   dispatch: z
     .strictObject({
-      concurrency: z.number().int().min(1).max(256).default(8),
-      poll_interval: duration().default(1000),
-      lease: duration().default(60_000),
-      max_attempts: z.number().int().min(1).default(8),
-      retry_base: duration().default(2000),
-      /** Provider-wide SMS per second (your contract with the provider); 0 or off = no limit. */
-      rate_limit: z.union([z.literal('off'), z.number().min(0)]).transform((v) => (v === 'off' ? 0 : v)).default(0),
-      /** Longest wait between two attempts. */
-      retry_max: duration().default(300_000),
-      /** A row still failing temporarily this long after it was accepted fails with the last reason. */
-      max_retry_age: duration().default(86_400_000),
-      /** How far ahead X-SMS-Send-At may schedule an SMS. */
-      max_schedule_ahead: duration().default(7 * 86_400_000),
-      /** A receipt for an id not known yet is kept this long for the send's answer to name it; after that, 404. */
-      receipt_grace: duration().default(600_000),
-      /** On SIGTERM: how long in-flight sends may take before the daemon exits (their leases expire and they are retried). */
-      shutdown_timeout: duration().default(10_000),
+      concurrency: z.number().int().min(1).max(256).default(8).meta({ description: 'Provider calls in flight at once.' }),
+      poll_interval: duration().default(1000).meta({ description: 'How often to look for due rows without a wake-up.' }),
+      lease: duration().default(60_000).meta({ description: 'How long a claimed row is owned before another worker may retry it (same idempotency key).' }),
+      max_attempts: z.number().int().min(1).default(8).meta({ description: 'Attempts before a temporarily failing row ends failed.' }),
+      retry_base: duration().default(2000).meta({ description: 'First backoff; doubles per attempt, ±50 % jitter, never sooner than Retry-After.' }),
+      rate_limit: z.union([z.literal('off'), z.number().min(0)]).transform((v) => (v === 'off' ? 0 : v)).default(0).meta({ description: 'Provider-wide SMS per second, your contract with the provider: calls are paced evenly and never more arrive in any second. 0 or off = no limit. On PostgreSQL one elected daemon dispatches when this is set.' }),
+      retry_max: duration().default(300_000).meta({ description: 'Longest wait between two attempts.' }),
+      max_retry_age: duration().default(86_400_000).meta({ description: 'A row still failing temporarily this long after it was accepted fails with the last reason.' }),
+      max_schedule_ahead: duration().default(7 * 86_400_000).meta({ description: 'How far ahead X-SMS-Send-At may schedule an SMS.' }),
+      receipt_grace: duration().default(600_000).meta({ description: 'A receipt for an id not known yet is parked this long for the send\'s answer to name it; after that, 404.' }),
+      shutdown_timeout: duration().default(10_000).meta({ description: 'On SIGTERM: how long in-flight sends may take before the daemon exits (their leases expire and they are retried with the same idempotency key).' }),
     })
     .default({
       concurrency: 8,
@@ -535,14 +492,15 @@ export const mainSchema = z.strictObject({
       max_schedule_ahead: 7 * 86_400_000,
       receipt_grace: 600_000,
       shutdown_timeout: 10_000,
-    }),
+    })
+    .meta({ description: 'Sending: concurrency, retries, the provider rate limit, scheduling.' }),
   log: z
     .strictObject({
-      level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
-      /** Subjects (which can hold numbers, and are the SMS text with `text: subject`) at info/warn; otherwise only at debug. */
-      content: z.boolean().default(false),
+      level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info').meta({ description: 'Lowest level written (pino JSON on stdout).' }),
+      content: z.boolean().default(false).meta({ description: 'Log mail subjects (postmaster mail) at info/warn; otherwise only at debug, since a subject can hold numbers and is the SMS text with `text: subject`.' }),
     })
-    .default({ level: 'info', content: false }),
+    .default({ level: 'info', content: false })
+    .meta({ description: 'Logging.' }),
 });
 
 export type MainConfig = z.output<typeof mainSchema>;

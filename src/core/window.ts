@@ -97,7 +97,7 @@ export const sendingWindowSchema = z
         return z.NEVER;
       }
       return zone;
-    }),
+    }).meta({ description: 'IANA time zone the window is read in, e.g. Europe/Copenhagen (correct across DST changes).' }),
     days: z.union([z.string(), z.array(z.string()).min(1, 'is an empty list: the window would never open')]).transform((value, ctx) => {
       const open = new Set<number>();
       for (const spec of Array.isArray(value) ? value : [value]) {
@@ -109,7 +109,7 @@ export const sendingWindowSchema = z
         for (const day of days) open.add(day);
       }
       return [...open].sort((a, b) => a - b).map(dayName);
-    }),
+    }).meta({ description: 'A range (mon-fri, sat-sun; fri-mon wraps), one day, or a list of days and ranges.' }),
     hours: z.string().transform((value, ctx) => {
       const [from = '', to, extra] = value.split('-');
       const start = parseClock(from, false);
@@ -123,10 +123,11 @@ export const sendingWindowSchema = z
         return z.NEVER;
       }
       return { start, end };
-    }),
+    }).meta({ description: 'HH:MM-HH:MM, e.g. 08:00-20:00; 24:00 is allowed as the end. Over midnight: end at 24:00 and open the next day at 00:00.' }),
     holidays: z
       .array(z.string().refine(isDate, { message: 'is not a date (use YYYY-MM-DD, e.g. 2026-12-24)' }))
-      .default([]),
+      .default([])
+      .meta({ description: 'Dates (YYYY-MM-DD) the window stays closed.' }),
   })
   .transform((input): SendingWindow => ({
     timezone: input.timezone,

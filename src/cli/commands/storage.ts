@@ -58,7 +58,7 @@ export function registerStorageCommands(program: Command, { out }: CliIo): void 
         throw new CliFailure(
           `the ledger is on PostgreSQL (${describeTarget(config.storage.url)}): back it up with pg_dump, which takes a consistent snapshot while the daemons run, e.g.\n` +
             `  pg_dump --format=custom --file=${destination} "postgres://USER@HOST:PORT/DATABASE"\n` +
-            `and restore into an empty database with pg_restore --dbname=... ${destination} (README: "Several daemons on PostgreSQL")`,
+            `and restore into an empty database with pg_restore --dbname=... ${destination} (docs/postgresql.md, "Back up")`,
           EXIT.usage,
         );
       }
