@@ -114,6 +114,20 @@ export const REPLY_VOCABULARY: Record<string, LanguageVocabulary> = {
     separators: ['Исходное сообщение', 'Пересылаемое сообщение'],
     footers: ['Отправлено с iPhone', 'Отправлено из'],
   },
+  uk: {
+    openers: none,
+    verbs: ['пише', 'написав', 'написала'],
+    labels: { from: ['Від'], date: ['Надіслано', 'Дата'], to: ['Кому'], subject: ['Тема'], cc: ['Копія'] },
+    separators: ['Початкове повідомлення', 'Переслане повідомлення'],
+    footers: ['Надіслано з iPhone'],
+  },
+  hu: {
+    openers: none,
+    verbs: ['írta'],
+    labels: { from: ['Feladó'], date: ['Elküldve', 'Dátum'], to: ['Címzett'], subject: ['Tárgy'], cc: ['Másolatot kap'] },
+    separators: ['Eredeti üzenet', 'Továbbított üzenet'],
+    footers: ['iPhone-ról küldve', 'Az iPhone-omról küldve'],
+  },
   vi: { openers: ['Vào'], verbs: ['đã viết'], labels: { from: none, date: none, to: none, subject: none, cc: none }, separators: none, footers: none },
   ja: { openers: none, verbs: ['のメッセージ', 'は書きました'], labels: { from: ['差出人'], date: ['送信日時'], to: ['宛先'], subject: ['件名'], cc: none }, separators: none, footers: ['iPhoneから送信'] },
   zh: { openers: ['在'], verbs: ['写道'], labels: { from: ['发件人'], date: ['发送时间'], to: ['收件人'], subject: ['主题'], cc: none }, separators: none, footers: ['发自我的iPhone'] },
@@ -131,5 +145,6 @@ export const LIST_FOOTERS: readonly string[] = [
   'You are receiving this because',
   'To unsubscribe, send',
   'Unsubscribe:',
+  '/mailman/listinfo/',
   '_______________________________________________ Mailing list',
 ];

@@ -47,6 +47,12 @@ const VERB_INSIDE = new RegExp(`(?<!\\p{L})(?:${VERBS})(?!\\p{L}).*[:：]\\s*$`,
 const NUMERIC_DATE = /\d{1,4}[./-]\s?\d{1,2}[./-]\s?\d{2,4}/;
 /** Gmail's "2014-03-20 8:48 GMT+01:00 Name <addr>:" has no verb at all. */
 const DATE_THEN_ADDRESS = /^\d{4}[-/.]\s?\d{1,2}[-/.]\s?\d{1,2}\b.{0,120}<\s*[^<>\s]+@[^<>]*>\s*[:：]?$/u;
+/**
+ * Nor do Russian, Japanese and some webmail headers: "ср, 30 апр. 2025 г. в 15:19,
+ * Name <addr>:", "11:00 AM, November 17, 2021, "Name" <addr>:": a time, then an
+ * address in brackets closed by the colon that ends the line.
+ */
+const TIMED_ADDRESS_COLON = /(?<!\d)\d{1,2}[:.]\d{2}(?!\d).{0,160}<\s*[^<>\s]+@[^<>\s]+\s*>\s*[:：]$/u;
 const GLUED_HEADER = new RegExp(`(?:-{2,}\\s*|\\s)(?=(?:${alternation((v) => v.openers)})\\s)`, 'giu');
 
 const labelGroup = (pick: (l: LanguageVocabulary['labels']) => readonly string[]) => alternation((v) => pick(v.labels));
@@ -85,8 +91,8 @@ const isBlank = (line: string) => line.trim() === '';
 function isQuoteHeader(candidate: string): boolean {
   const c = candidate.trim();
   if (c.length > MAX_HEADER) return false;
-  if (DATE_THEN_ADDRESS.test(c)) return true;
   const hasAddress = c.includes('@');
+  if (hasAddress && (DATE_THEN_ADDRESS.test(c) || (/[:：]$/.test(c) && TIMED_ADDRESS_COLON.test(c)))) return true;
   const opened = OPENER.test(c);
   if (!hasAddress && !/\d/.test(c)) return false;
   if (opened || hasAddress) return VERB_AT_END.test(c) || VERB_INSIDE.test(c);
@@ -96,19 +102,47 @@ function isQuoteHeader(candidate: string): boolean {
 /** A header wrapped over lines starts like one: an opener, a date, a rule of dashes, or an address. */
 const mayStartHeader = (line: string) => OPENER.test(line) || /^\s*[-\d]/.test(line) || /[<@]/.test(line);
 
-/** The number of lines (1–3) of the quote header starting at `i`, or 0. */
+const isFirstLevelQuote = (line: string | undefined) => line !== undefined && /^\s*>(?!\s*>)/.test(line);
+/** Gmail can push the closing ">:" or "> wrote:" of an address onto a line of its own. */
+const ADDRESS_CLOSE = new RegExp(`^\\s*>\\s*(?:(?:${VERBS})\\s*)?[:：]\\s*$`, 'iu');
+
+function nextNonBlank(lines: readonly string[], from: number): number {
+  let k = from;
+  while (k < lines.length && isBlank(lines[k] as string)) k++;
+  return k;
+}
+
+/**
+ * "On Mon, someone wrote:" right above `>` lines: an attribution, whatever its
+ * date or address (or none) says, is never the person's text.
+ */
+function isAttributionAt(lines: readonly string[], i: number): boolean {
+  const line = lines[i] as string;
+  return line.length <= MAX_HEADER && isFirstLevelQuote(lines[nextNonBlank(lines, i + 1)]) && VERB_AT_END.test(line);
+}
+
+/**
+ * The number of lines of the quote header starting at `i`, or 0: up to 3
+ * lines, or 5 when a header that opened with a date was wrapped around a
+ * blank line (Gmail's "On … Name", "", "<", "addr", "> wrote:").
+ */
 function quoteHeaderAt(lines: readonly string[], i: number): number {
   const first = lines[i] as string;
   if (isBlank(first) || isQuoted(first) || first.length > MAX_HEADER) return 0;
+  if (isQuoteHeader(first) || isAttributionAt(lines, i)) return 1;
+  if (!mayStartHeader(first)) return 0;
+  const maxLines = OPENER.test(first) && /\d/.test(first) ? 5 : 3;
   let candidate = first;
-  for (let n = 1; n <= 3; n++) {
-    if (n > 1) {
-      const next = lines[i + n - 1];
-      // Gmail can push the closing ">:" of an address onto a line of its own.
-      if (next === undefined || isBlank(next) || (isQuoted(next) && !/^\s*>\s*[:：]\s*$/.test(next))) return 0;
-      if (n === 2 && !mayStartHeader(first)) return 0;
-      candidate += ` ${next.trim()}`;
+  let blanks = 0;
+  for (let n = 2; n <= maxLines; n++) {
+    const next = lines[i + n - 1];
+    if (next === undefined || (isQuoted(next) && !ADDRESS_CLOSE.test(next))) return 0;
+    if (isBlank(next)) {
+      if (maxLines === 3 || ++blanks > 1) return 0;
+      continue;
     }
+    candidate += ` ${next.trim()}`;
+    if (candidate.length > MAX_HEADER) return 0;
     if (isQuoteHeader(candidate)) return n;
   }
   return 0;
@@ -138,8 +172,14 @@ function isFooter(lines: readonly string[], i: number): boolean {
   const line = (lines[i] as string).trim();
   if (!FOOTER.test(line) || line.includes(',') || line.split(/\s+/).length > MAX_FOOTER_WORDS) return false;
   const next = lines[i + 1];
-  return next === undefined || isBlank(next) || isQuoted(next) || quoteHeaderAt(lines, i + 1) > 0 || labelKind(next) !== undefined;
+  return next === undefined || isBlank(next) || isQuoted(next) || RULE.test(next) || quoteHeaderAt(lines, i + 1) > 0 || labelKind(next) !== undefined;
 }
+
+/**
+ * "Sent from my iPhone", "Get Outlook for iOS": a phone or mail app signs the
+ * end of what the person typed; whatever comes below it is the mail answered.
+ */
+const DEVICE_FOOTER = /(?<!\p{L})(?:my|min|mijn|meinem|mon|mi|meu|mio|mojego|iPhone|iPad|Android|BlackBerry|Outlook)(?!\p{L})/iu;
 
 function matchesMarker(line: string, markers: readonly CutMarker[]): boolean {
   for (const marker of markers) {
@@ -248,8 +288,10 @@ function classifyTail(lines: readonly string[], classes: LineClass[], markers: r
     const line = lines[i] as string;
     if (markers.length > 0 && matchesMarker(line.trim(), markers)) return cutFrom(i, 'disclaimer');
     if (line === '-- ' || line.trim() === '--') return cutFrom(i, 'signature');
-    if (isFooter(lines, i)) classes[i] = 'footer';
-    else if (LIST_FOOTER.test(line)) markParagraph(lines, classes, i, 'footer');
+    if (isFooter(lines, i)) {
+      classes[i] = 'footer';
+      if (DEVICE_FOOTER.test(line)) for (let j = i + 1; j < lines.length; j++) if (classes[j] === 'text' && !isBlank(lines[j] as string)) classes[j] = 'quoted';
+    } else if (LIST_FOOTER.test(line)) markParagraph(lines, classes, i, 'footer');
   }
   const last = lastTextLine(lines, classes);
   if (last > 0 && NAME_SIGNATURE.test((lines[last] as string).trim()) && isBlank(lines[last - 1] as string)) classes[last] = 'signature';
@@ -305,11 +347,29 @@ export function classifyLines(lines: readonly string[], markers: readonly CutMar
   return classes;
 }
 
+/**
+ * A mail that is a quote header over an unquoted body and nothing else (a
+ * forward with no note, or an answer typed below the header): the body is what
+ * there is to send, without the header.
+ */
+function keepBodyBelowHeader(lines: readonly string[], classes: LineClass[]): void {
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i] as string;
+    if (classes[i] === 'quoted' && !isQuoted(line) && !RULE.test(line)) classes[i] = 'text';
+  }
+  absorbBlankLines(lines, classes);
+}
+
+const keptText = (lines: readonly string[], classes: readonly LineClass[]) => lines.filter((_, i) => classes[i] === 'text').join('\n');
+
 export function stripNonMessage(text: string, markers: readonly CutMarker[] = []): Stripped {
   const lines = splitGluedHeaders(text.split('\n'));
   const classes = classifyLines(lines, markers);
-  const kept = lines.filter((_, i) => classes[i] === 'text');
-  const result = kept.join('\n');
+  let result = keptText(lines, classes);
+  if (result.trim() === '' && classes.includes('quote_header')) {
+    keepBodyBelowHeader(lines, classes);
+    result = keptText(lines, classes);
+  }
   // Never an empty SMS: a mail that is nothing but a quote goes out as it came (and the log says so).
   if (result.trim() === '') return { text, fellBack: text.trim() !== '' };
   return { text: result, fellBack: false, removed: removedBlocks(lines, classes) };
