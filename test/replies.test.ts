@@ -27,10 +27,10 @@ describe('the reply corpus', () => {
   // The held-out part is measured, not tuned on: a floor at the score it had
   // when the rules last changed (bench:text lists the misses), so a rule change
   // that loses held-out cases fails here.
-  it('keeps the held-out part at or above 139 of 147', () => {
+  it('keeps the held-out part at or above 139 of 151', () => {
     const unseen = corpus.filter((c) => c.part === 'unseen');
     const misses = unseen.filter((c) => !verdict(c, stripNonMessage(c.body).text).ok).map((c) => c.name);
-    expect(unseen.length).toBe(147);
+    expect(unseen.length).toBe(151);
     expect(unseen.length - misses.length, misses.join(', ')).toBeGreaterThanOrEqual(139);
   });
 });
