@@ -27,11 +27,11 @@ describe('the reply corpus', () => {
   // The held-out part is measured, not tuned on: a floor at the score it had
   // when the rules last changed (bench:text lists the misses), so a rule change
   // that loses held-out cases fails here.
-  it('keeps the held-out part at or above 139 of 151', () => {
+  it('keeps the held-out part at or above 144 of 151', () => {
     const unseen = corpus.filter((c) => c.part === 'unseen');
     const misses = unseen.filter((c) => !verdict(c, stripNonMessage(c.body).text).ok).map((c) => c.name);
     expect(unseen.length).toBe(151);
-    expect(unseen.length - misses.length, misses.join(', ')).toBeGreaterThanOrEqual(139);
+    expect(unseen.length - misses.length, misses.join(', ')).toBeGreaterThanOrEqual(144);
   });
 });
 
@@ -136,6 +136,14 @@ describe('issue 25', () => {
 
   it('a mailing list\'s mailman footer goes with its rule', () => {
     expect(kept('Hallo\n\n_______________________________________________\nriak mailing list\nriak@lists.example.com\nhttp://lists.example.com/mailman/listinfo/riak')).toBe('Hallo');
+  });
+
+  it('a company\'s confidentiality notice under the signature goes; a sentence of the person\'s about it stays', () => {
+    const notice = 'This email and any attachments are confidential. If you are not the intended recipient, please delete it and tell the sender.';
+    expect(kept(`Approved.\n\nKind regards\nSarah\n\n${notice}`)).toBe('Approved.\nKind regards\nSarah');
+    expect(strip(`Approved.\n\n${notice}`).removed).toEqual([{ class: 'disclaimer', lines: [3, 3], text: notice }]);
+    expect(kept('Keep it confidential.\n\nOnly the intended recipient may read it.')).toBe('Keep it confidential.\nOnly the intended recipient may read it.');
+    expect(kept(notice)).toBe(notice);
   });
 
   it('a header over an unquoted body and nothing else: the body goes without the header', () => {

@@ -41,7 +41,17 @@ const alternation = (pick: (v: LanguageVocabulary) => readonly string[]) =>
 const OPENER = new RegExp(`^[-\\s]*(?:${alternation((v) => v.openers)})(?=[\\s,])`, 'iu');
 const VERBS = alternation((v) => v.verbs);
 /** "… wrote:", "… wrote", "… wrote -----": the verb closes the header. */
-const VERB_AT_END = new RegExp(`(?<!\\p{L})(?:${VERBS})\\s*[:：]?[\\s-]*$`, 'iu');
+const VERB_CLOSES = new RegExp(`(?<!\\p{L})(?:${VERBS})$`, 'iu');
+const LONGEST_VERB = Math.max(...languages.flatMap((v) => v.verbs.map((verb) => verb.length)));
+/** Tested on the line's last few characters only: it runs on every line, and a scan of the whole line for each verb was the cost of stripping. */
+function endsWithVerb(line: string): boolean {
+  let end = line.length;
+  while (end > 0 && /[\s-]/.test(line[end - 1] as string)) end--;
+  if (end > 0 && /[:：]/.test(line[end - 1] as string)) end--;
+  while (end > 0 && /\s/.test(line[end - 1] as string)) end--;
+  // The lookbehind sees at least one character before the longest verb.
+  return VERB_CLOSES.test(line.slice(Math.max(0, end - LONGEST_VERB - 8), end));
+}
 /** "Op … schreef Name <addr>:", "Name kirjoitti 5.1.2026 klo 10.02:": the verb inside, a colon at the end. */
 const VERB_INSIDE = new RegExp(`(?<!\\p{L})(?:${VERBS})(?!\\p{L}).*[:：]\\s*$`, 'iu');
 const NUMERIC_DATE = /\d{1,4}[./-]\s?\d{1,2}[./-]\s?\d{2,4}/;
@@ -71,6 +81,9 @@ const SEPARATOR = new RegExp(`^[\\s>]*[-_=*]{2,}\\s*(?:${alternation((v) => v.se
 const RULE = /^\s*[-_=*]{3,}\s*$/;
 const FOOTER = new RegExp(`^(?:${alternation((v) => v.footers)})(?!\\p{L})`, 'iu');
 const LIST_FOOTER = new RegExp(LIST_FOOTERS.map(escape).join('|'), 'iu');
+const LEGAL_WORD = new RegExp(alternation((v) => v.legal ?? []), 'giu');
+/** A confidentiality notice is long; a sentence of the person's that says "confidential" is not. */
+const MIN_LEGAL_NOTICE = 100;
 /**
  * "-Abhishek Kona": a name alone under the text, GitHub's short signature (a
  * dash and a space is a bullet, not a signature). "/Peter" and a closing with a
@@ -95,7 +108,7 @@ function isQuoteHeader(candidate: string): boolean {
   if (hasAddress && (DATE_THEN_ADDRESS.test(c) || (/[:：]$/.test(c) && TIMED_ADDRESS_COLON.test(c)))) return true;
   const opened = OPENER.test(c);
   if (!hasAddress && !/\d/.test(c)) return false;
-  if (opened || hasAddress) return VERB_AT_END.test(c) || VERB_INSIDE.test(c);
+  if (opened || hasAddress) return endsWithVerb(c) || VERB_INSIDE.test(c);
   return NUMERIC_DATE.test(c) && VERB_INSIDE.test(c);
 }
 
@@ -118,7 +131,7 @@ function nextNonBlank(lines: readonly string[], from: number): number {
  */
 function isAttributionAt(lines: readonly string[], i: number): boolean {
   const line = lines[i] as string;
-  return line.length <= MAX_HEADER && isFirstLevelQuote(lines[nextNonBlank(lines, i + 1)]) && VERB_AT_END.test(line);
+  return line.length <= MAX_HEADER && isFirstLevelQuote(lines[nextNonBlank(lines, i + 1)]) && endsWithVerb(line);
 }
 
 /**
@@ -181,6 +194,21 @@ function isFooter(lines: readonly string[], i: number): boolean {
  */
 const DEVICE_FOOTER = /(?<!\p{L})(?:my|min|mijn|meinem|mon|mi|meu|mio|mojego|iPhone|iPad|Android|BlackBerry|Outlook)(?!\p{L})/iu;
 
+/**
+ * A company's legal notice starting at `i`: a paragraph below the person's
+ * text, long, with two different legal words ("confidential" and "intended
+ * recipient", "vertraulich" and "Empfänger"). A heading line ("Disclaimer")
+ * belongs to the paragraph it opens.
+ */
+function isLegalNoticeAt(lines: readonly string[], i: number): boolean {
+  let end = i;
+  while (end < lines.length && !isBlank(lines[end] as string)) end++;
+  const paragraph = lines.slice(i, end).join(' ');
+  if (paragraph.length < MIN_LEGAL_NOTICE) return false;
+  const words = new Set(Array.from(paragraph.matchAll(LEGAL_WORD), (m) => m[0].toLowerCase()));
+  return words.size >= 2;
+}
+
 function matchesMarker(line: string, markers: readonly CutMarker[]): boolean {
   for (const marker of markers) {
     if (marker.kind === 'text' ? line.toLowerCase().includes(marker.text.toLowerCase()) : marker.regex.test(line)) return true;
@@ -194,7 +222,7 @@ const FROM_INSIDE = new RegExp(`\\s(?=\\*?(?:${LABEL_KINDS.from})\\s*\\*?\\s*:)`
 
 /** Where a quote header glued to the person's words starts ("reply On … wrote:", "text--- On … wrote:"), or -1. */
 function gluedHeaderAt(line: string): number {
-  if (line.length > MAX_HEADER || isQuoted(line) || OPENER.test(line) || /^\s*\d/.test(line) || !VERB_AT_END.test(line)) return -1;
+  if (line.length > MAX_HEADER || isQuoted(line) || OPENER.test(line) || /^\s*\d/.test(line) || !endsWithVerb(line)) return -1;
   for (const match of line.matchAll(GLUED_HEADER)) {
     if (match.index > 0 && line.slice(0, match.index).trim() !== '' && isQuoteHeader(line.slice(match.index).trimStart())) return match.index;
   }
@@ -283,10 +311,14 @@ function classifyTail(lines: readonly string[], classes: LineClass[], markers: r
   const cutFrom = (start: number, cls: RemovedClass) => {
     for (let j = start; j < lines.length; j++) if (classes[j] === 'text') classes[j] = cls;
   };
+  let textAbove = false;
   for (let i = 0; i < lines.length; i++) {
     if (classes[i] !== 'text') continue;
     const line = lines[i] as string;
     if (markers.length > 0 && matchesMarker(line.trim(), markers)) return cutFrom(i, 'disclaimer');
+    const startsParagraph = i === 0 || isBlank(lines[i - 1] as string) || RULE.test(lines[i - 1] as string);
+    if (textAbove && startsParagraph && !isBlank(line) && isLegalNoticeAt(lines, i)) return cutFrom(i > 0 && RULE.test(lines[i - 1] as string) ? i - 1 : i, 'disclaimer');
+    if (!isBlank(line)) textAbove = true;
     if (line === '-- ' || line.trim() === '--') return cutFrom(i, 'signature');
     if (isFooter(lines, i)) {
       classes[i] = 'footer';
