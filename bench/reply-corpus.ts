@@ -42,6 +42,9 @@ export function loadReplyCorpus(dir: string): ReplyCase[] {
   return cases;
 }
 
+/** The source a case comes from, by its file name's prefix ("talon-…", "gh-…", "disc-…"). */
+export const sourceOf = (c: ReplyCase) => c.name.slice(0, Math.max(0, c.name.indexOf('-'))) || c.name;
+
 const squash = (text: string) => text.replace(/\s+/g, ' ').trim();
 
 /** The one scoring rule for every extractor: each required fragment is there and no forbidden one is. */

@@ -16,7 +16,7 @@ import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
 import EmailReplyParser from 'email-reply-parser';
 import { stripNonMessage } from '../src/message/strip.js';
-import { loadReplyCorpus, verdict, type ReplyCase } from './reply-corpus.js';
+import { loadReplyCorpus, sourceOf, verdict, type CorpusPart, type ReplyCase } from './reply-corpus.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url)); // dist/bench
 const ROOT = resolve(HERE, '..', '..');
@@ -72,4 +72,17 @@ for (const extractor of extractors) {
   const us = microsecondsPerMail(extractor, corpus, rounds);
   console.log(`| ${extractor.name} | ${pct(s.passed, seen.length)} | ${pct(u.passed, unseen.length)} | ${pct(s.passed + u.passed, corpus.length)} | ${us.toFixed(1)} |`);
   if (args.verbose) for (const failure of [...s.failures, ...u.failures]) console.log(`    ${extractor.name} fails ${failure}`);
+}
+
+// Per source (the file name's prefix: talon-, gh-, disc-…), each extractor's seen and unseen score.
+const sources = [...new Set(corpus.map(sourceOf))].sort();
+console.log(`\n| Source (seen / unseen) | ${extractors.map((e) => e.name).join(' | ')} |`);
+console.log(`|---|${extractors.map(() => '---|').join('')}`);
+for (const source of sources) {
+  const cells = extractors.map((extractor) => {
+    const part = (p: CorpusPart) => corpus.filter((c) => sourceOf(c) === source && c.part === p);
+    const [s, u] = [part('seen'), part('unseen')];
+    return `${score(extractor, s).passed}/${s.length} / ${score(extractor, u).passed}/${u.length}`;
+  });
+  console.log(`| ${source} | ${cells.join(' | ')} |`);
 }

@@ -41,12 +41,28 @@ const alternation = (pick: (v: LanguageVocabulary) => readonly string[]) =>
 const OPENER = new RegExp(`^[-\\s]*(?:${alternation((v) => v.openers)})(?=[\\s,])`, 'iu');
 const VERBS = alternation((v) => v.verbs);
 /** "… wrote:", "… wrote", "… wrote -----": the verb closes the header. */
-const VERB_AT_END = new RegExp(`(?<!\\p{L})(?:${VERBS})\\s*[:：]?[\\s-]*$`, 'iu');
+const VERB_CLOSES = new RegExp(`(?<!\\p{L})(?:${VERBS})$`, 'iu');
+const LONGEST_VERB = Math.max(...languages.flatMap((v) => v.verbs.map((verb) => verb.length)));
+/** Tested on the line's last few characters only: it runs on every line, and a scan of the whole line for each verb was the cost of stripping. */
+function endsWithVerb(line: string): boolean {
+  let end = line.length;
+  while (end > 0 && /[\s-]/.test(line[end - 1] as string)) end--;
+  if (end > 0 && /[:：]/.test(line[end - 1] as string)) end--;
+  while (end > 0 && /\s/.test(line[end - 1] as string)) end--;
+  // The lookbehind sees at least one character before the longest verb.
+  return VERB_CLOSES.test(line.slice(Math.max(0, end - LONGEST_VERB - 8), end));
+}
 /** "Op … schreef Name <addr>:", "Name kirjoitti 5.1.2026 klo 10.02:": the verb inside, a colon at the end. */
 const VERB_INSIDE = new RegExp(`(?<!\\p{L})(?:${VERBS})(?!\\p{L}).*[:：]\\s*$`, 'iu');
 const NUMERIC_DATE = /\d{1,4}[./-]\s?\d{1,2}[./-]\s?\d{2,4}/;
 /** Gmail's "2014-03-20 8:48 GMT+01:00 Name <addr>:" has no verb at all. */
 const DATE_THEN_ADDRESS = /^\d{4}[-/.]\s?\d{1,2}[-/.]\s?\d{1,2}\b.{0,120}<\s*[^<>\s]+@[^<>]*>\s*[:：]?$/u;
+/**
+ * Nor do Russian, Japanese and some webmail headers: "ср, 30 апр. 2025 г. в 15:19,
+ * Name <addr>:", "11:00 AM, November 17, 2021, "Name" <addr>:": a time, then an
+ * address in brackets closed by the colon that ends the line.
+ */
+const TIMED_ADDRESS_COLON = /(?<!\d)\d{1,2}[:.]\d{2}(?!\d).{0,160}<\s*[^<>\s]+@[^<>\s]+\s*>\s*[:：]$/u;
 const GLUED_HEADER = new RegExp(`(?:-{2,}\\s*|\\s)(?=(?:${alternation((v) => v.openers)})\\s)`, 'giu');
 
 const labelGroup = (pick: (l: LanguageVocabulary['labels']) => readonly string[]) => alternation((v) => pick(v.labels));
@@ -65,6 +81,9 @@ const SEPARATOR = new RegExp(`^[\\s>]*[-_=*]{2,}\\s*(?:${alternation((v) => v.se
 const RULE = /^\s*[-_=*]{3,}\s*$/;
 const FOOTER = new RegExp(`^(?:${alternation((v) => v.footers)})(?!\\p{L})`, 'iu');
 const LIST_FOOTER = new RegExp(LIST_FOOTERS.map(escape).join('|'), 'iu');
+const LEGAL_WORD = new RegExp(alternation((v) => v.legal ?? []), 'giu');
+/** A confidentiality notice is long; a sentence of the person's that says "confidential" is not. */
+const MIN_LEGAL_NOTICE = 100;
 /**
  * "-Abhishek Kona": a name alone under the text, GitHub's short signature (a
  * dash and a space is a bullet, not a signature). "/Peter" and a closing with a
@@ -85,30 +104,58 @@ const isBlank = (line: string) => line.trim() === '';
 function isQuoteHeader(candidate: string): boolean {
   const c = candidate.trim();
   if (c.length > MAX_HEADER) return false;
-  if (DATE_THEN_ADDRESS.test(c)) return true;
   const hasAddress = c.includes('@');
+  if (hasAddress && (DATE_THEN_ADDRESS.test(c) || (/[:：]$/.test(c) && TIMED_ADDRESS_COLON.test(c)))) return true;
   const opened = OPENER.test(c);
   if (!hasAddress && !/\d/.test(c)) return false;
-  if (opened || hasAddress) return VERB_AT_END.test(c) || VERB_INSIDE.test(c);
+  if (opened || hasAddress) return endsWithVerb(c) || VERB_INSIDE.test(c);
   return NUMERIC_DATE.test(c) && VERB_INSIDE.test(c);
 }
 
 /** A header wrapped over lines starts like one: an opener, a date, a rule of dashes, or an address. */
 const mayStartHeader = (line: string) => OPENER.test(line) || /^\s*[-\d]/.test(line) || /[<@]/.test(line);
 
-/** The number of lines (1–3) of the quote header starting at `i`, or 0. */
+const isFirstLevelQuote = (line: string | undefined) => line !== undefined && /^\s*>(?!\s*>)/.test(line);
+/** Gmail can push the closing ">:" or "> wrote:" of an address onto a line of its own. */
+const ADDRESS_CLOSE = new RegExp(`^\\s*>\\s*(?:(?:${VERBS})\\s*)?[:：]\\s*$`, 'iu');
+
+function nextNonBlank(lines: readonly string[], from: number): number {
+  let k = from;
+  while (k < lines.length && isBlank(lines[k] as string)) k++;
+  return k;
+}
+
+/**
+ * "On Mon, someone wrote:" right above `>` lines: an attribution, whatever its
+ * date or address (or none) says, is never the person's text.
+ */
+function isAttributionAt(lines: readonly string[], i: number): boolean {
+  const line = lines[i] as string;
+  return line.length <= MAX_HEADER && isFirstLevelQuote(lines[nextNonBlank(lines, i + 1)]) && endsWithVerb(line);
+}
+
+/**
+ * The number of lines of the quote header starting at `i`, or 0: up to 3
+ * lines, or 5 when a header that opened with a date was wrapped around a
+ * blank line (Gmail's "On … Name", "", "<", "addr", "> wrote:").
+ */
 function quoteHeaderAt(lines: readonly string[], i: number): number {
   const first = lines[i] as string;
   if (isBlank(first) || isQuoted(first) || first.length > MAX_HEADER) return 0;
+  if (isQuoteHeader(first) || isAttributionAt(lines, i)) return 1;
+  if (!mayStartHeader(first)) return 0;
+  const maxLines = OPENER.test(first) && /\d/.test(first) ? 5 : 3;
   let candidate = first;
-  for (let n = 1; n <= 3; n++) {
-    if (n > 1) {
-      const next = lines[i + n - 1];
-      // Gmail can push the closing ">:" of an address onto a line of its own.
-      if (next === undefined || isBlank(next) || (isQuoted(next) && !/^\s*>\s*[:：]\s*$/.test(next))) return 0;
-      if (n === 2 && !mayStartHeader(first)) return 0;
-      candidate += ` ${next.trim()}`;
+  let blanks = 0;
+  for (let n = 2; n <= maxLines; n++) {
+    const next = lines[i + n - 1];
+    if (next === undefined || (isQuoted(next) && !ADDRESS_CLOSE.test(next))) return 0;
+    if (isBlank(next)) {
+      if (maxLines === 3 || ++blanks > 1) return 0;
+      continue;
     }
+    candidate += ` ${next.trim()}`;
+    if (candidate.length > MAX_HEADER) return 0;
     if (isQuoteHeader(candidate)) return n;
   }
   return 0;
@@ -138,7 +185,28 @@ function isFooter(lines: readonly string[], i: number): boolean {
   const line = (lines[i] as string).trim();
   if (!FOOTER.test(line) || line.includes(',') || line.split(/\s+/).length > MAX_FOOTER_WORDS) return false;
   const next = lines[i + 1];
-  return next === undefined || isBlank(next) || isQuoted(next) || quoteHeaderAt(lines, i + 1) > 0 || labelKind(next) !== undefined;
+  return next === undefined || isBlank(next) || isQuoted(next) || RULE.test(next) || quoteHeaderAt(lines, i + 1) > 0 || labelKind(next) !== undefined;
+}
+
+/**
+ * "Sent from my iPhone", "Get Outlook for iOS": a phone or mail app signs the
+ * end of what the person typed; whatever comes below it is the mail answered.
+ */
+const DEVICE_FOOTER = /(?<!\p{L})(?:my|min|mijn|meinem|mon|mi|meu|mio|mojego|iPhone|iPad|Android|BlackBerry|Outlook)(?!\p{L})/iu;
+
+/**
+ * A company's legal notice starting at `i`: a paragraph below the person's
+ * text, long, with two different legal words ("confidential" and "intended
+ * recipient", "vertraulich" and "Empfänger"). A heading line ("Disclaimer")
+ * belongs to the paragraph it opens.
+ */
+function isLegalNoticeAt(lines: readonly string[], i: number): boolean {
+  let end = i;
+  while (end < lines.length && !isBlank(lines[end] as string)) end++;
+  const paragraph = lines.slice(i, end).join(' ');
+  if (paragraph.length < MIN_LEGAL_NOTICE) return false;
+  const words = new Set(Array.from(paragraph.matchAll(LEGAL_WORD), (m) => m[0].toLowerCase()));
+  return words.size >= 2;
 }
 
 function matchesMarker(line: string, markers: readonly CutMarker[]): boolean {
@@ -154,7 +222,7 @@ const FROM_INSIDE = new RegExp(`\\s(?=\\*?(?:${LABEL_KINDS.from})\\s*\\*?\\s*:)`
 
 /** Where a quote header glued to the person's words starts ("reply On … wrote:", "text--- On … wrote:"), or -1. */
 function gluedHeaderAt(line: string): number {
-  if (line.length > MAX_HEADER || isQuoted(line) || OPENER.test(line) || /^\s*\d/.test(line) || !VERB_AT_END.test(line)) return -1;
+  if (line.length > MAX_HEADER || isQuoted(line) || OPENER.test(line) || /^\s*\d/.test(line) || !endsWithVerb(line)) return -1;
   for (const match of line.matchAll(GLUED_HEADER)) {
     if (match.index > 0 && line.slice(0, match.index).trim() !== '' && isQuoteHeader(line.slice(match.index).trimStart())) return match.index;
   }
@@ -243,13 +311,19 @@ function classifyTail(lines: readonly string[], classes: LineClass[], markers: r
   const cutFrom = (start: number, cls: RemovedClass) => {
     for (let j = start; j < lines.length; j++) if (classes[j] === 'text') classes[j] = cls;
   };
+  let textAbove = false;
   for (let i = 0; i < lines.length; i++) {
     if (classes[i] !== 'text') continue;
     const line = lines[i] as string;
     if (markers.length > 0 && matchesMarker(line.trim(), markers)) return cutFrom(i, 'disclaimer');
+    const startsParagraph = i === 0 || isBlank(lines[i - 1] as string) || RULE.test(lines[i - 1] as string);
+    if (textAbove && startsParagraph && !isBlank(line) && isLegalNoticeAt(lines, i)) return cutFrom(i > 0 && RULE.test(lines[i - 1] as string) ? i - 1 : i, 'disclaimer');
+    if (!isBlank(line)) textAbove = true;
     if (line === '-- ' || line.trim() === '--') return cutFrom(i, 'signature');
-    if (isFooter(lines, i)) classes[i] = 'footer';
-    else if (LIST_FOOTER.test(line)) markParagraph(lines, classes, i, 'footer');
+    if (isFooter(lines, i)) {
+      classes[i] = 'footer';
+      if (DEVICE_FOOTER.test(line)) for (let j = i + 1; j < lines.length; j++) if (classes[j] === 'text' && !isBlank(lines[j] as string)) classes[j] = 'quoted';
+    } else if (LIST_FOOTER.test(line)) markParagraph(lines, classes, i, 'footer');
   }
   const last = lastTextLine(lines, classes);
   if (last > 0 && NAME_SIGNATURE.test((lines[last] as string).trim()) && isBlank(lines[last - 1] as string)) classes[last] = 'signature';
@@ -305,11 +379,29 @@ export function classifyLines(lines: readonly string[], markers: readonly CutMar
   return classes;
 }
 
+/**
+ * A mail that is a quote header over an unquoted body and nothing else (a
+ * forward with no note, or an answer typed below the header): the body is what
+ * there is to send, without the header.
+ */
+function keepBodyBelowHeader(lines: readonly string[], classes: LineClass[]): void {
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i] as string;
+    if (classes[i] === 'quoted' && !isQuoted(line) && !RULE.test(line)) classes[i] = 'text';
+  }
+  absorbBlankLines(lines, classes);
+}
+
+const keptText = (lines: readonly string[], classes: readonly LineClass[]) => lines.filter((_, i) => classes[i] === 'text').join('\n');
+
 export function stripNonMessage(text: string, markers: readonly CutMarker[] = []): Stripped {
   const lines = splitGluedHeaders(text.split('\n'));
   const classes = classifyLines(lines, markers);
-  const kept = lines.filter((_, i) => classes[i] === 'text');
-  const result = kept.join('\n');
+  let result = keptText(lines, classes);
+  if (result.trim() === '' && classes.includes('quote_header')) {
+    keepBodyBelowHeader(lines, classes);
+    result = keptText(lines, classes);
+  }
   // Never an empty SMS: a mail that is nothing but a quote goes out as it came (and the log says so).
   if (result.trim() === '') return { text, fellBack: text.trim() !== '' };
   return { text: result, fellBack: false, removed: removedBlocks(lines, classes) };
