@@ -17,8 +17,8 @@ afterEach(() => dirs?.cleanup());
 describe('mail2sms migrate', () => {
   it('creates the ledger, then reports it up to date', async () => {
     dirs = writeConfig();
-    expect((await cli('migrate', '-c', dirs.configFile)).stdout).toBe('applied 0001_initial.sql, 0002_consent.sql, 0003_dispatch.sql, 0004_contacts.sql, 0005_console.sql, 0006_automations.sql, 0007_ledger_cost.sql, 0009_steps_from_outbox.sql; schema version 9\n');
-    expect((await cli('migrate', '-c', dirs.configFile)).stdout).toBe('up to date; schema version 9\n');
+    expect((await cli('migrate', '-c', dirs.configFile)).stdout).toBe('applied 0001_initial.sql, 0002_consent.sql, 0003_dispatch.sql, 0004_contacts.sql, 0005_console.sql, 0006_automations.sql, 0007_ledger_cost.sql, 0009_steps_from_outbox.sql, 0010_reply_threads.sql; schema version 10\n');
+    expect((await cli('migrate', '-c', dirs.configFile)).stdout).toBe('up to date; schema version 10\n');
   });
 });
 

@@ -139,6 +139,7 @@ describe('migrations', () => {
       { version: 6, name: '0006_automations.sql' },
       { version: 7, name: '0007_ledger_cost.sql' },
       { version: 9, name: '0009_steps_from_outbox.sql' },
+      { version: 10, name: '0010_reply_threads.sql' },
     ]);
   });
 

@@ -87,8 +87,8 @@ describe('storage: postgres in the config', () => {
   it('migrate applies the PostgreSQL migrations once; backup says to use pg_dump', async () => {
     const url = await server.createDatabase();
     const dirs = postgresConfig(url);
-    expect((await cli(['migrate', '-c', dirs.configFile])).stdout).toBe('applied 0001_initial.sql, 0002_contacts.sql, 0003_console.sql, 0004_automations.sql, 0005_ledger_cost.sql, 0007_steps_from_outbox.sql; schema version 7\n');
-    expect((await cli(['migrate', '-c', dirs.configFile])).stdout).toBe('up to date; schema version 7\n');
+    expect((await cli(['migrate', '-c', dirs.configFile])).stdout).toBe('applied 0001_initial.sql, 0002_contacts.sql, 0003_console.sql, 0004_automations.sql, 0005_ledger_cost.sql, 0007_steps_from_outbox.sql, 0008_reply_threads.sql; schema version 8\n');
+    expect((await cli(['migrate', '-c', dirs.configFile])).stdout).toBe('up to date; schema version 8\n');
     const backup = await failure(cli(['backup', join(dirs.dir, 'copy.dump'), '-c', dirs.configFile]));
     expect(backup).toMatchObject({ code: 64 });
     expect(backup!.stderr).toContain('pg_dump --format=custom');

@@ -30,8 +30,10 @@ export function runningInstance(pidFile: string): number | undefined {
     if ((error as NodeJS.ErrnoException).code !== 'EPERM') return undefined;
   }
   try {
-    const command = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-    if (!command.includes('mail2sms')) return undefined;
+    // The script it runs, not the interpreter: Node itself may live under a path
+    // named mail2sms (scripts/node24.sh puts it in .../mail2sms/node-24).
+    const [, ...args] = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    if (!args.some((arg) => /(^|\/)mail2sms(\.js)?$/.test(arg))) return undefined;
   } catch {
     // No /proc (not Linux) or no access: trust the pid file.
   }
