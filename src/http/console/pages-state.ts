@@ -1,3 +1,4 @@
+import { describeNetwork, describeSender, describeWindow } from '../../config/describe.js';
 import type { QueueRow } from '../../ledger/console-queries.js';
 import type { Setup } from '../../config/schema.js';
 import { consoleHref, html, type Html } from './html.js';
@@ -94,21 +95,22 @@ function setupJson(setup: Setup) {
 function setupSection(setup: ReturnType<typeof setupJson>): Html {
   const auth = setup.authorize;
   const rules = [
-    auth.ip ? `client IP in ${auth.ip.join(', ')}` : '',
+    auth.ip ? `client IP in ${auth.ip.map(describeNetwork).join(', ')}` : '',
     auth.smtp_auth ? `SMTP AUTH as ${auth.smtp_auth.map((u) => u.user).join(', ')}` : '',
     auth.spf ? 'SPF pass' : '',
     auth.dkim ? 'DKIM pass' : '',
     setup.allow_unauthenticated ? 'anyone (allow_unauthenticated)' : '',
   ].filter(Boolean);
   return html`<h2 id="${`setup-${setup.id}`}">${setup.id}</h2>${setup.description ? html`<p>${setup.description}</p>` : ''}
-<dl><dt>Senders</dt><dd>${setup.senders.join(', ')}</dd>
+<dl><dt>Senders</dt><dd>${setup.senders.map(describeSender).join('; ')}</dd>
 <dt>Authorised by</dt><dd>${rules.join('; ')}</dd>
 <dt>SMS sender</dt><dd>${setup.sender_name} (${setup.category}${setup.purpose ? `, purpose ${setup.purpose}` : ''})</dd>
 <dt>May address</dt><dd>${setup.allowed_countries ? `numbers in ${setup.allowed_countries.join(', ')}` : 'any number'}; up to ${setup.max_recipients ?? 'smtp.max_recipients'} per mail; default country ${setup.default_country}</dd>
 <dt>Cooldown</dt><dd>${setup.cooldown === null ? 'off' : age(setup.cooldown)}${setup.daily_limit ? `; at most ${setup.daily_limit} SMS a day` : ''}</dd>
-<dt>Sending window</dt><dd>${setup.sending_window ? html`<code>${JSON.stringify(setup.sending_window)}</code>` : 'always'}</dd>
+<dt>Sending window</dt><dd>${setup.sending_window ? describeWindow(setup.sending_window) : 'always'}</dd>
 <dt>Max age</dt><dd>${setup.max_age === null ? 'off' : age(setup.max_age)}</dd>
 <dt>Suppressed recipients</dt><dd>${setup.on_suppressed}</dd>
+<dt>Groups</dt><dd>${setup.groups.length > 0 ? setup.groups.join(', ') : 'none'}</dd>
 <dt>Report to sender</dt><dd>${setup.report}${setup.forward_replies ? '; replies forwarded' : ''}</dd></dl>`;
 }
 
