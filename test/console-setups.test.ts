@@ -16,7 +16,7 @@ let dirs: TestDirs | undefined;
 afterEach(() => dirs?.cleanup());
 
 function pageText(setups: ReturnType<typeof loadConfig>['setups']): string {
-  const ctx = { setups: () => setups, view: createView(['console']), now: Date.now(), query: new URLSearchParams() } as unknown as PageContext;
+  const ctx = { setups: () => setups, view: createView(false), now: Date.now(), query: new URLSearchParams() } as unknown as PageContext;
   return setupsPage(ctx).body.toString().replace(/<[^>]+>/g, ' ').replace(/\s+/g, ' ');
 }
 

@@ -36,3 +36,8 @@ export function parseRecipientNumber(localPart: string, defaultCountry: CountryC
   }
   return { ok: false, reason: 'invalid_number', detail: `${localPart} is not a valid phone number` };
 }
+
+/** The country of an E.164 number (routes match on it); undefined for a range no country owns (+882…). */
+export function countryOfE164(e164: string): CountryCode | undefined {
+  return parsePhoneNumberFromString(e164)?.country;
+}

@@ -49,11 +49,12 @@ export function pickRoute(routes: readonly Route[], target: RouteTarget): Route 
  * Failover moves an SMS to the next provider only when the previous one
  * certainly did not send it: no answer before the request was written
  * (refused, DNS, TLS), a 5xx or 429 answer, or an open circuit. Never after an
- * unknown outcome (a timeout after the request was written), unless that
- * provider drops a repeat of our idempotency key; never after a permanent
- * refusal of the recipient.
+ * unknown outcome (a timeout after the request was written): the first
+ * provider may have sent it, and its de-duplication of our idempotency key
+ * cannot stop a second provider from sending it again. A provider that
+ * de-duplicates is retried itself instead (routed.ts). Never after a permanent
+ * refusal of the recipient either.
  */
-export function mayFailOver(result: { ok: false; temporary: boolean; unknown?: boolean }, idempotent: boolean): boolean {
-  if (!result.temporary) return false;
-  return !result.unknown || idempotent;
+export function mayFailOver(result: { ok: false; temporary: boolean; unknown?: boolean }): boolean {
+  return result.temporary && !result.unknown;
 }

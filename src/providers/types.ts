@@ -21,8 +21,14 @@ export interface OutgoingSms {
  *   a second SMS.
  */
 export type SendResult =
-  | { ok: true; providerMessageId: string; parts?: number }
-  | { ok: false; temporary: boolean; reason: string; retryAfterMs?: number; unknown?: boolean };
+  | ({ ok: true; providerMessageId: string; parts?: number } & RouteTrail)
+  | ({ ok: false; temporary: boolean; reason: string; retryAfterMs?: number; unknown?: boolean } & RouteTrail);
+
+/** Which provider of a route answered, and why the ones before it were passed over (routed.ts). */
+export interface RouteTrail {
+  via?: string;
+  hops?: string[];
+}
 
 export type HttpHeaders = Record<string, string | string[] | undefined>;
 
