@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Clock } from '../../core/clock.js';
+import { ReadersBusyError } from '../../core/errors.js';
 import type { Logger } from '../../core/log.js';
 import { readBody } from '../../core/httpkit.js';
 import type { Setup } from '../../config/schema.js';
@@ -169,9 +170,14 @@ export function createConsole(deps: ConsoleDeps): Console {
   return {
     handle(req, res) {
       route(req, res).catch((error: unknown) => {
+        if (res.headersSent) return void res.destroy();
+        // Every reader busy and enough pages waiting: shed this one (intake never waits on console reads either way).
+        if (error instanceof ReadersBusyError) {
+          logger.warn({ path: req.url?.split('?')[0] }, 'console page refused: every reader is busy');
+          return send(res, 503, 'text/plain; charset=utf-8', 'the console is busy; try again in a moment\n', { 'retry-after': '1' });
+        }
         logger.error({ err: error, path: req.url?.split('?')[0] }, 'console page failed');
-        if (!res.headersSent) send(res, 503, 'text/plain; charset=utf-8', 'temporarily unavailable\n');
-        else res.destroy();
+        send(res, 503, 'text/plain; charset=utf-8', 'temporarily unavailable\n');
       });
     },
   };
