@@ -111,9 +111,10 @@ export function createConsole(deps: ConsoleDeps): Console {
       return sendHtml(res, 403, loginPage('Log in from this console’s own page.'));
     }
     const form = new URLSearchParams(await readBody(req, 4096));
-    const result = auth.login(form.get('token') ?? '');
+    const result = auth.login(form.get('token') ?? '', req.socket.remoteAddress ?? 'unknown');
     if (!result.ok) {
-      logger.warn({ status: result.status }, 'console login refused');
+      logger.warn({ status: result.status, client: req.socket.remoteAddress }, result.status === 429 ? `console login refused: ${result.error}` : 'console login refused');
+      if (result.status === 429) return sendHtml(res, 429, loginPage(`Too many logins: ${result.error}.`), { 'retry-after': String(result.retryAfterS) });
       return sendHtml(res, result.status, loginPage(result.status === 403 ? 'This token may not read the console (it needs the console scope).' : 'Unknown token.'));
     }
     logger.info({ token: result.grant.name }, 'console login');
