@@ -30,36 +30,44 @@ export interface HotNumber {
 }
 
 const ROWS = `WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < @count - 1)
-  SELECT i, @prefix || printf('%07d', i) AS queueId, @newest - (@count - 1 - i) * 60000 AS at,
+  SELECT i, @prefix || @padded AS queueId, @newest - (@count - 1 - i) * 60000 AS at,
          CASE WHEN i % 20 = 7 THEN 'suppressed' WHEN i % 50 = 11 THEN 'failed' ELSE 'delivered' END AS status FROM n`;
 
 export function fillHotNumber(db: Db, hot: HotNumber): void {
-  const params = { count: hot.count, newest: hot.newest, prefix: hot.prefix ?? 'H', recipient: hot.recipient };
-  // Parameters spelled into the SQL (numbers and a checked E.164 only): exec runs it without a statement object to collect.
-  if (!/^\+\d{6,16}$/.test(params.recipient) || !/^[A-Z]$/.test(params.prefix)) throw new Error('a hot number needs an E.164 number and one capital letter');
-  const rows = ROWS.replaceAll('@count', String(Math.trunc(params.count))).replaceAll('@newest', String(Math.trunc(params.newest))).replaceAll('@prefix', `'${params.prefix}'`);
-  db.exec(`BEGIN;
+  db.exec(hotNumberSql(hot, 'sqlite'));
+}
+
+/** The SQL that writes `hot` (one script, in one transaction, then ANALYZE), for SQLite or PostgreSQL. */
+export function hotNumberSql(hot: HotNumber, dialect: 'sqlite' | 'postgres'): string {
+  const prefix = hot.prefix ?? 'H';
+  // Values spelled into the SQL (numbers and a checked E.164 only): it runs as a script, without a statement object to collect.
+  if (!/^\+\d{6,16}$/.test(hot.recipient) || !/^[A-Z]$/.test(prefix)) throw new Error('a hot number needs an E.164 number and one capital letter');
+  const rows = ROWS.replaceAll('@count', String(Math.trunc(hot.count)))
+    .replaceAll('@newest', String(Math.trunc(hot.newest)))
+    .replaceAll('@prefix', `'${prefix}'`)
+    .replaceAll('@padded', dialect === 'sqlite' ? `printf('%07d', i)` : `lpad(i::text, 7, '0')`);
+  return `BEGIN;
     INSERT INTO messages (id, received_at, setup_id, mail_from, body_hash, session_ref, sender_name, sms_text, encoding, segments, characters)
       SELECT queueId, at, 'alerts', 'monitor@example.test', '', 's' || lower(queueId) || '.1', 'Example',
-             'Disk on host ' || (i % 97) || ' above 90% (alert ' || i || ')', 'GSM-7', 1, 40 FROM (${rows});
+             'Disk on host ' || (i % 97) || ' above 90% (alert ' || i || ')', 'GSM-7', 1, 40 FROM (${rows}) r;
     INSERT INTO outbox (message_id, recipient, status, reason, idempotency_key, created_at, updated_at, attempts, provider_message_id,
         sent_at, final_at, setup_id, claimed_at, claim_event, provider_error)
-      SELECT queueId, '${params.recipient}', status,
+      SELECT queueId, '${hot.recipient}', status,
              CASE status WHEN 'suppressed' THEN 'cooldown' WHEN 'failed' THEN 'provider: failed (E3)' END, queueId || '.0', at, at,
              CASE status WHEN 'suppressed' THEN 0 WHEN 'failed' THEN 2 ELSE 1 END,
              CASE WHEN status != 'suppressed' THEN queueId || '.p' END, CASE WHEN status = 'delivered' THEN at + 800 END, at + 2000, 'alerts',
              CASE WHEN status = 'delivered' THEN at + 100 END, CASE WHEN status = 'delivered' THEN 0 END,
-             CASE WHEN status = 'failed' THEN 'E3' END FROM (${rows});
+             CASE WHEN status = 'failed' THEN 'E3' END FROM (${rows}) r;
     INSERT INTO events (at, outbox_id, message_id, type, detail)
       SELECT created_at, id, message_id, 'suppressed', 'cooldown: an SMS within 10m' FROM outbox
-       WHERE recipient = '${params.recipient}' AND status = 'suppressed';
+       WHERE recipient = '${hot.recipient}' AND status = 'suppressed';
     INSERT INTO events (at, outbox_id, message_id, type, detail)
       SELECT created_at + step * 100, id, message_id, CASE step WHEN 1 THEN 'claimed' WHEN 9 THEN 'retry' ELSE 'failed' END,
              CASE step WHEN 1 THEN 'attempt 1' WHEN 9 THEN 'HTTP 503 from provider' ELSE 'provider: failed (E3)' END
-        FROM outbox, (SELECT 1 AS step UNION ALL SELECT 9 UNION ALL SELECT 20)
-       WHERE recipient = '${params.recipient}' AND status = 'failed' ORDER BY id, step;
+        FROM outbox, (SELECT 1 AS step UNION ALL SELECT 9 UNION ALL SELECT 20) steps
+       WHERE recipient = '${hot.recipient}' AND status = 'failed' ORDER BY id, step;
     COMMIT;
-    ANALYZE;`);
+    ANALYZE;`;
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

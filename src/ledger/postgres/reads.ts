@@ -14,6 +14,8 @@ import { createPgPool, describeTarget } from './pool.js';
  * reads that wait and refuses the rest with a 503, as on SQLite.
  */
 
+export const CONSOLE_APPLICATION_NAME = 'mail2sms console';
+
 export interface PostgresReadsOptions {
   url: string;
   logger: Logger;
@@ -24,7 +26,11 @@ export interface PostgresReadsOptions {
 export function startPostgresReads(options: PostgresReadsOptions): LedgerReads {
   const readers = options.readers ?? 2;
   const target = describeTarget(options.url);
-  const pool = createPgPool(options.url, readers, (error) => options.logger.warn({ err: error, database: target }, 'an idle console connection failed; it is replaced'), { readOnly: true });
+  const pool = createPgPool(options.url, readers, (error) => options.logger.warn({ err: error, database: target }, 'an idle console connection failed; it is replaced'), {
+    readOnly: true,
+    // How pg_stat_activity tells these connections from intake's ('mail2sms').
+    applicationName: CONSOLE_APPLICATION_NAME,
+  });
   const gate = createReadGate({ slots: readers, maxWaiting: options.maxWaiting ?? 16 });
   const consoleQuery = createPgConsole(pool);
   const admin = createPgQueueAdmin(pool);
