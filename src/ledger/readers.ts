@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { StorageError } from '../core/errors.js';
@@ -26,7 +27,7 @@ export interface LedgerReads extends ConsoleReads {
 export interface LedgerReadersOptions {
   path: string;
   logger: Logger;
-  /** Reader threads (and reads at once); default 2. */
+  /** Reader threads (and reads at once); default 2, or 1 on a machine of two cores (one stays free for intake). */
   readers?: number;
   /** Reads that may wait for a reader; the next is refused (503). Default 16. */
   maxWaiting?: number;
@@ -39,7 +40,7 @@ interface Reader {
 }
 
 export function startLedgerReaders(options: LedgerReadersOptions): LedgerReads {
-  const gate: ReadGate = createReadGate({ slots: options.readers ?? 2, maxWaiting: options.maxWaiting ?? 16 });
+  const gate: ReadGate = createReadGate({ slots: options.readers ?? defaultReaders(), maxWaiting: options.maxWaiting ?? 16 });
   const idle: Reader[] = [];
   const started: Promise<Reader>[] = [];
   let closed = false;
@@ -76,6 +77,9 @@ export function startLedgerReaders(options: LedgerReadersOptions): LedgerReads {
     },
   };
 }
+
+/** Two readers, but never so many that they and the ledger thread could take every core from SMTP intake. */
+export const defaultReaders = () => Math.max(1, Math.min(2, availableParallelism() - 1));
 
 /** One reader thread, ready to read. */
 function startReader(path: string, logger: Logger): Promise<Reader> {

@@ -24,6 +24,7 @@ export interface PostgresReadsOptions {
 }
 
 export function startPostgresReads(options: PostgresReadsOptions): LedgerReads {
+  // The reads run in the database server, not here: two connections whatever this machine's cores.
   const readers = options.readers ?? 2;
   const target = describeTarget(options.url);
   const pool = createPgPool(options.url, readers, (error) => options.logger.warn({ err: error, database: target }, 'an idle console connection failed; it is replaced'), {
