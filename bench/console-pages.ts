@@ -7,10 +7,13 @@
  * into SQLite): --outbox outbox rows over half as many messages, two events
  * per row, a receipt and a send for every row that went out, and some consent
  * changes: about five rows per outbox row, so the default is ~10^7 rows. One
- * number is "hot" (5,000 rows) for the worst history page. Then it starts the
- * real ledger thread and HTTP listener with the console on that file and asks
- * each page --requests times, one at a time, over loopback, printing
- * p50/p95/p99/max per page. Timings are printed, never asserted.
+ * number is "hot" (5,000 rows) and one "deep" (20,000 SMS, bench/hot-number.ts)
+ * for the worst history pages: its page 199 by key (?before=, what the
+ * console links to) and by an old ?page=199 bookmark. Then it starts the real
+ * ledger thread, the console's reader threads and the HTTP listener on that
+ * file, as the daemon wires them, and asks each page --requests times, one at
+ * a time, over loopback, printing p50/p95/p99/max per page. Timings are
+ * printed, never asserted.
  */
 import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -21,6 +24,8 @@ import { performance } from 'node:perf_hooks';
 import { Writable } from 'node:stream';
 import { migrate, openDatabase, type Db } from '../src/ledger/db.js';
 import { startLedgerThread } from '../src/ledger/thread.js';
+import { startLedgerReaders } from '../src/ledger/readers.js';
+import { fillHotNumber } from './hot-number.js';
 import { createHttpApi } from '../src/http/server.js';
 import { createConsole, CONSOLE_PREFIX } from '../src/http/console/console.js';
 import { createLogger } from '../src/core/log.js';
@@ -40,6 +45,8 @@ const OUTBOX = Number(args.outbox);
 const REQUESTS = Number(args.requests);
 const NUMBERS = Math.min(899_999, Math.max(1000, Math.floor(OUTBOX / 10)));
 const HOT = '+4529999999';
+const DEEP = '+4529999998';
+const DEEP_SMS = 20_000;
 const SETUPS = ['alerts', 'billing', 'newsletter', 'oncall', 'shop'];
 const DAY = 86_400_000;
 const TOKEN = 'bench-console-token-0123456789';
@@ -133,6 +140,7 @@ async function main(): Promise<void> {
     const db = openDatabase(path);
     migrate(db);
     generate(db);
+    fillHotNumber(db, { recipient: DEEP, count: DEEP_SMS, newest: now - 3_600_000, prefix: 'Z' });
     db.close();
   }
   const check = openDatabase(path);
@@ -144,8 +152,10 @@ async function main(): Promise<void> {
 
   const logger = createLogger({ level: 'warn', destination: new Writable({ write: (_c, _e, done) => done() }) });
   const ledger = await startLedgerThread({ path, bookkeepingDelayMs: 10, logLevel: 'warn', logger });
+  // As the daemon wires it: pages read on the reader threads' own connections, never the ledger thread's.
+  const readers = startLedgerReaders({ path, logger });
   const opsConsole = createConsole({
-    ledger, tokens: () => [{ name: 'bench', sha256: createHash('sha256').update(TOKEN).digest('hex'), scopes: ['console:pii'] }],
+    ledger: readers, tokens: () => [{ name: 'bench', sha256: createHash('sha256').update(TOKEN).digest('hex'), scopes: ['console:pii'] }],
     setups: () => [], status: () => ({ startedAt: now, pid: process.pid, host: 'bench', ledger: { backend: 'sqlite', path }, dispatching: true }),
     refusals: () => ({}), secure: () => false, clock: systemClock, logger,
   });
@@ -154,6 +164,12 @@ async function main(): Promise<void> {
   const http = createHttpApi({ listen: { host: '127.0.0.1', port: 0 }, ledger, provider, logger, mounts: [{ prefix: CONSOLE_PREFIX, handle: opsConsole.handle }] });
   const port = await http.start();
   const base = `http://127.0.0.1:${port}`;
+  const auth = { authorization: `Bearer ${TOKEN}` };
+  // The key of page 199 of the deep number, as page 198's "older" link (Link header) gives it.
+  const page198 = await fetch(`${base}/console/numbers/${DEEP}?page=198`, { headers: auth });
+  await page198.arrayBuffer();
+  const deepKey = /<([^>]+)>/.exec(page198.headers.get('link') ?? '')?.[1];
+  if (!deepKey) throw new Error('page 198 of the deep number has no next page');
 
   const pages: [string, (i: number) => string][] = [
     ['overview', () => '/console/'],
@@ -161,19 +177,22 @@ async function main(): Promise<void> {
     ['queue, page 20', (i) => `/console/queue?after=${now - 1000}.${1 + i * 97}`],
     ['number', (i) => `/console/numbers/${numberOf(i * 7919)}`],
     ['number, hot (5,000 rows), page 1', () => `/console/numbers/${HOT}`],
-    ['number, hot, page 40', () => `/console/numbers/${HOT}?page=40`],
+    ['number, hot, page 40 (old ?page=)', () => `/console/numbers/${HOT}?page=40`],
+    ['number, 20,000 SMS, page 1', () => `/console/numbers/${DEEP}`],
+    ['number, 20,000 SMS, page 199 by key', () => deepKey],
+    ['number, 20,000 SMS, ?page=199 (old)', () => `/console/numbers/${DEEP}?page=199`],
     ['consent', (i) => `/console/consent/${numberOf(i * 1000)}`],
     ['mail', (i) => `/console/mails/${queueIdOf((i * 104_729) % (OUTBOX / 2))}`],
     ['search by ref', (i) => `/console/search?q=${encodeURIComponent(`[ref s${((i * 7) % (OUTBOX / 2)).toString(36)}.1]`)}`],
     ['overview as JSON', () => '/console/?format=json'],
   ];
   const all: number[] = [];
-  process.stdout.write(`\n${'page'.padEnd(36)} ${'p50'.padStart(8)} ${'p95'.padStart(8)} ${'p99'.padStart(8)} ${'max'.padStart(8)}  (ms, ${REQUESTS} requests each)\n`);
+  process.stdout.write(`\n${'page'.padEnd(40)} ${'p50'.padStart(8)} ${'p95'.padStart(8)} ${'p99'.padStart(8)} ${'max'.padStart(8)}  (ms, ${REQUESTS} requests each)\n`);
   for (const [name, pathOf] of pages) {
     const times: number[] = [];
     for (let i = 0; i < REQUESTS; i++) {
       const started = performance.now();
-      const response = await fetch(base + pathOf(i), { headers: { authorization: `Bearer ${TOKEN}` }, redirect: 'manual' });
+      const response = await fetch(base + pathOf(i), { headers: auth, redirect: 'manual' });
       await response.arrayBuffer();
       times.push(performance.now() - started);
       if (response.status >= 400) throw new Error(`${pathOf(i)}: ${response.status}`);
@@ -181,12 +200,13 @@ async function main(): Promise<void> {
     times.sort((a, b) => a - b);
     all.push(...times);
     const cell = (p: number) => percentile(times, p).toFixed(1).padStart(8);
-    process.stdout.write(`${name.padEnd(36)} ${cell(50)} ${cell(95)} ${cell(99)} ${times[times.length - 1]?.toFixed(1).padStart(8)}\n`);
+    process.stdout.write(`${name.padEnd(40)} ${cell(50)} ${cell(95)} ${cell(99)} ${times[times.length - 1]?.toFixed(1).padStart(8)}\n`);
   }
   all.sort((a, b) => a - b);
-  process.stdout.write(`${'all pages'.padEnd(36)} ${percentile(all, 50).toFixed(1).padStart(8)} ${percentile(all, 95).toFixed(1).padStart(8)} ${percentile(all, 99).toFixed(1).padStart(8)} ${all[all.length - 1]?.toFixed(1).padStart(8)}\n`);
+  process.stdout.write(`${'all pages'.padEnd(40)} ${percentile(all, 50).toFixed(1).padStart(8)} ${percentile(all, 95).toFixed(1).padStart(8)} ${percentile(all, 99).toFixed(1).padStart(8)} ${all[all.length - 1]?.toFixed(1).padStart(8)}\n`);
 
   await http.stop();
+  await readers.close();
   await ledger.close();
   if (!args.keep && !args.db) rmSync(dir, { recursive: true, force: true });
   else process.stdout.write(`kept ${path}\n`);

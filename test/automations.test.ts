@@ -126,7 +126,7 @@ describe('a scheduled run, decided by the ledger like an email', () => {
     const mail = await daemon.ledger.consoleQuery({ kind: 'mail', queueId: runs[0]!.queueId!, eventLimit: 10 });
     expect(mail.message).toMatchObject({ mailFrom: '', automationId: 'birthday' });
 
-    const carl = await daemon.ledger.consoleQuery({ kind: 'history', recipient: '+4520100003', limit: 10, offset: 0, now: clock.now() });
+    const carl = await daemon.ledger.consoleQuery({ kind: 'history', recipient: '+4520100003', limit: 10, now: clock.now() });
     expect(carl.entries.find((e) => e.kind === 'suppressed')).toMatchObject({ reason: 'cooldown' });
     expect(carl.entries.find((e) => e.kind === 'suppressed')?.summary).toContain('automation "Birthday greeting" (birthday) via setup club');
   });

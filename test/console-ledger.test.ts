@@ -20,14 +20,17 @@ afterEach(() => t.close());
 
 describe('console queries', () => {
   it('read through indexes only: no statement scans a whole table (EXPLAIN QUERY PLAN)', () => {
-    const params = { now, since: now, limit: 10, at: now, id: 1, row: 1 };
+    const params = { now, since: now, limit: 10, at: now, id: 1, row: 1, r: '+4520123450', arm: 3, seq: 1, skip: 0, take: 1 };
     for (const [name, sql] of Object.entries(CONSOLE_SQL)) {
       const named = Object.fromEntries(Object.entries(params).filter(([key]) => sql.includes(`@${key}`)));
       const statement = t.db.prepare(`EXPLAIN QUERY PLAN ${sql}`);
       const plan = (sql.includes('?') ? statement.all('x', named) : statement.all(named)) as { detail: string }[];
+      // Subqueries the plan names (a page of rows read through an index) may be scanned: they are the page.
+      const subqueries = new Set(plan.map((row) => /^(?:CO-ROUTINE|MATERIALIZE) (\S+)$/.exec(row.detail)?.[1]).filter(Boolean));
       for (const { detail } of plan) {
         // A SCAN is allowed only along an index (the partial ones hold just the queue).
-        if (/^SCAN /.test(detail)) expect(detail, name).toMatch(/USING (COVERING )?INDEX/);
+        const scanned = /^SCAN (\S+)/.exec(detail)?.[1];
+        if (scanned && !subqueries.has(scanned) && !/^\(subquery-\d+\)$/.test(scanned)) expect(detail, name).toMatch(/USING (COVERING )?INDEX/);
       }
       expect(plan.length, name).toBeGreaterThan(0);
     }
@@ -77,15 +80,31 @@ describe('console queries', () => {
     expect(await t.ledger.consoleQuery({ kind: 'find', text: 'abc123.3' })).toEqual({ queueIds: [], by: 'nothing' });
   });
 
-  it('pages a number\'s history like `history --limit`, saying when there is more', async () => {
+  it('pages a number\'s history by key: no gaps or repeats, ties in the same millisecond included, an old page number lands where it did', async () => {
+    const T = Date.parse('2026-11-30T12:00:00Z');
     for (let i = 0; i < 5; i++) {
+      // Two mails in the same millisecond each time: their entries share `at` and are told apart by the key's last parts.
+      await t.ledger.acceptMessage(intakeMessage(['+4520123450']));
       await t.ledger.acceptMessage(intakeMessage(['+4520123450']));
       now += 1000;
     }
-    const first = await t.ledger.consoleQuery({ kind: 'history', recipient: '+4520123450', limit: 3, offset: 0, now });
-    const second = await t.ledger.consoleQuery({ kind: 'history', recipient: '+4520123450', limit: 3, offset: 3, now });
-    expect(first.more).toBe(true);
-    expect(second.more).toBe(false);
-    expect([...first.entries, ...second.entries].map((e) => e.at)).toEqual([4000, 3000, 2000, 1000, 0].map((d) => Date.parse('2026-11-30T12:00:00Z') + d));
+    await t.ledger.recordExternalSends([{ recipient: '+4520123450', at: T + 2000, channel: 'campaign', ref: 'c-1' }]);
+    const all = await t.ledger.consoleQuery({ kind: 'history', recipient: '+4520123450', limit: 100, now });
+    expect(all.entries).toHaveLength(11);
+    expect(all.next).toBeUndefined();
+    const paged: typeof all.entries = [];
+    let before: typeof all.next;
+    for (let page = 0; page < 10; page++) {
+      const result = await t.ledger.consoleQuery({ kind: 'history', recipient: '+4520123450', limit: 3, now, ...(before ? { before } : {}) });
+      paged.push(...result.entries);
+      if (!result.next) break;
+      before = result.next;
+    }
+    expect(paged).toEqual(all.entries);
+    expect(all.entries.map((e) => e.at)).toEqual([4, 4, 3, 3, 2, 2, 2, 1, 1, 0, 0].map((s) => T + s * 1000));
+    // `?page=3` of 3 entries a page: the entries after the first 6, as OFFSET gave them.
+    const third = await t.ledger.consoleQuery({ kind: 'history', recipient: '+4520123450', limit: 3, now, skip: 6 });
+    expect(third.entries).toEqual(all.entries.slice(6, 9));
+    expect(third.next).toBeDefined();
   });
 });

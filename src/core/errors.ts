@@ -58,6 +58,19 @@ export class StorageError extends Error {
 }
 
 /**
+ * Thrown when the console's readers (src/ledger/read-gate.ts) all read and
+ * enough requests wait already: the page is refused (503 with Retry-After)
+ * rather than queued without end, and never waits on the ledger's writer.
+ */
+export class ReadersBusyError extends Error {
+  readonly code = 'readers_busy';
+  constructor(message: string) {
+    super(message);
+    this.name = 'ReadersBusyError';
+  }
+}
+
+/**
  * Outcomes of DATA that are answered 250: the mail is ours now (stored, or
  * deliberately discarded). src/smtp/replies.ts renders each one; intake only
  * names it.

@@ -94,7 +94,7 @@ function consoleMount(w: Wiring, deps: HttpDeps): NonNullable<HttpApiOptions['mo
     };
   };
   const opsConsole = createConsole({
-    ledger: deps.opened.ledger,
+    ledger: deps.opened.consoleReads,
     tokens: () => config().main.http.tokens,
     setups: () => config().setups,
     status,

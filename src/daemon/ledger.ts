@@ -8,6 +8,8 @@ import { purgePostgres } from '../ledger/postgres/purge.js';
 import { openDatabase } from '../ledger/db.js';
 import { purgeSqlite, type PurgeReport } from '../ledger/purge.js';
 import { startLedgerThread } from '../ledger/thread.js';
+import { startLedgerReaders, type ConsoleReads, type LedgerReads } from '../ledger/readers.js';
+import { startPostgresReads } from '../ledger/postgres/reads.js';
 import type { Ledger } from '../ledger/types.js';
 import { createClaimPolicy } from '../dispatch/claim-policy.js';
 import type { Config } from '../config/load.js';
@@ -21,6 +23,8 @@ export interface OpenedLedger {
   fileProblem(): string | undefined;
   /** Resolves if the ledger can no longer be used (the SQLite thread died). */
   failed: Promise<Error>;
+  /** The console's reads, on connections of their own: a slow page never holds intake's commits. */
+  consoleReads: ConsoleReads;
   guardSend?: SendGuard;
   session?: PgSession;
 }
@@ -49,6 +53,8 @@ export async function openLedgerStep(w: Wiring): Promise<OpenedLedger> {
   const { applied, version } = backend.migrations;
   if (applied.length > 0) w.logger.info({ applied, version }, 'database migrated');
   w.steps.add('ledger', () => backend.close());
+  const consoleReads = startConsoleReads(config, w);
+  w.steps.add('console readers', () => consoleReads.close());
   const fileProblem = watchFile(w);
   if (config.storage.retentionMs !== null) startRetention(w, backend, config.storage.retentionMs);
   return {
@@ -56,6 +62,7 @@ export async function openLedgerStep(w: Wiring): Promise<OpenedLedger> {
     intakeLedger: guardedIntake(backend.ledger, fileProblem),
     fileProblem,
     failed: backend.failed,
+    consoleReads,
     ...(backend.guardSend ? { guardSend: backend.guardSend } : {}),
     ...(backend.session ? { session: backend.session } : {}),
   };
@@ -93,6 +100,13 @@ async function openBackend(config: Config, w: Wiring): Promise<Backend> {
     }
   };
   return { ledger: thread, migrations: thread.migrations, failed: thread.failed, purge, close: () => thread.close() };
+}
+
+/** Reader threads on the SQLite file, or a small read-only pool on PostgreSQL; each starts its connections on the first page. */
+function startConsoleReads(config: Config, w: Wiring): LedgerReads {
+  const logger = w.logger.child({ stage: 'console' });
+  const storage = config.storage;
+  return storage.type === 'sqlite' ? startLedgerReaders({ path: storage.path, logger }) : startPostgresReads({ url: storage.url, logger });
 }
 
 /** A SQLite ledger is a file that must stay the one we opened; PostgreSQL has no file to watch. */

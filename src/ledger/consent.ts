@@ -1,4 +1,7 @@
 import type { Db } from './db.js';
+import { historyRow, historySql, type HistoryEntry } from './history.js';
+
+export type { HistoryEntry };
 import { GLOBAL_PURPOSE } from './rules.js';
 
 /*
@@ -49,29 +52,6 @@ export interface ExternalSend {
   purpose?: string;
 }
 
-export interface HistoryEntry {
-  at: number;
-  kind: 'sms' | 'suppressed' | 'send' | 'consent' | 'inbound' | 'event';
-  summary: string;
-  /** Identifiers to look further: queue id, outbox id, consent event id… */
-  ref?: string;
-  /** sms/suppressed: the row's status; send: sent; consent: opt_in or opt_out; inbound: what it did. */
-  status?: string;
-  /** Why (suppression, failure), the event's detail, or a consent change's evidence. */
-  reason?: string;
-  setupId?: string;
-  queueId?: string;
-  mailFrom?: string;
-  /** The SMS text as sent (sms), or as received (inbound). */
-  text?: string;
-  sentAt?: number;
-  finalAt?: number;
-  /** The channel of a reported send, or the source of a consent change. */
-  channel?: string;
-  purpose?: string;
-  /** event: its type (retry, deferred, cancelled…). */
-  event?: string;
-}
 
 export interface ConsentStore {
   /** Appends the changes in one transaction (all or nothing); returns the events written. */
@@ -84,50 +64,6 @@ export interface ConsentStore {
   /** `now` tells rows waiting for later (scheduled, deferred) from rows due. */
   history(recipient: string, limit?: number, now?: number): HistoryEntry[];
 }
-
-/** A number's history, newest first (@r, @limit, @now); also run on PostgreSQL (postgres/console.ts translates it). */
-export const HISTORY_SQL = `
-    SELECT * FROM (
-      SELECT o.created_at AS at, CASE WHEN o.status = 'suppressed' THEN 'suppressed' ELSE 'sms' END AS kind,
-             o.message_id AS ref,
-             CASE WHEN m.automation_id IS NOT NULL THEN 'automation "' || coalesce(m.subject, m.automation_id) || '" (' || m.automation_id || ')'
-                  ELSE 'email from ' || m.mail_from END || ' via setup ' || m.setup_id ||
-               coalesce(' to group ' || replace(o.via_groups, ',', ', '), '') || ': ' || o.status ||
-               coalesce(' (' || o.reason || ')', '') ||
-               CASE WHEN o.status = 'queued' AND o.next_attempt_at > @now
-                    THEN '; waits until ' || strftime('%Y-%m-%dT%H:%M:%fZ', o.next_attempt_at / 1000.0, 'unixepoch') ||
-                         CASE WHEN o.next_attempt_at = m.send_at THEN ' (scheduled)' ELSE '' END ELSE '' END ||
-               coalesce('; sent ' || strftime('%Y-%m-%dT%H:%M:%fZ', o.sent_at / 1000.0, 'unixepoch'), '') ||
-               coalesce('; final ' || strftime('%Y-%m-%dT%H:%M:%fZ', o.final_at / 1000.0, 'unixepoch'), '') ||
-               ' — "' || substr(coalesce(o.sms_text, m.sms_text), 1, 60) || CASE WHEN length(coalesce(o.sms_text, m.sms_text)) > 60 THEN '…' ELSE '' END || '"' AS summary,
-             o.status AS status, o.reason AS reason, m.setup_id AS setupId, o.message_id AS queueId, m.mail_from AS mailFrom,
-             CASE WHEN o.sms_text IS NOT NULL THEN CASE WHEN o.stop_clause = 0 AND o.sms_text_no_clause IS NOT NULL THEN o.sms_text_no_clause ELSE o.sms_text END
-                  WHEN o.stop_clause = 0 AND m.sms_text_no_clause IS NOT NULL THEN m.sms_text_no_clause ELSE m.sms_text END AS text,
-             o.sent_at AS sentAt, o.final_at AS finalAt, NULL AS channel, m.purpose AS purpose, NULL AS event
-        FROM (SELECT * FROM outbox WHERE recipient = @r ORDER BY created_at DESC LIMIT @limit) o JOIN messages m ON m.id = o.message_id
-      UNION ALL
-      SELECT e.at, 'event', o.message_id, 'outbox row ' || o.id || ': ' || e.type || coalesce(' — ' || e.detail, ''),
-             NULL, e.detail, o.setup_id, o.message_id, NULL, NULL, NULL, NULL, NULL, NULL, e.type
-        FROM outbox o JOIN events e ON e.outbox_id = o.id
-       WHERE o.recipient = @r AND e.type NOT IN ('queued', 'claimed', 'sent')
-      UNION ALL
-      SELECT s.sent_at, 'send', s.ref, 'SMS sent by channel ' || s.channel || coalesce(' (ref ' || s.ref || ')', '') ||
-             coalesce(' for purpose ' || s.purpose, ''),
-             'sent', NULL, NULL, NULL, NULL, NULL, s.sent_at, NULL, s.channel, s.purpose, NULL
-        FROM sends s WHERE s.recipient = @r AND s.outbox_id IS NULL AND s.state = 'sent'
-      UNION ALL
-      SELECT c.at, 'consent', 'consent#' || c.id,
-             CASE c.action WHEN 'opt_in' THEN 'opt-in' ELSE 'opt-out' END ||
-             CASE c.purpose WHEN '' THEN ' (all SMS)' ELSE ' for purpose ' || c.purpose END ||
-             ' by ' || c.source || coalesce(' — ' || c.evidence, '') ||
-             ' (before: ' || coalesce(c.previous, 'none') || ')',
-             c.action, c.evidence, NULL, NULL, NULL, NULL, NULL, NULL, c.source, nullif(c.purpose, ''), NULL
-        FROM consent_events c WHERE c.recipient = @r
-      UNION ALL
-      SELECT i.received_at, 'inbound', 'inbound#' || i.id, 'SMS received: "' || i.text || '" → ' || i.action,
-             i.action, NULL, NULL, NULL, NULL, i.text, NULL, NULL, NULL, NULL, NULL
-        FROM inbound_messages i WHERE i.sender = @r
-    ) ORDER BY at DESC, CASE kind WHEN 'event' THEN 1 ELSE 0 END, kind LIMIT @limit`;
 
 export function createConsentStore(db: Db): ConsentStore {
   const stmt = {
@@ -179,11 +115,8 @@ export function createConsentStore(db: Db): ConsentStore {
     return { recorded, duplicates: sends.length - recorded };
   });
 
-  // Each arm gives the same columns: a summary for people, and the structured fields (null where they do not apply).
-  // The SMS arm walks outbox_recipient newest first and stops at the limit (a
-  // number with thousands of SMS would otherwise read every row and its mail);
-  // the overall top `limit` can hold no SMS beyond that arm's own top `limit`.
-  const historyQuery = db.prepare(HISTORY_SQL);
+  // history.ts says how the history is read and paged.
+  const historyQuery = db.prepare(historySql('first'));
 
   return {
     change: (changes, now) => changeAll(changes, now),
@@ -209,11 +142,6 @@ export function createConsentStore(db: Db): ConsentStore {
       return db.prepare(sql).iterate(params) as IterableIterator<ConsentEvent>;
     },
     recordSends: (sends) => sendAll(sends),
-    history: (recipient, limit = 1000, now = Date.now()) => (historyQuery.all({ r: recipient, limit, now }) as Record<string, unknown>[]).map(historyEntry),
+    history: (recipient, limit = 1000, now = Date.now()) => (historyQuery.all({ r: recipient, limit, now }) as Record<string, unknown>[]).map((row) => historyRow(row).entry),
   };
-}
-
-/** A history row without the columns that do not apply to its kind. */
-export function historyEntry(row: Record<string, unknown>): HistoryEntry {
-  return Object.fromEntries(Object.entries(row).filter(([, value]) => value !== null)) as unknown as HistoryEntry;
 }

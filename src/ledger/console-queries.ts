@@ -1,6 +1,7 @@
 import type { Statement } from 'better-sqlite3';
 import type { Db } from './db.js';
 import { createConsentStore } from './consent.js';
+import { HISTORY_KEY_SQL, historyPage, historySql, type HistoryCursor } from './history.js';
 import { LAST_EVENT_SQL, rowEventsSql } from './row-events.js';
 import {
   OUTCOME_STATUSES,
@@ -75,6 +76,10 @@ export const CONSOLE_SQL = {
   // A row's events and the steps its outbox row says (row-events.ts); pos and step order them among the mail's (orderEvents).
   rowEvents: `${rowEventsSql('@row')} LIMIT @limit`,
   mailEvents: `SELECT id AS pos, 0 AS step, id, at, outbox_id AS outboxId, type, detail FROM events WHERE message_id = ? AND outbox_id IS NULL ORDER BY id LIMIT 100`,
+  // A number's history by key (history.ts): the newest page, the page before a key, and the key an old page number starts after.
+  historyFirst: historySql('first'),
+  historyBefore: historySql('before'),
+  historyKey: HISTORY_KEY_SQL,
   byQueueId: 'SELECT id FROM messages WHERE id = ?',
   bySessionRef: 'SELECT id FROM messages WHERE session_ref = ? ORDER BY received_at LIMIT 100',
 } as const;
@@ -122,6 +127,16 @@ export function createConsoleQueries(db: Db): ConsoleQueries {
     return { message, rows, receipts, events: events.slice(0, q.eventLimit) };
   }
 
+  function history(q: ConsoleQueryOf<'history'>): ConsoleResults['history'] {
+    // The SQL of `mail2sms history` (its first page), so both show the same lines.
+    const skipped = q.skip ? (stmt.historyKey.get({ r: q.recipient, skip: q.skip - 1, take: q.skip }) as HistoryCursor | undefined) : undefined;
+    const before = q.before ?? skipped;
+    if (q.skip && !before) return { entries: [] };
+    const params = { r: q.recipient, limit: q.limit + 1, now: q.now };
+    const rows = before ? stmt.historyBefore.all({ ...params, ...before }) : stmt.historyFirst.all(params);
+    return historyPage(rows as Record<string, unknown>[], q.limit);
+  }
+
   function find(q: ConsoleQueryOf<'find'>): FindData {
     if (byQueueId.get(q.text) !== undefined) return { queueIds: [q.text], by: 'queue id' };
     // An SMTP reply quotes "[ref <session>.<n>]"; accepted mails keep it as session_ref.
@@ -134,12 +149,8 @@ export function createConsoleQueries(db: Db): ConsoleQueries {
     overview,
     queue,
     mail,
-    history: (q) => {
-      // The history query of `mail2sms history`, so both show the same thing; a number's rows are few.
-      const entries = consent.history(q.recipient, q.offset + q.limit + 1, q.now).slice(q.offset);
-      return { entries: entries.slice(0, q.limit), more: entries.length > q.limit };
-    },
-    consent: (q) => ({ current: consent.current(q.recipient), events: [...consent.events({ recipient: q.recipient })].slice(0, 1000) }),
+    history,
+    consent: (q) => ({ current: consent.current(q.recipient), events: [...consent.events({ recipient: q.recipient, limit: 1000 })] }),
     find,
   };
 

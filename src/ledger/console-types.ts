@@ -1,4 +1,5 @@
-import type { ConsentAction, ConsentEvent, HistoryEntry } from './consent.js';
+import type { ConsentAction, ConsentEvent } from './consent.js';
+import type { HistoryCursor, HistoryPage } from './history.js';
 import type { OutboxStatus } from './status.js';
 
 /*
@@ -14,7 +15,8 @@ export type ConsoleQuery =
   | { kind: 'overview'; now: number; sinceMs: number }
   | { kind: 'queue'; now: number; limit: number; after?: { at: number; id: number } }
   | { kind: 'mail'; queueId: string; eventLimit: number }
-  | { kind: 'history'; recipient: string; limit: number; offset: number; now: number }
+  /** A page of a number's history: the newest, the one `before` a key, or (an old `?page=N` link) the one after `skip` entries. */
+  | { kind: 'history'; recipient: string; limit: number; now: number; before?: HistoryCursor; skip?: number }
   | { kind: 'consent'; recipient: string }
   | { kind: 'find'; text: string };
 
@@ -121,7 +123,7 @@ export interface ConsoleResults {
   overview: OverviewData;
   queue: QueueData;
   mail: MailData;
-  history: { entries: HistoryEntry[]; more: boolean };
+  history: HistoryPage;
   consent: ConsentData;
   find: FindData;
 }

@@ -1,6 +1,6 @@
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import Database from 'better-sqlite3';
+import Database, { type Statement } from 'better-sqlite3';
 import { packageRoot } from '../core/paths.js';
 
 export type Db = Database.Database;
@@ -25,6 +25,43 @@ export function openDatabase(path: string): Db {
   // at 2·10^6 rows and 3.7 at 10^7, with 64 MiB 1.6 and 2.5 (bench/statements
   // --rows). It fills only as pages are read: a small ledger stays small.
   db.pragma(`cache_size = -${CACHE_KIB}`);
+  return db;
+}
+
+/** Page cache of a reading connection (KiB): console pages read a few hundred rows each. */
+const READER_CACHE_KIB = 16 * 1024;
+
+/**
+ * A connection that only reads, for the console's reader threads
+ * (src/threads/reader-thread.ts): WAL lets it read while the ledger thread
+ * writes on its own connection, each seeing the last commit before it began.
+ * query_only refuses any write. Pragmas go through exec: pragma() leaves a
+ * statement behind for the garbage collector (holdStatements says why that
+ * matters).
+ */
+export function openReadConnection(path: string): Db {
+  const db = new Database(path, { fileMustExist: true });
+  db.exec(`PRAGMA query_only = ON; PRAGMA busy_timeout = 5000; PRAGMA cache_size = -${READER_CACHE_KIB};`);
+  return holdStatements(db);
+}
+
+/**
+ * Keeps every statement the connection prepares as long as the connection
+ * lives, handing out the same one for the same SQL. better-sqlite3 12 on
+ * Node 24 can abort the whole process when the garbage collector finalizes a
+ * statement nobody holds (Statement::~Statement, "Assertion failed: (env) !=
+ * nullptr"), and reads that prepare per call (mailStatus, consent events)
+ * would leave one behind on every console page. The SQL of those calls is a
+ * fixed, small set, so the map stays small.
+ */
+function holdStatements(db: Db): Db {
+  const held = new Map<string, Statement>();
+  const prepare = db.prepare.bind(db);
+  db.prepare = ((sql: string) => {
+    let statement = held.get(sql);
+    if (!statement) held.set(sql, (statement = prepare(sql)));
+    return statement;
+  }) as Db['prepare'];
   return db;
 }
 

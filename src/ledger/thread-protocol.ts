@@ -85,3 +85,24 @@ export function createBatcher<T>(post: (items: T[]) => void, lazy: (item: T) => 
     }
   };
 }
+
+/*
+ * The console's reader threads (src/threads/reader-thread.ts): each answers
+ * one read at a time on a connection of its own, never the ledger thread's.
+ */
+
+export interface ReaderThreadOptions {
+  path: string;
+}
+
+/** The reads a reader thread answers: what the console asks of the ledger. */
+export const READER_METHODS = ['consoleQuery', 'mailStatus'] as const;
+export type ReaderMethod = (typeof READER_METHODS)[number];
+
+export type ToReaderThread = { id: number; method: ReaderMethod; args: unknown[] } | { id: number; method: 'close' };
+
+export type FromReaderThread =
+  | { type: 'ready' }
+  | { type: 'fatal'; error: string }
+  | { type: 'result'; id: number; ok: true; value: unknown }
+  | { type: 'result'; id: number; ok: false; error: string };

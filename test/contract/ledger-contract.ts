@@ -481,7 +481,7 @@ export function ledgerContract(name: string, open: OpenLedger): void {
         const started = await ledger.startRun(key(T0 + 60 * MIN), { ...run(['+4520000204', '+4520000205']), rules: alertRules({ cooldownMs: DAY }) });
         expect(started.outcome === 'ran' && started.decisions.map((d) => [d.recipient, d.outcome, d.reason])).toEqual([['+4520000204', 'suppressed', 'cooldown'], ['+4520000205', 'queued', undefined]]);
         expect(started.run).toMatchObject({ recipients: 2, queued: 1, suppressed: 1 });
-        const history = await ledger.consoleQuery({ kind: 'history', recipient: '+4520000204', limit: 10, offset: 0, now: clock.now() });
+        const history = await ledger.consoleQuery({ kind: 'history', recipient: '+4520000204', limit: 10, now: clock.now() });
         expect(history.entries.find((e) => e.kind === 'suppressed')?.summary).toContain('automation "Birthday greeting" (birthday) via setup alerts');
       });
 
@@ -514,10 +514,13 @@ export function ledgerContract(name: string, open: OpenLedger): void {
         expect([...first.waiting, ...rest.waiting].map((r) => r.recipient)).toEqual(['+4520000021', '+4520000022', '+4520000023']);
         expect(rest.next).toBeUndefined();
 
-        const page1 = await ledger.consoleQuery({ kind: 'history', recipient: '+4520000021', limit: 1, offset: 0, now: T0 });
-        const page2 = await ledger.consoleQuery({ kind: 'history', recipient: '+4520000021', limit: 1, offset: 1, now: T0 });
-        expect([page1.more, page2.more]).toEqual([true, false]);
+        // By key (the next page starts after the last entry's key), and an old page number lands on the same page.
+        const page1 = await ledger.consoleQuery({ kind: 'history', recipient: '+4520000021', limit: 1, now: T0 });
+        const page2 = await ledger.consoleQuery({ kind: 'history', recipient: '+4520000021', limit: 1, now: T0, ...(page1.next ? { before: page1.next } : {}) });
+        expect([page1.next !== undefined, page2.next]).toEqual([true, undefined]);
         expect([...page1.entries, ...page2.entries].map((e) => e.kind)).toEqual(['sms', 'send']);
+        expect(await ledger.consoleQuery({ kind: 'history', recipient: '+4520000021', limit: 1, now: T0, skip: 1 })).toEqual(page2);
+        expect(await ledger.consoleQuery({ kind: 'history', recipient: '+4520000021', limit: 1, now: T0, skip: 2 })).toEqual({ entries: [] });
 
         const overview = await ledger.consoleQuery({ kind: 'overview', now: T0, sinceMs: 60 * MIN });
         expect(overview.setups).toEqual([{ setupId: 'alerts', queued: 2, scheduled: 1, deferred: 0, sending: 0, oldestQueuedAt: T0 }]);

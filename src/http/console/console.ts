@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Clock } from '../../core/clock.js';
+import { ReadersBusyError } from '../../core/errors.js';
 import type { Logger } from '../../core/log.js';
 import { readBody } from '../../core/httpkit.js';
 import type { Setup } from '../../config/schema.js';
@@ -110,9 +111,10 @@ export function createConsole(deps: ConsoleDeps): Console {
       return sendHtml(res, 403, loginPage('Log in from this console’s own page.'));
     }
     const form = new URLSearchParams(await readBody(req, 4096));
-    const result = auth.login(form.get('token') ?? '');
+    const result = auth.login(form.get('token') ?? '', req.socket.remoteAddress ?? 'unknown');
     if (!result.ok) {
-      logger.warn({ status: result.status }, 'console login refused');
+      logger.warn({ status: result.status, client: req.socket.remoteAddress }, result.status === 429 ? `console login refused: ${result.error}` : 'console login refused');
+      if (result.status === 429) return sendHtml(res, 429, loginPage(`Too many logins: ${result.error}.`), { 'retry-after': String(result.retryAfterS) });
       return sendHtml(res, result.status, loginPage(result.status === 403 ? 'This token may not read the console (it needs the console scope).' : 'Unknown token.'));
     }
     logger.info({ token: result.grant.name }, 'console login');
@@ -169,9 +171,14 @@ export function createConsole(deps: ConsoleDeps): Console {
   return {
     handle(req, res) {
       route(req, res).catch((error: unknown) => {
+        if (res.headersSent) return void res.destroy();
+        // Every reader busy and enough pages waiting: shed this one (intake never waits on console reads either way).
+        if (error instanceof ReadersBusyError) {
+          logger.warn({ path: req.url?.split('?')[0] }, 'console page refused: every reader is busy');
+          return send(res, 503, 'text/plain; charset=utf-8', 'the console is busy; try again in a moment\n', { 'retry-after': '1' });
+        }
         logger.error({ err: error, path: req.url?.split('?')[0] }, 'console page failed');
-        if (!res.headersSent) send(res, 503, 'text/plain; charset=utf-8', 'temporarily unavailable\n');
-        else res.destroy();
+        send(res, 503, 'text/plain; charset=utf-8', 'temporarily unavailable\n');
       });
     },
   };

@@ -1,4 +1,4 @@
-import type { HistoryEntry } from '../../ledger/consent.js';
+import { formatHistoryCursor, readHistoryCursor, type HistoryEntry } from '../../ledger/history.js';
 import type { MailStatus } from '../../ledger/types.js';
 import { parseRecipientNumber } from '../../numbers/parse.js';
 import { consoleHref, html, type Html } from './html.js';
@@ -37,23 +37,26 @@ function maskEntry(entry: HistoryEntry, view: View): HistoryEntry {
   };
 }
 
-function pageNumber(query: URLSearchParams): number {
+/** An old `?page=N` link (offset paging, before keys): how many entries its page starts after. */
+function skipOf(query: URLSearchParams): number | undefined {
   const n = Number(query.get('page') ?? '1');
-  return Number.isInteger(n) && n >= 1 && n <= 10_000 ? n : 1;
+  return Number.isInteger(n) && n > 1 && n <= 10_000 ? (n - 1) * HISTORY_PAGE : undefined;
 }
 
 export async function numberPage(ctx: PageContext, e164: string): Promise<Page> {
-  const n = pageNumber(ctx.query);
-  const data = await ctx.ledger.consoleQuery({ kind: 'history', recipient: e164, limit: HISTORY_PAGE, offset: (n - 1) * HISTORY_PAGE, now: ctx.now });
+  // Paged by key (`?before=`, src/ledger/history.ts); an old `?page=N` bookmark still opens its page.
+  const before = readHistoryCursor(ctx.query.get('before'));
+  const skip = before ? undefined : skipOf(ctx.query);
+  const data = await ctx.ledger.consoleQuery({ kind: 'history', recipient: e164, limit: HISTORY_PAGE, now: ctx.now, ...(before ? { before } : {}), ...(skip ? { skip } : {}) });
   const entries = data.entries.map((e) => maskEntry(e, ctx.view));
   // The shape of `mail2sms history --json`: paging travels in the Link header.
   const full = (ms: number) => new Date(ms).toISOString();
   const json = entries.map((e) => ({ ...e, at: full(e.at), ...(e.sentAt !== undefined ? { sentAt: full(e.sentAt) } : {}), ...(e.finalAt !== undefined ? { finalAt: full(e.finalAt) } : {}) }));
-  const next = data.more ? consoleHref(['numbers', e164], { page: String(n + 1) }) : undefined;
+  const next = data.next ? consoleHref(['numbers', e164], { before: formatHistoryCursor(data.next) }) : undefined;
   const shown = ctx.view.number(e164);
   const body = html`<p><a href="${consoleHref(['consent', e164])}">Consent of ${shown}</a></p>
-${table(['When', 'What', 'Summary', 'Ref'], entries.map((e) => [iso(e.at), e.kind, e.summary, refCell(e)]), `${shown}: nothing recorded`)}
-<div class="pager">${n > 1 ? html`<a href="${consoleHref(['numbers', e164], n > 2 ? { page: String(n - 1) } : {})}">newer</a>` : ''}${next ? html`<a rel="next" href="${next}">older</a>` : ''}</div>`;
+${table(['When', 'What', 'Summary', 'Ref'], entries.map((e) => [iso(e.at), e.kind, e.summary, refCell(e)]), before || skip ? `${shown}: nothing older` : `${shown}: nothing recorded`)}
+<div class="pager">${before || skip ? html`<a href="${consoleHref(['numbers', e164])}">newest</a>` : ''}${next ? html`<a rel="next" href="${next}">older</a>` : ''}</div>`;
   return { title: `Number ${shown}`, body, json, ...(next ? { next } : {}) };
 }
 

@@ -1,4 +1,5 @@
-import { HISTORY_SQL, historyEntry, type ConsentAction, type ConsentEvent, type HistoryEntry } from '../consent.js';
+import type { ConsentAction, ConsentEvent } from '../consent.js';
+import { HISTORY_KEY_SQL, historyPage, historyRow, historySql, type HistoryCursor, type HistoryEntry, type HistoryPage } from '../history.js';
 import { CONSOLE_SQL, orderEvents, type PlacedEvent } from '../console-queries.js';
 import type { ConsoleQueryOf, ConsoleResults, MailData, MailMessage, MailRow, OverviewData, QueueData, QueueRow, SetupQueue } from '../console-types.js';
 import type { PgPool } from './pool.js';
@@ -39,15 +40,32 @@ const SQL = {
   mailEvents: translate(CONSOLE_SQL.mailEvents),
   byQueueId: translate(CONSOLE_SQL.byQueueId),
   bySessionRef: translate(CONSOLE_SQL.bySessionRef),
-  history: translate(HISTORY_SQL, ['r', 'limit', 'now']),
+  historyFirst: translate(historySql('first'), ['r', 'limit', 'now']),
+  historyBefore: translate(historySql('before'), ['r', 'limit', 'now', 'at', 'arm', 'seq']),
+  historyKey: translate(HISTORY_KEY_SQL, ['r', 'skip', 'take']),
 };
 
 const num = (row: Record<string, unknown>, key: string) => (row[key] === null || row[key] === undefined ? row[key] : Number(row[key]));
 
+/** History rows as SQLite gives them: PostgreSQL's bigints arrive as strings. */
+const historyRows = (rows: Record<string, unknown>[]) => rows.map((row) => ({ ...row, at: num(row, 'at'), sentAt: num(row, 'sentAt'), finalAt: num(row, 'finalAt') }));
+
 /** A number's history, newest first: the SQL of `mail2sms history` on SQLite, translated (so both backends print the same lines). */
 export async function numberHistoryOn(pool: PgPool, recipient: string, limit: number, now: number): Promise<HistoryEntry[]> {
-  const rows = (await pool.query<Record<string, unknown>>(SQL.history, [recipient, limit, now])).rows;
-  return rows.map((row) => historyEntry({ ...row, at: num(row, 'at'), sentAt: num(row, 'sentAt'), finalAt: num(row, 'finalAt') }));
+  const rows = (await pool.query<Record<string, unknown>>(SQL.historyFirst, [recipient, limit, now])).rows;
+  return historyRows(rows).map((row) => historyRow(row).entry);
+}
+
+/** A page of a number's history by key (../history.ts), as the console asks for it. */
+async function historyPageOn(pool: PgPool, q: ConsoleQueryOf<'history'>): Promise<HistoryPage> {
+  const key = q.skip ? (await pool.query<Record<string, unknown>>(SQL.historyKey, [q.recipient, q.skip - 1, q.skip])).rows[0] : undefined;
+  const skipped: HistoryCursor | undefined = key ? { at: Number(key.at), arm: Number(key.arm), seq: Number(key.seq) } : undefined;
+  const before = q.before ?? skipped;
+  if (q.skip && !before) return { entries: [] };
+  const rows = before
+    ? await pool.query<Record<string, unknown>>(SQL.historyBefore, [q.recipient, q.limit + 1, q.now, before.at, before.arm, before.seq])
+    : await pool.query<Record<string, unknown>>(SQL.historyFirst, [q.recipient, q.limit + 1, q.now]);
+  return historyPage(historyRows(rows.rows), q.limit);
 }
 
 type RawQueueRow = Omit<QueueRow, 'lastEvent'> & { lastEvent: QueueRow['lastEvent'] | null };
@@ -100,10 +118,7 @@ export function createPgConsole(pool: PgPool) {
     overview,
     queue,
     mail,
-    history: async (q) => {
-      const entries = (await numberHistoryOn(pool, q.recipient, q.offset + q.limit + 1, q.now)).slice(q.offset);
-      return { entries: entries.slice(0, q.limit), more: entries.length > q.limit };
-    },
+    history: (q) => historyPageOn(pool, q),
     consent: async (q) => ({
       current: await all<{ purpose: string; state: ConsentAction; since: number; source: string }>(
         'SELECT purpose, state, since, source FROM consent_state WHERE recipient = $1 ORDER BY purpose', [q.recipient]),

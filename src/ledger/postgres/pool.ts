@@ -20,9 +20,12 @@ export function connectionOptions(url: string): pg.ClientConfig {
  * server drops (restart, failover) is reported and replaced on the next use,
  * rather than an unhandled 'error' that would end the process.
  */
-export function createPgPool(url: string, size: number, onIdleError: (error: Error) => void = () => undefined, options: { readOnly?: boolean } = {}): PgPool {
+export function createPgPool(
+  url: string, size: number, onIdleError: (error: Error) => void = () => undefined, options: { readOnly?: boolean; applicationName?: string } = {},
+): PgPool {
   const pool = new pg.Pool({
     ...connectionOptions(url), max: size, idleTimeoutMillis: 30_000, connectionTimeoutMillis: 10_000,
+    ...(options.applicationName ? { application_name: options.applicationName } : {}),
     // Every transaction on it is READ ONLY: the server refuses any write (explain's promise that it never writes).
     ...(options.readOnly ? { options: '-c default_transaction_read_only=on' } : {}),
   });
