@@ -3,6 +3,7 @@ import type { Db } from './db.js';
 import { createConsentStore } from './consent.js';
 import { HISTORY_KEY_SQL, historyPage, historySql, type HistoryCursor } from './history.js';
 import { LAST_EVENT_SQL, rowEventsSql } from './row-events.js';
+import { waitingStateSql } from './queue-state.js';
 import {
   OUTCOME_STATUSES,
   type ConsoleQueries,
@@ -50,10 +51,15 @@ export const orderEvents = (events: PlacedEvent[]): MailData['events'] =>
 /** Every statement the console runs; test/console-ledger.test.ts holds their plans to indexes. */
 export const CONSOLE_SQL = {
   // Covered by the partial index outbox_due_by_setup (0004 widened it): the cost is the queue, not the table.
-  queuedBySetup: `SELECT setup_id AS setupId, sum(next_attempt_at <= @now) AS queued,
-            sum(next_attempt_at > @now AND attempts = 0) AS scheduled, sum(next_attempt_at > @now AND attempts > 0) AS deferred,
-            min(created_at) AS oldestQueuedAt
-       FROM outbox WHERE status = 'queued' GROUP BY setup_id`,
+  // The states of queue-state.ts, counted; the oldest is of the rows due now (what "waiting too long" means).
+  // MATERIALIZED: each row's state is worked out once (flattened, SQLite repeated it per sum). It walks the
+  // partial index outbox_due_by_setup; only rows not yet due look up their message's send_at, by primary key.
+  queuedBySetup: `WITH q AS MATERIALIZED (SELECT o.setup_id AS "setupId", o.created_at AS "createdAt", ${waitingStateSql('@now')} AS state
+                FROM outbox o WHERE o.status = 'queued')
+     SELECT "setupId", sum(CASE WHEN state = 'queued' THEN 1 ELSE 0 END) AS queued,
+            sum(CASE WHEN state = 'scheduled' THEN 1 ELSE 0 END) AS scheduled, sum(CASE WHEN state = 'deferred' THEN 1 ELSE 0 END) AS deferred,
+            sum(CASE WHEN state = 'retrying' THEN 1 ELSE 0 END) AS retrying, min(CASE WHEN state = 'queued' THEN "createdAt" END) AS "oldestQueuedAt"
+       FROM q GROUP BY "setupId"`,
   sendingBySetup: `SELECT setup_id AS setupId, count(*) AS sending FROM outbox WHERE status = 'sending' GROUP BY setup_id`,
   // The expression and condition repeat outbox_outcome_at's, which is what lets SQLite use it.
   outcomes: `SELECT status, coalesce(reason, '') AS reason, count(*) AS count FROM outbox
@@ -95,7 +101,7 @@ export function createConsoleQueries(db: Db): ConsoleQueries {
     const setups = new Map<string, SetupQueue>();
     const entry = (setupId: string) => {
       let found = setups.get(setupId);
-      if (!found) setups.set(setupId, (found = { setupId, queued: 0, scheduled: 0, deferred: 0, sending: 0, oldestQueuedAt: null }));
+      if (!found) setups.set(setupId, (found = { setupId, queued: 0, scheduled: 0, deferred: 0, retrying: 0, sending: 0, oldestQueuedAt: null }));
       return found;
     };
     for (const row of stmt.queuedBySetup.all({ now: q.now }) as Omit<SetupQueue, 'sending'>[]) Object.assign(entry(row.setupId ?? ''), row);

@@ -24,11 +24,14 @@ export interface SetupQueue {
   setupId: string;
   /** Due now, waiting for a dispatch slot. */
   queued: number;
-  /** Not due yet and never tried: X-SMS-Send-At or the sending window. */
+  /** Not due before its X-SMS-Send-At, never tried (queue-state.ts has the one definition of each state). */
   scheduled: number;
-  /** Not due yet after an attempt: retry backoff (or a hold at the opt-out gate). */
+  /** Held for another reason: the sending window, the opt-out gate. */
   deferred: number;
+  /** Backing off after a failed attempt. */
+  retrying: number;
   sending: number;
+  /** The oldest row due now (null when none is due). */
   oldestQueuedAt: number | null;
 }
 

@@ -326,6 +326,9 @@ export function ledgerContract(name: string, open: OpenLedger): void {
         expect((await ledger.listQueue({ limit: 10, state: 'failed' })).map((e) => e.recipient)).toEqual(['+4520000022']);
         expect((await ledger.listQueue({ limit: 10, state: 'scheduled' })).map((e) => e.recipient)).toEqual(['+4520000023']);
         expect(await ledger.listQueue({ limit: 10, setupId: 'other' })).toEqual([]);
+        // The console's overview counts the same states (issue 29: it called the window's row "scheduled").
+        const overview = await ledger.consoleQuery({ kind: 'overview', now: T0, sinceMs: 60 * MIN });
+        expect(overview.setups).toEqual([{ setupId: 'alerts', queued: 0, scheduled: 1, deferred: 1, retrying: 1, sending: 0, oldestQueuedAt: null }]);
       });
 
       it('cancel ends a scheduled SMS as suppressed (cancelled), frees its cooldown, and leaves sent ones alone', async () => {
@@ -523,7 +526,7 @@ export function ledgerContract(name: string, open: OpenLedger): void {
         expect(await ledger.consoleQuery({ kind: 'history', recipient: '+4520000021', limit: 1, now: T0, skip: 2 })).toEqual({ entries: [] });
 
         const overview = await ledger.consoleQuery({ kind: 'overview', now: T0, sinceMs: 60 * MIN });
-        expect(overview.setups).toEqual([{ setupId: 'alerts', queued: 2, scheduled: 1, deferred: 0, sending: 0, oldestQueuedAt: T0 }]);
+        expect(overview.setups).toEqual([{ setupId: 'alerts', queued: 2, scheduled: 1, deferred: 0, retrying: 0, sending: 0, oldestQueuedAt: T0 }]);
       });
     });
   });

@@ -18,7 +18,7 @@ export async function overviewPage(ctx: PageContext): Promise<Page> {
   const configured = ctx.setups().map((s) => s.id);
   const counted = new Map(data.setups.map((s) => [s.setupId, s]));
   const setups = [...new Set([...configured, ...counted.keys()])].map(
-    (setupId) => counted.get(setupId) ?? { setupId, queued: 0, scheduled: 0, deferred: 0, sending: 0, oldestQueuedAt: null },
+    (setupId) => counted.get(setupId) ?? { setupId, queued: 0, scheduled: 0, deferred: 0, retrying: 0, sending: 0, oldestQueuedAt: null },
   );
   const oldest = Math.min(...setups.map((s) => s.oldestQueuedAt ?? Infinity));
   const outcomes = data.outcomes.map((o) => ({ ...o, reason: ctx.view.free(o.reason) }));
@@ -33,17 +33,17 @@ export async function overviewPage(ctx: PageContext): Promise<Page> {
     ledger: status.ledger,
     daemon: { pid: status.pid, host: status.host, startedAt: new Date(status.startedAt).toISOString(), dispatching: status.dispatching },
   };
-  const total = (key: 'queued' | 'scheduled' | 'deferred' | 'sending') => setups.reduce((n, s) => n + s[key], 0);
+  const total = (key: 'queued' | 'scheduled' | 'deferred' | 'retrying' | 'sending') => setups.reduce((n, s) => n + s[key], 0);
   const failures = outcomes.reduce((n, o) => n + o.count, 0) + refusals.reduce((n, [, c]) => n + c, 0);
   const body = html`<div class="cards">
 <div class="card"><div class="muted">Queued (due now)</div><div class="big">${total('queued')}</div></div>
 <div class="card"><div class="muted">Sending</div><div class="big">${total('sending')}</div></div>
-<div class="card"><div class="muted">Scheduled / deferred</div><div class="big">${total('scheduled')} / ${total('deferred')}</div></div>
-<div class="card"><div class="muted">Oldest queued row</div><div class="big">${Number.isFinite(oldest) ? age(ctx.now - oldest) : '–'}</div></div>
+<div class="card"><div class="muted">Scheduled / deferred / retrying</div><div class="big">${total('scheduled')} / ${total('deferred')} / ${total('retrying')}</div></div>
+<div class="card"><div class="muted">Oldest row due now</div><div class="big">${Number.isFinite(oldest) ? age(ctx.now - oldest) : '–'}</div></div>
 <div class="card"><div class="muted">Not sent, last hour</div><div class="big${failures > 0 ? ' bad' : ''}">${failures}</div></div>
 </div>
 <h2>Queue by setup</h2>
-${table(['Setup', 'Queued', 'Scheduled', 'Deferred', 'Sending', 'Oldest queued'], setups.map((s) => [s.setupId, s.queued, s.scheduled, s.deferred, s.sending, s.oldestQueuedAt === null ? '' : `${iso(s.oldestQueuedAt)} (${age(ctx.now - s.oldestQueuedAt)} ago)`]), 'no setups')}
+${table(['Setup', 'Queued', 'Scheduled', 'Deferred', 'Retrying', 'Sending', 'Oldest due'], setups.map((s) => [s.setupId, s.queued, s.scheduled, s.deferred, s.retrying, s.sending, s.oldestQueuedAt === null ? '' : `${iso(s.oldestQueuedAt)} (${age(ctx.now - s.oldestQueuedAt)} ago)`]), 'no setups')}
 <h2>Provider errors and suppressions, last hour</h2>
 ${table(['Status', 'Reason', 'Rows'], outcomes.map((o) => [statusBadge(o.status), o.reason || html`<span class="muted">none given</span>`, o.count]), 'none in the last hour')}
 <h2>SMTP refusals, last hour</h2>

@@ -1,5 +1,6 @@
 import type { QueueRow } from '../../ledger/console-queries.js';
 import type { QueueEntry } from '../../ledger/types.js';
+import { waitingState } from '../../ledger/queue-state.js';
 
 /*
  * Why a queued row is still waiting, in the on-call engineer's words. Pure:
@@ -30,11 +31,7 @@ export function whyWaiting(row: QueueRow, now: number): Wait {
   return { cause: 'waiting', detail: `next try ${iso(at)}` };
 }
 
-/** The state `mail2sms queue` names for the row (the same rule as src/ledger/sqlite/admin.ts). */
+/** The state `mail2sms queue` names for the row (src/ledger/queue-state.ts: one rule for both). */
 export function queueState(row: QueueRow, now: number): QueueEntry['state'] {
-  if (row.status === 'sending') return 'sending';
-  if ((row.nextAttemptAt ?? now) <= now) return 'queued';
-  if (row.sendAt !== null && row.nextAttemptAt === row.sendAt && row.attempts === 0) return 'scheduled';
-  if (row.attempts > 0 && row.reason !== null) return 'retrying';
-  return 'deferred';
+  return waitingState(row, now) as QueueEntry['state'];
 }

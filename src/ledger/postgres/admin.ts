@@ -1,6 +1,7 @@
 import type { MailStatus, OutboxStatus, QueueEntry, QueueFilter, Requester } from '../types.js';
 import { inTransaction, type PgClient, type PgPool } from './pool.js';
 import { rowEventsSql, writeStepsSql } from '../row-events.js';
+import { waitingStateSql } from '../queue-state.js';
 
 /*
  * ../sqlite/admin.ts on PostgreSQL: one mail, the queue, and the two hand
@@ -10,13 +11,8 @@ import { rowEventsSql, writeStepsSql } from '../row-events.js';
 
 type Row = { id: number; recipient: string; status: OutboxStatus };
 
-const WAITING = `CASE
-    WHEN o.status = 'sending' THEN 'sending'
-    WHEN o.status = 'failed' THEN 'failed'
-    WHEN o.next_attempt_at <= $1 THEN 'queued'
-    WHEN m.send_at IS NOT NULL AND o.next_attempt_at = m.send_at AND o.attempts = 0 THEN 'scheduled'
-    WHEN o.attempts > 0 AND o.reason IS NOT NULL THEN 'retrying'
-    ELSE 'deferred' END`;
+/** Why a queued row waits (../queue-state.ts: one rule for the CLI and the console). */
+const WAITING = waitingStateSql('$1');
 
 const WRITE_FAILED_STEPS = writeStepsSql('$1', { where: `EXISTS (SELECT 1 FROM outbox WHERE id = $1 AND status = 'failed')` });
 

@@ -78,7 +78,7 @@ export function createPgConsole(pool: PgPool) {
     const setups = new Map<string, SetupQueue>();
     const entry = (setupId: string) => {
       let found = setups.get(setupId);
-      if (!found) setups.set(setupId, (found = { setupId, queued: 0, scheduled: 0, deferred: 0, sending: 0, oldestQueuedAt: null }));
+      if (!found) setups.set(setupId, (found = { setupId, queued: 0, scheduled: 0, deferred: 0, retrying: 0, sending: 0, oldestQueuedAt: null }));
       return found;
     };
     for (const row of await all<Omit<SetupQueue, 'sending'>>(SQL.queuedBySetup, [q.now])) Object.assign(entry(row.setupId ?? ''), row);

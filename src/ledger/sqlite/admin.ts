@@ -1,6 +1,7 @@
 import type { Db } from '../db.js';
 import { rowEventsSql, writeStepsSql } from '../row-events.js';
 import type { MailStatus, OutboxStatus, QueueEntry, QueueFilter, Requester } from '../types.js';
+import { waitingStateSql } from '../queue-state.js';
 
 /*
  * Looking up one mail and the queue, and the two hand repairs (cancel,
@@ -10,14 +11,8 @@ import type { MailStatus, OutboxStatus, QueueEntry, QueueFilter, Requester } fro
 
 type Row = { id: number; recipient: string; status: OutboxStatus };
 
-/** Why a queued row waits, from what the row and its message say. */
-const WAITING = `CASE
-    WHEN o.status = 'sending' THEN 'sending'
-    WHEN o.status = 'failed' THEN 'failed'
-    WHEN o.next_attempt_at <= @now THEN 'queued'
-    WHEN m.send_at IS NOT NULL AND o.next_attempt_at = m.send_at AND o.attempts = 0 THEN 'scheduled'
-    WHEN o.attempts > 0 AND o.reason IS NOT NULL THEN 'retrying'
-    ELSE 'deferred' END`;
+/** Why a queued row waits (../queue-state.ts: one rule for the CLI and the console). */
+const WAITING = waitingStateSql('@now');
 
 export function createQueueAdmin(db: Db) {
   function mailStatus(queueId: string): MailStatus | undefined {
