@@ -19,8 +19,8 @@ export interface Config {
   storagePath: string;
   /** Which ledger: the SQLite file, or a PostgreSQL database shared by several daemons. */
   storage: StorageConfig;
-  /** Where this daemon keeps its pid file and reload answer: next to the SQLite ledger, or next to the config on PostgreSQL. */
-  stateDir: string;
+  /** Where this daemon keeps its pid file and reload answer, and which setting chose it (see runtimeDirOf). */
+  runtime: RuntimeDir;
   /** Where the provider posts receipts. */
   publicUrl: string;
   /** STARTTLS certificate and key, read when the config was loaded. */
@@ -32,6 +32,12 @@ export interface Config {
 export type StorageConfig =
   | { type: 'sqlite'; path: string; bookkeepingDelayMs: number; retentionMs: number | null }
   | { type: 'postgres'; url: string; pool: number; retentionMs: number | null };
+
+export interface RuntimeDir {
+  dir: string;
+  /** What chose `dir`, for messages: the key, the environment variable, or the default it fell back to. */
+  from: 'runtime_dir' | 'RUNTIME_DIRECTORY' | 'storage.path' | 'config file';
+}
 
 export interface ConfigIssue {
   file: string;
@@ -257,7 +263,7 @@ export function loadConfig(mainFile: string): Config {
     senders: index,
     storagePath: storage.type === 'sqlite' ? storage.path : '',
     storage,
-    stateDir: dirname(storage.type === 'sqlite' ? storage.path : file),
+    runtime: runtimeDirOf(main.value.runtime_dir, storage, file),
     publicUrl: (main.value.http.public_url ?? `http://${http.host.includes(':') ? `[${http.host}]` : http.host}:${http.port}`).replace(/\/$/, ''),
     tls,
     users,
@@ -364,6 +370,20 @@ function storageOf(declared: MainConfig['storage'], dir: string): StorageConfig 
   return declared.type === 'postgres'
     ? { type: 'postgres', url: declared.url, pool: declared.pool, retentionMs: declared.retention }
     : { type: 'sqlite', path: resolve(dir, declared.path), bookkeepingDelayMs: declared.bookkeeping_delay, retentionMs: declared.retention };
+}
+
+/**
+ * The runtime directory: the config's runtime_dir, else systemd's $RUNTIME_DIRECTORY (the unit's
+ * RuntimeDirectory=; the first when it lists several), else next to the SQLite ledger, else next
+ * to the config file. Under the unit the config directory is read-only (ProtectSystem=strict,
+ * 0750 root:mail2sms), so a PostgreSQL daemon needs one of the first two.
+ */
+function runtimeDirOf(declared: string | undefined, storage: StorageConfig, file: string): RuntimeDir {
+  if (declared !== undefined) return { dir: resolve(dirname(file), declared), from: 'runtime_dir' };
+  const systemd = process.env.RUNTIME_DIRECTORY?.split(':')[0];
+  if (systemd) return { dir: resolve(systemd), from: 'RUNTIME_DIRECTORY' };
+  if (storage.type === 'sqlite') return { dir: dirname(storage.path), from: 'storage.path' };
+  return { dir: dirname(file), from: 'config file' };
 }
 
 function rawField(raw: unknown, key: string): string | undefined {

@@ -459,6 +459,12 @@ export const mainSchema = z.strictObject({
   setups_dir: z.string().default('setups'),
   /** One YAML file per scheduled SMS automation (src/config/automations.ts); relative to this file. A missing default directory means none. */
   automations_dir: z.string().default('automations'),
+  /**
+   * Where the daemon keeps its pid file and reload answer (relative to this file). Unset:
+   * $RUNTIME_DIRECTORY (the systemd unit's RuntimeDirectory=, /run/mail2sms), else the SQLite
+   * ledger's directory, else (PostgreSQL) this file's directory.
+   */
+  runtime_dir: z.string().min(1).optional(),
   storage: z.discriminatedUnion('type', [
     z.strictObject({
       /** The embedded default: one daemon, one SQLite file. */
