@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../src/config/load.js';
@@ -165,6 +165,19 @@ describe('mail2sms check-config', () => {
     const error = await run('node', ['bin/mail2sms.js', 'check-config', '-c', '/nonexistent/mail2sms.yaml']).catch((e: { code: number; stderr: string }) => e);
     expect(error).toMatchObject({ code: 78 });
     expect((error as { stderr: string }).stderr).toContain('cannot read: ENOENT');
+  });
+
+  it('serve with a missing config file says so in one line, and nothing about a setups/ folder that happens to be there', async () => {
+    const dirs = writeConfig({ setups: [{ ...alertsSetup(), default_country: 'XX' }] });
+    try {
+      // The mistyped file would sit next to a setups/ folder with an invalid setup in it.
+      const error = await run('node', [resolve('bin/mail2sms.js'), 'serve', '-c', 'mail2sms.yml'], { cwd: dirs.dir }).catch((e: { code: number; stderr: string; stdout: string }) => e);
+      expect(error).toMatchObject({ code: 78 });
+      const said = (error as { stderr: string; stdout: string }).stderr + (error as { stdout: string }).stdout;
+      expect(said).toBe('mail2sms: mail2sms.yml: cannot read: ENOENT (no such file); give the main config file with -c <file> or $MAIL2SMS_CONFIG\n');
+    } finally {
+      dirs.cleanup();
+    }
   });
 
   it('exits 64 on an unknown command', async () => {

@@ -15,6 +15,9 @@ export function load(path: string): Config {
   try {
     return loadConfig(path);
   } catch (error) {
+    if (error instanceof ConfigError && error.kind === 'unreadable') {
+      throw new CliFailure(`${error.message}; give the main config file with -c <file> or $MAIL2SMS_CONFIG`, EXIT.config);
+    }
     if (error instanceof ConfigError) throw new CliFailure(`invalid configuration:\n${error.message}`, EXIT.config);
     throw error;
   }

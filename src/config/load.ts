@@ -49,7 +49,8 @@ export interface ConfigIssue {
 
 export class ConfigError extends Error {
   readonly code = 'config_invalid';
-  constructor(readonly issues: readonly ConfigIssue[]) {
+  /** `unreadable`: the main file itself could not be read (its one issue says why); nothing else was looked at. */
+  constructor(readonly issues: readonly ConfigIssue[], readonly kind: 'invalid' | 'unreadable' = 'invalid') {
     super(issues.map(formatIssue).join('\n'));
     this.name = 'ConfigError';
   }
@@ -69,6 +70,8 @@ const MAX_ALIAS_COUNT = 100;
 
 interface Parsed<T> {
   value?: T;
+  /** The file could not be read at all (missing, not permitted, not a regular file). */
+  unreadable?: boolean;
   /** The YAML as plain values, when it parsed: what can be checked of an invalid file is still checked. */
   raw?: unknown;
   issues: ConfigIssue[];
@@ -81,7 +84,7 @@ export function parseYamlFile<S extends z.ZodType>(file: string, schema: S): Par
   try {
     text = readConfigFile(file).toString('utf8');
   } catch (error) {
-    return { issues: [{ file: shown, message: error instanceof ConfigFileError ? error.message : `cannot read: ${String(error)}` }] };
+    return { unreadable: true, issues: [{ file: shown, message: error instanceof ConfigFileError ? error.message : `cannot read: ${String(error)}` }] };
   }
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
@@ -224,6 +227,8 @@ export function loadConfig(mainFile: string): Config {
   const file = resolve(mainFile);
   const dir = dirname(file);
   const main = parseYamlFile(file, mainSchema);
+  // Without the main file there is no setups_dir to look in: the setups/ next to a mistyped path are not this config's.
+  if (main.unreadable) throw new ConfigError(main.issues, 'unreadable');
   // An invalid main file does not stop the setups from being checked: every problem is listed in one round.
   const setupsDir = resolve(dir, main.value?.setups_dir ?? rawField(main.raw, 'setups_dir') ?? 'setups');
   const issues: ConfigIssue[] = [...main.issues];
