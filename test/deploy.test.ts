@@ -1,5 +1,5 @@
 import { execFile, spawn } from 'node:child_process';
-import { chmodSync, chownSync, copyFileSync, cpSync, existsSync, linkSync, mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -9,6 +9,7 @@ import { parse } from 'yaml';
 import { loadConfig } from '../src/config/load.js';
 import { writeConfig } from './helpers.js';
 import { startTestPostgres, type TestPostgres } from './pg-server.js';
+import { nodeAnyUserCanRun } from './process.js';
 
 /*
  * The deployment files are part of the product: the unit, the example configs
@@ -182,15 +183,9 @@ describe.runIf(asRoot)('the unit layout as an unprivileged user, ledger on Postg
   let node: string;
   beforeAll(async () => {
     server = await startTestPostgres();
-    // The node this test runs may live where nobody cannot enter (/root/.cache): a link to it that can be run.
-    const bin = scratchDir(0o755, cleanups);
-    node = join(bin, 'node');
-    try {
-      linkSync(process.execPath, node);
-    } catch {
-      copyFileSync(process.execPath, node);
-      chmodSync(node, 0o755);
-    }
+    const runnable = nodeAnyUserCanRun();
+    cleanups.push(runnable.cleanup);
+    node = runnable.path;
   });
   afterAll(async () => {
     for (const cleanup of cleanups.reverse()) cleanup();
