@@ -1,10 +1,10 @@
 import { execFile } from 'node:child_process';
-import { statSync, writeFileSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { alertsSetup, openSmtp, queueIdOf, sendMail, startTestDaemon, waitFor, writeConfig, type TestDirs } from './helpers.js';
-import { startProcess, type Proc } from './process.js';
+import { freePort, startProcess, type Proc } from './process.js';
 import { loadConfig, ConfigError } from '../src/config/load.js';
 import { preflight } from '../src/config/preflight.js';
 
@@ -29,6 +29,27 @@ async function serve(configFile: string): Promise<{ proc: Proc; smtpPort: number
   const ready = (await proc.waitForLog('mail2sms ready', 60_000)) as { ports: { smtp: number } };
   return { proc, smtpPort: ready.ports.smtp };
 }
+
+describe('mail2sms health asks the daemon (issue 25 item 15)', () => {
+  it('says healthy while a setup file is mid-edit and another key is invalid; only an unreadable http.listen is exit 78', async () => {
+    const port = await freePort();
+    dirs = writeConfig({ main: { http: { listen: `127.0.0.1:${port}` } } });
+    const daemon = await startTestDaemon(dirs);
+    try {
+      // The admin is editing: a setup file half written, a key with a typo in the main file.
+      writeFileSync(join(dirs.dir, 'setups', 'alerts.yaml'), 'id: alerts\nsenders: [ops@example.test\n');
+      const main = readFileSync(dirs.configFile, 'utf8');
+      writeFileSync(dirs.configFile, main.replace('max_recipients: 5', 'max_recipients: five'));
+      expect((await cli(['health', '-c', dirs.configFile])).stdout).toBe(`healthy: http://127.0.0.1:${port}/healthz\n`);
+      writeFileSync(dirs.configFile, main.replace(`listen: 127.0.0.1:${port}`, 'listen: somewhere'));
+      const unreadable = await failure(cli(['health', '-c', dirs.configFile]));
+      expect(unreadable?.code).toBe(78);
+      expect(unreadable?.stderr).toContain('http.listen: "somewhere" is not a listen address (host:port); health needs it to reach the daemon');
+    } finally {
+      await daemon.stop();
+    }
+  });
+});
 
 describe('one daemon per ledger', () => {
   it('a second start names the running one (pid, address) and exits 69 without a stack', async () => {
