@@ -7,6 +7,7 @@ import { alertsSetup, openSmtp, queueIdOf, sendMail, startTestDaemon, waitFor, w
 import { freePort, startProcess, type Proc } from './process.js';
 import { loadConfig, ConfigError } from '../src/config/load.js';
 import { preflight } from '../src/config/preflight.js';
+import { parse } from 'yaml';
 
 /* Running it for real (issue 16): what an operator meets at start, stop and in the CLI. */
 
@@ -48,6 +49,28 @@ describe('mail2sms health asks the daemon (issue 25 item 15)', () => {
     } finally {
       await daemon.stop();
     }
+  });
+});
+
+describe('mail2sms token --scope (issue 25 item 14)', () => {
+  it('a console token made as printed opens the console; without --scope the entry says sends; an unknown scope is refused', async () => {
+    const made = (await cli(['token', 'helpdesk', '--scope', 'console'])).stdout;
+    const token = /^token: {2}(\S+)$/m.exec(made)?.[1] as string;
+    const snippet = parse(made.slice(made.indexOf('tokens:'))) as { tokens: Record<string, unknown>[] };
+    expect(snippet.tokens).toEqual([{ name: 'helpdesk', sha256: expect.stringMatching(/^[0-9a-f]{64}$/) as unknown, scopes: ['console'] }]);
+    dirs = writeConfig({ main: { http: { listen: '127.0.0.1:0', console: { enabled: true }, tokens: snippet.tokens } } });
+    const daemon = await startTestDaemon(dirs);
+    try {
+      const page = await fetch(`http://127.0.0.1:${daemon.daemon.ports.http}/console/`, { headers: { authorization: `Bearer ${token}` } });
+      expect(page.status).toBe(200);
+    } finally {
+      await daemon.stop();
+    }
+    expect((await cli(['token', 'campaign-tool'])).stdout).toMatch(/\n {4}scopes: \[sends\]\n$/);
+    expect((await cli(['token', 'oncall', '--scope', 'console', '--scope', 'console:pii'])).stdout).toMatch(/\n {4}scopes: \[console, console:pii\]\n$/);
+    const wrong = await failure(cli(['token', 'x', '--scope', 'consol']));
+    expect(wrong?.code).toBe(64);
+    expect(wrong?.stderr).toContain('Allowed choices are sends, console, console:pii');
   });
 });
 

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import type { Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import { isSupportedCountry, type CountryCode } from 'libphonenumber-js/max';
 import { REPORTED_CHANNELS, type ConsentChange, type ConsentEvent, type ExternalSend, type ReportedChannel } from '../ledger/consent.js';
 import { parseRecipientNumber } from '../numbers/parse.js';
@@ -9,6 +9,7 @@ import { csvSafeRecord } from '../core/csv-safe.js';
 import { parseTable, type TableRow } from '../core/table.js';
 import { CliFailure, configOption, load } from './common.js';
 import type { Config } from '../config/load.js';
+import { TOKEN_SCOPES, type TokenScope } from '../config/schema.js';
 import { EXIT } from './exit.js';
 import { readInputFile } from './input.js';
 import { withCliLedger } from './ledger.js';
@@ -316,11 +317,26 @@ function registerHistoryAndToken(program: Command, out: (text: string) => void):
 
   program
     .command('token')
-    .description('make a bearer token for POST /sends: prints the token (give it to the other system) and its sha256 (for http.tokens)')
-    .argument('<name>', 'who will use it, e.g. campaign-tool')
-    .action((name: string) => {
+    .description('make a bearer token for POST /sends and/or the console (--scope): prints the token (give it to its user) and the http.tokens entry with its sha256')
+    .argument('<name>', 'who will use it, e.g. campaign-tool or helpdesk')
+    .addOption(
+      new Option('--scope <scope>', 'what it may do, repeatable: sends (POST /sends), console (the console, numbers masked), console:pii (full numbers and texts)')
+        .argParser((scope: string, scopes: TokenScope[] | undefined) => {
+          if (!(TOKEN_SCOPES as readonly string[]).includes(scope)) throw new InvalidArgumentError(`Allowed choices are ${TOKEN_SCOPES.join(', ')}.`);
+          return [...(scopes ?? []), scope as TokenScope];
+        }),
+    )
+    .action((name: string, opts: { scope?: TokenScope[] }) => {
       const token = randomBytes(32).toString('base64url');
       const sha256 = createHash('sha256').update(token).digest('hex');
-      out(`token:  ${token}\n\n# in mail2sms.yaml, under http:\ntokens:\n  - name: ${name}\n    sha256: ${sha256}\n`);
+      out(`token:  ${token}\n\n${tokenEntry(name, sha256, opts.scope ?? ['sends'])}`);
     });
+}
+
+/** The http.tokens entry, scopes written out: a token's use is then read in the config, not remembered. */
+function tokenEntry(name: string, sha256: string, scopes: readonly TokenScope[]): string {
+  const unique = [...new Set(scopes)];
+  // console:pii is the console with more shown: the console scope comes with it (src/http/tokens.ts).
+  const note = unique.includes('console:pii') && !unique.includes('console') ? '  # console:pii includes console' : '';
+  return `# in mail2sms.yaml, under http: (scopes: ${TOKEN_SCOPES.join(', ')})\ntokens:\n  - name: ${JSON.stringify(name)}\n    sha256: ${sha256}\n    scopes: [${unique.join(', ')}]${note}\n`;
 }
