@@ -74,6 +74,25 @@ describe('mail2sms token --scope (issue 25 item 14)', () => {
   });
 });
 
+describe('numbers without a country code in the CLI (issue 25 item 19)', () => {
+  it('take the default_country every setup agrees on; when they differ, the error names them and --country', async () => {
+    dirs = writeConfig({ setups: [alertsSetup(), alertsSetup({ id: 'shop', senders: ['shop.example.test'] })] });
+    await cli(['migrate', '-c', dirs.configFile]);
+    await cli(['record-send', '+4520100002', '--channel', 'api', '-c', dirs.configFile]);
+    const history = await cli(['history', '20100002', '-c', dirs.configFile]);
+    expect(history.stdout).toMatch(/^\+4520100002\n {2}\S+ +send +SMS sent by channel api\n$/);
+    expect((await cli(['history', '0046701234567', '-c', dirs.configFile])).stdout).toBe('+46701234567: nothing recorded\n');
+    dirs.cleanup();
+
+    dirs = writeConfig({ setups: [alertsSetup(), alertsSetup({ id: 'sweden', senders: ['example.se'], default_country: 'SE' })] });
+    await cli(['migrate', '-c', dirs.configFile]);
+    const ambiguous = await failure(cli(['history', '20100002', '-c', dirs.configFile]));
+    expect(ambiguous?.code).toBe(65);
+    expect(ambiguous?.stderr).toBe(`mail2sms: number: "20100002" has no country code and the setups' default_country differ (DK in alerts; SE in sweden): write +<country code><number> or pass --country DK|SE\n`);
+    expect((await cli(['history', '20100002', '--country', 'dk', '-c', dirs.configFile])).stdout).toBe('+4520100002: nothing recorded\n');
+  });
+});
+
 describe('one daemon per ledger', () => {
   it('a second start names the running one (pid, address) and exits 69 without a stack', async () => {
     dirs = writeConfig();
