@@ -430,8 +430,15 @@ export const mainSchema = z.strictObject({
     /** Mail for postmaster from senders no setup claims (abuse desks): per client address per hour (more: 450 4.7.0), and at most this large. */
     postmaster_rate: z.number().int().min(1).default(10),
     postmaster_max_size: size.default(256 * 1024),
-    /** Concurrent connections from one client address; more get 421 4.7.0 (authorised networks too: one host should not hold them all). */
+    /** Concurrent connections from one client address; more get 421 4.7.0 (except from connection_limit_exceptions). */
     max_clients_per_address: z.number().int().min(1).default(20),
+    /**
+     * Clients max_clients_per_address and max_connection_rate do not apply to (Postfix's
+     * smtpd_client_event_limit_exceptions = $mynetworks): CIDR ranges, and `authorize.ip` for every
+     * setup's authorize.ip networks (the default: a business system sending 50 alerts in parallel);
+     * [] = the caps hold for every client. max_clients still counts them.
+     */
+    connection_limit_exceptions: z.array(z.union([z.literal('authorize.ip'), cidr])).default(['authorize.ip']),
     /** Of max_clients, this many are kept for clients in a setup's authorize.ip: others get 421 once only these are left. */
     reserved_clients: z.number().int().min(0).default(20),
     /** MAIL FROM to the end of DATA may take at most this long; then 421 4.4.2 and the connection is closed. */
