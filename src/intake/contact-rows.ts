@@ -90,6 +90,16 @@ function readRow(row: TableRow, config: Config, country: CountryCode | undefined
   return { id: id ?? e164, number: e164, groups, fields };
 }
 
+/** The id of a row that has another problem, when it can be told: its id cell, else its number. */
+function idOf(row: TableRow, country: CountryCode | undefined): string | undefined {
+  const id = text(row.fields.id);
+  if (typeof id === 'string') return id;
+  if (id !== undefined) return undefined;
+  const number = text(row.fields.number);
+  const e164 = typeof number === 'string' ? readNumber(number, country) : undefined;
+  return typeof e164 === 'string' ? e164 : undefined;
+}
+
 export function readContactRows(rows: readonly TableRow[], config: Config, country: CountryCode | undefined): ContactRows {
   const contacts: ContactInput[] = [];
   const errors: RowProblem[] = [];
@@ -97,17 +107,16 @@ export function readContactRows(rows: readonly TableRow[], config: Config, count
   const badNames = new Set<string>();
   for (const row of rows) {
     const read = readRow(row, config, country, badNames);
-    if (typeof read === 'string') {
-      errors.push({ line: row.line, message: read });
-      continue;
-    }
-    const twin = firstLine.get(read.id);
+    if (typeof read === 'string') errors.push({ line: row.line, message: read });
+    // A row with another problem still has its id: a later row with the same one is reported in this pass too.
+    const id = typeof read === 'string' ? idOf(row, country) : read.id;
+    const twin = id === undefined ? undefined : firstLine.get(id);
     if (twin !== undefined) {
-      errors.push({ line: row.line, message: `duplicate id "${read.id}" (first on line ${twin})${text(row.fields.id) === undefined ? '; without an id column the number is the id' : ''}` });
+      errors.push({ line: row.line, message: `duplicate id "${id}" (first on line ${twin})${text(row.fields.id) === undefined ? '; without an id column the number is the id' : ''}` });
       continue;
     }
-    firstLine.set(read.id, row.line);
-    contacts.push(read);
+    if (id !== undefined) firstLine.set(id, row.line);
+    if (typeof read !== 'string') contacts.push(read);
   }
   return errors.length > 0 ? { ok: false, errors } : { ok: true, contacts };
 }
