@@ -76,6 +76,20 @@ describe('systemd unit', () => {
 });
 
 describe('example configs', () => {
+  it('an example automation through a marketing setup says which opt-in it needs, what happens without, and how to record it', () => {
+    const config = loadConfig('config/mail2sms.yaml');
+    const marketing = config.automations.filter((a) => config.setups.find((s) => s.id === a.setup)?.category === 'marketing');
+    expect(marketing.map((a) => a.id)).toContain('birthday');
+    for (const automation of marketing) {
+      const purpose = config.setups.find((s) => s.id === automation.setup)?.purpose as string;
+      const comments = readFileSync(automation.file, 'utf8').split('\n').filter((line) => line.includes('#')).join('\n');
+      expect(comments).toContain(`purpose: ${purpose}`);
+      expect(comments).toContain('no_consent');
+      expect(comments).toContain(`mail2sms consent import optins.csv --purpose ${purpose}`);
+      expect(comments).toContain(`mail2sms automations preview ${automation.id}`);
+    }
+  });
+
   it('the production example for /etc/mail2sms is valid, with a real provider and its secrets from the environment', () => {
     const config = withSecrets(() => loadConfig('contrib/etc/mail2sms/mail2sms.yaml'));
     expect(config.storagePath).toBe('/var/lib/mail2sms/mail2sms.db');
