@@ -1,5 +1,5 @@
-import { rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { systemClock, type Clock } from './core/clock.js';
 import type { Config } from './config/load.js';
 import { createReloader, type ReloadResult } from './config/reload.js';
@@ -25,7 +25,7 @@ import type { Relay } from './notify/relay.js';
 import type { MetricsRegistry } from './core/metrics.js';
 
 export function pidFileFor(config: Config): string {
-  return join(config.stateDir, 'mail2sms.pid');
+  return join(config.runtime.dir, 'mail2sms.pid');
 }
 
 export interface DaemonOptions {
@@ -131,9 +131,10 @@ async function startSmtpStep(
   return { port, updateTls: (config) => smtp.updateTls(config) };
 }
 
-/** `mail2sms reload` finds the daemon through this file, next to the ledger. */
+/** `mail2sms reload` finds the daemon through this file, in the runtime directory (created if missing). */
 function writePidFile(w: Wiring): void {
   const pidFile = pidFileFor(w.config());
+  mkdirSync(dirname(pidFile), { recursive: true, mode: 0o750 });
   writeFileSync(pidFile, `${process.pid}\n`);
   w.steps.add('pid file', () => rmSync(pidFile, { force: true }));
 }

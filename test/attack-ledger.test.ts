@@ -1,5 +1,6 @@
 import { execFile, spawn } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, rmSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -8,6 +9,7 @@ import { createDispatcher } from '../src/dispatch/worker.js';
 import type { SmsProvider } from '../src/providers/types.js';
 import { intakeMessage, openTestLedger, quietLogger } from './ledger-fixture.js';
 import { sendMail, startTestDaemon, waitFor, writeConfig, type TestDaemon, type TestDirs } from './helpers.js';
+import { nodeAnyUserCanRun } from './process.js';
 
 /*
  * Issue 18, ledger and files (items 10–14): a vanished ledger, one that is not
@@ -38,6 +40,13 @@ describe('the ledger file vanishes while running (item 10)', () => {
     const after = await sendMail({ ...mail, to: '+4520123457@sms.example.test', text: 'after' });
     expect(after.response).toMatch(/^451 4\.3\.0 /);
     expect(daemon.logs.some((l) => l.level === 60 && /ledger file .* has vanished/.test(l.msg))).toBe(true);
+    // Each refused mail: one line with the cause at error level; its stack only at debug.
+    const refused = daemon.logs.filter((l) => l.msg === 'ledger unavailable; answered 451, the client will retry');
+    expect(refused).toHaveLength(1);
+    expect(refused[0]).toMatchObject({ level: 50, cause: expect.stringMatching(/ledger file .* has vanished/) as unknown });
+    expect(refused[0]).not.toHaveProperty('err');
+    expect(daemon.logs.filter((l) => l.level >= 50 && JSON.stringify(l).includes('    at '))).toEqual([]);
+    expect(daemon.logs.some((l) => l.level === 20 && l.msg.endsWith('(stack)') && JSON.stringify(l).includes('    at '))).toBe(true);
     const health = await fetch(`http://127.0.0.1:${daemon.daemon.ports.http}/healthz`);
     expect(health.status).toBe(503);
     expect(await health.json()).toMatchObject({ status: 'unavailable', ledger: expect.stringMatching(/has vanished/) as unknown });
@@ -86,13 +95,45 @@ describe('a ledger this user cannot write (item 11)', () => {
     } else {
       chmodSync(dirs.dbFile, 0o444);
     }
-    const child = spawn(process.execPath, ['bin/mail2sms.js', 'serve', '-c', dirs.configFile], { ...(asRoot ? { uid: 65534, gid: 65534 } : {}), stdio: ['ignore', 'pipe', 'pipe'] });
+    // As nobody: a node nobody can run (this one may be under /root).
+    const node = asRoot ? nodeAnyUserCanRun() : { path: process.execPath, cleanup: () => undefined };
+    const child = spawn(node.path, ['bin/mail2sms.js', 'serve', '-c', dirs.configFile], { ...(asRoot ? { uid: 65534, gid: 65534 } : {}), stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     child.stdout.resume();
-    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve)).finally(node.cleanup);
     expect(code).toBe(69);
     expect(stderr).toMatch(new RegExp(`ledger ${dirs.dir}/data(/ledger\\.db)? is not writable by user \\S+ \\(uid \\d+\\)`));
+  });
+});
+
+describe.runIf(process.getuid?.() === 0)('a runtime directory this user cannot write (issue 25 item 17)', () => {
+  it('serve exits 73 with one line naming the file, the user and runtime_dir; the stack only at debug', async () => {
+    const runtime = mkdtempSync(join(tmpdir(), 'mail2sms-run-'));
+    chmodSync(runtime, 0o755); // root's: nobody may enter it, not write in it
+    dirs = writeConfig({ main: { runtime_dir: runtime } });
+    await cli('migrate', '-c', dirs.configFile);
+    chmodSync(dirs.dir, 0o755);
+    for (const path of [join(dirs.dir, 'data'), dirs.dbFile]) chownSync(path, 65534, 65534);
+    const node = nodeAnyUserCanRun();
+    try {
+      const child = spawn(node.path, ['bin/mail2sms.js', 'serve', '-c', dirs.configFile], { uid: 65534, gid: 65534, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stderr = '';
+      let stdout = '';
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+      const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+      expect(code).toBe(73);
+      expect(stderr).toBe(`mail2sms: cannot start: cannot open ${runtime}/mail2sms.pid: EACCES (user nobody, uid 65534); the runtime directory (runtime_dir, now ${runtime}) must be writable by this user\n`);
+      const fatal = stdout.split('\n').filter((line) => line.includes('"level":60'));
+      expect(fatal).toHaveLength(1);
+      expect(fatal[0]).not.toContain('    at ');
+      // writeConfig logs at debug: there the stack is.
+      expect(stdout).toMatch(/"level":20,.*"msg":"startup failed \(stack\)"/);
+    } finally {
+      node.cleanup();
+      rmSync(runtime, { recursive: true, force: true });
+    }
   });
 });
 

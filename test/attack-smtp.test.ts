@@ -1,3 +1,4 @@
+import { readFileSync, writeFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { alertsSetup, openSmtp, startTestDaemon, writeConfig, type SmtpConversation, type TestDaemon, type TestDirs } from './helpers.js';
@@ -73,6 +74,50 @@ describe('one address cannot starve everyone (item 1)', () => {
     for (let i = 0; i < 4; i++) replies.push(await sendRaw('198.51.100.7', mail(`Disk full on db${i}`)));
     for (const smtp of held) smtp.close();
     expect(replies.every((reply) => reply.startsWith('250 '))).toBe(true);
+  });
+});
+
+describe('authorised networks are not capped per address (issue 25 item 7)', () => {
+  it('50 parallel connections from an authorize.ip network each get their mail through; an outside address still gets 20; [] caps everyone', async () => {
+    const own = writeConfig({
+      main: { smtp: { listen: '127.0.0.1:0', hostname: 'mail2sms.test', max_recipients: 5, proxy_protocol: ['127.0.0.1'] } },
+      setups: [alertsSetup({ authorize: { ip: ['198.51.100.0/24'] }, cooldown: 'off' })],
+    });
+    const daemon = await startTestDaemon(own);
+    const connect = async (client: string) => {
+      const smtp = openSmtp(daemon.smtpPort, { proxyFrom: client });
+      return { smtp, greeting: await smtp.say() };
+    };
+    const held: SmtpConversation[] = [];
+    try {
+      const business = await Promise.all(Array.from({ length: 50 }, () => connect('198.51.100.20')));
+      held.push(...business.map((c) => c.smtp));
+      expect(business.filter((c) => c.greeting.startsWith('220')).length).toBe(50);
+      const replies = await Promise.all(business.map(async ({ smtp }, i) => {
+        await smtp.say('EHLO erp.test');
+        await smtp.say('MAIL FROM:<ops@example.test>');
+        await smtp.say(`RCPT TO:<+45201000${String(i).padStart(2, '0')}@sms.example.test>`);
+        await smtp.say('DATA');
+        return smtp.say(`${mail(`alert ${i}`)}\r\n.`);
+      }));
+      expect(replies.filter((reply) => reply.startsWith('250 ')).length).toBe(50);
+      const outside = await Promise.all(Array.from({ length: 30 }, () => connect('203.0.113.9')));
+      held.push(...outside.map((c) => c.smtp));
+      expect(outside.filter((c) => c.greeting.startsWith('220')).length).toBe(20);
+      for (const smtp of held.splice(0)) smtp.close();
+
+      writeFileSync(own.configFile, readFileSync(own.configFile, 'utf8').replace('proxy_protocol:', 'connection_limit_exceptions: []\n  proxy_protocol:'));
+      expect(await daemon.daemon.reload()).toMatchObject({ ok: true });
+      // An address not seen before: what it gets does not depend on when the closed ones are released.
+      const attempt = await Promise.all(Array.from({ length: 30 }, () => connect('198.51.100.21')));
+      held.push(...attempt.map((c) => c.smtp));
+      const capped = attempt.filter((c) => c.greeting.startsWith('220')).length;
+      expect(capped).toBe(20);
+    } finally {
+      for (const smtp of held) smtp.close();
+      await daemon.stop();
+      own.cleanup();
+    }
   });
 });
 

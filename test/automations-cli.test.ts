@@ -158,4 +158,23 @@ describe('mail2sms automations (CLI, SQLite)', () => {
     expect((await cli(d, 'automations', 'preview', 'nope')).code).toBe(64);
     expect(again.code).toBe(0);
   });
+
+  it('run --at a future occurrence is a preview (nothing sent or recorded) unless --now confirms it (issue 25 item 6)', async () => {
+    const d = clubConfig([training()]);
+    await cli(d, 'migrate');
+    writeFileSync(join(d.dir, 'members.csv'), 'id,number,groups,first_name\na,+4520100001,members,Anna\n');
+    await cli(d, 'contacts', 'import', join(d.dir, 'members.csv'), '--source', 'members');
+    const [listed] = JSON.parse((await cli(d, 'automations', 'list', '--json')).stdout) as { nextRun: string; nextRunLocal: string }[];
+    const next = listed?.nextRun as string;
+
+    const previewed = await cli(d, 'automations', 'run', 'training', '--at', next);
+    expect(previewed.code).toBe(0);
+    expect(previewed.stdout).toBe(`training at ${listed?.nextRunLocal} is in the future: preview only, nothing sent or recorded; the scheduled run sends it then (pass --now to send it now instead)\n  1 recipient(s), 1 would be sent, 0 suppressed\n`);
+    expect((await cli(d, 'automations', 'history', 'training')).stdout).toBe('training: no runs yet\n');
+    expect((await cli(d, 'history', '+4520100001')).stdout).toBe('+4520100001: nothing recorded\n');
+
+    const confirmed = await cli(d, 'automations', 'run', 'training', '--at', next, '--now');
+    expect(confirmed.stdout).toMatch(/: ran \(manual\) at \S+: 1 recipient\(s\), 1 queued, 0 suppressed {2}\[\w+\]; sent ahead of its time \(--now\): the scheduled run at .* sends nothing\n$/);
+    expect(JSON.parse((await cli(d, 'automations', 'history', 'training', '--json')).stdout)).toEqual([expect.objectContaining({ scheduledAt: next, runBy: 'manual' })]);
+  });
 });

@@ -1,8 +1,9 @@
 import { execFile } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
 import { ConfigError, loadConfig } from '../src/config/load.js';
 import { alertsSetup, writeConfig, type TestDirs } from './helpers.js';
 
@@ -19,6 +20,33 @@ function issuesOf(fn: () => unknown): string {
   }
   throw new Error('expected a ConfigError');
 }
+
+describe('check-config in one pass (issue 25 item 13)', () => {
+  it('a type error does not hide an undeclared group, a bad cron does not hide an unknown setup and group, one YAML mistake is one line', () => {
+    dirs = writeConfig({
+      main: { groups: { members: {} }, smtp: { listen: '127.0.0.1:0', max_clients: 'lots' } },
+      setups: [alertsSetup({ cooldown: '5x', groups: ['memebers'] }), alertsSetup({ id: 'shop', senders: ['example.test'], sender_name: 'Shop' })],
+    });
+    mkdirSync(join(dirs.dir, 'automations'));
+    writeFileSync(join(dirs.dir, 'automations', 'bday.yaml'), stringify({
+      id: 'bday', title: 'Birthday', setup: 'nosuch', schedule: { cron: '99 * * * *', timezone: 'Europe/Copenhagen' }, recipients: { group: 'nogroup' }, text: 'hi',
+    }));
+    // An unclosed quote: the parser reports it, and the flow map it leaves open, on the same line.
+    writeFileSync(join(dirs.dir, 'setups', 'broken.yaml'), 'id: broken\nsenders: [broken.test]\nauthorize: { ip: "127.0.0.0/8 }\n');
+    const lines = issuesOf(() => loadConfig(dirs!.configFile)).split('\n');
+    const expected = [
+      /\/mail2sms\.yaml:\d+:\d+: smtp\.max_clients: must be a number, not "lots"$/,
+      /\/setups\/alerts\.yaml:\d+:1: cooldown: "5x" is not a duration/,
+      /\/setups\/alerts\.yaml:\d+:\d+: groups\.0: group "memebers" is not declared under groups: in \S*mail2sms\.yaml \(declared: members; "all" is built in\)$/,
+      /\/setups\/shop\.yaml:\d+:\d+: senders: sender "example\.test" is claimed by setup "alerts"/,
+      /\/automations\/bday\.yaml:\d+:\d+: schedule\.cron: "99 \* \* \* \*" is not a cron expression/,
+      /\/automations\/bday\.yaml:\d+:\d+: setup: no setup "nosuch" \(setups: alerts, broken, shop\)$/,
+      /\/automations\/bday\.yaml:\d+:\d+: recipients\.group: group "nogroup" is not declared under groups: \(declared: members; "all" is built in\)$/,
+    ];
+    for (const pattern of expected) expect(lines.filter((line) => pattern.test(line)), String(pattern)).toHaveLength(1);
+    expect(lines.filter((line) => line.includes('/setups/broken.yaml'))).toEqual([expect.stringMatching(/\/setups\/broken\.yaml:\d+:\d+: YAML syntax: /)]);
+  });
+});
 
 describe('config loading', () => {
   it('loads the shipped example config', () => {
@@ -165,6 +193,19 @@ describe('mail2sms check-config', () => {
     const error = await run('node', ['bin/mail2sms.js', 'check-config', '-c', '/nonexistent/mail2sms.yaml']).catch((e: { code: number; stderr: string }) => e);
     expect(error).toMatchObject({ code: 78 });
     expect((error as { stderr: string }).stderr).toContain('cannot read: ENOENT');
+  });
+
+  it('serve with a missing config file says so in one line, and nothing about a setups/ folder that happens to be there', async () => {
+    const dirs = writeConfig({ setups: [{ ...alertsSetup(), default_country: 'XX' }] });
+    try {
+      // The mistyped file would sit next to a setups/ folder with an invalid setup in it.
+      const error = await run('node', [resolve('bin/mail2sms.js'), 'serve', '-c', 'mail2sms.yml'], { cwd: dirs.dir }).catch((e: { code: number; stderr: string; stdout: string }) => e);
+      expect(error).toMatchObject({ code: 78 });
+      const said = (error as { stderr: string; stdout: string }).stderr + (error as { stdout: string }).stdout;
+      expect(said).toBe('mail2sms: mail2sms.yml: cannot read: ENOENT (no such file); give the main config file with -c <file> or $MAIL2SMS_CONFIG\n');
+    } finally {
+      dirs.cleanup();
+    }
   });
 
   it('exits 64 on an unknown command', async () => {

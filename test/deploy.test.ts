@@ -1,11 +1,15 @@
-import { execFile } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { execFile, spawn } from 'node:child_process';
+import { chmodSync, chownSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { loadConfig } from '../src/config/load.js';
+import { writeConfig } from './helpers.js';
+import { startTestPostgres, type TestPostgres } from './pg-server.js';
+import { nodeAnyUserCanRun } from './process.js';
 
 /*
  * The deployment files are part of the product: the unit, the example configs
@@ -43,6 +47,9 @@ describe('systemd unit', () => {
     const unit = unitSettings();
     expect(unit.get('UMask')).toEqual(['0027']);
     expect(unit.get('StateDirectoryMode')).toEqual(['0750']);
+    // The pid file and reload answer: the config directory is read-only under ProtectSystem=strict.
+    expect(unit.get('RuntimeDirectory')).toEqual(['mail2sms']);
+    expect(unit.get('RuntimeDirectoryMode')).toEqual(['0750']);
     expect(unit.get('CapabilityBoundingSet')).toEqual(['CAP_NET_BIND_SERVICE']);
     expect(unit.get('NoNewPrivileges')).toEqual(['true']);
     expect(unit.get('ProtectSystem')).toEqual(['strict']);
@@ -69,6 +76,20 @@ describe('systemd unit', () => {
 });
 
 describe('example configs', () => {
+  it('an example automation through a marketing setup says which opt-in it needs, what happens without, and how to record it', () => {
+    const config = loadConfig('config/mail2sms.yaml');
+    const marketing = config.automations.filter((a) => config.setups.find((s) => s.id === a.setup)?.category === 'marketing');
+    expect(marketing.map((a) => a.id)).toContain('birthday');
+    for (const automation of marketing) {
+      const purpose = config.setups.find((s) => s.id === automation.setup)?.purpose as string;
+      const comments = readFileSync(automation.file, 'utf8').split('\n').filter((line) => line.includes('#')).join('\n');
+      expect(comments).toContain(`purpose: ${purpose}`);
+      expect(comments).toContain('no_consent');
+      expect(comments).toContain(`mail2sms consent import optins.csv --purpose ${purpose}`);
+      expect(comments).toContain(`mail2sms automations preview ${automation.id}`);
+    }
+  });
+
   it('the production example for /etc/mail2sms is valid, with a real provider and its secrets from the environment', () => {
     const config = withSecrets(() => loadConfig('contrib/etc/mail2sms/mail2sms.yaml'));
     expect(config.storagePath).toBe('/var/lib/mail2sms/mail2sms.db');
@@ -159,3 +180,100 @@ describe('production install', () => {
     }
   });
 });
+
+/*
+ * The install as the unit lays it out, run as an unprivileged user (nobody):
+ * the config directory 0750 root:<the user's group>, so readable and not
+ * writable; the state directory (WorkingDirectory) and the runtime directory
+ * ($RUNTIME_DIRECTORY, systemd's RuntimeDirectory=) owned by the user; the
+ * ledger on PostgreSQL, which has no directory of its own. Needs root to
+ * change user (CI runs as root); skipped elsewhere.
+ */
+const asRoot = process.getuid?.() === 0;
+describe.runIf(asRoot)('the unit layout as an unprivileged user, ledger on PostgreSQL', () => {
+  let server: TestPostgres;
+  const cleanups: (() => void)[] = [];
+  const nobody = { uid: 65534, gid: 65534 };
+  let node: string;
+  beforeAll(async () => {
+    server = await startTestPostgres();
+    const runnable = nodeAnyUserCanRun();
+    cleanups.push(runnable.cleanup);
+    node = runnable.path;
+  });
+  afterAll(async () => {
+    for (const cleanup of cleanups.reverse()) cleanup();
+    await server?.stop();
+  });
+
+  /** Runs the CLI as nobody; resolves with its exit code and output. */
+  function asService(args: string[], options: { cwd: string; env: Record<string, string> }) {
+    const child = spawn(node, [resolve('bin/mail2sms.js'), ...args], { ...nobody, cwd: options.cwd, env: { PATH: process.env.PATH ?? '', ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const lines: string[] = [];
+    createInterface({ input: child.stdout }).on('line', (line) => lines.push(line));
+    createInterface({ input: child.stderr }).on('line', (line) => lines.push(line));
+    const exited = new Promise<number | null>((done) => child.once('exit', (code) => done(code)));
+    return { child, lines, exited };
+  }
+
+  it('check-config, serve, reload and stop work with the runtime directory; without it check-config names runtime_dir', async () => {
+    const url = await server.createDatabase();
+    const etc = writeConfig({ main: { storage: { type: 'postgres', url, pool: 2 } } });
+    cleanups.push(() => etc.cleanup());
+    chownSync(etc.dir, 0, nobody.gid);
+    chmodSync(etc.dir, 0o750);
+    const state = scratchDir(0o750, cleanups, nobody);
+    const runtime = scratchDir(0o750, cleanups, nobody);
+    const env = { MAIL2SMS_CONFIG: etc.configFile, RUNTIME_DIRECTORY: runtime };
+    await run(process.execPath, ['bin/mail2sms.js', 'migrate', '-c', etc.configFile]);
+
+    // As the admin's wrapper runs it from /etc/mail2sms: the working directory is not writable either.
+    const check = asService(['check-config'], { cwd: etc.dir, env });
+    expect(await check.exited, check.lines.join('\n')).toBe(0);
+    expect(check.lines.join('\n')).toMatch(/OK/);
+
+    const daemon = asService(['serve'], { cwd: state, env });
+    try {
+      await waitForLine(daemon, /"msg":"mail2sms ready"/);
+      expect(readFileSync(join(runtime, 'mail2sms.pid'), 'utf8').trim()).toBe(String(daemon.child.pid));
+      const reload = asService(['reload'], { cwd: state, env });
+      expect(await reload.exited, reload.lines.join('\n')).toBe(0);
+      expect(reload.lines.join('\n')).toContain('reloaded: every change applies to new sessions');
+    } finally {
+      daemon.child.kill('SIGTERM');
+    }
+    expect(await daemon.exited, daemon.lines.join('\n')).toBe(0);
+    expect(existsSync(join(runtime, 'mail2sms.pid'))).toBe(false);
+
+    // Outside the unit, with nowhere writable: one line about runtime_dir, none about storage.path (PostgreSQL has none).
+    const { RUNTIME_DIRECTORY: _unset, ...outside } = env;
+    const failed = asService(['check-config'], { cwd: etc.dir, env: outside });
+    expect(await failed.exited).toBe(78);
+    const said = failed.lines.join('\n');
+    expect(said).toMatch(/runtime_dir: cannot create the pid file in .*not writable by this user \(uid 65534\)/);
+    expect(said).not.toContain('storage.path');
+  });
+});
+
+function scratchDir(mode: number, cleanups: (() => void)[], owner?: { uid: number; gid: number }): string {
+  const dir = mkdtempSync(join(tmpdir(), 'mail2sms-unit-'));
+  chmodSync(dir, mode);
+  if (owner) chownSync(dir, owner.uid, owner.gid);
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+function waitForLine(proc: { lines: string[]; exited: Promise<number | null> }, pattern: RegExp, timeoutMs = 30_000): Promise<void> {
+  return new Promise((done, fail) => {
+    const timer = setInterval(() => {
+      if (proc.lines.some((line) => pattern.test(line))) finish(done);
+    }, 50);
+    const limit = setTimeout(() => finish(() => fail(new Error(`no ${pattern} within ${timeoutMs} ms:\n${proc.lines.join('\n')}`))), timeoutMs);
+    void proc.exited.then((code) => finish(() => fail(new Error(`exited (${code}) before ${pattern}:\n${proc.lines.join('\n')}`))));
+    function finish(then: () => void) {
+      clearInterval(timer);
+      clearTimeout(limit);
+      then();
+    }
+  });
+}

@@ -209,6 +209,19 @@ describe('contacts import', () => {
     await expect(cli('contacts', 'show', 'b1', '-c', dirs.configFile)).rejects.toMatchObject({ code: 65 });
   }, 120_000);
 
+  it('a duplicate id is found when its first row has another problem too (issue 25 item 13)', async () => {
+    const file = join(dirs.dir, 'twins.csv');
+    writeFileSync(file, ['id,number,groups', 'c1,+4520100044,boad', 'c1,+4520100045,board', ',+4520100046,nope', ',+4520100046,board'].join('\n'));
+    const failed = await cli('contacts', 'import', file, '-c', dirs.configFile).catch((e: { code: number; stderr: string }) => e);
+    expect(failed).toMatchObject({ code: 65 });
+    const stderr = (failed as { stderr: string }).stderr;
+    expect(stderr).toContain('4 invalid row(s); nothing was imported');
+    expect(stderr).toContain(`${file}:2: groups: unknown group "boad"`);
+    expect(stderr).toContain(`${file}:3: duplicate id "c1" (first on line 2)`);
+    expect(stderr).toContain(`${file}:4: groups: unknown group "nope"`);
+    expect(stderr).toContain(`${file}:5: duplicate id "+4520100046" (first on line 4); without an id column the number is the id`);
+  }, 120_000);
+
   it('--replace makes the file the whole truth for its source, and leaves other sources and consent alone', async () => {
     const file = join(dirs.dir, 'staff.csv');
     writeFileSync(file, 'number,first_name\n+4520100050,Sam\n+4520100051,Tove\n');

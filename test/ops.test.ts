@@ -1,12 +1,13 @@
 import { execFile } from 'node:child_process';
-import { statSync, writeFileSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { alertsSetup, openSmtp, queueIdOf, sendMail, startTestDaemon, waitFor, writeConfig, type TestDirs } from './helpers.js';
-import { startProcess, type Proc } from './process.js';
+import { freePort, startProcess, type Proc } from './process.js';
 import { loadConfig, ConfigError } from '../src/config/load.js';
 import { preflight } from '../src/config/preflight.js';
+import { parse } from 'yaml';
 
 /* Running it for real (issue 16): what an operator meets at start, stop and in the CLI. */
 
@@ -29,6 +30,68 @@ async function serve(configFile: string): Promise<{ proc: Proc; smtpPort: number
   const ready = (await proc.waitForLog('mail2sms ready', 60_000)) as { ports: { smtp: number } };
   return { proc, smtpPort: ready.ports.smtp };
 }
+
+describe('mail2sms health asks the daemon (issue 25 item 15)', () => {
+  it('says healthy while a setup file is mid-edit and another key is invalid; only an unreadable http.listen is exit 78', async () => {
+    const port = await freePort();
+    dirs = writeConfig({ main: { http: { listen: `127.0.0.1:${port}` } } });
+    const daemon = await startTestDaemon(dirs);
+    try {
+      // The admin is editing: a setup file half written, a key with a typo in the main file.
+      writeFileSync(join(dirs.dir, 'setups', 'alerts.yaml'), 'id: alerts\nsenders: [ops@example.test\n');
+      const main = readFileSync(dirs.configFile, 'utf8');
+      writeFileSync(dirs.configFile, main.replace('max_recipients: 5', 'max_recipients: five'));
+      expect((await cli(['health', '-c', dirs.configFile])).stdout).toBe(`healthy: http://127.0.0.1:${port}/healthz\n`);
+      writeFileSync(dirs.configFile, main.replace(`listen: 127.0.0.1:${port}`, 'listen: somewhere'));
+      const unreadable = await failure(cli(['health', '-c', dirs.configFile]));
+      expect(unreadable?.code).toBe(78);
+      expect(unreadable?.stderr).toContain('http.listen: "somewhere" is not a listen address (host:port); health needs it to reach the daemon');
+    } finally {
+      await daemon.stop();
+    }
+  });
+});
+
+describe('mail2sms token --scope (issue 25 item 14)', () => {
+  it('a console token made as printed opens the console; without --scope the entry says sends; an unknown scope is refused', async () => {
+    const made = (await cli(['token', 'helpdesk', '--scope', 'console'])).stdout;
+    const token = /^token: {2}(\S+)$/m.exec(made)?.[1] as string;
+    const snippet = parse(made.slice(made.indexOf('tokens:'))) as { tokens: Record<string, unknown>[] };
+    expect(snippet.tokens).toEqual([{ name: 'helpdesk', sha256: expect.stringMatching(/^[0-9a-f]{64}$/) as unknown, scopes: ['console'] }]);
+    dirs = writeConfig({ main: { http: { listen: '127.0.0.1:0', console: { enabled: true }, tokens: snippet.tokens } } });
+    const daemon = await startTestDaemon(dirs);
+    try {
+      const page = await fetch(`http://127.0.0.1:${daemon.daemon.ports.http}/console/`, { headers: { authorization: `Bearer ${token}` } });
+      expect(page.status).toBe(200);
+    } finally {
+      await daemon.stop();
+    }
+    expect((await cli(['token', 'campaign-tool'])).stdout).toMatch(/\n {4}scopes: \[sends\]\n$/);
+    expect((await cli(['token', 'oncall', '--scope', 'console', '--scope', 'console:pii'])).stdout).toMatch(/\n {4}scopes: \[console, console:pii\]\n$/);
+    const wrong = await failure(cli(['token', 'x', '--scope', 'consol']));
+    expect(wrong?.code).toBe(64);
+    expect(wrong?.stderr).toContain('Allowed choices are sends, console, console:pii');
+  });
+});
+
+describe('numbers without a country code in the CLI (issue 25 item 19)', () => {
+  it('take the default_country every setup agrees on; when they differ, the error names them and --country', async () => {
+    dirs = writeConfig({ setups: [alertsSetup(), alertsSetup({ id: 'shop', senders: ['shop.example.test'] })] });
+    await cli(['migrate', '-c', dirs.configFile]);
+    await cli(['record-send', '+4520100002', '--channel', 'api', '-c', dirs.configFile]);
+    const history = await cli(['history', '20100002', '-c', dirs.configFile]);
+    expect(history.stdout).toMatch(/^\+4520100002\n {2}\S+ +send +SMS sent by channel api\n$/);
+    expect((await cli(['history', '0046701234567', '-c', dirs.configFile])).stdout).toBe('+46701234567: nothing recorded\n');
+    dirs.cleanup();
+
+    dirs = writeConfig({ setups: [alertsSetup(), alertsSetup({ id: 'sweden', senders: ['example.se'], default_country: 'SE' })] });
+    await cli(['migrate', '-c', dirs.configFile]);
+    const ambiguous = await failure(cli(['history', '20100002', '-c', dirs.configFile]));
+    expect(ambiguous?.code).toBe(65);
+    expect(ambiguous?.stderr).toBe(`mail2sms: number: "20100002" has no country code and the setups' default_country differ (DK in alerts; SE in sweden): write +<country code><number> or pass --country DK|SE\n`);
+    expect((await cli(['history', '20100002', '--country', 'dk', '-c', dirs.configFile])).stdout).toBe('+4520100002: nothing recorded\n');
+  });
+});
 
 describe('one daemon per ledger', () => {
   it('a second start names the running one (pid, address) and exits 69 without a stack', async () => {

@@ -1,5 +1,6 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { chmodSync, copyFileSync, existsSync, linkSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
 import { parse } from 'yaml';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
@@ -8,6 +9,24 @@ import { createInterface } from 'node:readline';
 
 // One free-port finder for the tests and the bench (which cannot import from test/).
 export { freePort } from '../bench/throwaway-postgres.js';
+
+/**
+ * This node, where another user (nobody, for tests that run as the service
+ * user) can run it: the one running may live under /root/.cache. A hard link
+ * when it can be one, else a copy.
+ */
+export function nodeAnyUserCanRun(): { path: string; cleanup(): void } {
+  const dir = mkdtempSync(join(tmpdir(), 'mail2sms-node-'));
+  chmodSync(dir, 0o755);
+  const path = join(dir, 'node');
+  try {
+    linkSync(process.execPath, path);
+  } catch {
+    copyFileSync(process.execPath, path);
+    chmodSync(path, 0o755);
+  }
+  return { path, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
 
 export interface Proc {
   child: ChildProcess;

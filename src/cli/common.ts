@@ -11,10 +11,16 @@ export class CliFailure extends Error {
   }
 }
 
-export function load(path: string): Config {
+/** The config (or, with `read`, just the part a command needs), with config errors as a CliFailure (exit 78). */
+export function load(path: string): Config;
+export function load<T>(path: string, read: (path: string) => T): T;
+export function load(path: string, read: (path: string) => unknown = loadConfig): unknown {
   try {
-    return loadConfig(path);
+    return read(path);
   } catch (error) {
+    if (error instanceof ConfigError && error.kind === 'unreadable') {
+      throw new CliFailure(`${error.message}; give the main config file with -c <file> or $MAIL2SMS_CONFIG`, EXIT.config);
+    }
     if (error instanceof ConfigError) throw new CliFailure(`invalid configuration:\n${error.message}`, EXIT.config);
     throw error;
   }

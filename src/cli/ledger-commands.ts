@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import type { Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import { isSupportedCountry, type CountryCode } from 'libphonenumber-js/max';
 import { REPORTED_CHANNELS, type ConsentChange, type ConsentEvent, type ExternalSend, type ReportedChannel } from '../ledger/consent.js';
 import { parseRecipientNumber } from '../numbers/parse.js';
@@ -9,6 +9,7 @@ import { csvSafeRecord } from '../core/csv-safe.js';
 import { parseTable, type TableRow } from '../core/table.js';
 import { CliFailure, configOption, load } from './common.js';
 import type { Config } from '../config/load.js';
+import { TOKEN_SCOPES, type TokenScope } from '../config/schema.js';
 import { EXIT } from './exit.js';
 import { readInputFile } from './input.js';
 import { withCliLedger } from './ledger.js';
@@ -22,16 +23,34 @@ import { withCliLedger } from './ledger.js';
  */
 
 /** A number as typed: international (+45…, 0045…), or national with --country. */
-export function readNumber(value: string, country: string | undefined, where = 'number'): string {
+/**
+ * A number from the command line: with --country, or the setups' default_country when they all
+ * agree (the daemon would read it the same way from any of them), or written with its country code.
+ */
+export function readNumber(value: string, country: string | undefined, config: Config, where = 'number'): string {
   const code = country?.toUpperCase();
   if (code !== undefined && !isSupportedCountry(code)) throw new CliFailure(`--country: "${country}" is not an ISO 3166 country code`, EXIT.usage);
   const compact = value.trim();
-  if (!code && !/^(\+|00)/.test(compact.replace(/[\s().-]/g, ''))) {
-    throw new CliFailure(`${where}: "${value}" has no country code; write +<country code><number> or pass --country`, EXIT.dataErr);
+  const international = /^(\+|00)/.test(compact.replace(/[\s().-]/g, ''));
+  const defaults = setupCountries(config);
+  const fallback = code ?? (defaults.size === 1 ? [...defaults.keys()][0] : undefined);
+  if (!fallback && !international) {
+    const which = [...defaults].map(([c, ids]) => `${c} in ${ids.join(', ')}`).join('; ');
+    throw new CliFailure(`${where}: "${value}" has no country code and the setups' default_country differ (${which}): write +<country code><number> or pass --country ${[...defaults.keys()].join('|')}`, EXIT.dataErr);
   }
-  const parsed = parseRecipientNumber(compact, (code ?? 'DK') as CountryCode);
+  const parsed = parseRecipientNumber(compact, (fallback ?? 'DK') as CountryCode);
   if (!parsed.ok) throw new CliFailure(`${where}: ${parsed.detail}`, EXIT.dataErr);
   return parsed.e164;
+}
+
+/** Each default_country of the setups, with the setups that use it. */
+function setupCountries(config: Config): Map<string, string[]> {
+  const countries = new Map<string, string[]>();
+  for (const setup of config.setups) {
+    const code = setup.default_country.toUpperCase();
+    countries.set(code, [...(countries.get(code) ?? []), setup.id]);
+  }
+  return countries;
 }
 
 /** RFC 3339 / ISO 8601 with a zone, or epoch milliseconds. */
@@ -139,7 +158,7 @@ function sendsFromFile(config: Config, file: string, number: string | undefined,
     const purpose = field(row, 'purpose');
     if (purpose) requireDeclaredPurpose(config, purpose, 'purpose', EXIT.dataErr);
     return {
-      recipient: readNumber(to, opts.country),
+      recipient: readNumber(to, opts.country, config),
       at: at ? readSendTime(at, 'at', now, config.main.limits.clock_skew) : now,
       channel: readChannel(field(row, 'channel') ?? opts.channel),
       ...(ref ? { ref } : {}),
@@ -153,7 +172,7 @@ function oneSend(config: Config, number: string | undefined, opts: { at?: string
   if (!number) throw new CliFailure('give the number the SMS went to, or --file', EXIT.usage);
   if (opts.purpose) requireDeclaredPurpose(config, opts.purpose, '--purpose', EXIT.usage);
   return {
-    recipient: readNumber(number, opts.country),
+    recipient: readNumber(number, opts.country, config),
     at: opts.at ? readSendTime(opts.at, '--at', Date.now(), config.main.limits.clock_skew) : Date.now(),
     channel: readChannel(opts.channel),
     ...(opts.ref ? { ref: opts.ref } : {}),
@@ -190,7 +209,7 @@ function registerConsentCommands(program: Command, out: (text: string) => void):
   const change = (action: 'opt_in' | 'opt_out') => async (number: string, opts: { purpose?: string; source: string; evidence?: string; at?: string; country?: string; config: string }) => {
     const config = load(opts.config);
     if (opts.purpose) requireDeclaredPurpose(config, opts.purpose, '--purpose', EXIT.usage);
-    const recipient = readNumber(number, opts.country);
+    const recipient = readNumber(number, opts.country, config);
     const wanted: ConsentChange = { recipient, action, source: opts.source, ...(opts.purpose ? { purpose: opts.purpose } : {}), ...(opts.evidence ? { evidence: opts.evidence } : {}), ...(opts.at ? { at: readTime(opts.at, '--at') } : {}) };
     const [event] = await withCliLedger(config, (ledger) => ledger.changeConsent([wanted]), CREATE);
     const scope = opts.purpose ? `purpose ${opts.purpose}` : 'all SMS';
@@ -231,7 +250,7 @@ function registerConsentCommands(program: Command, out: (text: string) => void):
         const at = field(row, 'at');
         const evidence = field(row, 'evidence');
         return {
-          recipient: readNumber(number, opts.country),
+          recipient: readNumber(number, opts.country, config),
           purpose: opts.purpose,
           action: 'opt_in',
           source: field(row, 'source') ?? opts.source,
@@ -252,7 +271,7 @@ function registerConsentCommands(program: Command, out: (text: string) => void):
     .addOption(configOption())
     .action(async (number: string, opts: { country?: string; json?: boolean; config: string }) => {
       const config = load(opts.config);
-      const recipient = readNumber(number, opts.country);
+      const recipient = readNumber(number, opts.country, config);
       const recorded = await withCliLedger(config, (ledger) => ledger.consentOf(recipient));
       const current = recorded.current;
       const events = recorded.events.map(eventRecord);
@@ -305,7 +324,7 @@ function registerHistoryAndToken(program: Command, out: (text: string) => void):
     .addOption(configOption())
     .action(async (number: string, opts: { country?: string; limit: string; json?: boolean; config: string }) => {
       const config = load(opts.config);
-      const recipient = readNumber(number, opts.country);
+      const recipient = readNumber(number, opts.country, config);
       const limit = Number(opts.limit);
       if (!Number.isInteger(limit) || limit < 1) throw new CliFailure('--limit: must be a positive whole number', EXIT.usage);
       const entries = await withCliLedger(config, (ledger) => ledger.numberHistory(recipient, limit));
@@ -316,11 +335,26 @@ function registerHistoryAndToken(program: Command, out: (text: string) => void):
 
   program
     .command('token')
-    .description('make a bearer token for POST /sends: prints the token (give it to the other system) and its sha256 (for http.tokens)')
-    .argument('<name>', 'who will use it, e.g. campaign-tool')
-    .action((name: string) => {
+    .description('make a bearer token for POST /sends and/or the console (--scope): prints the token (give it to its user) and the http.tokens entry with its sha256')
+    .argument('<name>', 'who will use it, e.g. campaign-tool or helpdesk')
+    .addOption(
+      new Option('--scope <scope>', 'what it may do, repeatable: sends (POST /sends), console (the console, numbers masked), console:pii (full numbers and texts)')
+        .argParser((scope: string, scopes: TokenScope[] | undefined) => {
+          if (!(TOKEN_SCOPES as readonly string[]).includes(scope)) throw new InvalidArgumentError(`Allowed choices are ${TOKEN_SCOPES.join(', ')}.`);
+          return [...(scopes ?? []), scope as TokenScope];
+        }),
+    )
+    .action((name: string, opts: { scope?: TokenScope[] }) => {
       const token = randomBytes(32).toString('base64url');
       const sha256 = createHash('sha256').update(token).digest('hex');
-      out(`token:  ${token}\n\n# in mail2sms.yaml, under http:\ntokens:\n  - name: ${name}\n    sha256: ${sha256}\n`);
+      out(`token:  ${token}\n\n${tokenEntry(name, sha256, opts.scope ?? ['sends'])}`);
     });
+}
+
+/** The http.tokens entry, scopes written out: a token's use is then read in the config, not remembered. */
+function tokenEntry(name: string, sha256: string, scopes: readonly TokenScope[]): string {
+  const unique = [...new Set(scopes)];
+  // console:pii is the console with more shown: the console scope comes with it (src/http/tokens.ts).
+  const note = unique.includes('console:pii') && !unique.includes('console') ? '  # console:pii includes console' : '';
+  return `# in mail2sms.yaml, under http: (scopes: ${TOKEN_SCOPES.join(', ')})\ntokens:\n  - name: ${JSON.stringify(name)}\n    sha256: ${sha256}\n    scopes: [${unique.join(', ')}]${note}\n`;
 }

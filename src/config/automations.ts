@@ -5,7 +5,8 @@ import { scheduleProblem } from '../core/cron.js';
 import { sendingWindowSchema } from '../core/window.js';
 import { parseMerge } from '../message/merge.js';
 import { duration, durationOrOff, emailAddress } from './fields.js';
-import { ALL_GROUP, country, type MainConfig, type Setup } from './schema.js';
+import { country } from './schema.js';
+import { automationRefProblems, type Declared } from './cross-check.js';
 
 /*
  * Automations (issue 13): one YAML file per scheduled send in automations_dir.
@@ -72,43 +73,44 @@ export interface Automation extends AutomationFields {
   file: string;
 }
 
-/** What loadConfig needs from a parse: the value, and the issues located in the file. */
-export type ParseFile = <S extends z.ZodType>(file: string, schema: S) => { value?: z.output<S>; issues: { file: string; line?: number; column?: number; field?: string; message: string }[] };
+/** What loadConfig needs from a parse: the value, the YAML as plain values when it parsed, and the issues located in the file. */
+export type ParseFile = <S extends z.ZodType>(
+  file: string,
+  schema: S,
+) => { value?: z.output<S>; raw?: unknown; issues: { file: string; line?: number; column?: number; field?: string; message: string }[] };
 type Issue = ReturnType<ParseFile>['issues'][number];
 type LineOf = (file: string, path: (string | number)[]) => { line?: number; column?: number };
 
 /**
  * Every automation file in `dir` (a missing directory is no automations: the
- * key has a default), checked against the setups and groups of the config.
+ * key has a default), checked against the setups and groups of the config;
+ * an invalid file's setup and group are checked too (a bad cron does not hide them).
  */
 export function loadAutomations(
   dir: string,
-  context: { main: MainConfig; setups: readonly Setup[]; shown: (file: string) => string; parse: ParseFile; lineOf: LineOf; explicit: boolean; mainFile: string },
+  context: { declared: Declared; setupIds: readonly string[]; shown: (file: string) => string; parse: ParseFile; lineOf: LineOf; explicit: boolean; mainFile: string },
 ): { automations: Automation[]; issues: Issue[] } {
   const issues: Issue[] = [];
-  let names: string[] = [];
-  try {
-    if (statSync(dir).isDirectory()) names = readdirSync(dir).filter((name) => /\.ya?ml$/i.test(name)).sort();
-    else issues.push({ file: context.mainFile, field: 'automations_dir', message: `${context.shown(dir)} is not a directory` });
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code !== 'ENOENT' || context.explicit) issues.push({ file: context.mainFile, field: 'automations_dir', message: `cannot read ${context.shown(dir)}: ${code ?? String(error)}` });
-  }
   const automations: Automation[] = [];
   const byId = new Map<string, Automation>();
-  for (const name of names) {
+  for (const name of automationFiles(dir, context, issues)) {
     const path = join(dir, name);
     const parsed = context.parse(path, automationSchema);
     issues.push(...parsed.issues);
-    if (!parsed.value) continue;
+    const at = (field: (string | number)[]) => ({ file: context.shown(path), ...context.lineOf(path, field), field: field.join('.') });
+    if (!parsed.value) {
+      const raw = isRecord(parsed.raw) ? parsed.raw : {};
+      const group = isRecord(raw.recipients) ? raw.recipients.group : undefined;
+      for (const problem of automationRefProblems(raw.setup, group, context.setupIds, context.declared)) issues.push({ ...at(problem.field), message: problem.message });
+      continue;
+    }
     const automation: Automation = { ...parsed.value, file: context.shown(path) };
-    const at = (field: (string | number)[]) => ({ file: automation.file, ...context.lineOf(path, field), field: field.join('.') });
     const twin = byId.get(automation.id);
     if (twin) {
       issues.push({ ...at(['id']), message: `automation id "${automation.id}" is also used by ${twin.file}` });
       continue;
     }
-    const problems = references(automation, context.main, context.setups);
+    const problems = automationRefProblems(automation.setup, automation.recipients.group, context.setupIds, context.declared);
     for (const problem of problems) issues.push({ ...at(problem.field), message: problem.message });
     byId.set(automation.id, automation);
     if (problems.length === 0) automations.push(automation);
@@ -116,16 +118,18 @@ export function loadAutomations(
   return { automations, issues };
 }
 
-/** The setup and group an automation names must exist. */
-function references(automation: AutomationFields, main: MainConfig, setups: readonly Setup[]): { field: string[]; message: string }[] {
-  const problems: { field: string[]; message: string }[] = [];
-  if (!setups.some((s) => s.id === automation.setup)) {
-    problems.push({ field: ['setup'], message: `no setup "${automation.setup}" (setups: ${setups.map((s) => s.id).join(', ') || 'none'})` });
+/** The *.yaml files of the directory; a missing default directory is none. */
+function automationFiles(dir: string, context: { shown: (file: string) => string; explicit: boolean; mainFile: string }, issues: Issue[]): string[] {
+  try {
+    if (statSync(dir).isDirectory()) return readdirSync(dir).filter((name) => /\.ya?ml$/i.test(name)).sort();
+    issues.push({ file: context.mainFile, field: 'automations_dir', message: `${context.shown(dir)} is not a directory` });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== 'ENOENT' || context.explicit) issues.push({ file: context.mainFile, field: 'automations_dir', message: `cannot read ${context.shown(dir)}: ${code ?? String(error)}` });
   }
-  const group = automation.recipients.group;
-  if (group !== ALL_GROUP && !Object.hasOwn(main.groups, group)) {
-    const declared = Object.keys(main.groups);
-    problems.push({ field: ['recipients', 'group'], message: `group "${group}" is not declared under groups: (declared: ${declared.length ? declared.join(', ') : 'none'}; "all" is built in)` });
-  }
-  return problems;
+  return [];
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

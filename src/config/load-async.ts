@@ -3,7 +3,7 @@ import { Worker } from 'node:worker_threads';
 import { packageRoot } from '../core/paths.js';
 import { ConfigError, configFromData, type Config, type ConfigData, type ConfigIssue } from './load.js';
 
-type FromLoadThread = { ok: true; data: ConfigData } | { ok: false; message: string; issues?: ConfigIssue[] };
+type FromLoadThread = { ok: true; data: ConfigData } | { ok: false; message: string; issues?: ConfigIssue[]; kind?: ConfigError['kind'] };
 
 /**
  * loadConfig in a worker thread: the main event loop only rebuilds the sender
@@ -25,7 +25,7 @@ export function loadConfigOffThread(file: string, timeoutMs = 30_000): Promise<C
     worker.once('message', (message: FromLoadThread) => {
       settle();
       if (message.ok) resolve(configFromData(message.data));
-      else reject(message.issues ? new ConfigError(message.issues) : new Error(message.message));
+      else reject(message.issues ? new ConfigError(message.issues, message.kind) : new Error(message.message));
     });
     worker.once('error', (error) => {
       settle();

@@ -11,5 +11,6 @@ try {
   parentPort?.postMessage({ ok: true, data: configData(loadConfig(file)) });
 } catch (error) {
   const issues = error instanceof ConfigError ? error.issues : undefined;
-  parentPort?.postMessage({ ok: false, message: error instanceof Error ? error.message : String(error), issues });
+  const kind = error instanceof ConfigError ? error.kind : undefined;
+  parentPort?.postMessage({ ok: false, message: error instanceof Error ? error.message : String(error), issues, kind });
 }

@@ -2,10 +2,11 @@ import { readdirSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { LineCounter, parseDocument, isMap, type Document, type Node } from 'yaml';
 import type { z } from 'zod';
-import { ALL_GROUP, mainSchema, setupSchema, type MainConfig, type Setup } from './schema.js';
+import { mainSchema, setupSchema, type MainConfig, type Setup } from './schema.js';
 import { createSenderIndex, findSenderConflicts, type SenderIndex, type SenderOwner } from './match.js';
 import { ConfigFileError, readConfigFile } from './read-file.js';
 import { loadAutomations, type Automation } from './automations.js';
+import { declaredOf, setupRefsOf, undeclaredGroups, undeclaredPurposes, type SetupRefs } from './cross-check.js';
 
 export interface Config {
   /** Absolute path of the main config file. */
@@ -19,8 +20,8 @@ export interface Config {
   storagePath: string;
   /** Which ledger: the SQLite file, or a PostgreSQL database shared by several daemons. */
   storage: StorageConfig;
-  /** Where this daemon keeps its pid file and reload answer: next to the SQLite ledger, or next to the config on PostgreSQL. */
-  stateDir: string;
+  /** Where this daemon keeps its pid file and reload answer, and which setting chose it (see runtimeDirOf). */
+  runtime: RuntimeDir;
   /** Where the provider posts receipts. */
   publicUrl: string;
   /** STARTTLS certificate and key, read when the config was loaded. */
@@ -33,6 +34,12 @@ export type StorageConfig =
   | { type: 'sqlite'; path: string; bookkeepingDelayMs: number; retentionMs: number | null }
   | { type: 'postgres'; url: string; pool: number; retentionMs: number | null };
 
+export interface RuntimeDir {
+  dir: string;
+  /** What chose `dir`, for messages: the key, the environment variable, or the default it fell back to. */
+  from: 'runtime_dir' | 'RUNTIME_DIRECTORY' | 'storage.path' | 'config file';
+}
+
 export interface ConfigIssue {
   file: string;
   line?: number;
@@ -43,7 +50,8 @@ export interface ConfigIssue {
 
 export class ConfigError extends Error {
   readonly code = 'config_invalid';
-  constructor(readonly issues: readonly ConfigIssue[]) {
+  /** `unreadable`: the main file itself could not be read (its one issue says why); nothing else was looked at. */
+  constructor(readonly issues: readonly ConfigIssue[], readonly kind: 'invalid' | 'unreadable' = 'invalid') {
     super(issues.map(formatIssue).join('\n'));
     this.name = 'ConfigError';
   }
@@ -63,6 +71,8 @@ const MAX_ALIAS_COUNT = 100;
 
 interface Parsed<T> {
   value?: T;
+  /** The file could not be read at all (missing, not permitted, not a regular file). */
+  unreadable?: boolean;
   /** The YAML as plain values, when it parsed: what can be checked of an invalid file is still checked. */
   raw?: unknown;
   issues: ConfigIssue[];
@@ -75,17 +85,18 @@ export function parseYamlFile<S extends z.ZodType>(file: string, schema: S): Par
   try {
     text = readConfigFile(file).toString('utf8');
   } catch (error) {
-    return { issues: [{ file: shown, message: error instanceof ConfigFileError ? error.message : `cannot read: ${String(error)}` }] };
+    return { unreadable: true, issues: [{ file: shown, message: error instanceof ConfigFileError ? error.message : `cannot read: ${String(error)}` }] };
   }
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length > 0) {
-    return {
-      issues: doc.errors.map((error) => {
-        const pos = lineCounter.linePos(error.pos[0]);
-        return { file: shown, line: pos.line, column: pos.col, message: `YAML syntax: ${error.message.split('\n')[0]}` };
-      }),
-    };
+    // One mistake often yields several parser errors on its line (an unclosed quote also leaves a map unclosed): the first says it.
+    const byLine = new Map<number, ConfigIssue>();
+    for (const error of doc.errors) {
+      const pos = lineCounter.linePos(error.pos[0]);
+      if (!byLine.has(pos.line)) byLine.set(pos.line, { file: shown, line: pos.line, column: pos.col, message: `YAML syntax: ${error.message.split('\n')[0]}` });
+    }
+    return { issues: [...byLine.values()] };
   }
   let raw: unknown;
   try {
@@ -218,22 +229,25 @@ export function loadConfig(mainFile: string): Config {
   const file = resolve(mainFile);
   const dir = dirname(file);
   const main = parseYamlFile(file, mainSchema);
+  // Without the main file there is no setups_dir to look in: the setups/ next to a mistyped path are not this config's.
+  if (main.unreadable) throw new ConfigError(main.issues, 'unreadable');
   // An invalid main file does not stop the setups from being checked: every problem is listed in one round.
   const setupsDir = resolve(dir, main.value?.setups_dir ?? rawField(main.raw, 'setups_dir') ?? 'setups');
   const issues: ConfigIssue[] = [...main.issues];
   const names = setupFileNames(file, setupsDir, issues);
-  const { setups, owners, pathOf } = loadSetups(setupsDir, names, issues);
+  const { setups, owners, pathOf, refs } = loadSetups(setupsDir, names, issues);
   if (names.length === 0 && issues.length === 0) {
     issues.push({ file: displayPath(file), field: 'setups_dir', message: `no setup files (*.yaml) in ${displayPath(setupsDir)}: no sender could ever be accepted` });
   }
   const { index } = createSenderIndex(setups);
   issues.push(...senderConflicts(owners, pathOf));
-  if (!main.value) throw new ConfigError(issues);
-  issues.push(...undeclaredPurposes(setups, main.value, pathOf, file));
-  issues.push(...undeclaredGroups(setups, main.value.groups, (setup) => pathOf.get(setup) as string, displayPath(file)));
+  // Checks across files run on whatever could be read: a type error here does not hide an undeclared group there.
+  const declared = declaredOf(main.value, main.raw);
+  issues.push(...undeclaredPurposes(refs, declared, displayPath(file), lineOf));
+  issues.push(...undeclaredGroups(refs, declared, displayPath(file), lineOf));
   const users = smtpAuthUsers(setups, issues);
-  const tls = readTls(main.value.smtp, file, issues);
-  if (users.size > 0 && !main.value.smtp.tls && main.value.smtp.require_tls) {
+  const tls = main.value ? readTls(main.value.smtp, file, issues) : undefined;
+  if (main.value && users.size > 0 && !main.value.smtp.tls && main.value.smtp.require_tls) {
     issues.push({
       file: displayPath(file),
       ...lineOf(file, ['smtp']),
@@ -241,11 +255,12 @@ export function loadConfig(mainFile: string): Config {
       message: `setup(s) ${[...new Set([...users.values()].map((u) => u.setup.id))].join(', ')} use smtp_auth, which needs STARTTLS: set smtp.tls (cert and key), or require_tls: false on a trusted network`,
     });
   }
-  const loaded = loadAutomations(resolve(dir, main.value.automations_dir), {
-    main: main.value, setups, shown: displayPath, parse: parseYamlFile, lineOf, explicit: rawField(main.raw, 'automations_dir') !== undefined, mainFile: displayPath(file),
+  const automationsDir = main.value?.automations_dir ?? rawField(main.raw, 'automations_dir') ?? 'automations';
+  const loaded = loadAutomations(resolve(dir, automationsDir), {
+    declared, setupIds: refs.map((r) => r.id), shown: displayPath, parse: parseYamlFile, lineOf, explicit: rawField(main.raw, 'automations_dir') !== undefined, mainFile: displayPath(file),
   });
   issues.push(...loaded.issues);
-  if (issues.length > 0) throw new ConfigError(issues);
+  if (!main.value || issues.length > 0) throw new ConfigError(issues);
 
   const http = main.value.http.listen;
   const storage = storageOf(main.value.storage, dir);
@@ -257,7 +272,7 @@ export function loadConfig(mainFile: string): Config {
     senders: index,
     storagePath: storage.type === 'sqlite' ? storage.path : '',
     storage,
-    stateDir: dirname(storage.type === 'sqlite' ? storage.path : file),
+    runtime: runtimeDirOf(main.value.runtime_dir, storage, file),
     publicUrl: (main.value.http.public_url ?? `http://${http.host.includes(':') ? `[${http.host}]` : http.host}:${http.port}`).replace(/\/$/, ''),
     tls,
     users,
@@ -277,12 +292,17 @@ function setupFileNames(file: string, setupsDir: string, issues: ConfigIssue[]):
   }
 }
 
-/** Every setup file parsed; an invalid one still lends its readable senders to the conflict check. */
-function loadSetups(setupsDir: string, names: readonly string[], issues: ConfigIssue[]): { setups: Setup[]; owners: SenderOwner[]; pathOf: Map<SenderOwner, string> } {
+/** Every setup file parsed; an invalid one still lends its readable senders, groups and purpose to the checks across files. */
+function loadSetups(
+  setupsDir: string,
+  names: readonly string[],
+  issues: ConfigIssue[],
+): { setups: Setup[]; owners: SenderOwner[]; pathOf: Map<SenderOwner, string>; refs: SetupRefs[] } {
   const setups: Setup[] = [];
   const byId = new Map<string, Setup>();
   const pathOf = new Map<SenderOwner, string>();
   const owners: SenderOwner[] = [];
+  const refs: SetupRefs[] = [];
   for (const name of names) {
     const setupFile = join(setupsDir, name);
     const parsed = parseYamlFile(setupFile, setupSchema);
@@ -291,9 +311,11 @@ function loadSetups(setupsDir: string, names: readonly string[], issues: ConfigI
       const partial = readableSenders(parsed.raw, displayPath(setupFile), name);
       pathOf.set(partial, setupFile);
       owners.push(partial);
+      refs.push(setupRefsOf(parsed.raw, name.replace(/\.ya?ml$/i, ''), displayPath(setupFile), setupFile));
       continue;
     }
     const setup: Setup = { ...parsed.value, file: displayPath(setupFile) };
+    refs.push({ id: setup.id, file: setup.file, path: setupFile, groups: setup.groups, purpose: setup.purpose });
     const twin = byId.get(setup.id);
     if (twin) {
       issues.push({ file: setup.file, field: 'id', message: `setup id "${setup.id}" is also used by ${twin.file}` });
@@ -304,7 +326,7 @@ function loadSetups(setupsDir: string, names: readonly string[], issues: ConfigI
     setups.push(setup);
     owners.push(setup);
   }
-  return { setups, owners, pathOf };
+  return { setups, owners, pathOf, refs };
 }
 
 function senderConflicts(owners: readonly SenderOwner[], pathOf: ReadonlyMap<SenderOwner, string>): ConfigIssue[] {
@@ -314,18 +336,6 @@ function senderConflicts(owners: readonly SenderOwner[], pathOf: ReadonlyMap<Sen
     field: 'senders',
     message: `sender "${conflict.pattern}" is claimed by setup "${conflict.first.id}" (${conflict.first.file}) and setup "${conflict.second.id}" (${conflict.second.file})`,
   }));
-}
-
-function undeclaredPurposes(setups: readonly Setup[], main: MainConfig, pathOf: ReadonlyMap<SenderOwner, string>, file: string): ConfigIssue[] {
-  const purposes = Object.keys(main.consent.purposes);
-  return setups
-    .filter((setup) => setup.purpose !== undefined && !purposes.includes(setup.purpose))
-    .map((setup) => ({
-      file: setup.file,
-      ...lineOf(pathOf.get(setup) as string, ['purpose']),
-      field: 'purpose',
-      message: `purpose "${setup.purpose}" is not declared under consent.purposes in ${displayPath(file)}${purposes.length ? ` (declared: ${purposes.join(', ')})` : ' (none are)'}`,
-    }));
 }
 
 /** SMTP AUTH users across setups: a user name belongs to one setup. */
@@ -366,6 +376,20 @@ function storageOf(declared: MainConfig['storage'], dir: string): StorageConfig 
     : { type: 'sqlite', path: resolve(dir, declared.path), bookkeepingDelayMs: declared.bookkeeping_delay, retentionMs: declared.retention };
 }
 
+/**
+ * The runtime directory: the config's runtime_dir, else systemd's $RUNTIME_DIRECTORY (the unit's
+ * RuntimeDirectory=; the first when it lists several), else next to the SQLite ledger, else next
+ * to the config file. Under the unit the config directory is read-only (ProtectSystem=strict,
+ * 0750 root:mail2sms), so a PostgreSQL daemon needs one of the first two.
+ */
+function runtimeDirOf(declared: string | undefined, storage: StorageConfig, file: string): RuntimeDir {
+  if (declared !== undefined) return { dir: resolve(dirname(file), declared), from: 'runtime_dir' };
+  const systemd = process.env.RUNTIME_DIRECTORY?.split(':')[0];
+  if (systemd) return { dir: resolve(systemd), from: 'RUNTIME_DIRECTORY' };
+  if (storage.type === 'sqlite') return { dir: dirname(storage.path), from: 'storage.path' };
+  return { dir: dirname(file), from: 'config file' };
+}
+
 function rawField(raw: unknown, key: string): string | undefined {
   const value = raw && typeof raw === 'object' ? (raw as Record<string, unknown>)[key] : undefined;
   return typeof value === 'string' ? value : undefined;
@@ -380,24 +404,6 @@ function readableSenders(raw: unknown, file: string, name: string): SenderOwner 
     return parsed.success ? parsed.data : undefined;
   });
   return { id: rawField(raw, 'id') ?? name, file, senders };
-}
-
-/** A setup may only list groups the main file declares (or `all`): a typo never silently addresses nobody. */
-function undeclaredGroups(setups: readonly Setup[], groups: Readonly<Record<string, unknown>>, pathOf: (setup: Setup) => string, mainFile: string): ConfigIssue[] {
-  const declared = Object.keys(groups);
-  const issues: ConfigIssue[] = [];
-  for (const setup of setups) {
-    setup.groups.forEach((name, i) => {
-      if (name === ALL_GROUP || Object.hasOwn(groups, name)) return;
-      issues.push({
-        file: setup.file,
-        ...lineOf(pathOf(setup), ['groups', i]),
-        field: `groups.${i}`,
-        message: `group "${name}" is not declared under groups: in ${mainFile} (declared: ${declared.length ? declared.join(', ') : 'none'}; "all" is built in)`,
-      });
-    });
-  }
-  return issues;
 }
 
 /** A loaded config as plain data (no sender index, whose methods a worker thread cannot send). */

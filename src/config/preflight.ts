@@ -52,7 +52,9 @@ export function systemPreflightEnv(): PreflightEnv {
 }
 
 export function preflight(config: Config, env: PreflightEnv = systemPreflightEnv()): ConfigIssue[] {
-  return [...storageProblems(config), ...listenProblems(config, env), ...tlsProblems(config, env.now)];
+  // On PostgreSQL the ledger is no file here: only the runtime directory must be writable.
+  const storage = config.storage.type === 'sqlite' ? storageProblems(config) : [];
+  return [...storage, ...runtimeProblems(config), ...listenProblems(config, env), ...tlsProblems(config, env.now)];
 }
 
 function issue(config: Config, path: string[], message: string): ConfigIssue {
@@ -70,15 +72,31 @@ function storageProblems(config: Config): ConfigIssue[] {
       }
     }
   }
-  // The ledger's directory must take new files (the WAL, backups' temporary files); the nearest existing one when it is still to be created.
-  let dir = dirname(file);
+  // The ledger's directory must take new files (the WAL, backups' temporary files).
+  const why = cannotCreateIn(dirname(file));
+  return why ? [issue(config, ['storage', 'path'], `cannot create the ledger's files in ${why}`)] : [];
+}
+
+/** The pid file and reload answer; next to the SQLite ledger that directory is checked above already. */
+function runtimeProblems(config: Config): ConfigIssue[] {
+  const { dir, from } = config.runtime;
+  if (from === 'storage.path' && config.storage.type === 'sqlite') return [];
+  const why = cannotCreateIn(dir);
+  if (!why) return [];
+  const chosen = from === 'runtime_dir' ? '' : ` (runtime_dir is not set, so ${from === 'RUNTIME_DIRECTORY' ? '$RUNTIME_DIRECTORY' : 'the config file\'s directory'} is used)`;
+  const hint = from === 'runtime_dir' ? '' : '; set runtime_dir to a directory the service user can write, or run under the systemd unit (RuntimeDirectory=mail2sms)';
+  return [issue(config, ['runtime_dir'], `cannot create the pid file in ${why}${chosen}${hint}`)];
+}
+
+/** Why files cannot be created in `dir` (or in the nearest existing parent, which would create it), or undefined when they can. */
+function cannotCreateIn(dir: string): string | undefined {
   while (!existsSync(dir) && dirname(dir) !== dir) dir = dirname(dir);
-  if (!statSync(dir).isDirectory()) return [issue(config, ['storage', 'path'], `cannot create the ledger's files in ${dir}: not a directory`)];
+  if (!statSync(dir).isDirectory()) return `${dir}: not a directory`;
   try {
     accessSync(dir, constants.W_OK | constants.X_OK);
-    return [];
+    return undefined;
   } catch {
-    return [issue(config, ['storage', 'path'], `cannot create the ledger's files in ${dir}: not writable by this user (uid ${process.getuid?.() ?? '?'})`)];
+    return `${dir}: not writable by this user (uid ${process.getuid?.() ?? '?'})`;
   }
 }
 

@@ -23,7 +23,7 @@ export function readConfigFile(file: string, maxBytes = MAX_CONFIG_FILE_BYTES): 
     fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code ?? String(error);
-    throw new ConfigFileError(`cannot read: ${code}`, code);
+    throw new ConfigFileError(`cannot read: ${code}${code === 'ENOENT' ? ' (no such file)' : ''}`, code);
   }
   try {
     const stat = fstatSync(fd);

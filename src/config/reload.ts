@@ -12,11 +12,11 @@ export type ReloadResult = { ok: true; needsRestart: string[] } | { ok: false; e
 export type ReloadAnswer = ReloadResult & { pid: number; reloads: number; at: string };
 
 /**
- * The daemon's answer to its latest reload, next to the ledger (and the pid
- * file): SIGHUP carries no reply, so `mail2sms reload` reads the answer here.
+ * The daemon's answer to its latest reload, in the runtime directory (next to
+ * the pid file): SIGHUP carries no reply, so `mail2sms reload` reads the answer here.
  */
 export function reloadAnswerFileFor(config: Config): string {
-  return join(config.stateDir, 'mail2sms.reload.json');
+  return join(config.runtime.dir, 'mail2sms.reload.json');
 }
 
 export function readReloadAnswer(file: string): ReloadAnswer | undefined {

@@ -49,6 +49,8 @@ export function restartOnlyChanges(running: Config, next: Config): string[] {
     const keys = 'keys' in rule ? rule.keys : [...new Set([...Object.keys(before), ...Object.keys(after)])].filter((key) => !rule.allBut.includes(key));
     for (const key of keys) if (!isDeepStrictEqual(before[key], after[key])) changed.push(`${section}.${key}`);
   }
+  // The pid file and reload answer stay where the daemon wrote them at start.
+  if (running.runtime.dir !== next.runtime.dir) changed.push('runtime_dir');
   // Which SMTP commands are offered is fixed when the server is built.
   if ((running.tls === undefined) !== (next.tls === undefined)) changed.push(`smtp.tls (STARTTLS turned ${next.tls ? 'on' : 'off'})`);
   if ((running.users.size > 0) !== (next.users.size > 0)) changed.push(`smtp_auth in setups (AUTH turned ${next.users.size > 0 ? 'on' : 'off'})`);

@@ -416,7 +416,11 @@ export const mainSchema = z.strictObject({
     max_connection_rate: z.number().int().min(1).default(600).meta({ description: 'New connections per client address per minute; more get 421 4.7.0.' }),
     postmaster_rate: z.number().int().min(1).default(10).meta({ description: 'Mails for postmaster from senders no setup claims (abuse desks), per client address per hour; more get 450 4.7.0.' }),
     postmaster_max_size: size.default(256 * 1024).meta({ description: 'Size limit for those mails (552 5.3.4); max_message_size still applies.' }),
-    max_clients_per_address: z.number().int().min(1).default(20).meta({ description: 'Concurrent connections from one client address; more get 421 4.7.0 (authorised networks too: one host should not hold them all).' }),
+    max_clients_per_address: z.number().int().min(1).default(20).meta({ description: 'Concurrent connections from one client address; more get 421 4.7.0 (except clients in connection_limit_exceptions).' }),
+    connection_limit_exceptions: z
+      .array(z.union([z.literal('authorize.ip'), cidr]))
+      .default(['authorize.ip'])
+      .meta({ description: 'Clients max_clients_per_address and max_connection_rate do not apply to, like Postfix\'s smtpd_client_event_limit_exceptions = $mynetworks: CIDR ranges, and `authorize.ip` for every setup\'s authorize.ip networks (the default: a business system sending 50 alerts over 50 parallel connections). [] = the caps hold for every client; max_clients still counts them.' }),
     reserved_clients: z.number().int().min(0).default(20).meta({ description: 'Of max_clients, this many are kept for clients in a setup\'s authorize.ip (at most half of max_clients): others get 421 once only these are left.' }),
     max_transaction_time: duration().default(300_000).meta({ description: 'MAIL FROM to the end of DATA may take at most this long; then 421 4.4.2 and the connection is closed.' }),
     min_data_rate: size.default(1024).meta({ description: 'Slowest DATA accepted, in bytes per second, measured over each 10 s (or socket_timeout if shorter); slower gets 421 4.4.2.' }),
@@ -434,6 +438,7 @@ export const mainSchema = z.strictObject({
   sms_domains: z.array(domain).min(1, 'lists no SMS domain').meta({ description: 'Domains whose addresses are phone numbers (+4520123456@sms.example.test). Mail to any other domain gets 550 5.7.1 Relaying denied.' }),
   postmaster: emailAddress.optional().meta({ description: 'Where mail to postmaster@<sms domain> is forwarded when notify.admin is not set (needs notify.relay; without it the mail is accepted and logged).' }),
   setups_dir: z.string().default('setups').meta({ description: 'Directory of setup files (*.yaml, one setup each), relative to this file.' }),
+  runtime_dir: z.string().min(1).optional().meta({ description: 'Where the daemon keeps its pid file and reload answer (mail2sms.pid, mail2sms.reload.json), relative to this file. Unset: $RUNTIME_DIRECTORY (the systemd unit\'s RuntimeDirectory=, /run/mail2sms), else the SQLite ledger\'s directory, else (PostgreSQL) this file\'s directory. A change needs a restart.' }),
   automations_dir: z.string().default('automations').meta({ description: 'Directory of automation files (*.yaml, one scheduled SMS each), relative to this file. A missing default directory means none; a missing directory you name is an error.' }),
   storage: z.discriminatedUnion('type', [
     z.strictObject({

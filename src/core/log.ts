@@ -60,6 +60,26 @@ export function logFdOf(logger: Logger): number | undefined {
   return typeof stream?.fd === 'number' && stream.fd >= 0 ? stream.fd : undefined;
 }
 
+/** An error as one line: its message, then each cause's (a StorageError's driver error, say). */
+export function causeLine(error: unknown): string {
+  const parts: string[] = [];
+  for (let e: unknown = error, depth = 0; e !== undefined && e !== null && depth < 5; depth++) {
+    parts.push(e instanceof Error ? e.message : String(e));
+    e = e instanceof Error ? e.cause : undefined;
+  }
+  return parts.join(': ');
+}
+
+/**
+ * An expected failure (a ledger that is gone, a file this user cannot write):
+ * one line with its cause at `level`, and the stack only at debug, so a burst
+ * of refused mails is a burst of short lines an admin can read.
+ */
+export function logFailure(logger: Logger, level: 'warn' | 'error' | 'fatal', fields: Record<string, unknown>, error: unknown, msg: string): void {
+  logger[level]({ ...fields, cause: causeLine(error) }, msg);
+  logger.debug({ ...fields, err: error }, `${msg} (stack)`);
+}
+
 /** Writes what the logger still holds, synchronously: before a worker thread or the process ends. */
 export function flushLogSync(logger: Logger): void {
   const stream = (logger as unknown as Record<symbol, { flushSync?: () => void } | undefined>)[pino.symbols.streamSym];

@@ -51,6 +51,7 @@ export async function startHttpStep(w: Wiring, deps: HttpDeps): Promise<{ port: 
 function routes(w: Wiring, deps: HttpDeps): Record<string, Route> {
   const { ledger } = deps.opened;
   const tokens = () => w.config().main.http.tokens;
+  const contacts = createContactsEndpoint({ ledger, getConfig: w.config });
   return {
     [`POST ${INBOUND_PATH}`]: {
       authorize: webhookHeaders(deps.provider, 'inbound', w.logger),
@@ -71,9 +72,9 @@ function routes(w: Wiring, deps: HttpDeps): Record<string, Route> {
     },
     'PUT /contacts': {
       maxBytes: 64 * 1024 * 1024,
-      // The same tokens and scope as POST /sends, checked before the body is read.
-      authorize: authorizeSends(tokens),
-      handle: createContactsEndpoint({ ledger, getConfig: w.config }),
+      // The same tokens and scope as POST /sends, and one import at a time, checked before the body is read.
+      authorize: (headers) => authorizeSends(tokens)(headers) ?? contacts.busy(),
+      handle: contacts.handle,
     },
   };
 }

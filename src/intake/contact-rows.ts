@@ -1,6 +1,6 @@
 import type { CountryCode } from 'libphonenumber-js/max';
 import type { Config } from '../config/load.js';
-import { ALL_GROUP } from '../config/schema.js';
+import { ALL_GROUP, type MainConfig } from '../config/schema.js';
 import type { TableRow } from '../core/table.js';
 import type { ContactInput } from '../ledger/types.js';
 import { isFieldName } from '../message/merge.js';
@@ -46,15 +46,15 @@ function readNumber(raw: string, country: CountryCode | undefined): string | { p
   return parsed.ok ? parsed.e164 : { problem: `number: ${parsed.detail}` };
 }
 
-function readGroups(raw: string | undefined, config: Config): string[] | { problem: string } {
+function readGroups(raw: string | undefined, declared: MainConfig['groups']): string[] | { problem: string } {
   if (raw === undefined) return [];
   const names = [...new Set(raw.split(';').map((g) => g.trim().toLowerCase()).filter(Boolean))];
   for (const name of names) {
     if (name === ALL_GROUP) return { problem: 'groups: "all" is built in (every contact); list only fixed groups' };
-    const group = config.main.groups[name];
-    if (!Object.hasOwn(config.main.groups, name) || !group) {
-      const declared = Object.keys(config.main.groups);
-      return { problem: `groups: unknown group "${name}" (declared: ${declared.length ? declared.join(', ') : 'none'})` };
+    const group = declared[name];
+    if (!Object.hasOwn(declared, name) || !group) {
+      const names = Object.keys(declared);
+      return { problem: `groups: unknown group "${name}" (declared: ${names.length ? names.join(', ') : 'none'})` };
     }
     if (group.where) return { problem: `groups: "${name}" is a dynamic group (where: ...); its members come from their fields, not from this column` };
   }
@@ -62,7 +62,7 @@ function readGroups(raw: string | undefined, config: Config): string[] | { probl
 }
 
 /** One row, or the problem that stops it. */
-function readRow(row: TableRow, config: Config, country: CountryCode | undefined, badNames: Set<string>): ContactInput | string {
+function readRow(row: TableRow, groupsDeclared: MainConfig['groups'], country: CountryCode | undefined, badNames: Set<string>): ContactInput | string {
   const number = text(row.fields.number);
   if (number === undefined) return 'number: missing';
   if (typeof number !== 'string') return `number ${number.problem}`;
@@ -72,7 +72,7 @@ function readRow(row: TableRow, config: Config, country: CountryCode | undefined
   if (id !== undefined && typeof id !== 'string') return `id ${id.problem}`;
   const groupsCell = text(row.fields.groups);
   if (groupsCell !== undefined && typeof groupsCell !== 'string') return `groups ${groupsCell.problem}`;
-  const groups = readGroups(groupsCell, config);
+  const groups = readGroups(groupsCell, groupsDeclared);
   if (!Array.isArray(groups)) return groups.problem;
   const fields: Record<string, string> = {};
   for (const [name, raw] of Object.entries(row.fields)) {
@@ -90,24 +90,34 @@ function readRow(row: TableRow, config: Config, country: CountryCode | undefined
   return { id: id ?? e164, number: e164, groups, fields };
 }
 
-export function readContactRows(rows: readonly TableRow[], config: Config, country: CountryCode | undefined): ContactRows {
+/** The id of a row that has another problem, when it can be told: its id cell, else its number. */
+function idOf(row: TableRow, country: CountryCode | undefined): string | undefined {
+  const id = text(row.fields.id);
+  if (typeof id === 'string') return id;
+  if (id !== undefined) return undefined;
+  const number = text(row.fields.number);
+  const e164 = typeof number === 'string' ? readNumber(number, country) : undefined;
+  return typeof e164 === 'string' ? e164 : undefined;
+}
+
+/** Every row checked against the declared groups (config.main.groups); all or nothing. */
+export function readContactRows(rows: readonly TableRow[], groups: MainConfig['groups'], country: CountryCode | undefined): ContactRows {
   const contacts: ContactInput[] = [];
   const errors: RowProblem[] = [];
   const firstLine = new Map<string, number>();
   const badNames = new Set<string>();
   for (const row of rows) {
-    const read = readRow(row, config, country, badNames);
-    if (typeof read === 'string') {
-      errors.push({ line: row.line, message: read });
-      continue;
-    }
-    const twin = firstLine.get(read.id);
+    const read = readRow(row, groups, country, badNames);
+    if (typeof read === 'string') errors.push({ line: row.line, message: read });
+    // A row with another problem still has its id: a later row with the same one is reported in this pass too.
+    const id = typeof read === 'string' ? idOf(row, country) : read.id;
+    const twin = id === undefined ? undefined : firstLine.get(id);
     if (twin !== undefined) {
-      errors.push({ line: row.line, message: `duplicate id "${read.id}" (first on line ${twin})${text(row.fields.id) === undefined ? '; without an id column the number is the id' : ''}` });
+      errors.push({ line: row.line, message: `duplicate id "${id}" (first on line ${twin})${text(row.fields.id) === undefined ? '; without an id column the number is the id' : ''}` });
       continue;
     }
-    firstLine.set(read.id, row.line);
-    contacts.push(read);
+    if (id !== undefined) firstLine.set(id, row.line);
+    if (typeof read !== 'string') contacts.push(read);
   }
   return errors.length > 0 ? { ok: false, errors } : { ok: true, contacts };
 }

@@ -1,6 +1,6 @@
 import type { Statement } from 'better-sqlite3';
 import type { Db } from './db.js';
-import type { Contact, ContactInput, ContactSyncResult, GroupMember, GroupSelector } from './types.js';
+import type { Contact, ContactBatch, ContactInput, ContactSyncResult, GroupMember, GroupSelector } from './types.js';
 
 /*
  * Contacts and groups in SQL any database speaks: a contacts table keyed by
@@ -17,6 +17,11 @@ export interface SyncContactStore {
   deleteContacts(ref: { number: string } | { id: string }): number;
   groupMembers(selector: GroupSelector): GroupMember[];
   contactsByNumber(numbers: readonly string[]): GroupMember[];
+}
+
+/** The contacts of a batch; an encoded one is decoded where the import runs (the ledger thread, for SQLite). */
+export function contactsOf(batch: ContactBatch): readonly ContactInput[] {
+  return 'encoded' in batch ? (JSON.parse(Buffer.from(batch.encoded.buffer, batch.encoded.byteOffset, batch.encoded.byteLength).toString('utf8')) as ContactInput[]) : batch;
 }
 
 /** What `where` compares: trimmed, lower case, NFC, so "U14 " in a spreadsheet matches `team: u14`. */

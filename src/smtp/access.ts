@@ -1,8 +1,9 @@
+import { BlockList, isIPv4 } from 'node:net';
 import type { Config } from '../config/load.js';
 import type { Clock } from '../core/clock.js';
 import { refusal, type Refusal } from '../core/errors.js';
 import { verifyPassword } from '../core/passwords.js';
-import { isAuthorisedNetwork } from '../intake/policy.js';
+import { isAuthorisedNetwork, normaliseIp } from '../intake/policy.js';
 import { createWindowCounter } from '../core/window-counter.js';
 
 /** A real hash nobody's password matches, verified for unknown users so a login costs the same either way. */
@@ -21,19 +22,37 @@ export function createAccessControl(deps: { clock: Clock }) {
   // Failed AUTHs per client address in the current hour; over the limit the address is refused until the hour ends.
   const authFailures = new Map<string, { count: number; since: number }>();
 
+  // smtp.connection_limit_exceptions' own ranges, built once per config (a reload brings a new one).
+  let exceptions: { config: Config; ranges: BlockList } | undefined;
+
+  /** Whether the per-client caps skip this client: smtp.connection_limit_exceptions (default: every setup's authorize.ip). */
+  function exempt(config: Config, ip: string): boolean {
+    const listed = config.main.smtp.connection_limit_exceptions;
+    if (listed.length === 0) return false;
+    if (listed.includes('authorize.ip') && isAuthorisedNetwork(config, ip)) return true;
+    if (exceptions?.config !== config) {
+      const ranges = new BlockList();
+      for (const range of listed) if (range !== 'authorize.ip') ranges.addSubnet(range.address, range.prefix, range.family);
+      exceptions = { config, ranges };
+    }
+    const address = normaliseIp(ip);
+    return exceptions.ranges.check(address, isIPv4(address) ? 'ipv4' : 'ipv6');
+  }
+
   function connectionAllowed(config: Config, ip: string): boolean {
-    return connections.hit(ip, deps.clock.now()) <= config.main.smtp.max_connection_rate;
+    const count = connections.hit(ip, deps.clock.now());
+    return count <= config.main.smtp.max_connection_rate || exempt(config, ip);
   }
 
   /**
    * Counts a new connection in, or says why not: one address may hold only
-   * max_clients_per_address, and the last reserved_clients slots are for
+   * max_clients_per_address (unless exempt), and the last reserved_clients slots are for
    * authorised networks, so a flood from outside cannot keep them out.
    */
   function admit(config: Config, sessionId: string, ip: string): Refusal | undefined {
     const smtp = config.main.smtp;
     const held = openPerAddress.get(ip) ?? 0;
-    if (held >= smtp.max_clients_per_address) {
+    if (held >= smtp.max_clients_per_address && !exempt(config, ip)) {
       return refusal('connection_rate', `Too many concurrent connections from ${ip} (at most ${smtp.max_clients_per_address}); close some first`);
     }
     const reserved = Math.min(smtp.reserved_clients, Math.floor(smtp.max_clients / 2));

@@ -1,6 +1,6 @@
 import type { SMTPServerAddress, SMTPServerSession } from 'smtp-server';
-import { refusal } from '../core/errors.js';
-import { maskNumber } from '../core/log.js';
+import { refusal, StorageError } from '../core/errors.js';
+import { logFailure, maskNumber, type Logger } from '../core/log.js';
 import { suppressionText } from '../intake/decide.js';
 import { checkRecipient, checkSender, normaliseIp, rulesFor } from '../intake/policy.js';
 import type { GroupMember, GroupSelector, Ledger } from '../ledger/types.js';
@@ -100,7 +100,7 @@ export function createEnvelopeHandlers(deps: { sessions: Sessions; ledger: Pick<
         callback(sessions.refuse(session, why, { to: maskNumber(verdict.e164), reason: rule.reason }));
       },
       (error: unknown) => {
-        state.log.error({ err: error }, 'ledger unavailable at RCPT TO');
+        logStorageFailure(state.log, error, 'ledger unavailable at RCPT TO');
         callback(sessions.refuse(session, refusal('storage_unavailable', 'Temporary storage problem, try again later')));
       },
     );
@@ -117,7 +117,7 @@ export function createEnvelopeHandlers(deps: { sessions: Sessions; ledger: Pick<
     try {
       members = await deps.ledger.groupMembers(selector);
     } catch (error) {
-      state.log.error({ err: error }, 'ledger unavailable at RCPT TO (group)');
+      logStorageFailure(state.log, error, 'ledger unavailable at RCPT TO (group)');
       return sessions.refuse(session, refusal('storage_unavailable', 'Temporary storage problem, try again later'));
     }
     const tooLarge = checkGroupSize(setup, name, members);
@@ -128,4 +128,10 @@ export function createEnvelopeHandlers(deps: { sessions: Sessions; ledger: Pick<
   }
 
   return { onMailFrom, onRcptTo };
+}
+
+/** A ledger that is gone is expected (one line, the stack at debug); anything else keeps its stack. */
+function logStorageFailure(log: Logger, error: unknown, msg: string): void {
+  if (error instanceof StorageError) logFailure(log, 'error', {}, error, msg);
+  else log.error({ err: error }, msg);
 }

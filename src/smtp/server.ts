@@ -2,7 +2,7 @@ import { SMTPServer, type SMTPServerDataStream, type SMTPServerSession } from 's
 import type { Config } from '../config/load.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import { refusal, StorageError } from '../core/errors.js';
-import type { Logger } from '../core/log.js';
+import { logFailure, type Logger } from '../core/log.js';
 import { noMetrics, secondsSince, type Metrics } from '../core/metrics.js';
 import { normaliseIp } from '../intake/policy.js';
 import type { Ledger } from '../ledger/types.js';
@@ -205,7 +205,7 @@ function receiveData(stream: SMTPServerDataStream, session: SMTPServerSession, c
         if (error instanceof Error && 'responseCode' in error) return callback(error);
         const ref = sessions.refOf(session);
         if (error instanceof StorageError) {
-          state.log.error({ err: error, ref }, 'ledger unavailable; answered 451, the client will retry');
+          logFailure(state.log, 'error', { ref }, error, 'ledger unavailable; answered 451, the client will retry');
           return callback(sessions.refuse(session, refusal('storage_unavailable', 'Cannot store the message right now, try again later')));
         }
         state.log.error({ err: error, ref }, 'unexpected error in DATA; answered 451');

@@ -117,22 +117,26 @@ export function registerAutomationsCommands(program: Command, { out, setExit }: 
 
   automations
     .command('run')
-    .description('start the run of one occurrence now (default: the latest due); an occurrence that already ran sends nothing')
+    .description('start the run of one occurrence now (default: the latest due); an occurrence that already ran sends nothing; a future --at is only previewed unless --now')
     .argument('<id>')
     .option('--at <time>', 'the occurrence (RFC 3339)')
+    .option('--now', 'with a future --at: send that occurrence now, ahead of its time (its scheduled run then sends nothing)')
     .option('--json', 'print JSON')
     .addOption(configOption())
-    .action(async (id: string, opts: { at?: string; json?: boolean; config: string }) => {
+    .action(async (id: string, opts: { at?: string; now?: boolean; json?: boolean; config: string }) => {
       const { config, automation, now, at } = chooseOccurrence(id, opts, 'latest');
-      const outcome = await withCliLedger(config, (ledger) => startOccurrence(ledger, config, automation, at, 'manual', now));
       const when = localTime(at, automation.schedule.timezone);
+      // A future occurrence sent now would go early and take the scheduled run's key: only on purpose.
+      if (at > now && !opts.now) return previewFuture({ id, config, automation, at, now, json: opts.json === true }, { out, setExit });
+      const outcome = await withCliLedger(config, (ledger) => startOccurrence(ledger, config, automation, at, 'manual', now));
       if (outcome.outcome === 'refused') {
         setExit(EXIT.dataErr);
         return out(opts.json ? JSON.stringify({ id, occurrence: ISO(at), outcome: 'refused', reason: outcome.refusal.detail }, null, 2) + '\n' : `${id} at ${when}: not sent: ${outcome.refusal.detail}\n`);
       }
-      if (opts.json) return out(JSON.stringify({ id, occurrence: ISO(at), outcome: outcome.outcome, run: runJson(outcome.run) }, null, 2) + '\n');
+      if (opts.json) return out(JSON.stringify({ id, occurrence: ISO(at), outcome: outcome.outcome, early: at > now, run: runJson(outcome.run) }, null, 2) + '\n');
       if (outcome.outcome === 'already-ran') return out(`${id} at ${when}: already ran, nothing sent: ${runSummary(outcome.run)}\n`);
-      out(`${id} at ${when}: ${runSummary(outcome.run)}\n`);
+      const early = at > now ? `; sent ahead of its time (--now): the scheduled run at ${when} sends nothing\n` : '\n';
+      out(`${id} at ${when}: ${runSummary(outcome.run)}${early}`);
     });
 
   automations
@@ -154,6 +158,27 @@ export function registerAutomationsCommands(program: Command, { out, setExit }: 
       if (runs.length === 0) return out(`${id}: no runs yet\n`);
       out(`${id}${automation ? ` — ${automation.title}` : ''}\n` + runs.map((run) => `  ${runLine(run, timezone)}`).join('\n') + '\n');
     });
+}
+
+/** `run --at <future>` without --now: what the preview shows, and that nothing was sent or recorded. */
+async function previewFuture(
+  run: { id: string; config: Config; automation: Automation; at: number; now: number; json: boolean },
+  { out, setExit }: CliIo,
+): Promise<void> {
+  const { id, config, automation, at, now } = run;
+  const when = localTime(at, automation.schedule.timezone);
+  const preview = await withCliLedger(config, (ledger) => previewOccurrence(ledger, config, automation, at, now));
+  const note = `${when} is in the future: preview only, nothing sent or recorded; the scheduled run sends it then (pass --now to send it now instead)`;
+  if (run.json) {
+    const body = preview.ok ? { recipients: preview.rows } : { refused: preview.refusal.detail };
+    return out(JSON.stringify({ id, occurrence: ISO(at), outcome: 'preview', note, ...body }, null, 2) + '\n');
+  }
+  if (!preview.ok) {
+    setExit(EXIT.refused);
+    return out(`${id} at ${note}\n  would not be sent: ${preview.refusal.detail}\n`);
+  }
+  const sending = preview.rows.filter((r) => r.verdict === 'would send').length;
+  out(`${id} at ${note}\n  ${preview.rows.length} recipient(s), ${sending} would be sent, ${preview.rows.length - sending} suppressed\n`);
 }
 
 /** The config, the automation and the occurrence a preview or run is about (`--at`, else the next or the latest due). */

@@ -53,7 +53,7 @@ async function importContacts(file: string, opts: { source: string; replace?: bo
   const config = load(opts.config);
   const { text, format } = readInputFile(file);
   const table = parseTable(text, format);
-  const rows = table.ok ? readContactRows(table.rows, config, contactCountry(config, countryOption(opts.country))) : table;
+  const rows = table.ok ? readContactRows(table.rows, config.main.groups, contactCountry(config, countryOption(opts.country))) : table;
   if (!rows.ok) {
     const shown = rows.errors.slice(0, 50).map((e) => `${file}:${e.line}: ${e.message}`).join('\n');
     const more = rows.errors.length > 50 ? `\n… and ${rows.errors.length - 50} more` : '';

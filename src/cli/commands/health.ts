@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { readHttpListen } from '../../config/http-listen.js';
 import { CliFailure, configOption, load } from '../common.js';
 import { EXIT } from '../exit.js';
 import type { CliIo } from '../io.js';
@@ -6,8 +7,10 @@ import { parseDuration, type ListenAddress } from '../../core/units.js';
 
 /*
  * `mail2sms health [--wait 30s]`: asks the running daemon's GET /healthz, at
- * the address the config gives. The systemd unit's ExecStartPost waits with it,
- * so `systemctl start` returns once mail2sms answers (or fails the start).
+ * the address the config gives (http.listen: the only key it reads, so a setup
+ * file mid-edit does not fail it; the daemon runs the config it validated).
+ * The systemd unit's ExecStartPost waits with it, so `systemctl start` returns
+ * once mail2sms answers (or fails the start).
  */
 
 /** Where to reach a listener from this machine: a wildcard address is reached on loopback. */
@@ -33,10 +36,10 @@ export function registerHealthCommands(program: Command, { out }: CliIo): void {
     .option('--wait <duration>', 'keep asking this long (e.g. 30s) before giving up', '0s')
     .addOption(configOption())
     .action(async (opts: { wait: string; config: string }) => {
-      const config = load(opts.config);
+      const listen = load(opts.config, readHttpListen);
       const waitMs = parseDuration(opts.wait);
       if (waitMs === undefined) throw new CliFailure(`--wait: "${opts.wait}" is not a duration (e.g. 30s)`, EXIT.usage);
-      const url = reachableUrl(config.main.http.listen, '/healthz');
+      const url = reachableUrl(listen, '/healthz');
       const deadline = Date.now() + waitMs;
       for (;;) {
         const problem = await probe(url);

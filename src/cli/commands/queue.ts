@@ -93,9 +93,10 @@ export function registerQueueCommands(program: Command, { out, setExit }: CliIo)
       .option('--json', 'print JSON')
       .addOption(configOption())
       .action(async (queueId: string, opts: { recipient?: string; reason?: string; by?: string; json?: boolean; config: string }) => {
-        const recipient = opts.recipient === undefined ? undefined : readNumber(opts.recipient, undefined, '--recipient');
+        const config = load(opts.config);
+        const recipient = opts.recipient === undefined ? undefined : readNumber(opts.recipient, undefined, config, '--recipient');
         const id = queueId.toUpperCase();
-        const result = await withCliLedger(load(opts.config), async (ledger) => {
+        const result = await withCliLedger(config, async (ledger) => {
           if (!(await ledger.mailStatus(id))) throw new CliFailure(`no mail with queue id ${queueId}`, EXIT.dataErr);
           const by = requester(opts);
           if (name === 'cancel') {

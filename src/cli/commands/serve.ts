@@ -1,3 +1,4 @@
+import { userInfo } from 'node:os';
 import { AlreadyRunningError, describeListenError } from '../../core/instance.js';
 import { StorageError } from '../../core/errors.js';
 import { createLogger } from '../../core/log.js';
@@ -26,19 +27,36 @@ export function registerServeCommands(program: Command, { setExit }: CliIo): voi
       try {
         daemon = await startDaemon({ config, logger });
       } catch (error) {
-        // Expected failures (another daemon, a port taken) are one line in the log and on stderr; anything else keeps its stack in the log.
-        // A database we cannot reach is expected too (exit 69): its message names host and port, never the password.
-        const expected = error instanceof AlreadyRunningError || error instanceof StorageError ? error.message : describeListenError(error, listenRoles(config));
-        if (expected) logger.fatal({ reason: expected }, 'startup failed');
-        else logger.fatal({ err: error }, 'startup failed');
+        // Expected failures (another daemon, a port taken, a file this user cannot write) are one line in the log and on stderr,
+        // their stack at debug; anything else keeps its stack in the log.
+        const expected = expectedStartupFailure(error, config);
+        if (expected) {
+          logger.fatal({ reason: expected.reason }, 'startup failed');
+          logger.debug({ err: error }, 'startup failed (stack)');
+        } else logger.fatal({ err: error }, 'startup failed');
         logger.flush();
-        throw new CliFailure(`cannot start: ${expected ?? (error as Error).message}`, expected ? EXIT.unavailable : EXIT.software);
+        throw new CliFailure(`cannot start: ${expected?.reason ?? (error as Error).message}`, expected?.exit ?? EXIT.software);
       }
       const running = daemon;
       const failed = running.failed.then(() => EXIT.software);
       setExit(await Promise.race([waitForSignals({ stop: () => running.stop(), reload: () => void running.reload() }), failed]));
       logger.flush();
     });
+}
+
+/**
+ * A startup failure the admin can fix, in one line, with its exit code; undefined for the unexpected.
+ * A database we cannot reach is expected too (exit 69): its message names host and port, never the password.
+ */
+function expectedStartupFailure(error: unknown, config: Config): { reason: string; exit: number } | undefined {
+  if (error instanceof AlreadyRunningError || error instanceof StorageError) return { reason: error.message, exit: EXIT.unavailable };
+  const listen = describeListenError(error, listenRoles(config));
+  if (listen) return { reason: listen, exit: EXIT.unavailable };
+  const e = error as NodeJS.ErrnoException;
+  if (typeof e?.path !== 'string' || !['EACCES', 'EPERM', 'EROFS', 'ENOSPC', 'ENOENT', 'ENOTDIR'].includes(e.code ?? '')) return undefined;
+  const user = userInfo();
+  const runtime = e.path.startsWith(config.runtime.dir) ? `; the runtime directory (runtime_dir, now ${config.runtime.dir}) must be writable by this user` : '';
+  return { reason: `cannot ${e.syscall ?? 'write'} ${e.path}: ${e.code} (user ${user.username}, uid ${user.uid})${runtime}`, exit: EXIT.cantCreate };
 }
 
 /** Which listener a port belongs to, for startup errors. */

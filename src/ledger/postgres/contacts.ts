@@ -1,4 +1,4 @@
-import { fieldKey, planContactSync, syncResult, toContact, toMember, type ContactRow, type MemberRow } from '../contacts.js';
+import { contactsOf, fieldKey, planContactSync, syncResult, toContact, toMember, type ContactRow, type MemberRow } from '../contacts.js';
 import type { Contact, ContactInput, ContactStore, ContactSyncResult, GroupMember } from '../types.js';
 import { inTransaction, type PgClient, type PgPool } from './pool.js';
 
@@ -28,7 +28,7 @@ export function createPgContacts(pool: PgPool, now: () => number): ContactStore 
         const stored = new Map((await client.query<ContactRow>(
           `SELECT c.id AS "rowId", c.contact_key AS id, c.number, c.fields, ${GROUPS_OF} FROM contacts c WHERE c.source = $1 FOR UPDATE`, [source],
         )).rows.map((row) => [row.id, row]));
-        const plan = planContactSync(stored, contacts, replace);
+        const plan = planContactSync(stored, contactsOf(contacts), replace);
         for (const { input, fieldsJson } of plan.add) {
           const inserted = await client.query<{ id: number }>(
             'INSERT INTO contacts (source, contact_key, number, fields, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5) RETURNING id',

@@ -2,7 +2,7 @@ import type { Clock } from '../../core/clock.js';
 import { StorageError } from '../../core/errors.js';
 import type { Logger } from '../../core/log.js';
 import { createConsentStore } from '../consent.js';
-import { createContactStore } from '../contacts.js';
+import { contactsOf, createContactStore } from '../contacts.js';
 import type { Db } from '../db.js';
 import { createNotifyQueries } from '../notify-queries.js';
 import { createConsoleQueries } from '../console-queries.js';
@@ -144,7 +144,7 @@ export function createSqliteLedger(deps: SqliteLedgerDeps): Ledger {
         if (result.retried.length > 0) for (const setupId of stmt.queuedSetups.all() as string[]) markQueued(setupId);
         return result;
       }, ANSWERED),
-    importContacts: (source, list, replace) => write((now) => contacts.importContacts(source, list, replace, now), ANSWERED),
+    importContacts: (source, list, replace) => write((now) => contacts.importContacts(source, contactsOf(list), replace, now), ANSWERED),
     findContacts: (ref) => read('find contacts', () => contacts.findContacts(ref)),
     listContacts: () => read('list contacts', () => contacts.listContacts()),
     deleteContacts: (ref) => write(() => contacts.deleteContacts(ref), ANSWERED),
