@@ -67,12 +67,12 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   try {
     const opened = await openLedgerStep(w);
     const { ledger } = opened;
-    const { provider, simulatorPort, setInboundUrl } = await startProviderStep(w);
+    const { provider, routed, simulatorPort, setInboundUrl } = await startProviderStep(w);
     const observe = createObservability(w, ledger);
     const { metrics } = observe;
     const gate = createOptOutGate({ clock: w.clock, holdMs: 2 * config.main.dispatch.lease });
     const { relay, handleInbound } = createTalkBack(w, { ledger, gate, metrics });
-    const http = await startHttpStep(w, { opened, provider, observe, handleInbound, lastReload: () => lastReload });
+    const http = await startHttpStep(w, { opened, provider, ...(routed ? { routed } : {}), observe, handleInbound, lastReload: () => lastReload });
     setInboundUrl(http.publicUrl + INBOUND_PATH);
     observe.watchDispatch(startDispatchStep(w, { opened, provider, publicUrl: http.publicUrl, metrics, gate }));
     startReporterStep(w, { ledger, relay, metrics });

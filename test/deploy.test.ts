@@ -93,8 +93,8 @@ describe('example configs', () => {
   it('the production example for /etc/mail2sms is valid, with a real provider and its secrets from the environment', () => {
     const config = withSecrets(() => loadConfig('contrib/etc/mail2sms/mail2sms.yaml'));
     expect(config.storagePath).toBe('/var/lib/mail2sms/mail2sms.db');
-    expect(config.main.provider.type).toBe('http');
-    expect(config.main.provider.type === 'http' && config.main.provider.auth?.bearer).toBe(SECRETS.SMS_API_TOKEN);
+    expect(config.main.provider?.type).toBe('http');
+    expect(config.main.provider?.type === 'http' && config.main.provider.auth?.bearer).toBe(SECRETS.SMS_API_TOKEN);
     expect(config.main.notify?.relay.auth?.pass).toBe(SECRETS.MAIL2SMS_RELAY_PASS);
     // Clients are other machines on a real network, not loopback.
     expect(config.setups.every((s) => s.authorize.ip?.every((range) => !range.text.startsWith('127.')))).toBe(true);

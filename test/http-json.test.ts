@@ -26,7 +26,7 @@ function httpConfig(provider: Record<string, unknown>): HttpProviderConfig {
     http: { listen: '127.0.0.1:0' },
     provider: { type: 'http', ...provider },
   });
-  if (main.provider.type !== 'http') throw new Error('not an http provider');
+  if (main.provider?.type !== 'http') throw new Error('not an http provider');
   return main.provider;
 }
 
@@ -263,7 +263,7 @@ describe('config', () => {
     const bad = writeConfig({ main: { provider: { ...provider, auth: { basic: { user: 'u', password: '${MAIL2SMS_TEST_MISSING}' } } } } });
     try {
       const loaded = loadConfig(ok.configFile).main.provider;
-      expect(loaded.type === 'http' && loaded.auth).toEqual({ bearer: 'from-the-environment' });
+      expect(loaded?.type === 'http' && loaded.auth).toEqual({ bearer: 'from-the-environment' });
       expect(() => loadConfig(bad.configFile)).toThrow(/mail2sms\.yaml:\d+:\d+: provider\.auth\.basic\.password: environment variable MAIL2SMS_TEST_MISSING is not set/);
     } finally {
       delete process.env.MAIL2SMS_TEST_TOKEN;

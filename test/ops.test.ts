@@ -211,7 +211,7 @@ describe('check-config: every problem at once', () => {
     process.env.MAIL2SMS_TEST_SIM_SECRET = 'a-secret-from-the-environment';
     try {
       const config = loadConfig(dirs.configFile);
-      expect(config.main.provider.type === 'simulator' && config.main.provider.secret).toBe('a-secret-from-the-environment');
+      expect(config.main.provider?.type === 'simulator' && config.main.provider.secret).toBe('a-secret-from-the-environment');
     } finally {
       delete process.env.MAIL2SMS_TEST_SIM_SECRET;
     }

@@ -3,7 +3,8 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createManualClock, systemClock } from '../src/core/clock.js';
 import { createBreaker } from '../src/providers/breaker.js';
-import { createRoutedProvider, type NamedProvider, type RoutedSms } from '../src/providers/routed.js';
+import { createRoutedProvider, type NamedProvider } from '../src/providers/routed.js';
+import type { OutgoingSms } from '../src/providers/types.js';
 import { createSimulatorProvider } from '../src/providers/simulator-client.js';
 import { createProviderSimulator, type ProviderSimulator } from '../src/simulator/server.js';
 import { quietLogger } from './ledger-fixture.js';
@@ -40,7 +41,7 @@ async function sent(url: string): Promise<{ to: string }[]> {
   return (await (await fetch(`${url}/messages`)).json()) as { to: string }[];
 }
 
-const sms = (to: string): RoutedSms => ({ to, from: 'Example', text: 'Pump 3 down', idempotencyKey: `k-${to}`, callbackUrl: 'unused', setupId: 'alerts' });
+const sms = (to: string): OutgoingSms => ({ to, from: 'Example', text: 'Pump 3 down', idempotencyKey: `k-${to}`, callbackUrl: 'http://127.0.0.1:1/receipts', setupId: 'alerts' });
 
 beforeEach(() => {
   sims = [];
@@ -61,7 +62,7 @@ describe('a route of two providers', () => {
       providers: new Map([['primary', named(first.url)], ['backup', named(second.url)]]),
       routes: [{ providers: ['primary', 'backup'] }],
       categoryOf: () => 'alert',
-      receiptUrl: (name) => `http://127.0.0.1:1/receipts/${name}`,
+      receiptUrl: (name, receipts) => `${receipts}/${name}`,
     });
     const numbers = Array.from({ length: 5 }, (_, i) => `+452012300${i}`);
     const results = await Promise.all(numbers.map((n) => routed.send(sms(n))));
@@ -83,7 +84,7 @@ describe('a route of two providers', () => {
       providers: new Map([['primary', named(first.url)], ['backup', named(second.url)]]),
       routes: [{ providers: ['primary', 'backup'] }],
       categoryOf: () => 'alert',
-      receiptUrl: (name) => `http://127.0.0.1:1/receipts/${name}`,
+      receiptUrl: (name, receipts) => `${receipts}/${name}`,
     });
     expect(await routed.send(sms('+4520123110'))).toMatchObject({ ok: true, via: 'backup' });
     await fetch(`${first.url}/faults`, { method: 'PUT', body: JSON.stringify({ permanent_for: ['+4520123111'] }) });
@@ -104,7 +105,7 @@ describe('a route of two providers', () => {
       providers: new Map([['primary', withIdempotency(named(`http://127.0.0.1:${(hanging.address() as AddressInfo).port}`, 300), idempotent)], ['backup', named(second.url)]]),
       routes: [{ providers: ['primary', 'backup'] }],
       categoryOf: () => 'alert',
-      receiptUrl: (name) => `http://127.0.0.1:1/receipts/${name}`,
+      receiptUrl: (name, receipts) => `${receipts}/${name}`,
     });
     const result = await routed.send(sms('+4520123120'));
     expect(result).toMatchObject({ ok: false, temporary: true, unknown, via: 'primary' });
@@ -118,7 +119,7 @@ describe('a route of two providers', () => {
       providers: new Map([['us', named(us.url)], ['eu', named(eu.url)]]),
       routes: [{ match: { country: ['US'] }, providers: ['us'], sender: '+15005550006' }, { providers: ['eu'] }],
       categoryOf: () => 'alert',
-      receiptUrl: (name) => `http://127.0.0.1:1/receipts/${name}`,
+      receiptUrl: (name, receipts) => `${receipts}/${name}`,
     });
     expect(await routed.send(sms('+12025550123'))).toMatchObject({ ok: true, via: 'us' });
     expect(await routed.send(sms('+4520123130'))).toMatchObject({ ok: true, via: 'eu' });

@@ -1,3 +1,4 @@
+import { embeddedSimulators } from './provider-plan.js';
 import { accessSync, constants, existsSync, readFileSync, statSync } from 'node:fs';
 import { X509Certificate } from 'node:crypto';
 import { isIP } from 'node:net';
@@ -101,11 +102,10 @@ function cannotCreateIn(dir: string): string | undefined {
 }
 
 function listenProblems(config: Config, env: PreflightEnv): ConfigIssue[] {
-  const provider = config.main.provider;
   const listeners: [string[], ListenAddress][] = [
     [['smtp', 'listen'], config.main.smtp.listen],
     [['http', 'listen'], config.main.http.listen],
-    ...(provider.type === 'simulator' && provider.embedded ? [[['provider', 'listen'], provider.listen] as [string[], ListenAddress]] : []),
+    ...embeddedSimulators(config.main).map((sim): [string[], ListenAddress] => [[...sim.path, 'listen'], sim.config.listen]),
   ];
   const problems: ConfigIssue[] = [];
   const taken = new Map<number, string>();

@@ -228,6 +228,23 @@ const simulatorProvider = z.strictObject({
   inbound_url: z.url().optional().meta({ description: 'Where the embedded simulator posts simulated inbound SMS. Default: <http.public_url>/inbound.' }),
 });
 
+/** A provider's name: it is a URL path segment (/receipts/<name>). */
+const PROVIDER_NAME = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'must be lower-case letters, digits, - and _ (at most 64)');
+
+const routeSchema = z.strictObject({
+  match: z
+    .strictObject({
+      country: z.array(country).min(1).optional().meta({ description: 'ISO country codes of the recipient (US, CA).' }),
+      prefix: z.array(z.string().regex(/^\+\d{1,14}$/, 'is not an E.164 prefix (e.g. +4520)')).min(1).optional().meta({ description: 'E.164 prefixes of the recipient ("+4520").' }),
+      setup: z.array(z.string().min(1)).min(1).optional().meta({ description: 'Setup ids (automations and keyword answers go by their setup).' }),
+      category: z.array(z.enum(['alert', 'marketing'])).min(1).optional().meta({ description: 'alert and/or marketing.' }),
+    })
+    .optional()
+    .meta({ description: 'Every condition given must hold; none given (or no match) is the default route.' }),
+  providers: z.array(PROVIDER_NAME).min(1, 'lists no provider').meta({ description: 'Provider names in failover order: the next is tried only when the one before certainly did not send the SMS.' }),
+  sender: z.string().min(1).max(15).optional().meta({ description: 'Sender for SMS on this route (a number, for countries that refuse alphanumeric senders); else the setup\'s sender_name.' }),
+});
+
 const consentConfig = z
   .strictObject({
     purposes: z
@@ -354,7 +371,9 @@ const httpProvider = z
 
 export type SimulatorProviderConfig = z.output<typeof simulatorProvider>;
 export type HttpProviderConfig = z.output<typeof httpProvider>;
+const providerConfig = z.discriminatedUnion('type', [simulatorProvider, httpProvider]);
 export type ProviderConfig = SimulatorProviderConfig | HttpProviderConfig;
+export type RouteConfig = z.output<typeof routeSchema>;
 
 /** Group names: lower-case letters, digits, - and _, with at least one letter, so a group never looks like a number. */
 export const GROUP_NAME = /^(?=[a-z0-9_-]*[a-z])[a-z0-9_-]{1,64}$/;
@@ -470,7 +489,15 @@ export const mainSchema = z.strictObject({
     })
     .default({ per_number_daily: 100, clock_skew: 300_000 })
     .meta({ description: 'Organisation-wide caps.' }),
-  provider: z.discriminatedUnion('type', [simulatorProvider, httpProvider]).meta({ description: 'The SMS provider: the built-in simulator or a generic HTTP/JSON API described here.' }),
+  provider: providerConfig.optional().meta({ description: 'One SMS provider (the built-in simulator or a generic HTTP/JSON API described here): shorthand for one provider and one route. Use providers and routes for several.' }),
+  providers: z
+    .record(PROVIDER_NAME, providerConfig)
+    .optional()
+    .meta({ description: 'Named providers (issue 24), each with its own contract: `gw: {type: http, …}`. Callbacks arrive at /receipts/<name> and /inbound/<name>. Instead of provider.' }),
+  routes: z
+    .array(routeSchema)
+    .optional()
+    .meta({ description: 'Which providers an SMS goes through, in failover order; the first route whose every match holds wins. Default: one route through every provider in the order listed.' }),
   dispatch: z
     .strictObject({
       concurrency: z.number().int().min(1).max(256).default(8).meta({ description: 'Provider calls in flight at once.' }),
@@ -506,6 +533,17 @@ export const mainSchema = z.strictObject({
     })
     .default({ level: 'info', content: false })
     .meta({ description: 'Logging.' }),
+}).superRefine((main, ctx) => {
+  // One provider (the shorthand) or named providers with routes; routes name providers that exist.
+  if (main.provider && main.providers) ctx.addIssue({ code: 'custom', path: ['providers'], message: 'give either provider (one) or providers (several), not both' });
+  else if (!main.provider && !main.providers) ctx.addIssue({ code: 'custom', path: ['provider'], message: 'is required (or providers: with named providers)' });
+  if (main.routes && !main.providers) ctx.addIssue({ code: 'custom', path: ['routes'], message: 'routes need named providers (providers:), not provider:' });
+  const names = new Set(Object.keys(main.providers ?? {}));
+  main.routes?.forEach((route, i) =>
+    route.providers.forEach((name, j) => {
+      if (!names.has(name)) ctx.addIssue({ code: 'custom', path: ['routes', i, 'providers', j], message: `"${name}" is not a provider (providers: ${[...names].join(', ') || 'none'})` });
+    }),
+  );
 });
 
 export type MainConfig = z.output<typeof mainSchema>;

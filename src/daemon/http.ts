@@ -8,6 +8,7 @@ import { createConsole, CONSOLE_PREFIX } from '../http/console/console.js';
 import type { DaemonStatus } from '../http/console/page-types.js';
 import { describeTarget } from '../ledger/postgres/pool.js';
 import type { SmsProvider } from '../providers/index.js';
+import type { RoutedProvider } from '../providers/routed.js';
 import type { OpenedLedger } from './ledger.js';
 import type { Observability } from './observe.js';
 import type { TalkBack } from './talk-back.js';
@@ -16,6 +17,8 @@ import type { Wiring } from './steps.js';
 export interface HttpDeps {
   opened: OpenedLedger;
   provider: SmsProvider;
+  /** Named providers: callbacks at /receipts/<name> and /inbound/<name>. */
+  routed?: RoutedProvider;
   observe: Observability;
   handleInbound: TalkBack['handleInbound'];
   lastReload(): DaemonStatus['lastReload'];
@@ -39,6 +42,7 @@ export async function startHttpStep(w: Wiring, deps: HttpDeps): Promise<{ port: 
       return { ledger: deps.opened.fileProblem() ?? thread ?? 'ok', provider: deps.observe.providerState() };
     },
     routes: routes(w, deps),
+    ...(deps.routed ? { providerByName: deps.routed.byName } : {}),
     // Checked per request, so a reload can turn the console on or off.
     mounts: [{ prefix: CONSOLE_PREFIX, handle: consoleMount(w, deps) }],
   });
@@ -52,19 +56,12 @@ function routes(w: Wiring, deps: HttpDeps): Record<string, Route> {
   const { ledger } = deps.opened;
   const tokens = () => w.config().main.http.tokens;
   const contacts = createContactsEndpoint({ ledger, getConfig: w.config });
+  const named = deps.routed;
+  const inboundRoutes = named
+    ? Object.fromEntries(named.names().map((name) => [`POST ${INBOUND_PATH}/${name}`, inboundRoute(w, deps, named.byName(name) as SmsProvider)]))
+    : { [`POST ${INBOUND_PATH}`]: inboundRoute(w, deps, deps.provider) };
   return {
-    [`POST ${INBOUND_PATH}`]: {
-      authorize: webhookHeaders(deps.provider, 'inbound', w.logger),
-      async handle(headers, raw) {
-        const parsed = deps.provider.parseInbound(headers, raw, w.clock.now());
-        if (!parsed.ok) {
-          w.logger.warn({ status: parsed.status, reason: parsed.reason }, 'inbound SMS refused');
-          return [parsed.status, { error: parsed.reason }];
-        }
-        const outcome = await deps.handleInbound(parsed.inbound);
-        return [200, { id: outcome.inboundId, action: outcome.action, duplicate: outcome.duplicate }];
-      },
-    },
+    ...inboundRoutes,
     'POST /sends': {
       maxBytes: 32 * 1024 * 1024,
       authorize: authorizeSends(tokens),
@@ -75,6 +72,22 @@ function routes(w: Wiring, deps: HttpDeps): Record<string, Route> {
       // The same tokens and scope as POST /sends, and one import at a time, checked before the body is read.
       authorize: (headers) => authorizeSends(tokens)(headers) ?? contacts.busy(),
       handle: contacts.handle,
+    },
+  };
+}
+
+/** Inbound SMS from one provider, verified and parsed its way, into the same ledger path whatever the protocol. */
+function inboundRoute(w: Wiring, deps: HttpDeps, provider: SmsProvider): Route {
+  return {
+    authorize: webhookHeaders(provider, 'inbound', w.logger),
+    async handle(headers, raw) {
+      const parsed = provider.parseInbound(headers, raw, w.clock.now());
+      if (!parsed.ok) {
+        w.logger.warn({ status: parsed.status, reason: parsed.reason }, 'inbound SMS refused');
+        return [parsed.status, { error: parsed.reason }];
+      }
+      const outcome = await deps.handleInbound(parsed.inbound);
+      return [200, { id: outcome.inboundId, action: outcome.action, duplicate: outcome.duplicate }];
     },
   };
 }

@@ -114,6 +114,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
           text: sms.text,
           idempotencyKey: sms.idempotencyKey,
           callbackUrl: options.callbackUrl,
+          setupId: sms.setupId,
         });
       } finally {
         if (place !== undefined) pacer?.finished(place);
@@ -154,7 +155,8 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   /** What the provider's answer makes of the row (logged here), and the ledger write that records it. */
   function outcomeOf(sms: ClaimedSms, result: SendResult, now: number): { outcome: 'sent' | 'retry' | 'failed' | 'unknown'; record: () => Promise<void> } {
     if (result.ok) {
-      logger.info({ qid: sms.queueId, outbox: sms.outboxId, to: maskNumber(sms.recipient), providerId: result.providerMessageId, attempt: sms.attempt, parts: result.parts }, 'sms sent');
+      // via and hops: named providers (routes and failover); undefined (not written) for the one provider.
+      logger.info({ qid: sms.queueId, outbox: sms.outboxId, to: maskNumber(sms.recipient), providerId: result.providerMessageId, attempt: sms.attempt, parts: result.parts, via: result.via, hops: result.hops }, 'sms sent');
       return { outcome: 'sent', record: () => ledger.recordSent(sms.outboxId, result.providerMessageId, result.parts) };
     }
     if (result.unknown && !provider.idempotent && sms.onUnknown === 'fail') {

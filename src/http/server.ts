@@ -22,6 +22,8 @@ export interface HttpApiOptions {
   mounts?: { prefix: string; handle(req: IncomingMessage, res: ServerResponse): void }[];
   /** Request bodies read at once; more get 503 with Retry-After before a byte of theirs is read (default 8). */
   maxConcurrentBodies?: number;
+  /** Named providers (issue 24): each posts its receipts to /receipts/<name>, verified and parsed its own way. */
+  providerByName?: (name: string) => SmsProvider | undefined;
   /** What /healthz reports besides the process being up: each check 'ok' or what is wrong (then 503). */
   health?: () => Promise<Record<string, string>>;
 }
@@ -102,8 +104,8 @@ export function createHttpApi(options: HttpApiOptions): HttpApi {
       });
   }
 
-  async function receipt(headers: Record<string, string | string[] | undefined>, raw: string): Promise<[number, unknown]> {
-    const parsed = provider.parseReceipt(headers, raw, clock.now());
+  async function receipt(from: SmsProvider, headers: Record<string, string | string[] | undefined>, raw: string): Promise<[number, unknown]> {
+    const parsed = from.parseReceipt(headers, raw, clock.now());
     if (!parsed.ok) {
       logger.warn({ status: parsed.status, reason: parsed.reason }, 'receipt refused');
       return [parsed.status, { error: parsed.reason }];
@@ -126,7 +128,18 @@ export function createHttpApi(options: HttpApiOptions): HttpApi {
   }
 
   // Made once: a receipt arrives for every part of every SMS. It reads no query string.
-  const receiptRoute: Route = { handle: receipt, authorize: webhookHeaders(provider, 'receipt', logger) };
+  const receiptRoute: Route = { handle: (headers, raw) => receipt(provider, headers, raw), authorize: webhookHeaders(provider, 'receipt', logger) };
+  // One route per named provider, made when its first receipt arrives (a name that is no provider gets 404).
+  const namedReceipts = new Map<string, Route>();
+  function namedReceiptRoute(name: string): Route | undefined {
+    const found = namedReceipts.get(name);
+    if (found) return found;
+    const named = options.providerByName?.(name);
+    if (!named) return undefined;
+    const route: Route = { handle: (headers, raw) => receipt(named, headers, raw), authorize: webhookHeaders(named, 'receipt', logger.child({ provider: name })) };
+    namedReceipts.set(name, route);
+    return route;
+  }
   const noQuery = new URLSearchParams();
 
   return {
@@ -160,6 +173,8 @@ export function createHttpApi(options: HttpApiOptions): HttpApi {
           return;
         }
         if (route === RECEIPTS_ROUTE) return serveRoute(req, res, route, receiptRoute, noQuery);
+        const named = req.method === 'POST' && path.startsWith(`${RECEIPTS_PATH}/`) ? namedReceiptRoute(path.slice(RECEIPTS_PATH.length + 1)) : undefined;
+        if (named) return serveRoute(req, res, route, named, url.searchParams);
         const handler = options.routes?.[route];
         if (handler) return serveRoute(req, res, route, handler, url.searchParams);
         const mount = options.mounts?.find((m) => path === m.prefix || path.startsWith(`${m.prefix}/`));

@@ -22,26 +22,23 @@ export interface RoutedProviderOptions {
   routes: readonly Route[];
   /** Setup → category, from the running config (routes may match on category). */
   categoryOf(setupId: string): 'alert' | 'marketing';
-  /** Where a provider posts its receipts: `<public url>/receipts/<name>`. */
-  receiptUrl(name: string): string;
+  /** Where a provider posts its receipts (`<public url>/receipts/<name>`), from the dispatcher's receipts URL. */
+  receiptUrl(name: string, receipts: string): string;
 }
 
-export interface RoutedSms extends OutgoingSms {
-  setupId: string;
-}
-
-export interface RoutedProvider extends Omit<SmsProvider, 'send'> {
-  send(sms: RoutedSms): Promise<SendResult>;
+export interface RoutedProvider extends SmsProvider {
   /** The provider behind a callback path's name. */
   byName(name: string): SmsProvider | undefined;
+  names(): string[];
   breakers(): Record<string, BreakerSnapshot>;
 }
 
 export function createRoutedProvider(options: RoutedProviderOptions): RoutedProvider {
   const { providers, routes } = options;
 
-  async function send(sms: RoutedSms): Promise<SendResult> {
-    const route = pickRoute(routes, { recipient: sms.to, country: countryOfE164(sms.to), setupId: sms.setupId, category: options.categoryOf(sms.setupId) });
+  async function send(sms: OutgoingSms): Promise<SendResult> {
+    const setupId = sms.setupId ?? '';
+    const route = pickRoute(routes, { recipient: sms.to, country: countryOfE164(sms.to), setupId, category: options.categoryOf(setupId) });
     if (!route) return { ok: false, temporary: false, reason: 'no route matches this number and setup' };
     const hops: string[] = [];
     for (const name of route.providers) {
@@ -54,7 +51,7 @@ export function createRoutedProvider(options: RoutedProviderOptions): RoutedProv
         hops.push(`${name}: circuit open`);
         continue;
       }
-      const result = await named.provider.send({ ...sms, from: route.sender ?? sms.from, callbackUrl: options.receiptUrl(name) });
+      const result = await named.provider.send({ ...sms, from: route.sender ?? sms.from, callbackUrl: options.receiptUrl(name, sms.callbackUrl) });
       if (result.ok) {
         named.breaker.success();
         return { ...result, via: name, ...(hops.length > 0 ? { hops } : {}) };
@@ -78,6 +75,7 @@ export function createRoutedProvider(options: RoutedProviderOptions): RoutedProv
     idempotent: false,
     send,
     byName: (name) => providers.get(name)?.provider,
+    names: () => [...providers.keys()],
     breakers: () => Object.fromEntries([...providers].map(([name, named]) => [name, named.breaker.snapshot()])),
     checkWebhookHeaders: (kind, headers) => all()[0]?.checkWebhookHeaders(kind, headers),
     parseReceipt: () => ({ ok: false, status: 400, reason: 'receipts go to /receipts/<provider name>' }),

@@ -8,6 +8,8 @@ export interface OutgoingSms {
   idempotencyKey: string;
   /** Where the provider posts the delivery receipt. */
   callbackUrl: string;
+  /** The setup behind the SMS: routes may match on it (routed.ts). */
+  setupId?: string;
 }
 
 /**

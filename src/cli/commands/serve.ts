@@ -1,3 +1,4 @@
+import { embeddedSimulators } from '../../config/provider-plan.js';
 import { userInfo } from 'node:os';
 import { AlreadyRunningError, describeListenError } from '../../core/instance.js';
 import { StorageError } from '../../core/errors.js';
@@ -61,9 +62,9 @@ function expectedStartupFailure(error: unknown, config: Config): { reason: strin
 
 /** Which listener a port belongs to, for startup errors. */
 function listenRoles(config: Config): Record<string, string> {
-  const provider = config.main.provider;
+  const simulators = embeddedSimulators(config.main).map((sim) => [sim.config.listen.port, `${sim.path.join('.')}.listen, the embedded simulator`]);
   return {
-    ...(provider.type === 'simulator' && provider.embedded ? { [provider.listen.port]: 'provider.listen, the embedded simulator' } : {}),
+    ...Object.fromEntries(simulators),
     [config.main.http.listen.port]: 'http.listen',
     [config.main.smtp.listen.port]: 'smtp.listen',
   };
