@@ -57,7 +57,8 @@ afterAll(async () => {
 
 describe('two providers on one route, the first refusing connections', () => {
   it('every SMS goes via the backup once, the hop is logged, and its receipts settle the rows', async () => {
-    const numbers = ['+4520126001', '+4520126002', '+4520126003'];
+    // Six: the primary's circuit opens after five refusals in a row.
+    const numbers = ['+4520126001', '+4520126002', '+4520126003', '+4520126004', '+4520126005', '+4520126006'];
     const queued = await Promise.all(numbers.map((n) => sendMail({ port: t.smtpPort, from: 'ops@example.test', to: `${n}@sms.example.test`, text: 'Pump 3 down' })));
     const ids = queued.map((q) => queueIdOf(q.response));
     await waitFor(async () => {
@@ -67,11 +68,19 @@ describe('two providers on one route, the first refusing connections', () => {
     const sent = (await (await fetch(`${backupUrl}/messages`)).json()) as { to: string }[];
     expect(sent.map((m) => m.to).sort()).toEqual(numbers);
     const lines = t.logs.filter((l) => l.msg === 'sms sent');
-    expect(lines).toHaveLength(3);
+    expect(lines).toHaveLength(6);
     for (const line of lines) {
       expect(line.via).toBe('backup');
       expect((line.hops as string[])[0]).toMatch(/^primary: (provider unreachable: ECONNREFUSED|circuit open)/);
     }
+  });
+
+  it("/healthz says the primary's circuit is open, and stays 200 (degraded: the backup sends)", async () => {
+    const health = await fetch(`${daemonUrl}/healthz`);
+    expect(health.status).toBe(200);
+    const body = (await health.json()) as { status: string; circuits: string };
+    expect(body.status).toBe('degraded');
+    expect(body.circuits).toMatch(/^primary (open|half-open) \(provider unreachable: ECONNREFUSED/);
   });
 
   it("a STOP through the backup's inbound webhook opts the number out", async () => {

@@ -39,7 +39,11 @@ export async function startHttpStep(w: Wiring, deps: HttpDeps): Promise<{ port: 
     health: async () => {
       // The thread (or PostgreSQL) answers a read only while it holds the database.
       const thread = await ledger.queueDepth().then(() => undefined, (error: unknown) => `${config().storage.type === 'sqlite' ? 'ledger thread' : 'ledger'}: ${(error as Error).message}`);
-      return { ledger: deps.opened.fileProblem() ?? thread ?? 'ok', provider: deps.observe.providerState() };
+      return {
+        ledger: deps.opened.fileProblem() ?? thread ?? 'ok',
+        provider: deps.observe.providerState(),
+        ...(deps.routed ? { circuits: circuitState(deps.routed) } : {}),
+      };
     },
     routes: routes(w, deps),
     ...(deps.routed ? { providerByName: deps.routed.byName } : {}),
@@ -74,6 +78,12 @@ function routes(w: Wiring, deps: HttpDeps): Record<string, Route> {
       handle: contacts.handle,
     },
   };
+}
+
+/** 'ok' while every named provider's circuit is closed; else which are open (the route skips them) and why. */
+function circuitState(routed: RoutedProvider): string {
+  const open = Object.entries(routed.breakers()).filter(([, breaker]) => breaker.state !== 'closed');
+  return open.length === 0 ? 'ok' : open.map(([name, breaker]) => `${name} ${breaker.state}${breaker.lastError ? ` (${breaker.lastError})` : ''}`).join('; ');
 }
 
 /** Inbound SMS from one provider, verified and parsed its way, into the same ledger path whatever the protocol. */
