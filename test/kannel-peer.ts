@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../bench/throwaway-postgres.js';
+import { inboundGetUrl } from '../src/providers/kannel/index.js';
 
 /*
  * A real Kannel for tests, from Debian's `kannel` and `kannel-extras` packages
@@ -58,11 +59,6 @@ export interface KannelPeer {
   stop(): Promise<void>;
 }
 
-/** The get-url pattern of the sms-service (docs/providers/kannel.md prints the same one). */
-export function getUrlPattern(inboundUrl: string, token: string): string {
-  return `${inboundUrl}?from=%p&to=%P&text=%b&charset=%C&coding=%c&id=%I&ts=%T&token=${token}`;
-}
-
 interface Ports {
   admin: number;
   smsbox: number;
@@ -87,6 +83,7 @@ dlr-storage = internal
 group = smsc
 smsc = fake
 smsc-id = fake
+allowed-smsc-id = fake
 our-host = 127.0.0.1
 port = ${ports.smsc}
 connect-allow-ip = "127.0.0.1"
@@ -166,7 +163,7 @@ export async function startKannelPeer(options: KannelPeerOptions & { token: stri
   const dir = mkdtempSync(join(tmpdir(), 'mail2sms-kannel-'));
   const ports: Ports = { admin: await freePort(), smsbox: await freePort(), smsc: await freePort(), sendsms: await freePort() };
   const confPath = join(dir, 'kannel.conf');
-  writeFileSync(confPath, kannelConf(dir, ports, { ...options, getUrl: getUrlPattern(options.inboundUrl, options.token) }));
+  writeFileSync(confPath, kannelConf(dir, ports, { ...options, getUrl: inboundGetUrl(options.inboundUrl, options.token) }));
 
   const received: SmscMessage[] = [];
   const waiters: { match: (sms: SmscMessage) => boolean; resolve: (sms: SmscMessage) => void }[] = [];

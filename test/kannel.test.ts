@@ -39,7 +39,8 @@ const heard: Heard = { receipts: [], progress: [], inbound: [], refused: [] };
 const clock = createManualClock();
 
 function kannelConfig(over: Record<string, unknown> = {}): KannelProviderConfig {
-  return createKannelProviderSchema({}).parse({ type: 'kannel', url: peer.sendsmsUrl, username: USER, password: PASSWORD, callback: { token: TOKEN }, ...over });
+  // smsc: the fake SMSC takes only SMS routed to it by name (allowed-smsc-id), as a production SMSC group should.
+  return createKannelProviderSchema({}).parse({ type: 'kannel', url: peer.sendsmsUrl, username: USER, password: PASSWORD, smsc: 'fake', callback: { token: TOKEN }, ...over });
 }
 
 /** What the daemon's GET /receipts/<name> and /inbound/<name> will do: source, then token and fields, then the ledger (here: a list). */
@@ -165,6 +166,25 @@ describe('kannel: sending through smsbox', () => {
     } finally {
       wrong.close();
     }
+  });
+
+  it('an smsc-id no SMSC takes (allowed-smsc-id) is Kannel\'s 403 "Not routable. Do not try again.": permanent', async () => {
+    const lost = createKannelProvider(kannelConfig({ smsc: 'nowhere' }), { clock, maxSockets: 1 });
+    try {
+      const result = await lost.send(sms('+4520123459', 'no route'));
+      expect(result).toMatchObject({ ok: false, temporary: false });
+      expect((result as { reason: string }).reason).toContain('Not routable');
+    } finally {
+      lost.close();
+    }
+  });
+
+  it('a long SMS goes out in concatenated parts, reported under the one id without a part number', async () => {
+    const out = sms('+4520123460', `Long alarm: ${'pump 3 pressure low; '.repeat(9)}`.trim());
+    expect(await provider.send(out)).toMatchObject({ ok: true });
+    await eventually('delivered report', () => heard.receipts.find((r) => r.providerMessageId === out.idempotencyKey));
+    expect(peer.received.filter((m) => m.to === '+4520123460').map((m) => m.type)).toEqual(['udh', 'udh']);
+    expect(heard.receipts.filter((r) => r.providerMessageId === out.idempotencyKey).map((r) => [r.status, r.part])).toEqual([['delivered', undefined]]);
   });
 
   it('a recipient with a space (Kannel would read two numbers) is refused before the call', async () => {
