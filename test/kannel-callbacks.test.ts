@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createKannelProviderSchema } from '../src/config/provider-kannel.js';
@@ -132,5 +133,13 @@ describe('the receipts route with a progress report', () => {
     expect(await post(`id=${queueId}.0&type=8&answer=ACK%2F&ts=1&token=${TOKEN}`)).toEqual([200, '{"outcome":"progress"}']);
     expect(await post(`id=${queueId}.0&type=1&answer=&ts=2&token=${TOKEN}`)).toEqual([200, '{"outcome":"applied"}']);
     expect(await post(`id=${queueId}.0&type=1&answer=&ts=2&token=bad-${TOKEN}`)).toEqual([403, '{"error":"bad_token"}']);
+  });
+});
+
+describe('docs/providers/kannel.md', () => {
+  it('prints the status table the code uses, one row per DLR bit', () => {
+    const page = readFileSync('docs/providers/kannel.md', 'utf8');
+    const rows = page.split('\n').filter((line) => /^\| \d+ \|/.test(line));
+    expect(rows).toEqual(KANNEL_DLR_TYPES.map((t) => `| ${t.bit} | ${t.kannel} | ${t.ours} | ${t.meaning} |`));
   });
 });
