@@ -1,10 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
+import { createServer as createTcpServer, type AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createKannelProviderSchema } from '../src/config/provider-kannel.js';
 import { createManualClock } from '../src/core/clock.js';
 import { createHttpApi, RECEIPTS_PATH, type HttpApi } from '../src/http/server.js';
 import { createKannelProvider, KANNEL_DLR_TYPES } from '../src/providers/kannel/index.js';
+import { classifySendsmsAnswer } from '../src/providers/kannel/send.js';
 import { outcomeOfDlr } from '../src/providers/kannel/status.js';
 import { intakeMessage, openTestLedger, quietLogger, type TestLedger } from './ledger-fixture.js';
 
@@ -141,5 +143,38 @@ describe('docs/providers/kannel.md', () => {
     const page = readFileSync('docs/providers/kannel.md', 'utf8');
     const rows = page.split('\n').filter((line) => /^\| \d+ \|/.test(line));
     expect(rows).toEqual(KANNEL_DLR_TYPES.map((t) => `| ${t.bit} | ${t.kannel} | ${t.ours} | ${t.meaning} |`));
+  });
+});
+
+describe('smsbox answers', () => {
+  const answer = (status: number, body: string, headers: Record<string, string> = {}) => classifySendsmsAnswer({ status, headers, body }, 'Q1.0', clock.now());
+  const cases: [status: number, body: string, expected: Record<string, unknown>][] = [
+    [202, '0: Accepted for delivery', { ok: true, providerMessageId: 'Q1.0' }],
+    [202, '3: Queued for later delivery', { ok: true, providerMessageId: 'Q1.0' }],
+    [202, 'Sent. Message splits: 2', { ok: true, providerMessageId: 'Q1.0', parts: 2 }],
+    [200, '<html>proxy login</html>', { ok: false, temporary: true, unknown: true }],
+    [403, 'Authorization failed for sendsms', { ok: false, temporary: false }],
+    [403, 'Not routable. Do not try again.', { ok: false, temporary: false }],
+    [400, 'Missing receiver number, rejected', { ok: false, temporary: false }],
+    [500, 'Sending failed.', { ok: false, temporary: true }],
+    [503, 'Temporal failure, try again later.', { ok: false, temporary: true }],
+  ];
+  it.each(cases)('%d "%s"', (status, body, expected) => {
+    expect(answer(status, body)).toMatchObject(expected);
+  });
+
+  it('no answer after the request was written is unknown: Kannel may have queued it', async () => {
+    const silent = createTcpServer(() => {}); // takes the request, never answers
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const port = (silent.address() as AddressInfo).port;
+    const kannel = provider({ url: `http://127.0.0.1:${port}/cgi-bin/sendsms`, timeout: '300ms' });
+    try {
+      const result = await kannel.send({ to: '+4520123456', from: 'Example', text: 'x', idempotencyKey: 'Q1.0', callbackUrl: 'http://127.0.0.1:1/receipts/office' });
+      expect(result).toMatchObject({ ok: false, temporary: true, unknown: true });
+      expect(kannel.idempotent).toBe(false);
+    } finally {
+      kannel.close();
+      silent.close();
+    }
   });
 });

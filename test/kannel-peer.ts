@@ -159,26 +159,12 @@ async function status(ports: Ports): Promise<string> {
 const smscOnline = (text: string) => /fake\[fake\].*\(online/.test(text);
 const smsboxOnline = (text: string) => /smsbox:.*\(on-line/.test(text);
 
-export async function startKannelPeer(options: KannelPeerOptions & { token: string }): Promise<KannelPeer> {
-  const dir = mkdtempSync(join(tmpdir(), 'mail2sms-kannel-'));
-  const ports: Ports = { admin: await freePort(), smsbox: await freePort(), smsc: await freePort(), sendsms: await freePort() };
-  const confPath = join(dir, 'kannel.conf');
-  writeFileSync(confPath, kannelConf(dir, ports, { ...options, getUrl: inboundGetUrl(options.inboundUrl, options.token) }));
-
+/** What the three processes print: fakesmsc's "Got message" lines become SmscMessages a test can wait for. */
+function createOutput() {
   const received: SmscMessage[] = [];
   const waiters: { match: (sms: SmscMessage) => boolean; resolve: (sms: SmscMessage) => void }[] = [];
   const output: string[] = [];
   const logs = () => output.slice(-40).join('\n');
-  const keep = (name: string, child: ChildProcess) => {
-    let rest = '';
-    const onData = (chunk: Buffer) => {
-      const lines = (rest + chunk.toString('utf8')).split('\n');
-      rest = lines.pop() ?? '';
-      for (const line of lines) onLine(name, line);
-    };
-    child.stdout?.on('data', onData);
-    child.stderr?.on('data', onData);
-  };
   const onLine = (name: string, line: string) => {
     output.push(`${name}: ${line}`);
     const got = /Got message \d+: <(\S*) (\S*) (\S+) (.*)>$/.exec(line);
@@ -192,9 +178,44 @@ export async function startKannelPeer(options: KannelPeerOptions & { token: stri
       }
     }
   };
+  return {
+    received,
+    logs,
+    keep(name: string, child: ChildProcess) {
+      let rest = '';
+      const onData = (chunk: Buffer) => {
+        const lines = (rest + chunk.toString('utf8')).split('\n');
+        rest = lines.pop() ?? '';
+        for (const line of lines) onLine(name, line);
+      };
+      child.stdout?.on('data', onData);
+      child.stderr?.on('data', onData);
+    },
+    waitForSms(match: (sms: SmscMessage) => boolean, timeoutMs = 10_000): Promise<SmscMessage> {
+      const already = received.find(match);
+      if (already) return Promise.resolve(already);
+      return new Promise((resolve, reject) => {
+        const waiter = { match, resolve: (sms: SmscMessage) => { clearTimeout(timer); resolve(sms); } };
+        const timer = setTimeout(() => {
+          waiters.splice(waiters.indexOf(waiter), 1);
+          reject(new Error(`fakesmsc received no matching SMS within ${timeoutMs} ms; it has ${JSON.stringify(received)}\n${logs()}`));
+        }, timeoutMs);
+        waiters.push(waiter);
+      });
+    },
+  };
+}
+
+export async function startKannelPeer(options: KannelPeerOptions & { token: string }): Promise<KannelPeer> {
+  const dir = mkdtempSync(join(tmpdir(), 'mail2sms-kannel-'));
+  const ports: Ports = { admin: await freePort(), smsbox: await freePort(), smsc: await freePort(), sendsms: await freePort() };
+  const confPath = join(dir, 'kannel.conf');
+  writeFileSync(confPath, kannelConf(dir, ports, { ...options, getUrl: inboundGetUrl(options.inboundUrl, options.token) }));
+  const out = createOutput();
+  const logs = out.logs;
   const start = (name: string, program: string, args: string[]) => {
     const child = spawn(program, args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
-    keep(name, child);
+    out.keep(name, child);
     return child;
   };
   // fakesmsc wants at least one message pattern even when it is to send none (-m 0).
@@ -219,19 +240,8 @@ export async function startKannelPeer(options: KannelPeerOptions & { token: stri
 
   return {
     sendsmsUrl: `http://127.0.0.1:${ports.sendsms}/cgi-bin/sendsms`,
-    received,
-    waitForSms(match, timeoutMs = 10_000) {
-      const already = received.find(match);
-      if (already) return Promise.resolve(already);
-      return new Promise((resolve, reject) => {
-        const waiter = { match, resolve: (sms: SmscMessage) => { clearTimeout(timer); resolve(sms); } };
-        const timer = setTimeout(() => {
-          waiters.splice(waiters.indexOf(waiter), 1);
-          reject(new Error(`fakesmsc received no matching SMS within ${timeoutMs} ms; it has ${JSON.stringify(received)}\n${logs()}`));
-        }, timeoutMs);
-        waiters.push(waiter);
-      });
-    },
+    received: out.received,
+    waitForSms: out.waitForSms,
     async injectMo(from, to, text) {
       if (smsc) await terminate(smsc);
       await until('fake SMSC offline', async () => !smscOnline(await status(ports)), 10_000, logs);
