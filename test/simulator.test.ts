@@ -66,7 +66,7 @@ describe('sends and per-part receipts', () => {
     const id = (result as { providerMessageId: string }).providerMessageId;
     const posted = await waitFor(() => (receiptsFor(id).length === 2 ? receiptsFor(id) : undefined), 'two receipts');
     const parsed = posted.map((r) => provider.parseReceipt(r.headers, r.body, Date.now()));
-    expect(parsed.map((p) => p.ok && { ...p.receipt, rawBody: undefined, providerTimestamp: typeof p.receipt.providerTimestamp })).toEqual([
+    expect(parsed.map((p) => p.ok && 'receipt' in p && { ...p.receipt, rawBody: undefined, providerTimestamp: typeof p.receipt.providerTimestamp })).toEqual([
       { providerMessageId: id, status: 'delivered', part: 1, parts: 2, providerTimestamp: 'number', rawBody: undefined },
       { providerMessageId: id, status: 'delivered', part: 2, parts: 2, providerTimestamp: 'number', rawBody: undefined },
     ]);
@@ -106,7 +106,7 @@ describe('sends and per-part receipts', () => {
       const id = ((await provider.send(sms(to))) as { providerMessageId: string }).providerMessageId;
       const [receipt] = await waitFor(() => (receiptsFor(id).length ? receiptsFor(id) : undefined), 'the receipt');
       const parsed = provider.parseReceipt(receipt!.headers, receipt!.body, Date.now());
-      if (parsed.ok) outcomes.push([parsed.receipt.status, parsed.receipt.errorCode ?? '']);
+      if (parsed.ok && 'receipt' in parsed) outcomes.push([parsed.receipt.status, parsed.receipt.errorCode ?? '']);
     }
     expect(outcomes).toEqual([['failed', 'UNDELIVERABLE'], ['expired', 'EXPIRED'], ['rejected', 'REJECTED']]);
   });

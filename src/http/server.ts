@@ -54,6 +54,8 @@ const RECEIPT_ANSWERS: Readonly<Record<ReceiptOutcome, PreparedJson>> = {
   parked: new PreparedJson({ outcome: 'parked' }),
   unknown: new PreparedJson({ error: 'unknown message id' }),
 };
+/** A report of an SMS still on its way (ReceiptParse `progress`). */
+const PROGRESS_ANSWER = new PreparedJson({ outcome: 'progress' });
 
 /** A provider webhook's headers checked before its body is read: a request without a signature in our format is not read at all. */
 export function webhookHeaders(provider: Pick<SmsProvider, 'checkWebhookHeaders'>, kind: 'receipt' | 'inbound', logger: Logger): NonNullable<Route['authorize']> {
@@ -109,6 +111,12 @@ export function createHttpApi(options: HttpApiOptions): HttpApi {
     if (!parsed.ok) {
       logger.warn({ status: parsed.status, reason: parsed.reason }, 'receipt refused');
       return [parsed.status, { error: parsed.reason }];
+    }
+    if (!('receipt' in parsed)) {
+      // On its way (e.g. Kannel's "accepted by the SMSC"): the row is sent already; 200 so the provider does not retry.
+      metrics.inc('mail2sms_receipts_total', { outcome: 'progress' });
+      if (logger.isLevelEnabled('debug')) logger.debug({ providerId: parsed.progress.providerMessageId, detail: parsed.progress.detail }, 'receipt: still on its way');
+      return [200, PROGRESS_ANSWER];
     }
     const { receipt } = parsed;
     const outcome = await ledger.applyReceipt(receipt);

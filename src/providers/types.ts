@@ -37,8 +37,20 @@ export type HttpHeaders = Record<string, string | string[] | undefined>;
 /** On failure, `reason` for a 403 is the signature check's code (missing, malformed, bad_signature, too_old, in_future). */
 export type WebhookRefusal = { ok: false; status: 400 | 403; reason: string };
 
+/**
+ * A report of an SMS still on its way (Kannel's "accepted by the SMSC" or
+ * "buffered"): answered 200 so the provider does not retry it, and settles
+ * nothing (the row is `sent` already).
+ */
+export interface ReceiptProgress {
+  providerMessageId: string;
+  /** The provider's own word for the step, for the debug log. */
+  detail: string;
+}
+
 export type ReceiptParse =
   | { ok: true; receipt: Receipt }
+  | { ok: true; progress: ReceiptProgress }
   | { ok: false; status: 400 | 403; reason: string };
 
 /** An SMS someone sent to one of our numbers. */
