@@ -8,6 +8,7 @@ import { HASH_PATTERN } from '../core/passwords.js';
 import { DEFAULT_KEYWORDS, keywordsSchema } from '../consent/keywords.js';
 import { sendingWindowSchema } from '../core/window.js';
 import { notifySchema } from './notify.js';
+import { kannelProviderSchema, type KannelProviderConfig } from './provider-kannel.js';
 import { configJsonSchema, UNIT_KEY } from './json-schema.js';
 
 /*
@@ -371,8 +372,8 @@ const httpProvider = z
 
 export type SimulatorProviderConfig = z.output<typeof simulatorProvider>;
 export type HttpProviderConfig = z.output<typeof httpProvider>;
-const providerConfig = z.discriminatedUnion('type', [simulatorProvider, httpProvider]);
-export type ProviderConfig = SimulatorProviderConfig | HttpProviderConfig;
+const providerConfig = z.discriminatedUnion('type', [simulatorProvider, httpProvider, kannelProviderSchema]);
+export type ProviderConfig = SimulatorProviderConfig | HttpProviderConfig | KannelProviderConfig;
 export type RouteConfig = z.output<typeof routeSchema>;
 
 /** Group names: lower-case letters, digits, - and _, with at least one letter, so a group never looks like a number. */

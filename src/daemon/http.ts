@@ -61,9 +61,14 @@ function routes(w: Wiring, deps: HttpDeps): Record<string, Route> {
   const tokens = () => w.config().main.http.tokens;
   const contacts = createContactsEndpoint({ ledger, getConfig: w.config });
   const named = deps.routed;
-  const inboundRoutes = named
-    ? Object.fromEntries(named.names().map((name) => [`POST ${INBOUND_PATH}/${name}`, inboundRoute(w, deps, named.byName(name) as SmsProvider)]))
-    : { [`POST ${INBOUND_PATH}`]: inboundRoute(w, deps, deps.provider) };
+  const inboundAt = (path: string, provider: SmsProvider): [string, Route][] => [
+    [`POST ${path}`, inboundRoute(w, deps, provider, false)],
+    // Kannel's sms-service get-url: the query carries the SMS.
+    [`GET ${path}`, inboundRoute(w, deps, provider, true)],
+  ];
+  const inboundRoutes = Object.fromEntries(
+    named ? named.names().flatMap((name) => inboundAt(`${INBOUND_PATH}/${name}`, named.byName(name) as SmsProvider)) : inboundAt(INBOUND_PATH, deps.provider),
+  );
   return {
     ...inboundRoutes,
     'POST /sends': {
@@ -87,8 +92,10 @@ function circuitState(routed: RoutedProvider): string {
 }
 
 /** Inbound SMS from one provider, verified and parsed its way, into the same ledger path whatever the protocol. */
-function inboundRoute(w: Wiring, deps: HttpDeps, provider: SmsProvider): Route {
+function inboundRoute(w: Wiring, deps: HttpDeps, provider: SmsProvider, queryAsBody: boolean): Route {
   return {
+    ...(queryAsBody ? { queryAsBody } : {}),
+    ...(provider.acceptsSource ? { source: (address: string | undefined) => provider.acceptsSource?.(address) ?? true } : {}),
     authorize: webhookHeaders(provider, 'inbound', w.logger),
     async handle(headers, raw) {
       const parsed = provider.parseInbound(headers, raw, w.clock.now());

@@ -32,7 +32,7 @@ export async function startProviderStep(w: Wiring): Promise<ProviderStep> {
   const built = new Map<string, SmsProvider>();
   for (const { name, config: providerConfig } of plan.providers) {
     const simulator = simulatorUrls.get(name);
-    const provider = createProvider(providerConfig, { clock: w.clock, maxSockets: config.main.dispatch.concurrency, ...(simulator ? { simulatorUrl: simulator.url } : {}) });
+    const provider = createProvider(providerConfig, { clock: w.clock, maxSockets: config.main.dispatch.concurrency, name, ...(simulator ? { simulatorUrl: simulator.url } : {}) });
     w.steps.add(`provider ${name}`, () => provider.close());
     built.set(name, provider);
   }

@@ -30,6 +30,10 @@ export interface HttpApiOptions {
 
 export interface Route {
   maxBytes?: number;
+  /** A GET callback (Kannel's): the raw query string is the body, byte for byte (binary text is %-encoded there). */
+  queryAsBody?: boolean;
+  /** Checked before anything else: may this client address call at all? 403 otherwise. */
+  source?(remoteAddress: string | undefined): boolean;
   /** Checked from the headers before any body byte is read: a refusal as [status, body], or undefined to go on. */
   authorize?(headers: IncomingHttpHeaders): [number, unknown] | undefined;
   handle(headers: IncomingHttpHeaders, raw: string, query: URLSearchParams): Promise<[number, unknown]>;
@@ -80,8 +84,21 @@ export function createHttpApi(options: HttpApiOptions): HttpApi {
 
   /** Authorises from the headers, reads the body within its limit and the concurrency cap, and answers. */
   function serveRoute(req: IncomingMessage, res: ServerResponse, route: string, handler: Route, query: URLSearchParams): void {
+    if (handler.source && !handler.source(req.socket.remoteAddress)) return refuseBody(req, res, 403, { error: 'not from an allowed address' });
     const refused = handler.authorize?.(req.headers);
     if (refused) return refuseBody(req, res, refused[0], refused[1]);
+    if (handler.queryAsBody) {
+      const mark = (req.url ?? '').indexOf('?');
+      const raw = mark === -1 ? '' : (req.url ?? '').slice(mark + 1);
+      handler.handle(req.headers, raw, query).then(
+        ([status, body]) => sendJson(res, status, body),
+        (error: unknown) => {
+          logger.error({ err: error, route }, 'request could not be handled');
+          sendJson(res, 503, { error: 'temporarily unavailable' });
+        },
+      );
+      return;
+    }
     if (bodiesReading >= maxBodies) {
       metrics.inc('mail2sms_http_busy_total');
       return refuseBody(req, res, 503, { error: `${maxBodies} request bodies are being read already; retry shortly` }, { 'retry-after': '1' });
@@ -137,15 +154,24 @@ export function createHttpApi(options: HttpApiOptions): HttpApi {
 
   // Made once: a receipt arrives for every part of every SMS. It reads no query string.
   const receiptRoute: Route = { handle: (headers, raw) => receipt(provider, headers, raw), authorize: webhookHeaders(provider, 'receipt', logger) };
-  // One route per named provider, made when its first receipt arrives (a name that is no provider gets 404).
+  // One route per named provider and method, made when its first receipt arrives (a name that is no provider gets 404).
   const namedReceipts = new Map<string, Route>();
-  function namedReceiptRoute(name: string): Route | undefined {
-    const found = namedReceipts.get(name);
+  function namedReceiptRoute(name: string, method: 'GET' | 'POST'): Route | undefined {
+    const key = `${method} ${name}`;
+    const found = namedReceipts.get(key);
     if (found) return found;
     const named = options.providerByName?.(name);
     if (!named) return undefined;
-    const route: Route = { handle: (headers, raw) => receipt(named, headers, raw), authorize: webhookHeaders(named, 'receipt', logger.child({ provider: name })) };
-    namedReceipts.set(name, route);
+    const route = receiptRouteOf(named, method, logger.child({ provider: name }));
+    namedReceipts.set(key, route);
+    return route;
+  }
+  const getReceiptRoute = receiptRouteOf(provider, 'GET', logger);
+
+  function receiptRouteOf(from: SmsProvider, method: 'GET' | 'POST', log: Logger): Route {
+    const route: Route = { handle: (headers, raw) => receipt(from, headers, raw), authorize: webhookHeaders(from, 'receipt', log) };
+    if (method === 'GET') route.queryAsBody = true;
+    if (from.acceptsSource) route.source = (address) => from.acceptsSource?.(address) ?? true;
     return route;
   }
   const noQuery = new URLSearchParams();
@@ -181,7 +207,10 @@ export function createHttpApi(options: HttpApiOptions): HttpApi {
           return;
         }
         if (route === RECEIPTS_ROUTE) return serveRoute(req, res, route, receiptRoute, noQuery);
-        const named = req.method === 'POST' && path.startsWith(`${RECEIPTS_PATH}/`) ? namedReceiptRoute(path.slice(RECEIPTS_PATH.length + 1)) : undefined;
+        // Kannel calls its dlr-url with GET, the query carrying the report.
+        if (route === `GET ${RECEIPTS_PATH}` && !options.providerByName) return serveRoute(req, res, route, getReceiptRoute, url.searchParams);
+        const method = req.method === 'GET' || req.method === 'POST' ? req.method : undefined;
+        const named = method && path.startsWith(`${RECEIPTS_PATH}/`) ? namedReceiptRoute(path.slice(RECEIPTS_PATH.length + 1), method) : undefined;
         if (named) return serveRoute(req, res, route, named, url.searchParams);
         const handler = options.routes?.[route];
         if (handler) return serveRoute(req, res, route, handler, url.searchParams);

@@ -2,6 +2,7 @@ import type { Clock } from '../core/clock.js';
 import type { ProviderConfig } from '../config/schema.js';
 import { formatListen } from '../core/units.js';
 import { createHttpJsonProvider } from './http-json.js';
+import { createKannelProvider } from './kannel/index.js';
 import { createSimulatorProvider } from './simulator-client.js';
 import type { SmsProvider } from './types.js';
 
@@ -13,6 +14,8 @@ export interface ProviderDeps {
   maxSockets: number;
   /** The simulator's URL when the daemon started it itself (its port may have been 0); else its `listen`. */
   simulatorUrl?: string;
+  /** Its name under providers: (its callbacks' path). */
+  name?: string;
 }
 
 /** The adapter for `provider:` in the main config. */
@@ -28,5 +31,7 @@ export function createProvider(config: ProviderConfig, deps: ProviderDeps): SmsP
       });
     case 'http':
       return createHttpJsonProvider(config, { clock: deps.clock, maxSockets: deps.maxSockets });
+    case 'kannel':
+      return createKannelProvider(config, { clock: deps.clock, maxSockets: deps.maxSockets, ...(deps.name ? { name: deps.name } : {}) });
   }
 }

@@ -82,6 +82,11 @@ export interface SmsProvider {
   parseReceipt(headers: HttpHeaders, rawBody: string, nowMs: number): ReceiptParse;
   /** Verifies and parses an inbound SMS webhook. */
   parseInbound(headers: HttpHeaders, rawBody: string, nowMs: number): InboundParse;
+  /**
+   * Whether a callback from this address may be read at all (Kannel's
+   * allow_from: Kannel signs nothing); absent = any address.
+   */
+  acceptsSource?(remoteAddress: string | undefined): boolean;
   /** Closes kept-alive connections. */
   close(): void;
 }
