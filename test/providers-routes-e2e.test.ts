@@ -1,4 +1,6 @@
+import { execFile } from 'node:child_process';
 import { createServer } from 'node:net';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config/load.js';
 import { createProviderSimulator, type ProviderSimulator } from '../src/simulator/server.js';
@@ -35,8 +37,11 @@ beforeAll(async () => {
   });
   const started = await backup.start();
   backupUrl = started.url;
+  // A fixed HTTP port: `mail2sms providers` finds the daemon by the config's http.listen.
+  const httpPort = await closedPort();
   dirs = writeConfig({
     main: {
+      http: { listen: `127.0.0.1:${httpPort}` },
       provider: undefined,
       providers: {
         primary: { type: 'simulator', embedded: false, listen: `127.0.0.1:${await closedPort()}`, secret: 'primary-simulator-secret-0123456789', timeout: '2s' },
@@ -96,6 +101,20 @@ describe('two providers on one route, the first refusing connections', () => {
     expect(unsigned.status).toBe(403);
     expect((await fetch(`${daemonUrl}/receipts/nobody`, { method: 'POST', body: '{}' })).status).toBe(404);
     expect((await fetch(`${daemonUrl}/inbound/nobody`, { method: 'POST', body: '{}' })).status).toBe(404);
+  });
+});
+
+describe('mail2sms providers', () => {
+  it('lists each provider, its route and its circuit as the running daemon has it', async () => {
+    const { stdout } = await promisify(execFile)(process.execPath, ['bin/mail2sms.js', 'providers', '--json', '-c', dirs.configFile]);
+    const listed = JSON.parse(stdout) as { providers: { name: string; type: string; circuit: string; routes: string[] }[] };
+    expect(listed.providers.map((p) => [p.name, p.type, p.routes])).toEqual([
+      ['primary', 'simulator', ['#1 default: primary → backup']],
+      ['backup', 'simulator', ['#1 default: primary → backup']],
+    ]);
+    expect(listed.providers[0]?.circuit).toMatch(/^(open|half-open) \(provider unreachable: ECONNREFUSED/);
+    expect(listed.providers[1]?.circuit).toBe('closed');
+    expect(stdout).not.toContain('secret');
   });
 });
 

@@ -12,6 +12,7 @@ import { registerExplainCommands } from './commands/explain.js';
 import { registerHealthCommands } from './commands/health.js';
 import { registerPasswordsCommands } from './commands/passwords.js';
 import { registerProviderSimCommands } from './commands/provider-sim.js';
+import { registerProvidersCommands } from './commands/providers.js';
 import { registerQueueCommands } from './commands/queue.js';
 import { registerServeCommands } from './commands/serve.js';
 import { registerStorageCommands } from './commands/storage.js';
@@ -38,6 +39,7 @@ export function buildProgram(out: (text: string) => void, setExit: (code: number
   registerContactsCommands(program, io);
   registerAutomationsCommands(program, io);
   registerProviderSimCommands(program, io);
+  registerProvidersCommands(program, io);
   registerHealthCommands(program, io);
   return program;
 }

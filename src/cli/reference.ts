@@ -34,6 +34,7 @@ const TOPICS: Record<string, string> = {
   groups: 'contacts-groups-automations.md#groups',
   automations: 'contacts-groups-automations.md#automations',
   'provider-sim': 'providers.md#provider-simulator',
+  providers: 'providers.md#several-providers-routes-and-failover',
   health: 'operations.md#health',
 };
 
