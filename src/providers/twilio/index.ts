@@ -72,14 +72,9 @@ export function createTwilioProvider(config: TwilioProviderConfig, deps: Adapter
     // Twilio has no idempotency key for creating a message: a timeout after the request was written may have sent it.
     idempotent: false,
     async send(sms: OutgoingSms): Promise<SendResult> {
-      const form = new URLSearchParams({ To: sms.to, Body: sms.text });
-      if (config.messaging_service_sid) form.set('MessagingServiceSid', config.messaging_service_sid);
-      else form.set('From', sms.from);
-      // Without the auth token we could not verify the callbacks, so we do not ask for them.
-      if (authToken !== undefined) form.set('StatusCallback', sms.callbackUrl);
       let response;
       try {
-        response = await client.request('POST', sendUrl, form.toString(), headers, config.timeout);
+        response = await client.request('POST', sendUrl, messageForm(config, sms), headers, config.timeout);
       } catch (error) {
         return classifyCallError(error);
       }
@@ -116,6 +111,16 @@ export function createTwilioProvider(config: TwilioProviderConfig, deps: Adapter
     },
     close: () => client.destroy(),
   };
+}
+
+/** The form of a Messages create call. */
+function messageForm(config: TwilioProviderConfig, sms: OutgoingSms): string {
+  const form = new URLSearchParams({ To: sms.to, Body: sms.text });
+  if (config.messaging_service_sid) form.set('MessagingServiceSid', config.messaging_service_sid);
+  else form.set('From', sms.from);
+  // Without the auth token we could not verify the callbacks, so we do not ask for them.
+  if (config.auth_token !== undefined) form.set('StatusCallback', sms.callbackUrl);
+  return form.toString();
 }
 
 /** A refused send with Twilio's error code and words in the reason; 21610 is an opt-out at Twilio. */
