@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from 'node:http';
 import { Writable } from 'node:stream';
 import { createLogger, type Logger } from '../src/core/log.js';
@@ -52,4 +53,16 @@ export async function startTestServer(
       await closeServer(server, 200);
     },
   };
+}
+
+/**
+ * The first table under "## Statuses" in a provider's page in docs/providers/,
+ * as its cells per row (header and separator left out): the docs print the
+ * adapter's status table, and a test compares the two.
+ */
+export function docStatusTable(page: string): string[][] {
+  const text = readFileSync(page, 'utf8');
+  const section = text.slice(text.indexOf('\n## Statuses'));
+  const rows = section.split('\n').filter((line) => line.startsWith('|'));
+  return rows.slice(2).map((line) => line.slice(1, -1).split('|').map((cell) => cell.trim()));
 }

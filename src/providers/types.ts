@@ -23,13 +23,46 @@ export interface OutgoingSms {
  *   a second SMS.
  */
 export type SendResult =
-  | ({ ok: true; providerMessageId: string; parts?: number } & RouteTrail)
-  | ({ ok: false; temporary: boolean; reason: string; retryAfterMs?: number; unknown?: boolean } & RouteTrail);
+  | ({ ok: true; providerMessageId: string; parts?: number; price?: Price } & RouteTrail)
+  | ({
+      ok: false;
+      temporary: boolean;
+      reason: string;
+      retryAfterMs?: number;
+      unknown?: boolean;
+      /** The provider refused because the recipient opted out with it (Twilio 21610): record an opt-out with `reason` as evidence. */
+      optedOut?: boolean;
+    } & RouteTrail);
 
 /** Which provider of a route answered, and why the ones before it were passed over (routed.ts). */
 export interface RouteTrail {
   via?: string;
   hops?: string[];
+}
+
+/** What the provider says an SMS cost, when it says (GatewayAPI's usage, Vonage's message-price). */
+export interface Price {
+  amount: number;
+  /** ISO 4217, as the provider gives it. */
+  currency: string;
+}
+
+/**
+ * The request a webhook came as, for providers that sign more than the body or
+ * authenticate by URL: Twilio signs the full URL, inMobile's token is in its
+ * query, Vonage may send its fields in the query (GET). Optional so that the
+ * simulator and the generic adapter, which need only headers and body, keep
+ * their shape.
+ */
+export interface WebhookRequest {
+  /** The URL as the provider called it: http.public_url + the request's path and query. */
+  url: string;
+}
+
+/** What the route must answer instead of its JSON, when a provider expects a particular body (Twilio: empty TwiML). */
+export interface WebhookReply {
+  contentType: string;
+  body: string;
 }
 
 export type HttpHeaders = Record<string, string | string[] | undefined>;
@@ -49,9 +82,31 @@ export interface ReceiptProgress {
 }
 
 export type ReceiptParse =
-  | { ok: true; receipt: Receipt }
   | { ok: true; progress: ReceiptProgress }
-  | { ok: false; status: 400 | 403; reason: string };
+  | {
+      ok: true;
+      receipt: Receipt;
+      /** Every receipt of a callback that carries several (inMobile batches them), `receipt` first; absent = just `receipt`. */
+      receipts?: readonly Receipt[];
+      /** The receipt says the recipient opted out with the provider: record an opt-out with the receipt as evidence. */
+      optedOut?: boolean;
+    }
+  | { ok: false; status: 400 | 403; reason: string }
+  | ReceiptInterim;
+
+/**
+ * A verified callback that reports nothing the ledger records: an interim
+ * status (sent, en route, buffered) or one the provider itself calls unknown.
+ * Not a refusal: answer 200 so the provider does not retry. It is `ok: false`
+ * so that a route that only knows final receipts answers it without touching
+ * the ledger.
+ */
+export interface ReceiptInterim {
+  ok: false;
+  status: 200;
+  reason: string;
+  interim: 'sent' | 'unknown';
+}
 
 /** An SMS someone sent to one of our numbers. */
 export interface InboundSms {
@@ -67,7 +122,14 @@ export interface InboundSms {
 }
 
 export type InboundParse =
-  | { ok: true; inbound: InboundSms }
+  | {
+      ok: true;
+      inbound: InboundSms;
+      /** Every SMS of a callback that carries several (inMobile), `inbound` first; absent = just `inbound`. */
+      inbounds?: readonly InboundSms[];
+      /** The answer the provider expects (status 200); absent = the route's usual JSON. */
+      reply?: WebhookReply;
+    }
   | { ok: false; status: 400 | 403; reason: string };
 
 /** One SMS provider behind HTTP. Adapters translate; they never decide policy. */
@@ -76,12 +138,12 @@ export interface SmsProvider {
   /** True when the provider drops a repeated send with the same idempotency key, so an `unknown` outcome may be retried. */
   readonly idempotent: boolean;
   send(sms: OutgoingSms): Promise<SendResult>;
-  /** A webhook (receipt or inbound SMS) refused from its headers alone, before its body is read; undefined to read on. */
-  checkWebhookHeaders(kind: 'receipt' | 'inbound', headers: HttpHeaders): WebhookRefusal | undefined;
+  /** A webhook (receipt or inbound SMS) refused from its headers (and URL) alone, before its body is read; undefined to read on. */
+  checkWebhookHeaders(kind: 'receipt' | 'inbound', headers: HttpHeaders, request?: WebhookRequest): WebhookRefusal | undefined;
   /** Verifies the signature of a receipt callback (against `nowMs`) and parses it into a typed Receipt. */
-  parseReceipt(headers: HttpHeaders, rawBody: string, nowMs: number): ReceiptParse;
+  parseReceipt(headers: HttpHeaders, rawBody: string, nowMs: number, request?: WebhookRequest): ReceiptParse;
   /** Verifies and parses an inbound SMS webhook. */
-  parseInbound(headers: HttpHeaders, rawBody: string, nowMs: number): InboundParse;
+  parseInbound(headers: HttpHeaders, rawBody: string, nowMs: number, request?: WebhookRequest): InboundParse;
   /**
    * Whether a callback from this address may be read at all (Kannel's
    * allow_from: Kannel signs nothing); absent = any address.
