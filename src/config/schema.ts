@@ -9,6 +9,7 @@ import { DEFAULT_KEYWORDS, keywordsSchema } from '../consent/keywords.js';
 import { sendingWindowSchema } from '../core/window.js';
 import { notifySchema } from './notify.js';
 import { kannelProviderSchema, type KannelProviderConfig } from './provider-kannel.js';
+import { namedProviderSchema, type NamedProviderConfig } from './providers.js';
 import { configJsonSchema, UNIT_KEY } from './json-schema.js';
 
 /*
@@ -372,8 +373,8 @@ const httpProvider = z
 
 export type SimulatorProviderConfig = z.output<typeof simulatorProvider>;
 export type HttpProviderConfig = z.output<typeof httpProvider>;
-const providerConfig = z.discriminatedUnion('type', [simulatorProvider, httpProvider, kannelProviderSchema]);
-export type ProviderConfig = SimulatorProviderConfig | HttpProviderConfig | KannelProviderConfig;
+const providerConfig = z.discriminatedUnion('type', [simulatorProvider, httpProvider, kannelProviderSchema, ...namedProviderSchema.options]);
+export type ProviderConfig = SimulatorProviderConfig | HttpProviderConfig | KannelProviderConfig | NamedProviderConfig;
 export type RouteConfig = z.output<typeof routeSchema>;
 
 /** Group names: lower-case letters, digits, - and _, with at least one letter, so a group never looks like a number. */

@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { formatListen } from '../core/units.js';
 import { sendJson } from '../core/httpkit.js';
-import { createHttpApi, INBOUND_PATH, webhookHeaders, type HttpApiOptions, type Route } from '../http/server.js';
+import { createHttpApi, INBOUND_PATH, RawAnswer, webhookHeaders, type HttpApiOptions, type Route } from '../http/server.js';
 import { authorizeSends, createSendsEndpoint } from '../http/sends-api.js';
 import { createContactsEndpoint } from '../http/contacts-api.js';
 import { createConsole, CONSOLE_PREFIX } from '../http/console/console.js';
@@ -28,6 +28,8 @@ export interface HttpDeps {
 export async function startHttpStep(w: Wiring, deps: HttpDeps): Promise<{ port: number; publicUrl: string }> {
   const { ledger } = deps.opened;
   const config = w.config;
+  // Known once the listener has its port (http.listen may say 0); callbacks arrive after that.
+  let publicUrl = '';
   const http = createHttpApi({
     listen: config().main.http.listen,
     ledger,
@@ -46,13 +48,14 @@ export async function startHttpStep(w: Wiring, deps: HttpDeps): Promise<{ port: 
       };
     },
     routes: routes(w, deps),
+    publicUrl: () => publicUrl,
     ...(deps.routed ? { providerByName: deps.routed.byName } : {}),
     // Checked per request, so a reload can turn the console on or off.
     mounts: [{ prefix: CONSOLE_PREFIX, handle: consoleMount(w, deps) }],
   });
   const port = await http.start();
   w.steps.add('http', () => http.stop());
-  const publicUrl = config().main.http.public_url ? config().publicUrl : `http://${formatListen({ host: config().main.http.listen.host, port })}`;
+  publicUrl = config().main.http.public_url ? config().publicUrl : `http://${formatListen({ host: config().main.http.listen.host, port })}`;
   return { port, publicUrl };
 }
 
@@ -97,13 +100,17 @@ function inboundRoute(w: Wiring, deps: HttpDeps, provider: SmsProvider, queryAsB
     ...(queryAsBody ? { queryAsBody } : {}),
     ...(provider.acceptsSource ? { source: (address: string | undefined) => provider.acceptsSource?.(address) ?? true } : {}),
     authorize: webhookHeaders(provider, 'inbound', w.logger),
-    async handle(headers, raw) {
-      const parsed = provider.parseInbound(headers, raw, w.clock.now());
+    async handle(headers, raw, _query, url) {
+      const parsed = provider.parseInbound(headers, raw, w.clock.now(), { url });
       if (!parsed.ok) {
         w.logger.warn({ status: parsed.status, reason: parsed.reason }, 'inbound SMS refused');
         return [parsed.status, { error: parsed.reason }];
       }
       const outcome = await deps.handleInbound(parsed.inbound);
+      // A batch (inMobile): the rest too, each into the same ledger path.
+      for (const more of parsed.inbounds?.slice(1) ?? []) await deps.handleInbound(more);
+      // The answer the provider expects (Twilio: empty TwiML, so it texts nothing back).
+      if (parsed.reply) return [200, new RawAnswer(parsed.reply.contentType, parsed.reply.body)];
       return [200, { id: outcome.inboundId, action: outcome.action, duplicate: outcome.duplicate }];
     },
   };

@@ -22,6 +22,8 @@ export interface HttpApiOptions {
   mounts?: { prefix: string; handle(req: IncomingMessage, res: ServerResponse): void }[];
   /** Request bodies read at once; more get 503 with Retry-After before a byte of theirs is read (default 8). */
   maxConcurrentBodies?: number;
+  /** Where callers reach us (http.public_url): Twilio signs the URL it called. */
+  publicUrl?: () => string;
   /** Named providers (issue 24): each posts its receipts to /receipts/<name>, verified and parsed its own way. */
   providerByName?: (name: string) => SmsProvider | undefined;
   /** What /healthz reports besides the process being up: each check 'ok' or what is wrong (then 503). */
@@ -35,8 +37,23 @@ export interface Route {
   /** Checked before anything else: may this client address call at all? 403 otherwise. */
   source?(remoteAddress: string | undefined): boolean;
   /** Checked from the headers before any body byte is read: a refusal as [status, body], or undefined to go on. */
-  authorize?(headers: IncomingHttpHeaders): [number, unknown] | undefined;
-  handle(headers: IncomingHttpHeaders, raw: string, query: URLSearchParams): Promise<[number, unknown]>;
+  /** `url`: the request as the caller addressed it (http.public_url + path and query), which some providers sign. */
+  authorize?(headers: IncomingHttpHeaders, url: string): [number, unknown] | undefined;
+  handle(headers: IncomingHttpHeaders, raw: string, query: URLSearchParams, url: string): Promise<[number, unknown]>;
+}
+
+/** An answer that is not JSON (Twilio expects TwiML): sent as it is. */
+export class RawAnswer {
+  constructor(
+    readonly contentType: string,
+    readonly body: string,
+  ) {}
+}
+
+function answer(res: ServerResponse, status: number, body: unknown): void {
+  if (!(body instanceof RawAnswer)) return sendJson(res, status, body);
+  res.writeHead(status, { 'content-type': body.contentType, 'content-length': Buffer.byteLength(body.body) });
+  res.end(body.body);
 }
 
 export interface HttpApi {
@@ -58,13 +75,14 @@ const RECEIPT_ANSWERS: Readonly<Record<ReceiptOutcome, PreparedJson>> = {
   parked: new PreparedJson({ outcome: 'parked' }),
   unknown: new PreparedJson({ error: 'unknown message id' }),
 };
+const INTERIM_ANSWER = new PreparedJson({ outcome: 'interim' });
 /** A report of an SMS still on its way (ReceiptParse `progress`). */
 const PROGRESS_ANSWER = new PreparedJson({ outcome: 'progress' });
 
 /** A provider webhook's headers checked before its body is read: a request without a signature in our format is not read at all. */
 export function webhookHeaders(provider: Pick<SmsProvider, 'checkWebhookHeaders'>, kind: 'receipt' | 'inbound', logger: Logger): NonNullable<Route['authorize']> {
-  return (headers) => {
-    const refused = provider.checkWebhookHeaders(kind, headers);
+  return (headers, url) => {
+    const refused = provider.checkWebhookHeaders(kind, headers, { url });
     if (!refused) return undefined;
     logger.warn({ status: refused.status, reason: refused.reason }, `${kind === 'receipt' ? 'receipt' : 'inbound SMS'} refused`);
     return [refused.status, { error: refused.reason }];
@@ -85,13 +103,14 @@ export function createHttpApi(options: HttpApiOptions): HttpApi {
   /** Authorises from the headers, reads the body within its limit and the concurrency cap, and answers. */
   function serveRoute(req: IncomingMessage, res: ServerResponse, route: string, handler: Route, query: URLSearchParams): void {
     if (handler.source && !handler.source(req.socket.remoteAddress)) return refuseBody(req, res, 403, { error: 'not from an allowed address' });
-    const refused = handler.authorize?.(req.headers);
+    const url = (options.publicUrl?.() ?? '') + (req.url ?? '');
+    const refused = handler.authorize?.(req.headers, url);
     if (refused) return refuseBody(req, res, refused[0], refused[1]);
     if (handler.queryAsBody) {
       const mark = (req.url ?? '').indexOf('?');
       const raw = mark === -1 ? '' : (req.url ?? '').slice(mark + 1);
-      handler.handle(req.headers, raw, query).then(
-        ([status, body]) => sendJson(res, status, body),
+      handler.handle(req.headers, raw, query, url).then(
+        ([status, body]) => answer(res, status, body),
         (error: unknown) => {
           logger.error({ err: error, route }, 'request could not be handled');
           sendJson(res, 503, { error: 'temporarily unavailable' });
@@ -112,9 +131,9 @@ export function createHttpApi(options: HttpApiOptions): HttpApi {
     readBody(req, handler.maxBytes)
       .then((raw) => {
         done();
-        return handler.handle(req.headers, raw, query);
+        return handler.handle(req.headers, raw, query, url);
       })
-      .then(([status, body]) => sendJson(res, status, body))
+      .then(([status, body]) => answer(res, status, body))
       .catch((error: unknown) => {
         done();
         if (error instanceof BodyTooLarge) return refuseBody(req, res, 413, { error: error.message });
@@ -123,8 +142,13 @@ export function createHttpApi(options: HttpApiOptions): HttpApi {
       });
   }
 
-  async function receipt(from: SmsProvider, headers: Record<string, string | string[] | undefined>, raw: string): Promise<[number, unknown]> {
-    const parsed = from.parseReceipt(headers, raw, clock.now());
+  async function receipt(from: SmsProvider, headers: Record<string, string | string[] | undefined>, raw: string, url: string): Promise<[number, unknown]> {
+    const parsed = from.parseReceipt(headers, raw, clock.now(), { url });
+    if (!parsed.ok && parsed.status === 200) {
+      // Verified, and reports nothing the ledger records (sent, en route): 200 so the provider does not send it again.
+      if (logger.isLevelEnabled('debug')) logger.debug({ reason: parsed.reason }, 'receipt: interim status');
+      return [200, INTERIM_ANSWER];
+    }
     if (!parsed.ok) {
       logger.warn({ status: parsed.status, reason: parsed.reason }, 'receipt refused');
       return [parsed.status, { error: parsed.reason }];
@@ -137,6 +161,8 @@ export function createHttpApi(options: HttpApiOptions): HttpApi {
     }
     const { receipt } = parsed;
     const outcome = await ledger.applyReceipt(receipt);
+    // A batch (inMobile): the rest too; the answer speaks of the first.
+    for (const more of parsed.receipts?.slice(1) ?? []) metrics.inc('mail2sms_receipts_total', { outcome: await ledger.applyReceipt(more) });
     metrics.inc('mail2sms_receipts_total', { outcome });
     if (outcome === 'unknown') {
       logger.warn({ providerId: receipt.providerMessageId, status: receipt.status, outcome }, 'receipt for an unknown provider message id (still unknown after dispatch.receipt_grace)');
@@ -153,7 +179,7 @@ export function createHttpApi(options: HttpApiOptions): HttpApi {
   }
 
   // Made once: a receipt arrives for every part of every SMS. It reads no query string.
-  const receiptRoute: Route = { handle: (headers, raw) => receipt(provider, headers, raw), authorize: webhookHeaders(provider, 'receipt', logger) };
+  const receiptRoute: Route = { handle: (headers, raw, _query, url) => receipt(provider, headers, raw, url), authorize: webhookHeaders(provider, 'receipt', logger) };
   // One route per named provider and method, made when its first receipt arrives (a name that is no provider gets 404).
   const namedReceipts = new Map<string, Route>();
   function namedReceiptRoute(name: string, method: 'GET' | 'POST'): Route | undefined {
@@ -169,7 +195,7 @@ export function createHttpApi(options: HttpApiOptions): HttpApi {
   const getReceiptRoute = receiptRouteOf(provider, 'GET', logger);
 
   function receiptRouteOf(from: SmsProvider, method: 'GET' | 'POST', log: Logger): Route {
-    const route: Route = { handle: (headers, raw) => receipt(from, headers, raw), authorize: webhookHeaders(from, 'receipt', log) };
+    const route: Route = { handle: (headers, raw, _query, url) => receipt(from, headers, raw, url), authorize: webhookHeaders(from, 'receipt', log) };
     if (method === 'GET') route.queryAsBody = true;
     if (from.acceptsSource) route.source = (address) => from.acceptsSource?.(address) ?? true;
     return route;

@@ -3,6 +3,10 @@ import type { ProviderConfig } from '../config/schema.js';
 import { formatListen } from '../core/units.js';
 import { createHttpJsonProvider } from './http-json.js';
 import { createKannelProvider } from './kannel/index.js';
+import { createGatewayApiProvider } from './gatewayapi/index.js';
+import { createInMobileProvider } from './inmobile/index.js';
+import { createTwilioProvider } from './twilio/index.js';
+import { createVonageProvider } from './vonage/index.js';
 import { createSimulatorProvider } from './simulator-client.js';
 import type { SmsProvider } from './types.js';
 
@@ -33,5 +37,17 @@ export function createProvider(config: ProviderConfig, deps: ProviderDeps): SmsP
       return createHttpJsonProvider(config, { clock: deps.clock, maxSockets: deps.maxSockets });
     case 'kannel':
       return createKannelProvider(config, { clock: deps.clock, maxSockets: deps.maxSockets, ...(deps.name ? { name: deps.name } : {}) });
+    case 'twilio':
+      return createTwilioProvider(config, adapterDeps(config.type, deps));
+    case 'vonage':
+      return createVonageProvider(config, adapterDeps(config.type, deps));
+    case 'gatewayapi':
+      return createGatewayApiProvider(config, adapterDeps(config.type, deps));
+    case 'inmobile':
+      return createInMobileProvider(config, adapterDeps(config.type, deps));
   }
+}
+
+function adapterDeps(type: string, deps: ProviderDeps) {
+  return { name: deps.name ?? type, clock: deps.clock, maxSockets: deps.maxSockets };
 }

@@ -23,7 +23,7 @@ interface ProviderLine {
 function targetOf(planned: PlannedProvider): string {
   const config = planned.config;
   if (config.type === 'simulator') return `${formatListen(config.listen)}${config.embedded ? ' (embedded)' : ''}`;
-  return new URL(config.url).origin;
+  return new URL('url' in config ? config.url : config.base_url).origin;
 }
 
 function routeWords(route: RouteConfig, index: number): string {
