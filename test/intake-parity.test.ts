@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
 import { explainMail, sqliteExplainLedger } from '../src/cli/explain.js';
-import { createContactStore } from '../src/ledger/contacts.js';
+import { createContactStore } from '../src/ledger/sqlite/contacts.js';
 import { alertsSetup, sendMail, startTestDaemon, writeConfig, type TestDaemon, type TestDirs } from './helpers.js';
 
 /*

@@ -5,7 +5,7 @@ import { SMTPServer } from 'smtp-server';
 import { createManualClock } from '../src/core/clock.js';
 import type { Config } from '../src/config/load.js';
 import { createLogger } from '../src/core/log.js';
-import type { Db } from '../src/ledger/db.js';
+import type { Db } from '../src/ledger/sqlite/db.js';
 import { intakeMessage, openTestLedger, type TestLedger } from './ledger-fixture.js';
 import type { Ledger } from '../src/ledger/types.js';
 import { createRelay, type Relay } from '../src/notify/relay.js';

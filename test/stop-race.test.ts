@@ -7,7 +7,7 @@ import { loadConfig } from '../src/config/load.js';
 import { createOptOutGate } from '../src/consent/gate.js';
 import { createInboundHandler } from '../src/inbound/handler.js';
 import { createDispatcher } from '../src/dispatch/worker.js';
-import { migrate, openDatabase } from '../src/ledger/db.js';
+import { migrate, openDatabase } from '../src/ledger/sqlite/db.js';
 import { createSqliteLedger } from '../src/ledger/sqlite/ledger.js';
 import { createClaimPolicy } from '../src/dispatch/claim-policy.js';
 import type { Ledger } from '../src/ledger/types.js';

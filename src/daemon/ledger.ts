@@ -1,13 +1,13 @@
 import { StorageError } from '../core/errors.js';
-import { watchLedgerFile } from '../ledger/file-guard.js';
+import { watchLedgerFile } from '../ledger/sqlite/file-guard.js';
 import { openPostgresLedger } from '../ledger/postgres/open.js';
 import type { SendGuard } from '../ledger/postgres/ledger.js';
 import { describeTarget } from '../ledger/postgres/pool.js';
 import type { PgSession } from '../ledger/postgres/session.js';
 import { purgePostgres } from '../ledger/postgres/purge.js';
-import { openDatabase } from '../ledger/db.js';
+import { openDatabase } from '../ledger/sqlite/db.js';
 import { purgeSqlite, type PurgeReport } from '../ledger/purge.js';
-import { startLedgerThread } from '../ledger/thread.js';
+import { startLedgerThread } from '../ledger/sqlite/thread.js';
 import type { Ledger } from '../ledger/types.js';
 import { createClaimPolicy } from '../dispatch/claim-policy.js';
 import type { Config } from '../config/load.js';

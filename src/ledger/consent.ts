@@ -1,4 +1,4 @@
-import type { Db } from './db.js';
+import type { Db } from './sqlite/db.js';
 import { GLOBAL_PURPOSE } from './rules.js';
 
 /*

@@ -1,4 +1,4 @@
-import type { Db } from './db.js';
+import type { Db } from './sqlite/db.js';
 
 /*
  * Upkeep: ledger growth is bounded by deleting finished rows older than a

@@ -1,4 +1,4 @@
-import type { Db } from './db.js';
+import type { Db } from './sqlite/db.js';
 
 /*
  * "May this number get this SMS now?" — the organisation-wide rules, read from

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import Database from 'better-sqlite3';
-import { migrate } from '../../ledger/db.js';
+import { migrate } from '../../ledger/sqlite/db.js';
 import type { Config } from '../../config/load.js';
 import { createClaimPolicy } from '../../dispatch/claim-policy.js';
 import { createPostgresLedger } from '../../ledger/postgres/ledger.js';

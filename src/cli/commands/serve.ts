@@ -3,7 +3,7 @@ import { StorageError } from '../../core/errors.js';
 import { createLogger } from '../../core/log.js';
 import type { Config } from '../../config/load.js';
 import { startDaemon } from '../../daemon.js';
-import { ledgerFileProblem } from '../../ledger/file-guard.js';
+import { ledgerFileProblem } from '../../ledger/sqlite/file-guard.js';
 import { CliFailure, configOption, load } from '../common.js';
 import { EXIT } from '../exit.js';
 import { exitOnUncaught, waitForSignals } from '../signals.js';

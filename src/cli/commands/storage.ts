@@ -3,7 +3,7 @@ import Database from 'better-sqlite3';
 import type { Config } from '../../config/load.js';
 import { StorageError } from '../../core/errors.js';
 import { parseDuration } from '../../core/units.js';
-import { migrate, openDatabase, readMigrations } from '../../ledger/db.js';
+import { migrate, openDatabase, readMigrations } from '../../ledger/sqlite/db.js';
 import { copySqliteToPostgres, NotEmptyError } from '../../ledger/postgres/copy.js';
 import { describeTarget, type PgPool } from '../../ledger/postgres/pool.js';
 import { purgePostgres } from '../../ledger/postgres/purge.js';

@@ -1,5 +1,5 @@
 import { HISTORY_SQL, historyEntry, type ConsentAction, type ConsentEvent, type HistoryEntry } from '../consent.js';
-import { CONSOLE_SQL, orderEvents, type PlacedEvent } from '../console-queries.js';
+import { CONSOLE_SQL, orderEvents, type PlacedEvent } from '../sqlite/console-queries.js';
 import type { ConsoleQueryOf, ConsoleResults, MailData, MailMessage, MailRow, OverviewData, QueueData, QueueRow, SetupQueue } from '../console-types.js';
 import type { PgPool } from './pool.js';
 

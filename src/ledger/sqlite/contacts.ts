@@ -1,6 +1,6 @@
 import type { Statement } from 'better-sqlite3';
 import type { Db } from './db.js';
-import type { Contact, ContactInput, ContactSyncResult, GroupMember, GroupSelector } from './types.js';
+import type { Contact, ContactInput, ContactSyncResult, GroupMember, GroupSelector } from '../types.js';
 
 /*
  * Contacts and groups in SQL any database speaks: a contacts table keyed by

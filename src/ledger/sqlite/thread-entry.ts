@@ -7,12 +7,12 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { pino } from 'pino';
-import type { Clock } from '../core/clock.js';
-import { createLogger, flushLogSync } from '../core/log.js';
-import { createClaimPolicy } from '../dispatch/claim-policy.js';
-import { migrate, openDatabase } from '../ledger/db.js';
-import { createSqliteLedger } from '../ledger/sqlite/ledger.js';
-import { LEDGER_METHODS, type Ledger } from '../ledger/types.js';
+import type { Clock } from '../../core/clock.js';
+import { createLogger, flushLogSync } from '../../core/log.js';
+import { createClaimPolicy } from '../../dispatch/claim-policy.js';
+import { migrate, openDatabase } from './db.js';
+import { createSqliteLedger } from './ledger.js';
+import { LEDGER_METHODS, type Ledger } from '../types.js';
 import {
   createBatcher,
   methodOf,
@@ -23,7 +23,7 @@ import {
   type FromLedgerThread,
   type LedgerThreadOptions,
   type ResultFrame,
-} from '../ledger/thread-protocol.js';
+} from './thread-protocol.js';
 
 const port = parentPort;
 if (!port) throw new Error('ledger-thread must run as a worker thread');

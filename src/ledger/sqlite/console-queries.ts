@@ -1,7 +1,7 @@
 import type { Statement } from 'better-sqlite3';
 import type { Db } from './db.js';
-import { createConsentStore } from './consent.js';
-import { LAST_EVENT_SQL, rowEventsSql } from './row-events.js';
+import { createConsentStore } from '../consent.js';
+import { LAST_EVENT_SQL, rowEventsSql } from '../row-events.js';
 import {
   OUTCOME_STATUSES,
   type ConsoleQueries,
@@ -15,9 +15,9 @@ import {
   type QueueData,
   type QueueRow,
   type SetupQueue,
-} from './console-types.js';
+} from '../console-types.js';
 
-export type * from './console-types.js';
+export type * from '../console-types.js';
 export { OUTCOME_STATUSES };
 
 /*

@@ -1,7 +1,7 @@
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
-import { packageRoot } from '../core/paths.js';
+import { packageRoot } from '../../core/paths.js';
 
 export type Db = Database.Database;
 

@@ -1,6 +1,6 @@
 import type { Db } from './db.js';
-import type { ForwardedReply } from './conversation.js';
-import type { DueReport, LastSms, OutboxStatus, ReplyForwardNote } from './types.js';
+import type { ForwardedReply } from '../conversation.js';
+import type { DueReport, LastSms, OutboxStatus, ReplyForwardNote } from '../types.js';
 
 /*
  * The ledger's side of the email notifications (src/notify/): which reports are

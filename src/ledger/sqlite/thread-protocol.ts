@@ -1,5 +1,5 @@
 /** Messages between the daemon and the ledger thread (src/threads/ledger-thread.ts). */
-import { LEDGER_METHODS } from './types.js';
+import { LEDGER_METHODS } from '../types.js';
 
 export interface LedgerThreadOptions {
   path: string;
