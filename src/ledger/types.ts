@@ -202,7 +202,7 @@ export interface LastSms {
 
 /*
  * The ledger as narrow stores, one per kind of caller. An implementation
- * (src/ledger/sqlite/, a PostgreSQL one next) provides them all; each stage
+ * (src/ledger/sqlite/, src/ledger/postgres/) provides them all; each stage
  * asks for the store it uses (`Pick<Ledger, …>` or the store type), and the
  * contract suite (test/contract/) holds every implementation to the same
  * behaviour. Times are the caller's: implementations read the injected clock

@@ -1,4 +1,4 @@
-import type { QueueRow } from '../../ledger/sqlite/console-queries.js';
+import type { QueueRow } from '../../ledger/console-types.js';
 import type { Setup } from '../../config/schema.js';
 import { consoleHref, html, type Html } from './html.js';
 import { age, iso, mailLink, statusBadge, table } from './layout.js';

@@ -1,10 +1,10 @@
 import { HISTORY_SQL, historyEntry, type ConsentAction, type ConsentEvent, type HistoryEntry } from '../consent.js';
-import { CONSOLE_SQL, orderEvents, type PlacedEvent } from '../sqlite/console-queries.js';
+import { CONSOLE_SQL, orderEvents, type PlacedEvent } from '../console-sql.js';
 import type { ConsoleQueryOf, ConsoleResults, MailData, MailMessage, MailRow, OverviewData, QueueData, QueueRow, SetupQueue } from '../console-types.js';
 import type { PgPool } from './pool.js';
 
 /*
- * The operations console's queries (../console-queries.ts) on PostgreSQL:
+ * The operations console's queries (../console-sql.ts) on PostgreSQL:
  * the same SQL text, translated mechanically (named parameters, quoted
  * camelCase aliases, SQLite's date and JSON functions), so both backends
  * show the same pages.

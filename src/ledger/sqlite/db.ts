@@ -1,7 +1,7 @@
-import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import { packageRoot } from '../../core/paths.js';
+import { plannedMigrations, readMigrations, type MigrationReport } from '../migrations.js';
 
 export type Db = Database.Database;
 
@@ -26,42 +26,6 @@ export function openDatabase(path: string): Db {
   // --rows). It fills only as pages are read: a small ledger stays small.
   db.pragma(`cache_size = -${CACHE_KIB}`);
   return db;
-}
-
-export interface Migration {
-  version: number;
-  name: string;
-  sql: string;
-}
-
-export function migrationsDir(): string {
-  return join(packageRoot(), 'migrations');
-}
-
-export function readMigrations(dir = migrationsDir()): Migration[] {
-  return readdirSync(dir)
-    .filter((file) => /^\d+_[\w-]+\.sql$/.test(file))
-    .map((file) => ({ version: Number(file.split('_')[0]), name: file, sql: readFileSync(join(dir, file), 'utf8') }))
-    .sort((a, b) => a.version - b.version);
-}
-
-export interface MigrationReport {
-  applied: string[];
-  version: number;
-}
-
-/**
- * The migrations not yet applied, in order, and the schema version after
- * them; a database with migrations this version does not know was written by
- * a newer one and is refused. Both backends (SQLite here, postgres/migrate.ts).
- */
-export function plannedMigrations(done: ReadonlySet<number>, migrations: readonly Migration[]): { pending: Migration[]; version: number } {
-  const known = new Set(migrations.map((m) => m.version));
-  const unknown = [...done].filter((version) => !known.has(version));
-  if (unknown.length > 0) {
-    throw new Error(`the database has migration(s) ${unknown.join(', ')} that this version of mail2sms does not know; it was written by a newer version`);
-  }
-  return { pending: migrations.filter((m) => !done.has(m.version)), version: migrations.length > 0 ? Math.max(...migrations.map((m) => m.version)) : 0 };
 }
 
 /** Applies the numbered migrations not yet recorded, each in its own transaction. */
