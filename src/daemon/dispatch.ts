@@ -1,7 +1,7 @@
 import type { OptOutGate } from '../consent/gate.js';
 import type { Metrics } from '../core/metrics.js';
 import { createDispatcher, type Dispatcher } from '../dispatch/worker.js';
-import type { PgSession } from '../ledger/postgres/session.js';
+import type { DispatcherElection } from '../ledger/backend.js';
 import type { SmsProvider } from '../providers/types.js';
 import { RECEIPTS_PATH } from '../http/server.js';
 import type { OpenedLedger } from './ledger.js';
@@ -12,7 +12,7 @@ export function startDispatchStep(w: Wiring, deps: { opened: OpenedLedger; provi
   const d = w.config().main.dispatch;
   const { opened } = deps;
   // A provider rate limit is one budget for the organisation: with several daemons, one elected daemon dispatches.
-  const election = opened.session && d.rate_limit > 0 ? opened.session : undefined;
+  const election = opened.election && d.rate_limit > 0 ? opened.election : undefined;
   const dispatcher = createDispatcher({
     ledger: opened.ledger,
     provider: deps.provider,
@@ -40,11 +40,11 @@ export function startDispatchStep(w: Wiring, deps: { opened: OpenedLedger; provi
 }
 
 /** Tries for the dispatcher lock every `everyMs` until it has it; says so when it is won or lost. */
-function startElection(w: Wiring, session: PgSession, everyMs: number, onElected: () => void): void {
+function startElection(w: Wiring, election: DispatcherElection, everyMs: number, onElected: () => void): void {
   let was = false;
   let announced = false;
   const tick = async () => {
-    const now = await session.tryLead();
+    const now = await election.tryLead();
     if (now && !was) {
       w.logger.info('elected dispatcher: this daemon sends for the organisation (dispatch.rate_limit)');
       onElected();

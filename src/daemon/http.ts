@@ -6,7 +6,6 @@ import { authorizeSends, createSendsEndpoint } from '../http/sends-api.js';
 import { createContactsEndpoint } from '../http/contacts-api.js';
 import { createConsole, CONSOLE_PREFIX } from '../http/console/console.js';
 import type { DaemonStatus } from '../http/console/page-types.js';
-import { describeTarget } from '../ledger/postgres/pool.js';
 import type { SmsProvider } from '../providers/index.js';
 import type { OpenedLedger } from './ledger.js';
 import type { Observability } from './observe.js';
@@ -35,7 +34,7 @@ export async function startHttpStep(w: Wiring, deps: HttpDeps): Promise<{ port: 
     maxConcurrentBodies: config().main.http.max_concurrent_bodies,
     health: async () => {
       // The thread (or PostgreSQL) answers a read only while it holds the database.
-      const thread = await ledger.queueDepth().then(() => undefined, (error: unknown) => `${config().storage.type === 'sqlite' ? 'ledger thread' : 'ledger'}: ${(error as Error).message}`);
+      const thread = await ledger.queueDepth().then(() => undefined, (error: unknown) => `${deps.opened.healthName}: ${(error as Error).message}`);
       return { ledger: deps.opened.fileProblem() ?? thread ?? 'ok', provider: deps.observe.providerState() };
     },
     routes: routes(w, deps),
@@ -82,13 +81,12 @@ function consoleMount(w: Wiring, deps: HttpDeps): NonNullable<HttpApiOptions['mo
   const config = w.config;
   const startedAt = w.clock.now();
   const status = (): DaemonStatus => {
-    const storage = config().storage;
     const lastReload = deps.lastReload();
     return {
       startedAt,
       pid: process.pid,
       host: hostname(),
-      ledger: storage.type === 'sqlite' ? { backend: 'sqlite', path: storage.path } : { backend: 'postgres', path: describeTarget(storage.url) },
+      ledger: deps.opened.where,
       dispatching: true,
       ...(lastReload ? { lastReload } : {}),
     };
