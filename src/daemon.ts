@@ -18,7 +18,7 @@ import { createStepList, type Wiring } from './daemon/steps.js';
 import { openLedgerStep, storageLabel, type IntakeLedger } from './daemon/ledger.js';
 import { startProviderStep } from './daemon/provider.js';
 import { createObservability } from './daemon/observe.js';
-import { createTalkBack, startReporterStep } from './daemon/talk-back.js';
+import { createTalkBack, startReporterStep } from './daemon/inbound-and-notify.js';
 import { startHttpStep } from './daemon/http.js';
 import { startDispatchStep } from './daemon/dispatch.js';
 import type { Relay } from './notify/relay.js';

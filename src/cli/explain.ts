@@ -7,7 +7,7 @@ import { continuesConversation } from '../ledger/conversation.js';
 import type { RuleVerdict, SuppressionReason } from '../ledger/rules.js';
 import type { GroupMember, IntakeMessage, IntakeOutcome, IntakeSuppression } from '../ledger/types.js';
 import { checkGroupSize } from '../intake/groups.js';
-import { parseEmailBounded } from '../message/bounded-parse.js';
+import { parseEmailBounded } from '../message/parse-within-limits.js';
 import { refusal } from '../core/errors.js';
 import type { SmsEncoding } from '../message/encoding.js';
 import type { RemovedBlock } from '../message/text.js';

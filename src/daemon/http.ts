@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { formatListen } from '../core/units.js';
-import { sendJson } from '../core/httpkit.js';
+import { sendJson } from '../core/http-server-kit.js';
 import { createHttpApi, INBOUND_PATH, webhookHeaders, type HttpApiOptions, type Route } from '../http/server.js';
 import { authorizeSends, createSendsEndpoint } from '../http/sends-api.js';
 import { createContactsEndpoint } from '../http/contacts-api.js';
@@ -9,7 +9,7 @@ import type { DaemonStatus } from '../http/console/page-types.js';
 import type { SmsProvider } from '../providers/index.js';
 import type { OpenedLedger } from './ledger.js';
 import type { Observability } from './observe.js';
-import type { TalkBack } from './talk-back.js';
+import type { TalkBack } from './inbound-and-notify.js';
 import type { Wiring } from './steps.js';
 
 export interface HttpDeps {

@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { isSupportedCountry, type CountryCode } from 'libphonenumber-js/max';
 import type { Config } from '../config/load.js';
-import { parseTable } from '../core/table.js';
+import { parseTable } from '../core/file-rows.js';
 import { contactCountry, readContactRows } from '../intake/contact-rows.js';
 import type { Ledger } from '../ledger/types.js';
 import { bearerGrant } from './tokens.js';

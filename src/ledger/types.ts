@@ -1,7 +1,7 @@
 import type { ReplyThread } from '../message/conversation.js';
 import type { ForwardedReply } from './conversation.js';
 import type { SmsMeasure } from '../message/encoding.js';
-import type { SendingWindow } from '../core/window.js';
+import type { SendingWindow } from '../core/sending-window.js';
 import type { ConsentChange, ConsentEvent, ExternalSend, HistoryEntry } from './consent.js';
 import type { RecipientRules, RuleVerdict, SuppressionReason } from './rules.js';
 import type { ConsentData, ConsoleQuery, ConsoleQueryOf, ConsoleResults } from './console-types.js';

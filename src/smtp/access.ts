@@ -3,7 +3,7 @@ import type { Clock } from '../core/clock.js';
 import { refusal, type Refusal } from '../core/errors.js';
 import { verifyPassword } from '../core/passwords.js';
 import { isAuthorisedNetwork } from '../intake/policy.js';
-import { createWindowCounter } from '../core/window-counter.js';
+import { createWindowCounter } from '../core/rate-counter.js';
 
 /** A real hash nobody's password matches, verified for unknown users so a login costs the same either way. */
 const UNKNOWN_USER_HASH = 'scrypt$16384$8$1$AAAAAAAAAAAAAAAAAAAAAA==$' + Buffer.alloc(32).toString('base64');

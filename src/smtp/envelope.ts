@@ -9,7 +9,7 @@ import { checkGroupSize } from '../intake/groups.js';
 import { checkSpf, type DnsResolver } from './sender-auth.js';
 import { SENDER_AUTH_TIMEOUT_MS } from './data.js';
 import type { Sessions, Transaction } from './session.js';
-import { createWindowCounter } from '../core/window-counter.js';
+import { createWindowCounter } from '../core/rate-counter.js';
 
 type Done = (error?: Error | null) => void;
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createWindowCounter } from '../src/core/window-counter.js';
+import { createWindowCounter } from '../src/core/rate-counter.js';
 
 describe('per-key counts in fixed windows (connection and postmaster rates)', () => {
   it('counts per key within the window and starts again after it', () => {
