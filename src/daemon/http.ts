@@ -21,15 +21,15 @@ export interface HttpDeps {
 }
 
 /** The HTTP API (receipts, inbound SMS, sends, contacts, health, metrics) and the console; returns its port and public URL. */
-export async function startHttpStep(w: Wiring, deps: HttpDeps): Promise<{ port: number; publicUrl: string }> {
+export async function startHttpStep(wiring: Wiring, deps: HttpDeps): Promise<{ port: number; publicUrl: string }> {
   const { ledger } = deps.opened;
-  const config = w.config;
+  const config = wiring.config;
   const http = createHttpApi({
     listen: config().main.http.listen,
     ledger,
     provider: deps.provider,
-    logger: w.logger,
-    clock: w.clock,
+    logger: wiring.logger,
+    clock: wiring.clock,
     metrics: deps.observe.metrics,
     maxConcurrentBodies: config().main.http.max_concurrent_bodies,
     health: async () => {
@@ -37,26 +37,26 @@ export async function startHttpStep(w: Wiring, deps: HttpDeps): Promise<{ port: 
       const thread = await ledger.queueDepth().then(() => undefined, (error: unknown) => `${deps.opened.healthName}: ${(error as Error).message}`);
       return { ledger: deps.opened.fileProblem() ?? thread ?? 'ok', provider: deps.observe.providerState() };
     },
-    routes: routes(w, deps),
+    routes: routes(wiring, deps),
     // Checked per request, so a reload can turn the console on or off.
-    mounts: [{ prefix: CONSOLE_PREFIX, handle: consoleMount(w, deps) }],
+    mounts: [{ prefix: CONSOLE_PREFIX, handle: consoleMount(wiring, deps) }],
   });
   const port = await http.start();
-  w.steps.add('http', () => http.stop());
+  wiring.steps.add('http', () => http.stop());
   const publicUrl = config().main.http.public_url ? config().publicUrl : `http://${formatListen({ host: config().main.http.listen.host, port })}`;
   return { port, publicUrl };
 }
 
-function routes(w: Wiring, deps: HttpDeps): Record<string, Route> {
+function routes(wiring: Wiring, deps: HttpDeps): Record<string, Route> {
   const { ledger } = deps.opened;
-  const tokens = () => w.config().main.http.tokens;
+  const tokens = () => wiring.config().main.http.tokens;
   return {
     [`POST ${INBOUND_PATH}`]: {
-      authorize: webhookHeaders(deps.provider, 'inbound', w.logger),
+      authorize: webhookHeaders(deps.provider, 'inbound', wiring.logger),
       async handle(headers, raw) {
-        const parsed = deps.provider.parseInbound(headers, raw, w.clock.now());
+        const parsed = deps.provider.parseInbound(headers, raw, wiring.clock.now());
         if (!parsed.ok) {
-          w.logger.warn({ status: parsed.status, reason: parsed.reason }, 'inbound SMS refused');
+          wiring.logger.warn({ status: parsed.status, reason: parsed.reason }, 'inbound SMS refused');
           return [parsed.status, { error: parsed.reason }];
         }
         const outcome = await deps.handleInbound(parsed.inbound);
@@ -66,20 +66,20 @@ function routes(w: Wiring, deps: HttpDeps): Record<string, Route> {
     'POST /sends': {
       maxBytes: 32 * 1024 * 1024,
       authorize: authorizeSends(tokens),
-      handle: createSendsEndpoint({ ledger, tokens, now: () => w.clock.now(), maxSkewMs: w.config().main.limits.clock_skew }),
+      handle: createSendsEndpoint({ ledger, tokens, now: () => wiring.clock.now(), maxSkewMs: wiring.config().main.limits.clock_skew }),
     },
     'PUT /contacts': {
       maxBytes: 64 * 1024 * 1024,
       // The same tokens and scope as POST /sends, checked before the body is read.
       authorize: authorizeSends(tokens),
-      handle: createContactsEndpoint({ ledger, getConfig: w.config }),
+      handle: createContactsEndpoint({ ledger, getConfig: wiring.config }),
     },
   };
 }
 
-function consoleMount(w: Wiring, deps: HttpDeps): NonNullable<HttpApiOptions['mounts']>[number]['handle'] {
-  const config = w.config;
-  const startedAt = w.clock.now();
+function consoleMount(wiring: Wiring, deps: HttpDeps): NonNullable<HttpApiOptions['mounts']>[number]['handle'] {
+  const config = wiring.config;
+  const startedAt = wiring.clock.now();
   const status = (): DaemonStatus => {
     const lastReload = deps.lastReload();
     return {
@@ -98,8 +98,8 @@ function consoleMount(w: Wiring, deps: HttpDeps): NonNullable<HttpApiOptions['mo
     status,
     refusals: () => deps.observe.refusals.counts(),
     secure: () => config().publicUrl.startsWith('https:'),
-    clock: w.clock,
-    logger: w.logger,
+    clock: wiring.clock,
+    logger: wiring.logger,
   });
   return (req, res) => (config().main.http.console.enabled ? opsConsole.handle(req, res) : sendJson(res, 404, { error: `no route ${req.method} ${CONSOLE_PREFIX}` }));
 }

@@ -18,31 +18,31 @@ export interface TalkBack {
  * notify.relay needs a restart) and closed after dispatch and before the
  * ledger (steps stop in reverse), once nothing that sends through it runs.
  */
-export function createTalkBack(w: Wiring, deps: { ledger: Ledger; gate: OptOutGate; metrics: Metrics }): TalkBack {
-  const notify = w.config().main.notify;
-  const relay = notify ? createRelay(notify.relay, { logger: w.logger }) : undefined;
-  if (relay) w.steps.add('relay', () => relay.close());
-  const getConfig = w.config;
-  const forwardReply = createReplyForwarder({ ledger: deps.ledger, relay, getConfig, logger: w.logger, metrics: deps.metrics });
+export function createTalkBack(wiring: Wiring, deps: { ledger: Ledger; gate: OptOutGate; metrics: Metrics }): TalkBack {
+  const notify = wiring.config().main.notify;
+  const relay = notify ? createRelay(notify.relay, { logger: wiring.logger }) : undefined;
+  if (relay) wiring.steps.add('relay', () => relay.close());
+  const getConfig = wiring.config;
+  const forwardReply = createReplyForwarder({ ledger: deps.ledger, relay, getConfig, logger: wiring.logger, metrics: deps.metrics });
   const handleInbound = createInboundHandler({
     ledger: deps.ledger,
     getConfig,
     gate: deps.gate,
-    logger: w.logger,
-    clock: w.clock,
+    logger: wiring.logger,
+    clock: wiring.clock,
     metrics: deps.metrics,
     onReply(sms, inboundId) {
       // The webhook is answered without waiting: the reply is stored, and the relay may take up to its timeout.
-      forwardReply(sms, inboundId).catch((error: unknown) => w.logger.error({ err: error, inbound: inboundId }, 'reply forwarding failed'));
+      forwardReply(sms, inboundId).catch((error: unknown) => wiring.logger.error({ err: error, inbound: inboundId }, 'reply forwarding failed'));
     },
   });
   return { ...(relay ? { relay } : {}), handleInbound };
 }
 
 /** Delivery reports by email, when a relay is configured. */
-export function startReporterStep(w: Wiring, deps: { ledger: Ledger; relay: Relay | undefined; metrics: Metrics }): void {
+export function startReporterStep(wiring: Wiring, deps: { ledger: Ledger; relay: Relay | undefined; metrics: Metrics }): void {
   if (!deps.relay) return;
-  const reporter = createReporter({ ledger: deps.ledger, relay: deps.relay, getConfig: w.config, clock: w.clock, logger: w.logger, metrics: deps.metrics });
+  const reporter = createReporter({ ledger: deps.ledger, relay: deps.relay, getConfig: wiring.config, clock: wiring.clock, logger: wiring.logger, metrics: deps.metrics });
   reporter.start();
-  w.steps.add('reporter', () => reporter.stop());
+  wiring.steps.add('reporter', () => reporter.stop());
 }

@@ -29,18 +29,18 @@ export function storageLabel(config: Config): string {
 }
 
 /** Opens the ledger, watches its file, and starts retention; each registers its stop. */
-export async function openLedgerStep(w: Wiring): Promise<OpenedLedger> {
-  const config = w.config();
+export async function openLedgerStep(wiring: Wiring): Promise<OpenedLedger> {
+  const config = wiring.config();
   const backend = openLedger(config.storage);
   const served = await backend.serve({
-    clock: w.clock, logger: w.logger, claimPolicy: createClaimPolicy(),
+    clock: wiring.clock, logger: wiring.logger, claimPolicy: createClaimPolicy(),
     receiptGraceMs: config.main.dispatch.receipt_grace, logLevel: config.main.log.level,
   });
   const { applied, version } = served.migrations;
-  if (applied.length > 0) w.logger.info({ applied, version }, 'database migrated');
-  w.steps.add('ledger', () => served.close());
-  const fileProblem = watchFile(w, served);
-  if (config.storage.retentionMs !== null) startRetention(w, served, config.storage.retentionMs);
+  if (applied.length > 0) wiring.logger.info({ applied, version }, 'database migrated');
+  wiring.steps.add('ledger', () => served.close());
+  const fileProblem = watchFile(wiring, served);
+  if (config.storage.retentionMs !== null) startRetention(wiring, served, config.storage.retentionMs);
   return {
     ledger: served.ledger,
     intakeLedger: guardedIntake(served.ledger, fileProblem),
@@ -54,13 +54,13 @@ export async function openLedgerStep(w: Wiring): Promise<OpenedLedger> {
 }
 
 /** A ledger that is a file must stay the one we opened; a database server has no file to watch. */
-function watchFile(w: Wiring, served: ServedLedger): () => string | undefined {
+function watchFile(wiring: Wiring, served: ServedLedger): () => string | undefined {
   if (!served.watchFile) return () => undefined;
-  const config = w.config();
+  const config = wiring.config();
   const watch = served.watchFile(
-    (problem) => w.logger.fatal({ storage: config.storagePath }, `${problem}; refusing mail with 451 until restarted on the right file (restore it from a backup)`),
+    (problem) => wiring.logger.fatal({ storage: config.storagePath }, `${problem}; refusing mail with 451 until restarted on the right file (restore it from a backup)`),
   );
-  w.steps.add('ledger file watch', () => watch.stop());
+  wiring.steps.add('ledger file watch', () => watch.stop());
   return () => watch.problem();
 }
 
@@ -79,19 +79,19 @@ function guardedIntake(ledger: Ledger, fileProblem: () => string | undefined): I
 }
 
 /** storage.retention: a purge a minute after start, then daily. */
-function startRetention(w: Wiring, served: ServedLedger, retentionMs: number): void {
+function startRetention(wiring: Wiring, served: ServedLedger, retentionMs: number): void {
   const run = () => {
-    const cutoff = w.clock.now() - retentionMs;
+    const cutoff = wiring.clock.now() - retentionMs;
     served.purge(cutoff).then(
-      (report) => w.logger.info({ cutoff: new Date(cutoff).toISOString(), deleted: report }, 'retention: finished rows purged; consent events kept'),
-      (error: unknown) => w.logger.error({ err: error }, 'retention purge failed; tried again tomorrow'),
+      (report) => wiring.logger.info({ cutoff: new Date(cutoff).toISOString(), deleted: report }, 'retention: finished rows purged; consent events kept'),
+      (error: unknown) => wiring.logger.error({ err: error }, 'retention purge failed; tried again tomorrow'),
     );
   };
   const first = setTimeout(run, 60_000);
   const daily = setInterval(run, 86_400_000);
   first.unref();
   daily.unref();
-  w.steps.add('retention', () => {
+  wiring.steps.add('retention', () => {
     clearTimeout(first);
     clearInterval(daily);
   });

@@ -11,8 +11,8 @@ export interface ProviderStep {
 }
 
 /** The SMS provider, and the built-in simulator first when the config asks for an embedded one. */
-export async function startProviderStep(w: Wiring): Promise<ProviderStep> {
-  const config = w.config();
+export async function startProviderStep(wiring: Wiring): Promise<ProviderStep> {
+  const config = wiring.config();
   const providerConfig = config.main.provider;
   let inboundUrl: string | undefined;
   let simulator: { url: string; port: number } | undefined;
@@ -21,19 +21,19 @@ export async function startProviderStep(w: Wiring): Promise<ProviderStep> {
       listen: providerConfig.listen,
       secret: providerConfig.secret,
       receiptDelayMs: providerConfig.receipt_delay,
-      logger: w.logger.child({ stage: 'simulator' }),
-      clock: w.clock,
+      logger: wiring.logger.child({ stage: 'simulator' }),
+      clock: wiring.clock,
       inboundUrl: () => providerConfig.inbound_url ?? inboundUrl,
     });
     simulator = await server.start();
-    w.steps.add('simulator', () => server.stop());
+    wiring.steps.add('simulator', () => server.stop());
   }
   const provider = createProvider(providerConfig, {
-    clock: w.clock,
+    clock: wiring.clock,
     maxSockets: config.main.dispatch.concurrency,
     ...(simulator ? { simulatorUrl: simulator.url } : {}),
   });
-  w.steps.add('provider', () => provider.close());
+  wiring.steps.add('provider', () => provider.close());
   return {
     provider,
     ...(simulator ? { simulatorPort: simulator.port } : {}),

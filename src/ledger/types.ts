@@ -173,7 +173,7 @@ export interface OutboxRow {
   finalAt: number | null;
 }
 
-/** A message whose delivery report is due (src/ledger/notify-queries.ts). */
+/** A message whose delivery report is due (notify-sql.ts). */
 export interface DueReport {
   queueId: string;
   setupId: string;

@@ -1,5 +1,8 @@
 /*
- * The ledger's own thread (wiring, like daemon.ts). SQLite commits (and their
+ * The SQLite ledger thread's entry (startLedgerThread in thread.ts loads its
+ * compiled file; it is wiring, like daemon.ts, and the one ledger file that
+ * imports a stage: dispatch's claim policy, which cannot cross to a thread as
+ * a function). SQLite commits (and their
  * fsync) block whatever thread runs them; here they block only this one.
  * While one commit is on its way to disk, new writes queue up in this thread's
  * message port and the next turn commits them all together: group commit that

@@ -1,4 +1,4 @@
-/** Messages between the daemon and the ledger thread (src/threads/ledger-thread.ts). */
+/** Messages between the daemon and the ledger thread (thread-entry.ts). */
 import { LEDGER_METHODS } from '../types.js';
 
 export interface LedgerThreadOptions {
