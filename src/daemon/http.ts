@@ -1,9 +1,8 @@
 import { hostname } from 'node:os';
 import { formatListen } from '../core/units.js';
 import { sendJson } from '../core/http-server-kit.js';
-import { createHttpApi, INBOUND_PATH, webhookHeaders, type HttpApiOptions, type Route } from '../http/server.js';
-import { authorizeSends, createSendsEndpoint } from '../http/sends-api.js';
-import { createContactsEndpoint } from '../http/contacts-api.js';
+import { apiRoutes } from '../http/api-routes.js';
+import { createHttpApi, type HttpApiOptions, type Route } from '../http/server.js';
 import { createConsole, CONSOLE_PREFIX } from '../http/console/console.js';
 import type { DaemonStatus } from '../http/console/page-types.js';
 import type { SmsProvider } from '../providers/index.js';
@@ -48,33 +47,16 @@ export async function startHttpStep(wiring: Wiring, deps: HttpDeps): Promise<{ p
 }
 
 function routes(wiring: Wiring, deps: HttpDeps): Record<string, Route> {
-  const { ledger } = deps.opened;
-  const tokens = () => wiring.config().main.http.tokens;
-  return {
-    [`POST ${INBOUND_PATH}`]: {
-      authorize: webhookHeaders(deps.provider, 'inbound', wiring.logger),
-      async handle(headers, raw) {
-        const parsed = deps.provider.parseInbound(headers, raw, wiring.clock.now());
-        if (!parsed.ok) {
-          wiring.logger.warn({ status: parsed.status, reason: parsed.reason }, 'inbound SMS refused');
-          return [parsed.status, { error: parsed.reason }];
-        }
-        const outcome = await deps.handleInbound(parsed.inbound);
-        return [200, { id: outcome.inboundId, action: outcome.action, duplicate: outcome.duplicate }];
-      },
-    },
-    'POST /sends': {
-      maxBytes: 32 * 1024 * 1024,
-      authorize: authorizeSends(tokens),
-      handle: createSendsEndpoint({ ledger, tokens, now: () => wiring.clock.now(), maxSkewMs: wiring.config().main.limits.clock_skew }),
-    },
-    'PUT /contacts': {
-      maxBytes: 64 * 1024 * 1024,
-      // The same tokens and scope as POST /sends, checked before the body is read.
-      authorize: authorizeSends(tokens),
-      handle: createContactsEndpoint({ ledger, getConfig: wiring.config }),
-    },
-  };
+  return apiRoutes({
+    provider: deps.provider,
+    handleInbound: deps.handleInbound,
+    ledger: deps.opened.ledger,
+    tokens: () => wiring.config().main.http.tokens,
+    now: () => wiring.clock.now(),
+    logger: wiring.logger,
+    maxSkewMs: wiring.config().main.limits.clock_skew,
+    getConfig: wiring.config,
+  });
 }
 
 function consoleMount(wiring: Wiring, deps: HttpDeps): NonNullable<HttpApiOptions['mounts']>[number]['handle'] {
