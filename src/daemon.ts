@@ -18,7 +18,7 @@ import { createStepList, type Wiring } from './daemon/steps.js';
 import { openLedgerStep, storageLabel, type IntakeLedger } from './daemon/ledger.js';
 import { startProviderStep } from './daemon/provider.js';
 import { createObservability } from './daemon/observe.js';
-import { createTalkBack, startReporterStep } from './daemon/inbound-and-notify.js';
+import { createInboundAndNotify, startReporterStep } from './daemon/inbound-and-notify.js';
 import { startHttpStep } from './daemon/http.js';
 import { startDispatchStep } from './daemon/dispatch.js';
 import type { Relay } from './notify/relay.js';
@@ -71,7 +71,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     const observe = createObservability(wiring, ledger);
     const { metrics } = observe;
     const gate = createOptOutGate({ clock: wiring.clock, holdMs: 2 * config.main.dispatch.lease });
-    const { relay, handleInbound } = createTalkBack(wiring, { ledger, gate, metrics });
+    const { relay, handleInbound } = createInboundAndNotify(wiring, { ledger, gate, metrics });
     const http = await startHttpStep(wiring, { opened, provider, observe, handleInbound, lastReload: () => lastReload });
     setInboundUrl(http.publicUrl + INBOUND_PATH);
     observe.watchDispatch(startDispatchStep(wiring, { opened, provider, publicUrl: http.publicUrl, metrics, gate }));

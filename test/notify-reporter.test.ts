@@ -68,7 +68,7 @@ async function suppressedMail(mailFrom: string): Promise<string> {
 }
 
 const relayTo = (port: number): Relay => createRelay({ host: '127.0.0.1', port, starttls: 'off', from: 'mail2sms@gw.example.test', timeout: 5_000 }, { logger: quiet });
-const reporterWith = (relay: Relay) => createReporter({ ledger, relay, getConfig: () => config, clock, logger: quiet });
+const reporterWith = (relay: Relay) => createReporter({ ledger, relay, getSettings: () => config.main.notify, clock, logger: quiet });
 const noteOf = (queueId: string) => db.prepare(`SELECT detail FROM events WHERE message_id = ? AND type = 'report'`).pluck().get(queueId);
 
 describe('reporter', () => {

@@ -78,7 +78,7 @@ describe('a STOP racing queued SMS to the same number', () => {
       pollIntervalMs: 20, leaseMs: 60_000, maxAttempts: 8, retryBaseMs: 20, gate,
     });
     const config = loadConfig(dirs.configFile);
-    const handle = createInboundHandler({ ledger, getConfig: () => config, gate, logger: quiet, clock: systemClock });
+    const handle = createInboundHandler({ ledger, getSettings: () => config.main.consent, gate, logger: quiet, clock: systemClock });
     dispatcher.start();
     await waitFor(() => starts.length >= 30, 'some SMS sent');
     const handedOver = performance.now();

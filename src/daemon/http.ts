@@ -8,14 +8,14 @@ import type { DaemonStatus } from '../http/console/page-types.js';
 import type { SmsProvider } from '../providers/index.js';
 import type { OpenedLedger } from './ledger.js';
 import type { Observability } from './observe.js';
-import type { TalkBack } from './inbound-and-notify.js';
+import type { InboundAndNotify } from './inbound-and-notify.js';
 import type { Wiring } from './steps.js';
 
 export interface HttpDeps {
   opened: OpenedLedger;
   provider: SmsProvider;
   observe: Observability;
-  handleInbound: TalkBack['handleInbound'];
+  handleInbound: InboundAndNotify['handleInbound'];
   lastReload(): DaemonStatus['lastReload'];
 }
 
