@@ -1,10 +1,14 @@
 /*
- * The layer rules of src/ (README "Development"). Lower layers never import
- * higher ones; `npm test` runs this check, so a back-arrow fails CI.
+ * The layer rules of src/ (docs/development.md, "Layer rules"). Lower layers
+ * never import higher ones; `npm test` runs this check, so a back-arrow fails CI.
  *
  *   core  <  message, numbers, consent  <  config  <  ledger  <  intake
- *         <  providers, notify, inbound, dispatch, smtp, http, simulator
- *         <  cli  <  daemon.ts + daemon/ (its start steps) / threads/ (wiring)
+ *         <  providers, notify, inbound, dispatch, automations, smtp, http, simulator
+ *         <  daemon.ts + daemon/ (its start steps)  <  cli
+ *
+ * Inside the ledger: the contract (src/ledger/*.ts) knows no backend;
+ * sqlite/ and postgres/ use the contract and not each other; open.ts alone
+ * picks one, and nothing outside src/ledger/ imports a backend.
  */
 const stage = (name) => `^src/${name}/`;
 const above = (...names) => names.map(stage);
@@ -30,7 +34,7 @@ module.exports = {
       severity: 'error',
       comment: 'message/, numbers/ and consent/ turn values into values: no config, storage, stage or network code.',
       from: { path: ['^src/(message|numbers|consent)/'] },
-      to: { path: above('config', 'ledger', 'intake', 'smtp', 'http', 'dispatch', 'providers', 'notify', 'inbound', 'automations', 'simulator', 'cli', 'threads') },
+      to: { path: above('config', 'ledger', 'intake', 'smtp', 'http', 'dispatch', 'providers', 'notify', 'inbound', 'automations', 'simulator', 'cli', 'daemon') },
     },
     {
       name: 'domain-rules-no-network',
@@ -44,21 +48,42 @@ module.exports = {
       severity: 'error',
       comment: 'config/ owns every schema; stages receive settings from it, never the other way round.',
       from: { path: stage('config') },
-      to: { path: above('ledger', 'intake', 'smtp', 'http', 'dispatch', 'providers', 'notify', 'inbound', 'automations', 'simulator', 'cli', 'threads') },
+      to: { path: above('ledger', 'intake', 'smtp', 'http', 'dispatch', 'providers', 'notify', 'inbound', 'automations', 'simulator', 'cli', 'daemon') },
     },
     {
       name: 'ledger-is-storage',
       severity: 'error',
-      comment: 'The ledger imports no stage above it (dispatch rules reach it as functions, wired in threads/).',
-      from: { path: stage('ledger') },
-      to: { path: above('config', 'intake', 'smtp', 'http', 'dispatch', 'providers', 'notify', 'inbound', 'automations', 'simulator', 'cli', 'threads') },
+      comment: 'The ledger imports no stage above it: dispatch\'s claim rules reach it as a function (ClaimPolicy), passed in by the daemon and the CLI. The one exception is the SQLite ledger thread\'s entry, which is wiring: a function cannot cross to a thread, so it builds the claim policy there.',
+      from: { path: stage('ledger'), pathNot: '^src/ledger/sqlite/thread-entry\\.ts$' },
+      to: { path: above('config', 'intake', 'smtp', 'http', 'dispatch', 'providers', 'notify', 'inbound', 'automations', 'simulator', 'cli', 'daemon') },
+    },
+    {
+      name: 'only-the-ledger-picks-a-backend',
+      severity: 'error',
+      comment: 'Outside src/ledger/, nobody knows which backends exist: the daemon and the CLI call openLedger (src/ledger/open.ts) and use what it returns (tests may import a backend directly).',
+      from: { path: '^src/', pathNot: stage('ledger') },
+      to: { path: '^src/ledger/(sqlite|postgres)/' },
+    },
+    {
+      name: 'contract-knows-no-backend',
+      severity: 'error',
+      comment: 'The ledger contract (types, rules, shared SQL at the top of src/ledger/) is what both backends share; only open.ts imports a backend.',
+      from: { path: '^src/ledger/[^/]+\\.ts$', pathNot: '^src/ledger/open\\.ts$' },
+      to: { path: '^src/ledger/(sqlite|postgres)/' },
+    },
+    {
+      name: 'backends-stay-apart',
+      severity: 'error',
+      comment: 'sqlite/ and postgres/ share code through the contract, never by importing each other (migrate --from-sqlite gets its SQLite reader from open.ts).',
+      from: { path: '^src/ledger/(sqlite|postgres)/' },
+      to: { path: '^src/ledger/(sqlite|postgres)/', pathNot: ['^src/ledger/$1/'] },
     },
     {
       name: 'intake-is-one-decision',
       severity: 'error',
       comment: 'intake/ is the pure decision both SMTP and explain call: no sockets, no ledger implementation, no stage above it.',
       from: { path: stage('intake') },
-      to: { path: [...above('smtp', 'http', 'dispatch', 'providers', 'notify', 'inbound', 'automations', 'simulator', 'cli', 'threads'), '^src/ledger/(?!types|rules|consent-types)'] },
+      to: { path: [...above('smtp', 'http', 'dispatch', 'providers', 'notify', 'inbound', 'automations', 'simulator', 'cli', 'daemon'), '^src/ledger/(?!(types|rules)\\.ts$)'] },
     },
     {
       name: 'stages-do-not-import-cli',

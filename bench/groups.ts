@@ -21,8 +21,8 @@ import { stringify } from 'yaml';
 import { loadConfig } from '../src/config/load.js';
 import { createLogger } from '../src/core/log.js';
 import { startDaemon } from '../src/daemon.js';
-import { createContactStore } from '../src/ledger/contacts.js';
-import { migrate, openDatabase } from '../src/ledger/db.js';
+import { createContactStore } from '../src/ledger/sqlite/contacts.js';
+import { migrate, openDatabase } from '../src/ledger/sqlite/db.js';
 
 const { values } = parseArgs({ options: { members: { type: 'string', default: '10000' }, plain: { type: 'boolean', default: false } } });
 const members = Number(values.members);

@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { migrate, openDatabase, type Db } from '../src/ledger/db.js';
+import { migrate, openDatabase, type Db } from '../src/ledger/sqlite/db.js';
 
 /*
  * A number with a long history, written straight into a migrated SQLite

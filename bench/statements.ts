@@ -20,7 +20,7 @@ import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import { createLogger } from '../src/core/log.js';
 import { createClaimPolicy } from '../src/dispatch/claim-policy.js';
-import { migrate, openDatabase, type Db } from '../src/ledger/db.js';
+import { migrate, openDatabase, type Db } from '../src/ledger/sqlite/db.js';
 import { createSqliteLedger } from '../src/ledger/sqlite/ledger.js';
 import type { IntakeMessage, Ledger } from '../src/ledger/types.js';
 import { measureSms } from '../src/message/encoding.js';

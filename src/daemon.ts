@@ -18,7 +18,7 @@ import { createStepList, type Wiring } from './daemon/steps.js';
 import { openLedgerStep, storageLabel, type IntakeLedger } from './daemon/ledger.js';
 import { startProviderStep } from './daemon/provider.js';
 import { createObservability } from './daemon/observe.js';
-import { createTalkBack, startReporterStep } from './daemon/talk-back.js';
+import { createInboundAndNotify, startReporterStep } from './daemon/inbound-and-notify.js';
 import { startHttpStep } from './daemon/http.js';
 import { startDispatchStep } from './daemon/dispatch.js';
 import type { Relay } from './notify/relay.js';
@@ -60,26 +60,26 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   let config = options.config;
   let lastReload: DaemonStatus['lastReload'];
   const logger = options.logger;
-  const w: Wiring = { config: () => config, clock: options.clock ?? systemClock, logger, steps: createStepList(logger) };
+  const wiring: Wiring = { config: () => config, clock: options.clock ?? systemClock, logger, steps: createStepList(logger) };
 
   // Before anything binds a port: a second start names the running daemon instead of failing on EADDRINUSE.
   assertNotRunning(pidFileFor(config), `${formatListen(config.main.smtp.listen)} (ledger ${storageLabel(config)})`);
   try {
-    const opened = await openLedgerStep(w);
+    const opened = await openLedgerStep(wiring);
     const { ledger } = opened;
-    const { provider, routed, simulatorPort, setInboundUrl } = await startProviderStep(w);
-    const observe = createObservability(w, ledger);
+    const { provider, routed, simulatorPort, setInboundUrl } = await startProviderStep(wiring);
+    const observe = createObservability(wiring, ledger);
     const { metrics } = observe;
-    const gate = createOptOutGate({ clock: w.clock, holdMs: 2 * config.main.dispatch.lease });
-    const { relay, handleInbound } = createTalkBack(w, { ledger, gate, metrics });
-    const http = await startHttpStep(w, { opened, provider, ...(routed ? { routed } : {}), observe, handleInbound, lastReload: () => lastReload });
+    const gate = createOptOutGate({ clock: wiring.clock, holdMs: 2 * config.main.dispatch.lease });
+    const { relay, handleInbound } = createInboundAndNotify(wiring, { ledger, gate, metrics });
+    const http = await startHttpStep(wiring, { opened, provider, ...(routed ? { routed } : {}), observe, handleInbound, lastReload: () => lastReload });
     setInboundUrl(http.publicUrl + INBOUND_PATH);
-    observe.watchDispatch(startDispatchStep(w, { opened, provider, publicUrl: http.publicUrl, metrics, gate }));
-    startReporterStep(w, { ledger, relay, metrics });
-    const automations = startAutomations({ ledger, getConfig: w.config, clock: w.clock, logger: logger.child({ stage: 'automations' }), metrics });
-    w.steps.add('automations', () => automations.stop());
-    const smtp = await startSmtpStep(w, { intakeLedger: opened.intakeLedger, metrics, relay, resolver: options.resolver });
-    writePidFile(w);
+    observe.watchDispatch(startDispatchStep(wiring, { opened, provider, publicUrl: http.publicUrl, metrics, gate }));
+    startReporterStep(wiring, { ledger, relay, metrics });
+    const automations = startAutomations({ ledger, getConfig: wiring.config, clock: wiring.clock, logger: logger.child({ stage: 'automations' }), metrics });
+    wiring.steps.add('automations', () => automations.stop());
+    const smtp = await startSmtpStep(wiring, { intakeLedger: opened.intakeLedger, metrics, relay, resolver: options.resolver });
+    writePidFile(wiring);
 
     const ports = { smtp: smtp.port, http: http.port, ...(simulatorPort !== undefined ? { simulator: simulatorPort } : {}) };
     logger.info({ ports, setups: config.setups.map((s) => s.id), storage: storageLabel(config) }, 'mail2sms ready');
@@ -91,11 +91,11 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
         smtp.updateTls(next);
       },
       logger,
-      clock: w.clock,
+      clock: wiring.clock,
     });
-    w.steps.add('reload answer', () => rmSync(reloader.answerFile, { force: true }));
+    wiring.steps.add('reload answer', () => rmSync(reloader.answerFile, { force: true }));
 
-    const stop = stopOnce(w);
+    const stop = stopOnce(wiring);
     const failed = opened.failed.then(async (error) => {
       logger.fatal({ err: error }, 'the ledger is gone; stopping so the service manager can restart us');
       await stop();
@@ -103,50 +103,50 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     });
     const reload = async () => {
       const result = await reloader.reload();
-      lastReload = result.ok ? { at: w.clock.now(), ok: true } : { at: w.clock.now(), ok: false, error: result.error };
+      lastReload = result.ok ? { at: wiring.clock.now(), ok: true } : { at: wiring.clock.now(), ok: false, error: result.error };
       return result;
     };
     return { ports, ledger, failed, reload, automations, stop };
   } catch (error) {
-    await w.steps.stopAll();
+    await wiring.steps.stopAll();
     throw error;
   }
 }
 
 async function startSmtpStep(
-  w: Wiring,
+  wiring: Wiring,
   deps: { intakeLedger: IntakeLedger; metrics: MetricsRegistry; relay: Relay | undefined; resolver: DnsResolver | undefined },
 ): Promise<{ port: number; updateTls(config: Config): void }> {
   const smtp = createSmtpIntake({
-    getConfig: w.config,
+    getConfig: wiring.config,
     ledger: deps.intakeLedger,
-    logger: w.logger,
-    clock: w.clock,
+    logger: wiring.logger,
+    clock: wiring.clock,
     metrics: deps.metrics,
     ...(deps.relay ? { relay: deps.relay } : {}),
     ...(deps.resolver ? { resolver: deps.resolver } : {}),
   });
   const port = await smtp.start();
-  w.steps.add('smtp', () => smtp.stop());
+  wiring.steps.add('smtp', () => smtp.stop());
   return { port, updateTls: (config) => smtp.updateTls(config) };
 }
 
 /** `mail2sms reload` finds the daemon through this file, in the runtime directory (created if missing). */
-function writePidFile(w: Wiring): void {
-  const pidFile = pidFileFor(w.config());
+function writePidFile(wiring: Wiring): void {
+  const pidFile = pidFileFor(wiring.config());
   mkdirSync(dirname(pidFile), { recursive: true, mode: 0o750 });
   writeFileSync(pidFile, `${process.pid}\n`);
-  w.steps.add('pid file', () => rmSync(pidFile, { force: true }));
+  wiring.steps.add('pid file', () => rmSync(pidFile, { force: true }));
 }
 
 /** The first call stops every step; later calls wait for the same stop. */
-function stopOnce(w: Wiring): () => Promise<void> {
+function stopOnce(wiring: Wiring): () => Promise<void> {
   let stopping: Promise<void> | undefined;
   return () => {
     if (!stopping) {
-      const d = w.config().main.dispatch;
-      w.logger.info({ smtpGraceMs: SHUTDOWN_GRACE_MS, shutdownTimeoutMs: d.shutdown_timeout }, 'shutting down: no new mail, idle SMTP clients closed, in-flight sends may finish');
+      const d = wiring.config().main.dispatch;
+      wiring.logger.info({ smtpGraceMs: SHUTDOWN_GRACE_MS, shutdownTimeoutMs: d.shutdown_timeout }, 'shutting down: no new mail, idle SMTP clients closed, in-flight sends may finish');
     }
-    return (stopping ??= w.steps.stopAll().then(() => w.logger.info('mail2sms stopped')));
+    return (stopping ??= wiring.steps.stopAll().then(() => wiring.logger.info('mail2sms stopped')));
   };
 }

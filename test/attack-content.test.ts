@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { Config } from '../src/config/load.js';
 import { createManualClock } from '../src/core/clock.js';
 import { hashPassword } from '../src/core/passwords.js';
-import { parseEmailBounded } from '../src/message/bounded-parse.js';
+import { parseEmailBounded } from '../src/message/parse-within-limits.js';
 import { htmlLimitBroken, mimeLimitBroken } from '../src/message/limits.js';
 import { buildSmsText } from '../src/message/text.js';
 import { createAccessControl } from '../src/smtp/access.js';

@@ -1,8 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createManualClock } from '../src/core/clock.js';
-import type { Db } from '../src/ledger/db.js';
+import type { Db } from '../src/ledger/sqlite/db.js';
 import { intakeMessage, openTestLedger, type TestLedger } from './ledger-fixture.js';
-import { createConsentStore, type ConsentStore } from '../src/ledger/consent.js';
+import type { ConsentStore } from '../src/ledger/consent.js';
+import { createConsentStore } from '../src/ledger/sqlite/consent.js';
 import type { IntakeMessage, Ledger, RecipientRules } from '../src/ledger/types.js';
 import { measureSms } from '../src/message/encoding.js';
 

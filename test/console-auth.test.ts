@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createConsoleAuth, SESSION_COOKIE } from '../src/http/console/auth.js';
 import { createConsole, CONSOLE_PREFIX } from '../src/http/console/console.js';
 import { createHttpApi } from '../src/http/server.js';
-import { startLedgerThread, type LedgerThread } from '../src/ledger/thread.js';
+import { startLedgerThread, type LedgerThread } from '../src/ledger/sqlite/thread.js';
 import type { SmsProvider } from '../src/providers/types.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -9,8 +9,9 @@ import { ReadersBusyError } from '../src/core/errors.js';
 import { createConsole, CONSOLE_PREFIX } from '../src/http/console/console.js';
 import { createHttpApi } from '../src/http/server.js';
 import { createReadGate } from '../src/ledger/read-gate.js';
-import { startLedgerReaders, type LedgerReads } from '../src/ledger/readers.js';
-import { startLedgerThread, type LedgerThread } from '../src/ledger/thread.js';
+import { startLedgerReaders } from '../src/ledger/sqlite/readers.js';
+import type { LedgerReads } from '../src/ledger/read-gate.js';
+import { startLedgerThread, type LedgerThread } from '../src/ledger/sqlite/thread.js';
 import type { SmsProvider } from '../src/providers/types.js';
 import { quietLogger } from './ledger-fixture.js';
 

@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { consoleHref, escapeHtml, html, segment } from '../src/http/console/html.js';
 import { createView, redact } from '../src/http/console/mask.js';
 import { whyWaiting } from '../src/http/console/why.js';
-import type { QueueRow } from '../src/ledger/console-queries.js';
+import type { QueueRow } from '../src/ledger/console-types.js';
 
 describe('escaping in console pages', () => {
   it.each([

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { CONSOLE_SQL } from '../src/ledger/console-queries.js';
+import { CONSOLE_SQL } from '../src/ledger/console-sql.js';
 import { intakeMessage, openTestLedger, type TestLedger } from './ledger-fixture.js';
 
 /*

@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { setupSchema } from '../src/config/schema.js';
 import { measureSms } from '../src/message/encoding.js';
-import { parseEmail } from '../src/message/parse.js';
+import { parseEmail } from '../src/message/mime-parse.js';
 import { buildSmsText } from '../src/message/text.js';
 import { textPolicyFor } from '../src/intake/policy.js';
 import { alertsSetup } from './helpers.js';

@@ -1,9 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createManualClock } from '../src/core/clock.js';
-import type { Db } from '../src/ledger/db.js';
+import type { Db } from '../src/ledger/sqlite/db.js';
 import { intakeMessage, openTestLedger, type TestLedger } from './ledger-fixture.js';
 import type { Ledger } from '../src/ledger/types.js';
-import { sendingWindowSchema } from '../src/core/window.js';
+import { sendingWindowSchema } from '../src/core/sending-window.js';
 
 /*
  * What the ledger decides when a row is about to be sent, and what receipts

@@ -2,7 +2,7 @@ import { closeSync, mkdtempSync, openSync, renameSync, rmSync, unlinkSync, write
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { watchLedgerFile, type LedgerFileWatch } from '../src/ledger/file-guard.js';
+import { watchLedgerFile, type LedgerFileWatch } from '../src/ledger/sqlite/file-guard.js';
 import { waitFor } from './helpers.js';
 
 /*

@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createContactStore } from '../src/ledger/contacts.js';
-import { migrate, openDatabase } from '../src/ledger/db.js';
+import { createContactStore } from '../src/ledger/sqlite/contacts.js';
+import { migrate, openDatabase } from '../src/ledger/sqlite/db.js';
 import { alertsSetup, queueIdOf, sendMail, simulatorMessages, startTestDaemon, waitFor, writeConfig, type TestDaemon, type TestDirs } from './helpers.js';
 
 /*

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
-import { explainMail, sqliteExplainLedger } from '../src/cli/explain.js';
-import { createContactStore } from '../src/ledger/contacts.js';
+import { explainMail } from '../src/cli/explain.js';
+import { sqliteReadOnlyLedger } from '../src/ledger/sqlite/read-only.js';
+import { createContactStore } from '../src/ledger/sqlite/contacts.js';
 import { alertsSetup, sendMail, startTestDaemon, writeConfig, type TestDaemon, type TestDirs } from './helpers.js';
 
 /*
@@ -131,7 +132,7 @@ describe('with groups, the daemon and explain give the same answer', () => {
     const db = new Database(groupDirs.dbFile, { readonly: true });
     try {
       const now = Date.now();
-      const report = await explainMail(g.config, Buffer.from(raw), { from: c.from, to: [c.to], ip: '127.0.0.1', now, ledger: sqliteExplainLedger(db, now) });
+      const report = await explainMail(g.config, Buffer.from(raw), { from: c.from, to: [c.to], ip: '127.0.0.1', now, ledger: sqliteReadOnlyLedger(db, now) });
       expect(comparable(smtp.response)).toMatch(new RegExp(`^${c.expected.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
       expect(comparable(report.reply ?? '')).toBe(comparable(smtp.response));
       if (c.body?.includes('default')) {

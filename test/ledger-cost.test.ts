@@ -4,11 +4,12 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { countStatements, countStatementsPerSms } from '../bench/statements.js';
 import { createManualClock } from '../src/core/clock.js';
-import { migrate, openDatabase, readMigrations, type Db } from '../src/ledger/db.js';
+import { migrate, openDatabase, type Db } from '../src/ledger/sqlite/db.js';
+import { readMigrations } from '../src/ledger/migrations.js';
 import type { IntakeMessage, Ledger, Receipt } from '../src/ledger/types.js';
 import { createClaimPolicy } from '../src/dispatch/claim-policy.js';
 import { createSqliteLedger } from '../src/ledger/sqlite/ledger.js';
-import { createBatcher } from '../src/ledger/thread-protocol.js';
+import { createBatcher } from '../src/ledger/sqlite/thread-protocol.js';
 import { intakeMessage, openTestLedger, quietLogger, type TestLedger } from './ledger-fixture.js';
 
 /*

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import type { Clock } from '../src/core/clock.js';
 import { createLogger } from '../src/core/log.js';
-import { migrate, openDatabase, type Db } from '../src/ledger/db.js';
+import { migrate, openDatabase, type Db } from '../src/ledger/sqlite/db.js';
 import { createClaimPolicy } from '../src/dispatch/claim-policy.js';
 import { createSqliteLedger, type SqliteLedgerDeps } from '../src/ledger/sqlite/ledger.js';
 import type { IntakeMessage, Ledger } from '../src/ledger/types.js';

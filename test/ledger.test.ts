@@ -3,7 +3,7 @@ import { createManualClock } from '../src/core/clock.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { migrate, openDatabase, type Db } from '../src/ledger/db.js';
+import { migrate, openDatabase, type Db } from '../src/ledger/sqlite/db.js';
 import { intakeMessage, openTestLedger, type TestLedger } from './ledger-fixture.js';
 import type { IntakeMessage, Ledger } from '../src/ledger/types.js';
 

@@ -1,8 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createManualClock } from '../src/core/clock.js';
-import type { Db } from '../src/ledger/db.js';
+import type { Db } from '../src/ledger/sqlite/db.js';
 import { intakeMessage, openTestLedger, type TestLedger } from './ledger-fixture.js';
-import { DUE_REPORTS_SQL } from '../src/ledger/notify-queries.js';
+import { DUE_REPORTS_SQL } from '../src/ledger/notify-sql.js';
 import type { IntakeMessage, Ledger } from '../src/ledger/types.js';
 import { measureSms } from '../src/message/encoding.js';
 

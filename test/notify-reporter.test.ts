@@ -5,7 +5,7 @@ import { SMTPServer } from 'smtp-server';
 import { createManualClock } from '../src/core/clock.js';
 import type { Config } from '../src/config/load.js';
 import { createLogger } from '../src/core/log.js';
-import type { Db } from '../src/ledger/db.js';
+import type { Db } from '../src/ledger/sqlite/db.js';
 import { intakeMessage, openTestLedger, type TestLedger } from './ledger-fixture.js';
 import type { Ledger } from '../src/ledger/types.js';
 import { createRelay, type Relay } from '../src/notify/relay.js';
@@ -68,7 +68,7 @@ async function suppressedMail(mailFrom: string): Promise<string> {
 }
 
 const relayTo = (port: number): Relay => createRelay({ host: '127.0.0.1', port, starttls: 'off', from: 'mail2sms@gw.example.test', timeout: 5_000 }, { logger: quiet });
-const reporterWith = (relay: Relay) => createReporter({ ledger, relay, getConfig: () => config, clock, logger: quiet });
+const reporterWith = (relay: Relay) => createReporter({ ledger, relay, getSettings: () => config.main.notify, clock, logger: quiet });
 const noteOf = (queueId: string) => db.prepare(`SELECT detail FROM events WHERE message_id = ? AND type = 'report'`).pluck().get(queueId);
 
 describe('reporter', () => {

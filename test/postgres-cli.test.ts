@@ -6,7 +6,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createManualClock } from '../src/core/clock.js';
 import { createClaimPolicy } from '../src/dispatch/claim-policy.js';
-import { migrate, openDatabase } from '../src/ledger/db.js';
+import { migrate, openDatabase } from '../src/ledger/sqlite/db.js';
 import { createPostgresLedger } from '../src/ledger/postgres/ledger.js';
 import { connectionOptions, createPgPool } from '../src/ledger/postgres/pool.js';
 import { createSqliteLedger } from '../src/ledger/sqlite/ledger.js';

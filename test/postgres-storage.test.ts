@@ -154,7 +154,7 @@ describe('mail2sms purge --older-than', () => {
     if (backend === 'SQLite') {
       const dirs = writeConfig();
       cleanups.push(() => dirs.cleanup());
-      const { migrate, openDatabase } = await import('../src/ledger/db.js');
+      const { migrate, openDatabase } = await import('../src/ledger/sqlite/db.js');
       const { createSqliteLedger } = await import('../src/ledger/sqlite/ledger.js');
       const db = openDatabase(dirs.dbFile);
       migrate(db);

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from 'node:http';
 import { Writable } from 'node:stream';
 import { createLogger, type Logger } from '../src/core/log.js';
-import { closeServer, listenOn, readBody } from '../src/core/httpkit.js';
+import { closeServer, listenOn, readBody } from '../src/core/http-server-kit.js';
 
 /** A logger that drops everything (the simulator under test logs at info). */
 export function quietLogger(): Logger {

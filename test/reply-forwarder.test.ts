@@ -4,6 +4,7 @@ import type { Config } from '../src/config/load.js';
 import type { Ledger } from '../src/ledger/types.js';
 import { createRelay, type Relay } from '../src/notify/relay.js';
 import { createReplyForwarder } from '../src/notify/reply-forwarder.js';
+import { replyForwardSettings } from '../src/daemon/inbound-and-notify.js';
 import { intakeMessage, openTestLedger, quietLogger, type TestLedger } from './ledger-fixture.js';
 import { startSink, type Sink } from './smtp-sink.js';
 
@@ -62,7 +63,7 @@ async function emailThenAutomation(number: string, automationId: string): Promis
 
 async function replyFrom(number: string, text: string) {
   const stored = await ledger.recordInbound({ providerId: `in-${number}`, from: number, to: undefined, text, receivedAt: clock.now(), kind: 'none' });
-  const forward = createReplyForwarder({ ledger, relay, getConfig: () => config, logger: quietLogger() });
+  const forward = createReplyForwarder({ ledger, relay, getSettings: () => replyForwardSettings(config), logger: quietLogger() });
   return { inboundId: stored.inboundId, decision: await forward({ providerId: `in-${number}`, from: number, to: undefined, text, receivedAt: clock.now() }, stored.inboundId) };
 }
 

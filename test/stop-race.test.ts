@@ -7,7 +7,7 @@ import { loadConfig } from '../src/config/load.js';
 import { createOptOutGate } from '../src/consent/gate.js';
 import { createInboundHandler } from '../src/inbound/handler.js';
 import { createDispatcher } from '../src/dispatch/worker.js';
-import { migrate, openDatabase } from '../src/ledger/db.js';
+import { migrate, openDatabase } from '../src/ledger/sqlite/db.js';
 import { createSqliteLedger } from '../src/ledger/sqlite/ledger.js';
 import { createClaimPolicy } from '../src/dispatch/claim-policy.js';
 import type { Ledger } from '../src/ledger/types.js';
@@ -78,7 +78,7 @@ describe('a STOP racing queued SMS to the same number', () => {
       pollIntervalMs: 20, leaseMs: 60_000, maxAttempts: 8, retryBaseMs: 20, gate,
     });
     const config = loadConfig(dirs.configFile);
-    const handle = createInboundHandler({ ledger, getConfig: () => config, gate, logger: quiet, clock: systemClock });
+    const handle = createInboundHandler({ ledger, getSettings: () => config.main.consent, gate, logger: quiet, clock: systemClock });
     dispatcher.start();
     await waitFor(() => starts.length >= 30, 'some SMS sent');
     const handedOver = performance.now();

@@ -1,5 +1,5 @@
 import { createServer, type IncomingHttpHeaders, type ServerResponse } from 'node:http';
-import { closeServer, listenOn, readBody } from '../../src/core/httpkit.js';
+import { closeServer, listenOn, readBody } from '../../src/core/http-server-kit.js';
 
 /*
  * Local fakes of SMS providers' published HTTP APIs, for the adapter tests and

@@ -1,3 +1,5 @@
+import type { LedgerFailureKind } from '../core/errors.js';
+
 /** Exit codes (sysexits.h), one table for the whole CLI. */
 export const EXIT = {
   ok: 0,
@@ -12,3 +14,12 @@ export const EXIT = {
   tempFail: 75,
   config: 78,
 } as const;
+
+/** A ledger failure (core/errors.ts) as an exit code. */
+export const LEDGER_FAILURE_EXIT: Record<LedgerFailureKind, number> = {
+  unavailable: EXIT.unavailable,
+  unsupported: EXIT.usage,
+  cannot_create: EXIT.cantCreate,
+  wrong_version: EXIT.dataErr,
+  unreadable: EXIT.software,
+};

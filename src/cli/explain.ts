@@ -2,14 +2,12 @@ import { createHash } from 'node:crypto';
 import { simpleParser, type AddressObject } from 'mailparser';
 import type { Config } from '../config/load.js';
 import type { Setup } from '../config/schema.js';
-import { continuesConversation, type ForwardedReply } from '../ledger/conversation.js';
-import { FORWARDED_REPLY_SQL } from '../ledger/notify-queries.js';
-import { createRuleReader, type RuleVerdict, type SuppressionReason } from '../ledger/rules.js';
-import { createContactStore } from '../ledger/contacts.js';
-import type { Db } from '../ledger/db.js';
-import type { GroupMember, IntakeMessage, IntakeOutcome, IntakeSuppression, Ledger } from '../ledger/types.js';
+import type { ReadOnlyLedger } from '../ledger/backend.js';
+import { continuesConversation } from '../ledger/conversation.js';
+import type { RuleVerdict, SuppressionReason } from '../ledger/rules.js';
+import type { GroupMember, IntakeMessage, IntakeOutcome, IntakeSuppression } from '../ledger/types.js';
 import { checkGroupSize } from '../intake/groups.js';
-import { parseEmailBounded } from '../message/bounded-parse.js';
+import { parseEmailBounded } from '../message/parse-within-limits.js';
 import { refusal } from '../core/errors.js';
 import type { SmsEncoding } from '../message/encoding.js';
 import type { RemovedBlock } from '../message/text.js';
@@ -29,19 +27,7 @@ import type { Refusal } from '../core/errors.js';
  * daemon's intake applies under its lock, without the reservation) and the
  * contacts. On either backend; explain's ledger never writes.
  */
-export type ExplainLedger = Pick<Ledger, 'checkRecipient' | 'groupMembers' | 'contactsByNumber' | 'forwardedReply'>;
-
-/** explain's ledger over a SQLite connection (opened read-only by the caller), its rules evaluated at `now`. */
-export function sqliteExplainLedger(db: Db, now: number): ExplainLedger {
-  const rules = createRuleReader(db);
-  const contacts = createContactStore(db);
-  return {
-    checkRecipient: async (recipient, recipientRules) => rules.evaluate(recipient, recipientRules, now),
-    groupMembers: async (selector) => contacts.groupMembers(selector),
-    contactsByNumber: async (numbers) => contacts.contactsByNumber(numbers),
-    forwardedReply: async (inboundId) => db.prepare(FORWARDED_REPLY_SQL).get(inboundId) as ForwardedReply | undefined,
-  };
-}
+export type ExplainLedger = ReadOnlyLedger;
 
 export interface ExplainOptions {
   from?: string;

@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { packageRoot } from '../core/paths.js';
 import { CliFailure } from './common.js';
-import { EXIT } from './exit.js';
+import { LedgerFailure } from '../core/errors.js';
+import { EXIT, LEDGER_FAILURE_EXIT } from './exit.js';
 import { registerLedgerCommands } from './ledger-commands.js';
 import { registerAutomationsCommands } from './commands/automations.js';
 import { registerConfigCommands } from './commands/config.js';
@@ -56,6 +57,10 @@ export async function runCli(argv: string[]): Promise<number> {
     if (error instanceof CliFailure) {
       process.stderr.write(`mail2sms: ${error.message}\n`);
       return error.exitCode;
+    }
+    if (error instanceof LedgerFailure) {
+      process.stderr.write(`mail2sms: ${error.message}\n`);
+      return LEDGER_FAILURE_EXIT[error.kind];
     }
     process.stderr.write(`mail2sms: unexpected error: ${(error as Error).message ?? String(error)}\n`);
     return EXIT.software;

@@ -2,7 +2,7 @@ import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { scheduleProblem } from '../core/cron.js';
-import { sendingWindowSchema } from '../core/window.js';
+import { sendingWindowSchema } from '../core/sending-window.js';
 import { parseMerge } from '../message/merge.js';
 import { duration, durationOrOff, emailAddress } from './fields.js';
 import { country } from './schema.js';

@@ -1,4 +1,4 @@
-import type { SendingWindow, Weekday } from '../core/window.js';
+import type { SendingWindow, Weekday } from '../core/sending-window.js';
 import type { SenderPattern } from './schema.js';
 
 /*

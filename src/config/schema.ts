@@ -6,7 +6,7 @@ import { DOMAIN_RE, LOCAL_RE, duration, durationOrOff, emailAddress, postgresUrl
 import type { CutMarker } from '../message/strip.js';
 import { HASH_PATTERN } from '../core/passwords.js';
 import { DEFAULT_KEYWORDS, keywordsSchema } from '../consent/keywords.js';
-import { sendingWindowSchema } from '../core/window.js';
+import { sendingWindowSchema } from '../core/sending-window.js';
 import { notifySchema } from './notify.js';
 import { kannelProviderSchema, type KannelProviderConfig } from './provider-kannel.js';
 import { namedProviderSchema, type NamedProviderConfig } from './providers.js';

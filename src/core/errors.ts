@@ -71,6 +71,21 @@ export class ReadersBusyError extends Error {
 }
 
 /**
+ * Why the ledger cannot do what a command asked, for the CLI (src/cli/exit.ts
+ * maps each kind to an exit code): not there or unreachable, not something
+ * this backend does, a file it cannot create, a ledger of another schema
+ * version, or one it cannot read.
+ */
+export type LedgerFailureKind = 'unavailable' | 'unsupported' | 'cannot_create' | 'wrong_version' | 'unreadable';
+
+export class LedgerFailure extends Error {
+  constructor(message: string, readonly kind: LedgerFailureKind) {
+    super(message);
+    this.name = 'LedgerFailure';
+  }
+}
+
+/**
  * Outcomes of DATA that are answered 250: the mail is ours now (stored, or
  * deliberately discarded). src/smtp/replies.ts renders each one; intake only
  * names it.

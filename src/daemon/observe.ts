@@ -12,8 +12,8 @@ export interface Observability {
   providerState(): string;
 }
 
-export function createObservability(w: Wiring, ledger: Pick<Ledger, 'queueDepth'>): Observability {
-  const refusals = createRecentTally(w.clock);
+export function createObservability(wiring: Wiring, ledger: Pick<Ledger, 'queueDepth'>): Observability {
+  const refusals = createRecentTally(wiring.clock);
   const metrics = tallying(createMetrics(), 'mail2sms_smtp_refusals_total', 'reason', refusals);
   let dispatch = { inFlight: () => 0, providerState: () => 'ok' };
   // Both outbox gauges are collected in the same scrape: one ledger read serves them.

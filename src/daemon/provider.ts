@@ -20,20 +20,20 @@ export interface ProviderStep {
 }
 
 /** The SMS providers, the built-in simulators first where the config asks for embedded ones. */
-export async function startProviderStep(w: Wiring): Promise<ProviderStep> {
-  const config = w.config();
+export async function startProviderStep(wiring: Wiring): Promise<ProviderStep> {
+  const config = wiring.config();
   const plan = providerPlan(config.main);
   let inboundUrl: string | undefined;
   const simulatorUrls = new Map<string, { url: string; port: number }>();
   for (const planned of plan.providers) {
-    const started = await startSimulator(w, planned, () => (inboundUrl && plan.named ? `${inboundUrl}/${planned.name}` : inboundUrl));
+    const started = await startSimulator(wiring, planned, () => (inboundUrl && plan.named ? `${inboundUrl}/${planned.name}` : inboundUrl));
     if (started) simulatorUrls.set(planned.name, started);
   }
   const built = new Map<string, SmsProvider>();
   for (const { name, config: providerConfig } of plan.providers) {
     const simulator = simulatorUrls.get(name);
-    const provider = createProvider(providerConfig, { clock: w.clock, maxSockets: config.main.dispatch.concurrency, name, ...(simulator ? { simulatorUrl: simulator.url } : {}) });
-    w.steps.add(`provider ${name}`, () => provider.close());
+    const provider = createProvider(providerConfig, { clock: wiring.clock, maxSockets: config.main.dispatch.concurrency, name, ...(simulator ? { simulatorUrl: simulator.url } : {}) });
+    wiring.steps.add(`provider ${name}`, () => provider.close());
     built.set(name, provider);
   }
   const first = [...simulatorUrls.values()][0];
@@ -41,26 +41,26 @@ export async function startProviderStep(w: Wiring): Promise<ProviderStep> {
   // The shorthand `provider:` is called as before: no routes, no breaker, its callbacks at /receipts and /inbound.
   if (!plan.named) return { provider: built.get('provider') as SmsProvider, ...common };
   const routed = createRoutedProvider({
-    providers: new Map([...built].map(([name, provider]) => [name, { provider, breaker: createBreaker({ ...BREAKER, clock: w.clock }) }])),
+    providers: new Map([...built].map(([name, provider]) => [name, { provider, breaker: createBreaker({ ...BREAKER, clock: wiring.clock }) }])),
     routes: plan.routes,
-    categoryOf: (setupId) => w.config().setups.find((s) => s.id === setupId)?.category ?? 'alert',
+    categoryOf: (setupId) => wiring.config().setups.find((s) => s.id === setupId)?.category ?? 'alert',
     receiptUrl: (name, receipts) => `${receipts}/${name}`,
   });
   return { provider: routed, routed, ...common };
 }
 
-async function startSimulator(w: Wiring, planned: PlannedProvider, inboundUrl: () => string | undefined): Promise<{ url: string; port: number } | undefined> {
+async function startSimulator(wiring: Wiring, planned: PlannedProvider, inboundUrl: () => string | undefined): Promise<{ url: string; port: number } | undefined> {
   const sim = planned.config;
   if (sim.type !== 'simulator' || !sim.embedded) return undefined;
   const server = createProviderSimulator({
     listen: sim.listen,
     secret: sim.secret,
     receiptDelayMs: sim.receipt_delay,
-    logger: w.logger.child({ stage: 'simulator', provider: planned.name }),
-    clock: w.clock,
+    logger: wiring.logger.child({ stage: 'simulator', provider: planned.name }),
+    clock: wiring.clock,
     inboundUrl: () => sim.inbound_url ?? inboundUrl(),
   });
   const started = await server.start();
-  w.steps.add(`simulator ${planned.name}`, () => server.stop());
+  wiring.steps.add(`simulator ${planned.name}`, () => server.stop());
   return started;
 }

@@ -39,8 +39,8 @@ export function createStepList(logger: Logger): StepList {
 }
 
 /** Runs `tick` every `everyMs` (unref'd: it never keeps the process alive) and registers its stop. */
-export function every(w: Wiring, name: string, everyMs: number, tick: () => void): void {
+export function every(wiring: Wiring, name: string, everyMs: number, tick: () => void): void {
   const timer = setInterval(tick, everyMs);
   timer.unref();
-  w.steps.add(name, () => clearInterval(timer));
+  wiring.steps.add(name, () => clearInterval(timer));
 }

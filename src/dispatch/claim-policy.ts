@@ -1,4 +1,4 @@
-import { compileSendingWindow, type CompiledWindow, type SendingWindow } from '../core/window.js';
+import { compileSendingWindow, type CompiledWindow, type SendingWindow } from '../core/sending-window.js';
 import type { ClaimCandidate, ClaimDecision, ClaimPolicy } from '../ledger/types.js';
 
 /*

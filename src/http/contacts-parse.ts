@@ -2,10 +2,10 @@ import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { packageRoot } from '../core/paths.js';
 import type { RowProblem } from '../intake/contact-rows.js';
-import type { TabularError } from '../core/tabular.js';
+import type { TabularError } from '../core/csv-ndjson.js';
 
 /*
- * PUT /contacts parses its body in a worker thread (src/threads/contacts-thread.ts),
+ * PUT /contacts parses its body in a worker thread (src/http/contacts-thread.ts),
  * so 100 000 rows do not stall SMTP sessions on the main event loop. One
  * worker per import; the endpoint runs one import at a time, which bounds the
  * memory to one body and its parse.
@@ -30,7 +30,7 @@ export type ContactsParseResult =
 /** Parses and checks a contacts body off the main thread; a parse that takes longer than `timeoutMs` is stopped. */
 export function parseContactsOffThread(input: ContactsParseInput, timeoutMs = 300_000): Promise<ContactsParseResult> {
   // Always the compiled file: a worker thread cannot load our TypeScript source.
-  const worker = new Worker(join(packageRoot(), 'dist', 'src', 'threads', 'contacts-thread.js'), { workerData: input });
+  const worker = new Worker(join(packageRoot(), 'dist', 'src', 'http', 'contacts-thread.js'), { workerData: input });
   return new Promise<ContactsParseResult>((resolve, reject) => {
     const timer = setTimeout(() => settle(() => reject(new Error(`parsing the contacts took longer than ${timeoutMs / 1000} s; stopped`))), timeoutMs);
     const settle = (then: () => void) => {

@@ -5,7 +5,7 @@ import { REPORTED_CHANNELS } from '../ledger/consent.js';
 import type { Ledger } from '../ledger/types.js';
 import { parseRecipientNumber } from '../numbers/parse.js';
 import { parseInstant } from '../core/units.js';
-import { parseTable, type TableRow } from '../core/table.js';
+import { parseTable, type TableRow } from '../core/file-rows.js';
 import { bearerGrant, type ApiToken } from './tokens.js';
 
 /*

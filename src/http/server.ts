@@ -3,7 +3,7 @@ import type { Logger } from '../core/log.js';
 import type { Ledger, ReceiptOutcome } from '../ledger/types.js';
 import type { SmsProvider } from '../providers/types.js';
 import type { ListenAddress } from '../core/units.js';
-import { BodyTooLarge, closeServer, listenOn, PreparedJson, readBody, refuseBody, sendJson } from '../core/httpkit.js';
+import { BodyTooLarge, closeServer, listenOn, PreparedJson, readBody, refuseBody, sendJson } from '../core/http-server-kit.js';
 import { noMetrics, type MetricsRegistry } from '../core/metrics.js';
 import { systemClock, type Clock } from '../core/clock.js';
 

@@ -1,4 +1,4 @@
-import type { Config } from '../config/load.js';
+import type { MainConfig } from '../config/schema.js';
 import type { Clock } from '../core/clock.js';
 import { maskNumber, type Logger } from '../core/log.js';
 import type { InboundOutcome, Ledger } from '../ledger/types.js';
@@ -26,7 +26,8 @@ export interface InboundSmsInput {
 
 export interface InboundHandlerDeps {
   ledger: Ledger;
-  getConfig(): Config;
+  /** consent as in force now (keywords, answers, reply_sender): a reload changes them. */
+  getSettings(): MainConfig['consent'];
   gate: OptOutGate;
   logger: Logger;
   clock: Clock;
@@ -40,8 +41,7 @@ export function createInboundHandler(deps: InboundHandlerDeps): (sms: InboundSms
   const logger = deps.logger.child({ stage: 'inbound' });
 
   return async (sms) => {
-    const config = deps.getConfig();
-    const consent = config.main.consent;
+    const consent = deps.getSettings();
     const classification = classifyInbound(sms.text, consent.keywords);
     const log = logger.child({ from: maskNumber(sms.from), providerId: sms.providerId });
     const answerText =

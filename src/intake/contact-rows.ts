@@ -1,7 +1,7 @@
 import type { CountryCode } from 'libphonenumber-js/max';
 import type { Config } from '../config/load.js';
 import { ALL_GROUP, type MainConfig } from '../config/schema.js';
-import type { TableRow } from '../core/table.js';
+import type { TableRow } from '../core/file-rows.js';
 import type { ContactInput } from '../ledger/types.js';
 import { isFieldName } from '../message/merge.js';
 import { parseRecipientNumber } from '../numbers/parse.js';

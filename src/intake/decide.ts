@@ -11,7 +11,7 @@ import { answeredThread, type ReplyThread } from '../message/conversation.js';
 import type { GroupMember, PersonalRecipient } from '../ledger/types.js';
 import { gatherRecipients, type Addressee, type ResolvedGroup } from './groups.js';
 import { personalise } from './personalise.js';
-import { nextOpening } from '../core/window.js';
+import { nextOpening } from '../core/sending-window.js';
 import { rulesFor, textPolicyFor } from './policy.js';
 
 /*

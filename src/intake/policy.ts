@@ -5,7 +5,7 @@ import type { Setup } from '../config/schema.js';
 import { refusal, type Refusal } from '../core/errors.js';
 import { parseRecipientNumber } from '../numbers/parse.js';
 import type { TextPolicy } from '../message/text.js';
-import type { ParseLimits } from '../message/bounded-parse.js';
+import type { ParseLimits } from '../message/parse-within-limits.js';
 import type { RecipientRules } from '../ledger/rules.js';
 import type { GroupSelector } from '../ledger/types.js';
 import { checkGroupAddress, looksLikeGroup } from './groups.js';

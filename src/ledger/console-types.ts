@@ -4,7 +4,7 @@ import type { OutboxStatus } from './status.js';
 
 /*
  * The questions the operations console asks the ledger and the answers it
- * gets (src/ledger/console-queries.ts answers them). One discriminated union,
+ * gets (sqlite/console-queries.ts and postgres/console.ts answer them). One discriminated union,
  * so the ledger interface grows by one method, not by one per page.
  */
 

@@ -1,5 +1,3 @@
-import type { Db } from './db.js';
-
 /*
  * Upkeep: ledger growth is bounded by deleting finished rows older than a
  * cutoff. Kept whatever their age: consent events (they are evidence) and the
@@ -47,16 +45,4 @@ export type PurgeReport = Record<string, number>;
 
 export function addCount(report: PurgeReport, what: string, n: number): void {
   report[what] = (report[what] ?? 0) + n;
-}
-
-/** Deletes what PURGE_STEPS says, older than `cutoff` (epoch ms), in one transaction. */
-export function purgeSqlite(db: Db, cutoff: number): PurgeReport {
-  return db.transaction(() => {
-    const report: PurgeReport = {};
-    for (const step of PURGE_STEPS) {
-      const changes = db.prepare(step.sql).run({ cutoff }).changes;
-      if (step.counted) addCount(report, step.what, changes);
-    }
-    return report;
-  })();
 }

@@ -1,4 +1,12 @@
 import { ReadersBusyError } from '../core/errors.js';
+import type { Ledger } from './types.js';
+
+/** What the console reads: on connections of their own (sqlite/readers.ts, postgres/reads.ts), never intake's. */
+export type ConsoleReads = Pick<Ledger, 'consoleQuery' | 'mailStatus'>;
+
+export interface LedgerReads extends ConsoleReads {
+  close(): Promise<void>;
+}
 
 /*
  * Bounded concurrency for the console's reads: at most `slots` run at once

@@ -1,7 +1,7 @@
 import type { ReplyThread } from '../message/conversation.js';
 import type { ForwardedReply } from './conversation.js';
 import type { SmsMeasure } from '../message/encoding.js';
-import type { SendingWindow } from '../core/window.js';
+import type { SendingWindow } from '../core/sending-window.js';
 import type { ConsentChange, ConsentEvent, ExternalSend, HistoryEntry } from './consent.js';
 import type { RecipientRules, RuleVerdict, SuppressionReason } from './rules.js';
 import type { ConsentData, ConsoleQuery, ConsoleQueryOf, ConsoleResults } from './console-types.js';
@@ -173,7 +173,7 @@ export interface OutboxRow {
   finalAt: number | null;
 }
 
-/** A message whose delivery report is due (src/ledger/notify-queries.ts). */
+/** A message whose delivery report is due (notify-sql.ts). */
 export interface DueReport {
   queueId: string;
   setupId: string;
@@ -202,7 +202,7 @@ export interface LastSms {
 
 /*
  * The ledger as narrow stores, one per kind of caller. An implementation
- * (src/ledger/sqlite/, a PostgreSQL one next) provides them all; each stage
+ * (src/ledger/sqlite/, src/ledger/postgres/) provides them all; each stage
  * asks for the store it uses (`Pick<Ledger, …>` or the store type), and the
  * contract suite (test/contract/) holds every implementation to the same
  * behaviour. Times are the caller's: implementations read the injected clock

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import type { Config } from '../config/load.js';
+import type { Automation } from '../config/automations.js';
+import type { Setup } from '../config/schema.js';
 import type { InboundSmsInput } from '../inbound/handler.js';
 import type { Ledger } from '../ledger/types.js';
 import { maskNumber, type Logger } from '../core/log.js';
@@ -17,11 +18,21 @@ import { buildReplyForward } from './reply.js';
 
 export type ReplyDecision = 'forwarded' | 'no_relay' | 'no_previous_sms' | 'setup_gone' | 'not_enabled' | 'no_reply_to' | 'relay_failed';
 
+/** What forwarding reads of the config: each setup's switch, each automation's reply_to, and our names for the Reply-To. */
+export interface ReplyForwardSettings {
+  setups: readonly Pick<Setup, 'id' | 'forward_replies'>[];
+  automations: readonly Pick<Automation, 'id' | 'reply_to'>[];
+  /** smtp.hostname: the forward's Message-ID and, without sms_domains, its Reply-To domain. */
+  hostname: string;
+  smsDomains: readonly string[];
+}
+
 export interface ReplyForwarderDeps {
   ledger: Pick<Ledger, 'lastSmsTo' | 'noteReplyForward'>;
   /** Undefined when no notify block is configured: nothing can be forwarded. */
   relay: Relay | undefined;
-  getConfig(): Config;
+  /** Read per reply, so a reload (forward_replies switched off, a reply_to changed) counts at once. */
+  getSettings(): ReplyForwardSettings;
   logger: Logger;
   metrics?: Metrics;
 }
@@ -41,12 +52,12 @@ export function createReplyForwarder(deps: ReplyForwarderDeps): (sms: InboundSms
     if (!last) return decide('no_previous_sms', {}, 'reply not forwarded: no SMS from an email or an automation was sent to this number');
     const about = { qid: last.queueId, setup: last.setupId, ...(last.automationId ? { automation: last.automationId } : {}) };
     // The setup as configured now: switching forward_replies off stops forwards at once, also for older SMS.
-    const setup = deps.getConfig().setups.find((s) => s.id === last.setupId);
+    const settings = deps.getSettings();
+    const setup = settings.setups.find((s) => s.id === last.setupId);
     if (!setup) return decide('setup_gone', about, 'reply not forwarded: the setup of the last SMS is no longer configured');
     if (!setup.forward_replies) return decide('not_enabled', about, 'reply not forwarded: forward_replies is off for this setup');
     if (!deps.relay) return decide('no_relay', about, 'reply not forwarded: forward_replies is on but no notify relay is configured');
-    const config = deps.getConfig();
-    const to = last.automationId === null ? last.mailFrom : config.automations.find((a) => a.id === last.automationId)?.reply_to;
+    const to = last.automationId === null ? last.mailFrom : settings.automations.find((a) => a.id === last.automationId)?.reply_to;
     if (!to) return decide('no_reply_to', about, 'reply not forwarded: it answers an automation that names no reply_to');
     // The token lets an answer to this forward skip the cooldown, and nothing else (ledger/conversation.ts).
     const token = randomBytes(16).toString('hex');
@@ -55,8 +66,8 @@ export function createReplyForwarder(deps: ReplyForwarderDeps): (sms: InboundSms
       to,
       inboundId,
       token,
-      host: config.main.smtp.hostname,
-      replyTo: `${sms.from}@${config.main.sms_domains[0] ?? config.main.smtp.hostname}`,
+      host: settings.hostname,
+      replyTo: `${sms.from}@${settings.smsDomains[0] ?? settings.hostname}`,
       from: sms.from,
       text: sms.text,
       receivedAt: sms.receivedAt,

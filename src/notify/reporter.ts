@@ -1,5 +1,5 @@
 import type { Clock } from '../core/clock.js';
-import type { Config } from '../config/load.js';
+import type { NotifyConfig } from '../config/notify.js';
 import type { Logger } from '../core/log.js';
 import type { DueReport, Ledger } from '../ledger/types.js';
 import { noMetrics, type Metrics } from '../core/metrics.js';
@@ -16,8 +16,8 @@ import { buildReport } from './report.js';
 export interface ReporterDeps {
   ledger: Pick<Ledger, 'dueReports' | 'markReported'>;
   relay: Relay;
-  /** The config in force: the batch delay and the receipt timeout follow a reload. */
-  getConfig(): Config;
+  /** notify as in force now (undefined: no notify block): the batch delay and the receipt timeout follow a reload. */
+  getSettings(): Pick<NotifyConfig, 'report_timeout' | 'report_batch_delay'> | undefined;
   clock: Clock;
   logger: Logger;
   metrics?: Metrics;
@@ -85,7 +85,7 @@ export function createReporter(deps: ReporterDeps): Reporter {
 
   /** One round; `more` when it filled its batch and the relay is taking mail, so another may follow at once. */
   async function round(): Promise<{ looked: number; more: boolean }> {
-    const timeoutMs = deps.getConfig().main.notify?.report_timeout ?? DEFAULT_TIMEOUT_MS;
+    const timeoutMs = deps.getSettings()?.report_timeout ?? DEFAULT_TIMEOUT_MS;
     const due = await deps.ledger.dueReports(batchSize, deps.clock.now() - timeoutMs);
     let looked = 0;
     // One at a time: reports are few, and a relay that cannot take one now will not take the next either.
@@ -107,7 +107,7 @@ export function createReporter(deps: ReporterDeps): Reporter {
         })
         .then(({ more }) => {
           current = undefined;
-          schedule(more ? 0 : (deps.getConfig().main.notify?.report_batch_delay ?? DEFAULT_DELAY_MS));
+          schedule(more ? 0 : (deps.getSettings()?.report_batch_delay ?? DEFAULT_DELAY_MS));
         });
     }, delayMs);
   }
@@ -116,7 +116,7 @@ export function createReporter(deps: ReporterDeps): Reporter {
     start() {
       if (running) return;
       running = true;
-      schedule(deps.getConfig().main.notify?.report_batch_delay ?? DEFAULT_DELAY_MS);
+      schedule(deps.getSettings()?.report_batch_delay ?? DEFAULT_DELAY_MS);
     },
     async stop() {
       running = false;

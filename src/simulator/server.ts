@@ -5,7 +5,7 @@ import type { Logger } from '../core/log.js';
 import type { ListenAddress } from '../core/units.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import { splitSms } from '../message/encoding.js';
-import { BodyTooLarge, closeServer, listenOn, readBody, sendJson } from '../core/httpkit.js';
+import { BodyTooLarge, closeServer, listenOn, readBody, sendJson } from '../core/http-server-kit.js';
 import { SIGNATURE_HEADER, signBody } from '../core/signing.js';
 import { createHttpPost } from '../core/http-client.js';
 import type { ReceiptStatus } from '../ledger/types.js';

@@ -4,7 +4,7 @@ import type { Clock } from '../core/clock.js';
 import { refusal, type Refusal } from '../core/errors.js';
 import { verifyPassword } from '../core/passwords.js';
 import { isAuthorisedNetwork, normaliseIp } from '../intake/policy.js';
-import { createWindowCounter } from '../core/window-counter.js';
+import { createRateCounter } from '../core/rate-counter.js';
 
 /** A real hash nobody's password matches, verified for unknown users so a login costs the same either way. */
 const UNKNOWN_USER_HASH = 'scrypt$16384$8$1$AAAAAAAAAAAAAAAAAAAAAA==$' + Buffer.alloc(32).toString('base64');
@@ -15,7 +15,7 @@ const UNKNOWN_USER_HASH = 'scrypt$16384$8$1$AAAAAAAAAAAAAAAAAAAAAA==$' + Buffer.
  */
 export function createAccessControl(deps: { clock: Clock }) {
   // Connections per client address in the current minute.
-  const connections = createWindowCounter(60_000);
+  const connections = createRateCounter(60_000);
   // Open connections: session id → client address, and how many each address holds.
   const open = new Map<string, string>();
   const openPerAddress = new Map<string, number>();

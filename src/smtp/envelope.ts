@@ -9,7 +9,7 @@ import { checkGroupSize } from '../intake/groups.js';
 import { checkSpf, type DnsResolver } from './sender-auth.js';
 import { SENDER_AUTH_TIMEOUT_MS } from './data.js';
 import type { Sessions, Transaction } from './session.js';
-import { createWindowCounter } from '../core/window-counter.js';
+import { createRateCounter } from '../core/rate-counter.js';
 
 type Done = (error?: Error | null) => void;
 
@@ -21,7 +21,7 @@ type Done = (error?: Error | null) => void;
 export function createEnvelopeHandlers(deps: { sessions: Sessions; ledger: Pick<Ledger, 'checkRecipient' | 'groupMembers'>; resolver?: DnsResolver }) {
   const { sessions } = deps;
   // Mails for postmaster from outsiders per client address in the current hour: each forward costs the relay and the admin's inbox.
-  const postmasterMails = createWindowCounter(3_600_000);
+  const postmasterMails = createRateCounter(3_600_000);
   const postmasterAllowed = (perHour: number, ip: string) => postmasterMails.hit(ip, Date.now()) <= perHour;
 
   function onMailFrom(address: SMTPServerAddress, session: SMTPServerSession, callback: Done): void {

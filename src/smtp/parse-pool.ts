@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { packageRoot } from '../core/paths.js';
-import type { BoundedParse, ParseLimits } from '../message/bounded-parse.js';
+import type { BoundedParse, ParseLimits } from '../message/parse-within-limits.js';
 import type { ParseRequest } from './parse-thread.js';
 
 interface Job {

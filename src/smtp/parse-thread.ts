@@ -1,5 +1,5 @@
 import { parentPort } from 'node:worker_threads';
-import { parseEmailBounded, type ParseLimits } from '../message/bounded-parse.js';
+import { parseEmailBounded, type ParseLimits } from '../message/parse-within-limits.js';
 
 /*
  * A parse worker: MIME parsing and HTML conversion of one mail at a time, so

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLogger } from '../../src/core/log.js';
-import { startLedgerThread } from '../../src/ledger/thread.js';
+import { startLedgerThread } from '../../src/ledger/sqlite/thread.js';
 import { openTestLedger } from '../ledger-fixture.js';
 import { ledgerContract } from './ledger-contract.js';
 

@@ -1,4 +1,3 @@
-import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { isOccurrence, latestOccurrence, compileSchedule } from '../../automations/schedule.js';
 import { previewOccurrence, startOccurrence } from '../../automations/occurrence.js';
@@ -9,6 +8,7 @@ import { CliFailure, configOption, load } from '../common.js';
 import { EXIT } from '../exit.js';
 import type { CliIo } from '../io.js';
 import { readTime } from '../ledger-commands.js';
+import { openLedger } from '../../ledger/open.js';
 import { withCliLedger } from '../ledger.js';
 
 /*
@@ -73,7 +73,7 @@ export function registerAutomationsCommands(program: Command, { out, setExit }: 
     .action(async (opts: { json?: boolean; config: string }) => {
       const config = load(opts.config);
       // Before the first `migrate` there is no SQLite ledger and so no run yet: list the automations anyway.
-      const noLedgerYet = config.storage.type === 'sqlite' && !existsSync(config.storage.path);
+      const noLedgerYet = !openLedger(config.storage).exists();
       const last = config.automations.length && !noLedgerYet ? await withCliLedger(config, (ledger) => ledger.lastRuns()) : [];
       const now = Date.now();
       const rows = config.automations.map((a) => {

@@ -1,14 +1,11 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
-import Database from 'better-sqlite3';
-import { migrate } from '../../ledger/db.js';
 import type { Config } from '../../config/load.js';
-import { createClaimPolicy } from '../../dispatch/claim-policy.js';
-import { createPostgresLedger } from '../../ledger/postgres/ledger.js';
+import { openLedger } from '../../ledger/open.js';
 import { CliFailure, configOption, load } from '../common.js';
 import { EXIT } from '../exit.js';
-import { explainMail, formatExplain, sqliteExplainLedger, type ExplainLedger } from '../explain.js';
-import { openReadOnlyPostgres, silentLogger } from '../ledger.js';
+import { explainMail, formatExplain, type ExplainLedger } from '../explain.js';
+import { cliLedgerDeps } from '../ledger.js';
 import type { Command } from 'commander';
 import type { CliIo } from '../io.js';
 
@@ -55,33 +52,10 @@ export function registerExplainCommands(program: Command, { out, setExit }: CliI
  * whose every transaction is READ ONLY, with the daemon's own read-only verdict.
  */
 async function withExplainLedger<T>(config: Config, now: number, use: (ledger: ExplainLedger) => Promise<T>): Promise<T> {
-  const clock = { now: () => now };
-  if (config.storage.type === 'postgres') {
-    const pool = await openReadOnlyPostgres(config);
-    try {
-      return await use(createPostgresLedger({ pool, clock, logger: silentLogger(), claimPolicy: createClaimPolicy() }));
-    } finally {
-      await pool.end();
-    }
-  }
-  const path = config.storagePath;
-  const db = existsSync(path) ? new Database(path, { readonly: true, fileMustExist: true }) : emptyLedger();
+  const ledger = await openLedger(config.storage).openReadOnly(cliLedgerDeps({ now: () => now }));
   try {
-    let ledger: ExplainLedger;
-    try {
-      ledger = sqliteExplainLedger(db, now);
-    } catch (error) {
-      throw new CliFailure(`cannot read the ledger ${path}: ${(error as Error).message} (run \`mail2sms migrate\` if it was written by an older version)`, EXIT.software);
-    }
     return await use(ledger);
   } finally {
-    db.close();
+    await ledger.close();
   }
 }
-
-function emptyLedger(): Database.Database {
-  const db = new Database(':memory:');
-  migrate(db);
-  return db;
-}
-

@@ -5,7 +5,7 @@ import { StorageError } from '../../core/errors.js';
 import { createLogger } from '../../core/log.js';
 import type { Config } from '../../config/load.js';
 import { startDaemon } from '../../daemon.js';
-import { ledgerFileProblem } from '../../ledger/file-guard.js';
+import { openLedger } from '../../ledger/open.js';
 import { CliFailure, configOption, load } from '../common.js';
 import { EXIT } from '../exit.js';
 import { exitOnUncaught, waitForSignals } from '../signals.js';
@@ -19,9 +19,9 @@ export function registerServeCommands(program: Command, { setExit }: CliIo): voi
     .addOption(configOption())
     .action(async (opts: { config: string }) => {
       const config = load(opts.config);
-      // A SQLite ledger is a file that must exist; PostgreSQL is checked (and migrated) when the daemon connects.
-      const problem = config.storage.type === 'sqlite' ? ledgerFileProblem(config.storage.path, config.file) : undefined;
-      if (problem) throw new CliFailure(problem.message, EXIT.unavailable);
+      // A ledger that is a file must exist (a new, empty one is never made in its place); a server is checked when the daemon connects.
+      const problem = openLedger(config.storage).serveProblem(config.file);
+      if (problem) throw new CliFailure(problem, EXIT.unavailable);
       const logger = createLogger({ level: config.main.log.level });
       exitOnUncaught(logger);
       let daemon;

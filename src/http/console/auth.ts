@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Clock } from '../../core/clock.js';
-import { createWindowCounter } from '../../core/window-counter.js';
+import { createRateCounter } from '../../core/rate-counter.js';
 import { bearerGrant, findToken, scopesOf, type ApiToken, type Grant } from '../tokens.js';
 
 /*
@@ -69,8 +69,8 @@ export function createConsoleAuth(deps: ConsoleAuthDeps): ConsoleAuth {
   };
   // Insertion order is age order: a token's oldest session is the first of its own in the map.
   const sessions = new Map<string, { sha256: string; expires: number }>();
-  const attemptsByAddress = createWindowCounter(LOGIN_WINDOW_MS);
-  const loginsByToken = createWindowCounter(LOGIN_WINDOW_MS);
+  const attemptsByAddress = createRateCounter(LOGIN_WINDOW_MS);
+  const loginsByToken = createRateCounter(LOGIN_WINDOW_MS);
   const tooMany = (error: string) => ({ ok: false as const, status: 429 as const, error, retryAfterS: LOGIN_WINDOW_MS / 1000 });
 
   function fromSession(headers: IncomingHttpHeaders): Grant | undefined {

@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Clock } from '../../core/clock.js';
 import { ReadersBusyError } from '../../core/errors.js';
 import type { Logger } from '../../core/log.js';
-import { readBody } from '../../core/httpkit.js';
+import { readBody } from '../../core/http-server-kit.js';
 import type { Setup } from '../../config/schema.js';
 import type { Ledger } from '../../ledger/types.js';
 import type { ApiToken, Grant } from '../tokens.js';

@@ -1,5 +1,5 @@
 import { describeNetwork, describeSender, describeWindow } from '../../config/describe.js';
-import type { QueueRow } from '../../ledger/console-queries.js';
+import type { QueueRow } from '../../ledger/console-types.js';
 import type { Setup } from '../../config/schema.js';
 import { consoleHref, html, type Html } from './html.js';
 import { age, iso, mailLink, statusBadge, table } from './layout.js';

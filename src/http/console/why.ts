@@ -1,4 +1,4 @@
-import type { QueueRow } from '../../ledger/console-queries.js';
+import type { QueueRow } from '../../ledger/console-types.js';
 import type { QueueEntry } from '../../ledger/types.js';
 import { waitingState } from '../../ledger/queue-state.js';
 

@@ -1,6 +1,5 @@
-import { KEYWORD_SETUP } from '../sqlite/inbound.js';
-import { newQueueId } from '../sqlite/intake.js';
-import type { ConsentAction, ConsentChange, ConsentEvent, ExternalSend } from '../consent.js';
+import { newQueueId } from '../queue-id.js';
+import { KEYWORD_SETUP, type ConsentAction, ConsentChange, ConsentEvent, ExternalSend } from '../consent.js';
 import { GLOBAL_PURPOSE } from '../rules.js';
 import type { ConsentData } from '../console-types.js';
 import type { ConsentEventPage, InboundOutcome, InboundRecord } from '../types.js';

@@ -1,11 +1,11 @@
 import type { ConsentAction, ConsentEvent } from '../consent.js';
 import { HISTORY_KEY_SQL, historyPage, historyRow, historySql, type HistoryCursor, type HistoryEntry, type HistoryPage } from '../history.js';
-import { CONSOLE_SQL, orderEvents, type PlacedEvent } from '../console-queries.js';
+import { CONSOLE_SQL, orderEvents, type PlacedEvent } from '../console-sql.js';
 import type { ConsoleQueryOf, ConsoleResults, MailData, MailMessage, MailRow, OverviewData, QueueData, QueueRow, SetupQueue } from '../console-types.js';
 import type { PgPool } from './pool.js';
 
 /*
- * The operations console's queries (../console-queries.ts) on PostgreSQL:
+ * The operations console's queries (../console-sql.ts) on PostgreSQL:
  * the same SQL text, translated mechanically (named parameters, quoted
  * camelCase aliases, SQLite's date and JSON functions), so both backends
  * show the same pages.

@@ -1,4 +1,4 @@
-import { contactsOf, fieldKey, planContactSync, syncResult, toContact, toMember, type ContactRow, type MemberRow } from '../contacts.js';
+import { contactsOf, fieldKey, planContactSync, syncResult, toContact, toMember, type ContactRow, type MemberRow } from '../contact-sync.js';
 import type { Contact, ContactInput, ContactStore, ContactSyncResult, GroupMember } from '../types.js';
 import { inTransaction, type PgClient, type PgPool } from './pool.js';
 

@@ -1,4 +1,3 @@
-import type { Db } from '../db.js';
 import { inTransaction, type PgPool } from './pool.js';
 
 /*
@@ -15,13 +14,18 @@ const BATCH = 2000;
 
 export class NotEmptyError extends Error {}
 
+/** What the copy reads of the SQLite ledger: statements run as they are (a better-sqlite3 connection, opened read-only). */
+export interface SqliteSource {
+  prepare(sql: string): { all(): unknown[]; get(): unknown; iterate(): IterableIterator<unknown> };
+}
+
 export async function countRows(pool: PgPool): Promise<Record<string, number>> {
   const counts: Record<string, number> = {};
   for (const table of LEDGER_TABLES) counts[table] = (await pool.query<{ n: number }>(`SELECT count(*) AS n FROM ${table}`)).rows[0]!.n;
   return counts;
 }
 
-export async function copySqliteToPostgres(source: Db, pool: PgPool): Promise<{ copied: Record<string, number> }> {
+export async function copySqliteToPostgres(source: SqliteSource, pool: PgPool): Promise<{ copied: Record<string, number> }> {
   const before = await countRows(pool);
   const filled = LEDGER_TABLES.filter((table) => before[table]! > 0);
   if (filled.length > 0) throw new NotEmptyError(`the PostgreSQL ledger is not empty (${filled.map((t) => `${t}: ${before[t]}`).join(', ')}); migrate --from-sqlite only fills an empty one`);

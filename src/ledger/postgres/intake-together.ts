@@ -1,4 +1,4 @@
-import { newQueueId } from '../sqlite/intake.js';
+import { newQueueId } from '../queue-id.js';
 import type { IntakeMessage, IntakeOutcome, PersonalRecipient, RecipientDecision, RuleVerdict } from '../types.js';
 import {
   dedupKey, HAD_STOP_CLAUSE, INSERT_MESSAGE, INSERT_OUTBOX, INSERT_QUEUED, messageParams, ownTextParams, RETRY_WINDOW_MS,

@@ -1,5 +1,5 @@
 import { hash } from 'node:crypto';
-import { newQueueId } from '../sqlite/intake.js';
+import { newQueueId } from '../queue-id.js';
 import { continuesConversation, type ForwardedReply } from '../conversation.js';
 import type { IntakeMessage, IntakeOutcome, PersonalRecipient, RecipientDecision } from '../types.js';
 import { lockKey, numberKey, type PgClient } from './pool.js';

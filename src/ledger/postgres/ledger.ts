@@ -3,7 +3,8 @@ import type { Clock } from '../../core/clock.js';
 import { StorageError } from '../../core/errors.js';
 import type { Logger } from '../../core/log.js';
 import type { ForwardedReply } from '../conversation.js';
-import { DUE_REPORTS_SQL, FORWARDED_REPLY_SQL, LAST_SMS_SQL, NOTE_REPLY_FORWARD_SQL, postgresParams } from '../notify-queries.js';
+import { DUE_REPORTS_SQL, FORWARDED_REPLY_SQL, LAST_SMS_SQL, NOTE_REPLY_FORWARD_SQL, postgresParams } from '../notify-sql.js';
+import type { SendGuard } from '../backend.js';
 import type { AutomationRun, ClaimPolicy, DueReport, LastSms, Ledger, OutboxRow } from '../types.js';
 import { createPgQueueAdmin } from './admin.js';
 import { LAST_RUNS_SQL, recordMissedOn, RUN_HISTORY_SQL, runLocks, startRunOn } from './automations.js';
@@ -28,12 +29,6 @@ export interface PostgresLedgerDeps {
   claimPolicy: ClaimPolicy;
   receiptGraceMs?: number;
 }
-
-/**
- * Wraps one provider call: resolves `{ sent: false }` without calling when the
- * number is opted out. See createPostgresLedger.
- */
-export type SendGuard = <T>(recipient: string, send: () => Promise<T>) => Promise<{ sent: true; value: T } | { sent: false }>;
 
 export interface PostgresLedger extends Ledger {
   guardSend: SendGuard;

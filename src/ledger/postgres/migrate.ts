@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { migrationsDir, plannedMigrations, readMigrations, type Migration, type MigrationReport } from '../db.js';
+import { migrationsDir, plannedMigrations, readMigrations, type Migration, type MigrationReport } from '../migrations.js';
 import { lockKey, type PgClient } from './pool.js';
 
 export function pgMigrationsDir(): string {

@@ -1,7 +1,7 @@
 import type { Clock } from '../../core/clock.js';
 import { StorageError } from '../../core/errors.js';
 import type { Logger } from '../../core/log.js';
-import type { MigrationReport } from '../db.js';
+import type { MigrationReport } from '../migrations.js';
 import type { ClaimPolicy } from '../types.js';
 import { createPostgresLedger, QUEUED_CHANNEL, type PostgresLedger } from './ledger.js';
 import { migratePostgres } from './migrate.js';

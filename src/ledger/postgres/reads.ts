@@ -1,7 +1,7 @@
 import { StorageError } from '../../core/errors.js';
 import type { Logger } from '../../core/log.js';
 import { createReadGate } from '../read-gate.js';
-import type { LedgerReads } from '../readers.js';
+import type { LedgerReads } from '../read-gate.js';
 import { createPgQueueAdmin } from './admin.js';
 import { createPgConsole } from './console.js';
 import { createPgPool, describeTarget } from './pool.js';

@@ -31,7 +31,7 @@ export function createPgReceipts(receiptGraceMs: number) {
   async function combineParts(client: PgClient, r: Receipt, knownParts: number | null) {
     const parts = Math.max(r.parts ?? 1, knownParts ?? 1);
     if (r.part === undefined || parts <= 1) return { status: r.status, ...(r.errorCode ? { errorCode: r.errorCode } : {}) };
-    // The receipts that counted a part are the parts' state (../sqlite/statements.ts COUNTED_PART); the caller holds the provider id's lock.
+    // The receipts that counted a part are the parts' state (../receipt-outcome.ts COUNTED_PART); the caller holds the provider id's lock.
     const seen = (await client.query<{ part: number; status: ReceiptStatus; errorCode: string | null }>(
       `SELECT part, status, error_code AS "errorCode" FROM receipts WHERE provider_message_id = $1 AND part IS NOT NULL AND outcome IN ${COUNTED_PART}`,
       [r.providerMessageId],

@@ -1,4 +1,4 @@
-import type { Db } from '../db.js';
+import type { Db } from './db.js';
 import { rowEventsSql, writeStepsSql } from '../row-events.js';
 import type { MailStatus, OutboxStatus, QueueEntry, QueueFilter, Requester } from '../types.js';
 import { waitingStateSql } from '../queue-state.js';

@@ -1,4 +1,4 @@
-import type { Db } from '../db.js';
+import type { Db } from './db.js';
 import { asRun, LAST_RUNS_SQL, RUN_COLUMNS, runCounts } from '../automation-runs.js';
 import type { AutomationRun, AutomationStore, IntakeMessage, IntakeOutcome, StartRunOutcome } from '../types.js';
 

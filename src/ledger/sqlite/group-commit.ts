@@ -1,6 +1,6 @@
 import { StorageError } from '../../core/errors.js';
 import type { Logger } from '../../core/log.js';
-import type { Db } from '../db.js';
+import type { Db } from './db.js';
 
 /*
  * Group commit: every write that arrives within one turn of the event loop

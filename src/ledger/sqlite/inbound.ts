@@ -1,10 +1,7 @@
-import type { ConsentStore } from '../consent.js';
+import { KEYWORD_SETUP, type ConsentStore } from '../consent.js';
 import type { InboundOutcome, InboundRecord } from '../types.js';
 import { NO_OWN_TEXT, newQueueId } from './intake.js';
 import type { Statements } from './statements.js';
-
-/** The setup id of answers to keywords (confirmation, help): no setup file sends them. */
-export const KEYWORD_SETUP = '(keywords)';
 
 /**
  * An inbound SMS: stored as evidence first, then acted on in the same

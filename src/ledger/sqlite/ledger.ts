@@ -1,13 +1,14 @@
 import type { Clock } from '../../core/clock.js';
 import { StorageError } from '../../core/errors.js';
 import type { Logger } from '../../core/log.js';
-import { createConsentStore } from '../consent.js';
-import { contactsOf, createContactStore } from '../contacts.js';
-import type { Db } from '../db.js';
-import { createNotifyQueries } from '../notify-queries.js';
-import { createConsoleQueries } from '../console-queries.js';
+import { createConsentStore } from './consent.js';
+import { createContactStore } from './contacts.js';
+import { contactsOf } from '../contact-sync.js';
+import type { Db } from './db.js';
+import { createNotifyQueries } from './notify-queries.js';
+import { createConsoleQueries } from './console-queries.js';
 import { createQueueIds } from '../queue-id.js';
-import { createRuleReader } from '../rules.js';
+import { createRuleReader } from './rules.js';
 import type { ClaimPolicy, IntakeMessage, IntakeOutcome, Ledger, OutboxRow } from '../types.js';
 import { createQueueAdmin } from './admin.js';
 import { createAutomationRuns } from './automations.js';
@@ -18,7 +19,7 @@ import { createQueueWriter } from './queue.js';
 import { createReceiptWriter } from './receipts.js';
 import { prepareStatements } from './statements.js';
 
-export { KEYWORD_SETUP } from './inbound.js';
+export { KEYWORD_SETUP } from '../consent.js';
 
 export interface SqliteLedgerDeps {
   db: Db;

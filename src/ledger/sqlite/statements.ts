@@ -1,4 +1,4 @@
-import type { Db } from '../db.js';
+import type { Db } from './db.js';
 import { COUNTED_PART, SQLITE_RECEIVED, sqliteReceiveSql } from '../receipt-outcome.js';
 import { endAttemptSql, writeStepsSql } from '../row-events.js';
 

@@ -5,7 +5,7 @@ import { messageIdsIn, type ParsedEmail } from './email.js';
  * UTF-8 or ASCII, 7bit/8bit, quoted-printable or base64, no encoded words in the
  * headers we read. It costs a fraction of a full MIME parse (mailparser, ~80 µs
  * for 1 KB here) on the reply path. Anything else returns undefined and takes
- * the full parse; test/fast-parse.test.ts holds both to the same output.
+ * the full parse; test/plain-text-fast-path.test.ts holds both to the same output.
  */
 
 const HEADER_END = Buffer.from('\r\n\r\n');

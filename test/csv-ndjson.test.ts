@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseCsv, parseNdjson, toCsv, type CsvResult } from '../src/core/tabular.js';
+import { parseCsv, parseNdjson, toCsv, type CsvResult } from '../src/core/csv-ndjson.js';
 
 /** The rows of an ok result as [line, fields] pairs, or a failure. */
 function rowsOf(result: CsvResult): [number, Record<string, string>][] {

@@ -1,7 +1,7 @@
 import type { ParsedEmail } from './email.js';
 import { htmlToText } from './html.js';
 import { htmlLimitBroken, mimeLimitBroken, type HtmlLimits, type MimeLimits } from './limits.js';
-import { parseEmail } from './parse.js';
+import { parseEmail } from './mime-parse.js';
 
 export interface ParseLimits {
   mime: MimeLimits;

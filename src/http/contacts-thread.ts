@@ -8,7 +8,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import type { CountryCode } from 'libphonenumber-js/max';
 import type { MainConfig } from '../config/schema.js';
-import { parseTable } from '../core/table.js';
+import { parseTable } from '../core/file-rows.js';
 import { readContactRows } from '../intake/contact-rows.js';
 import type { ContactsParseInput, ContactsParseResult } from '../http/contacts-parse.js';
 

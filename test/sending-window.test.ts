@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { compileSendingWindow, isOpen, nextOpening, sendingWindowSchema, type SendingWindowInput } from '../src/core/window.js';
+import { compileSendingWindow, isOpen, nextOpening, sendingWindowSchema, type SendingWindowInput } from '../src/core/sending-window.js';
 
 const window = (overrides: Partial<SendingWindowInput> = {}) =>
   sendingWindowSchema.parse({ timezone: 'Europe/Copenhagen', days: 'mon-fri', hours: '08:00-20:00', ...overrides });

@@ -1,7 +1,7 @@
 import MailComposer from 'nodemailer/lib/mail-composer/index.js';
 import { describe, expect, it } from 'vitest';
-import { parseSimpleEmail } from '../src/message/fast-parse.js';
-import { parseEmailFully } from '../src/message/parse.js';
+import { parseSimpleEmail } from '../src/message/plain-text-fast-path.js';
+import { parseEmailFully } from '../src/message/mime-parse.js';
 import { buildSmsText } from '../src/message/text.js';
 
 /*

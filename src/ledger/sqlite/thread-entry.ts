@@ -1,5 +1,8 @@
 /*
- * The ledger's own thread (wiring, like daemon.ts). SQLite commits (and their
+ * The SQLite ledger thread's entry (startLedgerThread in thread.ts loads its
+ * compiled file; it is wiring, like daemon.ts, and the one ledger file that
+ * imports a stage: dispatch's claim policy, which cannot cross to a thread as
+ * a function). SQLite commits (and their
  * fsync) block whatever thread runs them; here they block only this one.
  * While one commit is on its way to disk, new writes queue up in this thread's
  * message port and the next turn commits them all together: group commit that
@@ -7,12 +10,12 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { pino } from 'pino';
-import type { Clock } from '../core/clock.js';
-import { createLogger, flushLogSync } from '../core/log.js';
-import { createClaimPolicy } from '../dispatch/claim-policy.js';
-import { migrate, openDatabase } from '../ledger/db.js';
-import { createSqliteLedger } from '../ledger/sqlite/ledger.js';
-import { LEDGER_METHODS, type Ledger } from '../ledger/types.js';
+import type { Clock } from '../../core/clock.js';
+import { createLogger, flushLogSync } from '../../core/log.js';
+import { createClaimPolicy } from '../../dispatch/claim-policy.js';
+import { migrate, openDatabase } from './db.js';
+import { createSqliteLedger } from './ledger.js';
+import { LEDGER_METHODS, type Ledger } from '../types.js';
 import {
   createBatcher,
   methodOf,
@@ -23,7 +26,7 @@ import {
   type FromLedgerThread,
   type LedgerThreadOptions,
   type ResultFrame,
-} from '../ledger/thread-protocol.js';
+} from './thread-protocol.js';
 
 const port = parentPort;
 if (!port) throw new Error('ledger-thread must run as a worker thread');

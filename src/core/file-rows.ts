@@ -1,4 +1,4 @@
-import { parseCsv, parseNdjson, type TabularError } from './tabular.js';
+import { parseCsv, parseNdjson, type TabularError } from './csv-ndjson.js';
 
 /** A record of a CSV or NDJSON file with its line, for messages that must name it. */
 export interface TableRow {

@@ -1,5 +1,5 @@
-/** Messages between the daemon and the ledger thread (src/threads/ledger-thread.ts). */
-import { LEDGER_METHODS } from './types.js';
+/** Messages between the daemon and the ledger thread (thread-entry.ts). */
+import { LEDGER_METHODS } from '../types.js';
 
 export interface LedgerThreadOptions {
   path: string;
@@ -87,7 +87,7 @@ export function createBatcher<T>(post: (items: T[]) => void, lazy: (item: T) => 
 }
 
 /*
- * The console's reader threads (src/threads/reader-thread.ts): each answers
+ * The console's reader threads (src/ledger/sqlite/reader-thread.ts): each answers
  * one read at a time on a connection of its own, never the ledger thread's.
  */
 

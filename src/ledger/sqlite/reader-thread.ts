@@ -6,11 +6,11 @@
  * a time; src/ledger/readers.ts hands out the reads and bounds how many wait.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { createConsoleQueries } from '../ledger/console-queries.js';
-import { openReadConnection } from '../ledger/db.js';
-import { createQueueAdmin } from '../ledger/sqlite/admin.js';
-import type { ConsoleQuery } from '../ledger/console-types.js';
-import type { FromReaderThread, ReaderMethod, ReaderThreadOptions, ToReaderThread } from '../ledger/thread-protocol.js';
+import { createConsoleQueries } from './console-queries.js';
+import { openReadConnection } from './db.js';
+import { createQueueAdmin } from './admin.js';
+import type { ConsoleQuery } from '../console-types.js';
+import type { FromReaderThread, ReaderMethod, ReaderThreadOptions, ToReaderThread } from './thread-protocol.js';
 
 const port = parentPort;
 if (!port) throw new Error('reader-thread must run as a worker thread');

@@ -1,6 +1,6 @@
 import { simpleParser, type HeaderValue } from 'mailparser';
 import { messageIdsIn, type ParsedEmail } from './email.js';
-import { parseSimpleEmail } from './fast-parse.js';
+import { parseSimpleEmail } from './plain-text-fast-path.js';
 
 export type { ParsedEmail };
 

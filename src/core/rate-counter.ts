@@ -3,7 +3,7 @@
  * postmaster mails per address per hour). Bounded: past `maxKeys` keys, a new
  * key clears the table, so a flood of addresses cannot grow it without end.
  */
-export function createWindowCounter(windowMs: number, maxKeys = 10_000) {
+export function createRateCounter(windowMs: number, maxKeys = 10_000) {
   const counts = new Map<string, { count: number; since: number }>();
   return {
     /** Counts one event for `key` at `now`; resolves the count in the current window, this event included. */

@@ -1,11 +1,11 @@
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { logFdOf, type Logger } from '../core/log.js';
-import { StorageError } from '../core/errors.js';
-import { packageRoot } from '../core/paths.js';
-import type { Clock } from '../core/clock.js';
-import { systemClock } from '../core/clock.js';
-import { LEDGER_METHODS, type Ledger } from './types.js';
+import { logFdOf, type Logger } from '../../core/log.js';
+import { StorageError } from '../../core/errors.js';
+import { packageRoot } from '../../core/paths.js';
+import type { Clock } from '../../core/clock.js';
+import { systemClock } from '../../core/clock.js';
+import { LEDGER_METHODS, type Ledger } from '../types.js';
 import { callFrame, createBatcher, methodIndex, RESULT_OK, RESULT_STORAGE_ERROR, type CallFrame, type CallMethod, type FromLedgerThread, type LedgerThreadOptions } from './thread-protocol.js';
 
 export interface LedgerThread extends Ledger {
@@ -40,7 +40,7 @@ const BOOKKEEPING_CALLS: ReadonlySet<number> = new Set(
 export function startLedgerThread(options: LedgerThreadOptions & { logger: Logger; clock?: Clock }): Promise<LedgerThread> {
   const { logger, clock = systemClock, ...threadOptions } = options;
   // Always the compiled file: a worker thread cannot load our TypeScript source.
-  const script = join(packageRoot(), 'dist', 'src', 'threads', 'ledger-thread.js');
+  const script = join(packageRoot(), 'dist', 'src', 'ledger', 'sqlite', 'thread-entry.js');
   // Where the daemon's log is a file descriptor (stdout), the thread writes its own lines there; a test's in-memory log gets them as messages.
   const logFd = logFdOf(logger);
   const workerData: LedgerThreadOptions = { ...threadOptions, ...(logFd !== undefined ? { logFd } : {}) };

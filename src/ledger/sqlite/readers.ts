@@ -1,12 +1,12 @@
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { StorageError } from '../core/errors.js';
-import type { Logger } from '../core/log.js';
-import { packageRoot } from '../core/paths.js';
-import { createReadGate, type ReadGate } from './read-gate.js';
+import { StorageError } from '../../core/errors.js';
+import type { Logger } from '../../core/log.js';
+import { packageRoot } from '../../core/paths.js';
+import { createReadGate, type ReadGate } from '../read-gate.js';
 import type { FromReaderThread, ReaderMethod, ReaderThreadOptions, ToReaderThread } from './thread-protocol.js';
-import type { Ledger } from './types.js';
+import type { ConsoleReads, LedgerReads } from '../read-gate.js';
 
 /*
  * The console's reads on SQLite, off the ledger thread. A console page used
@@ -17,12 +17,6 @@ import type { Ledger } from './types.js';
  * and wait, and refuses the rest with a 503. Threads start on the first page
  * asked for, so a daemon whose console is off never starts one.
  */
-
-export type ConsoleReads = Pick<Ledger, 'consoleQuery' | 'mailStatus'>;
-
-export interface LedgerReads extends ConsoleReads {
-  close(): Promise<void>;
-}
 
 export interface LedgerReadersOptions {
   path: string;
@@ -84,7 +78,7 @@ export const defaultReaders = () => Math.max(1, Math.min(2, availableParallelism
 /** One reader thread, ready to read. */
 function startReader(path: string, logger: Logger): Promise<Reader> {
   // Always the compiled file: a worker thread cannot load our TypeScript source.
-  const script = join(packageRoot(), 'dist', 'src', 'threads', 'reader-thread.js');
+  const script = join(packageRoot(), 'dist', 'src', 'ledger', 'sqlite', 'reader-thread.js');
   const workerData: ReaderThreadOptions = { path };
   const worker = new Worker(script, { workerData });
   const pending = new Map<number, { resolve(value: unknown): void; reject(error: Error): void }>();

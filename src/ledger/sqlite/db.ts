@@ -1,7 +1,7 @@
-import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
 import Database, { type Statement } from 'better-sqlite3';
-import { packageRoot } from '../core/paths.js';
+import { plannedMigrations, readMigrations, type MigrationReport } from '../migrations.js';
 
 export type Db = Database.Database;
 
@@ -33,7 +33,7 @@ const READER_CACHE_KIB = 16 * 1024;
 
 /**
  * A connection that only reads, for the console's reader threads
- * (src/threads/reader-thread.ts): WAL lets it read while the ledger thread
+ * (src/ledger/sqlite/reader-thread.ts): WAL lets it read while the ledger thread
  * writes on its own connection, each seeing the last commit before it began.
  * query_only refuses any write. Pragmas go through exec: pragma() leaves a
  * statement behind for the garbage collector (holdStatements says why that
@@ -63,42 +63,6 @@ function holdStatements(db: Db): Db {
     return statement;
   }) as Db['prepare'];
   return db;
-}
-
-export interface Migration {
-  version: number;
-  name: string;
-  sql: string;
-}
-
-export function migrationsDir(): string {
-  return join(packageRoot(), 'migrations');
-}
-
-export function readMigrations(dir = migrationsDir()): Migration[] {
-  return readdirSync(dir)
-    .filter((file) => /^\d+_[\w-]+\.sql$/.test(file))
-    .map((file) => ({ version: Number(file.split('_')[0]), name: file, sql: readFileSync(join(dir, file), 'utf8') }))
-    .sort((a, b) => a.version - b.version);
-}
-
-export interface MigrationReport {
-  applied: string[];
-  version: number;
-}
-
-/**
- * The migrations not yet applied, in order, and the schema version after
- * them; a database with migrations this version does not know was written by
- * a newer one and is refused. Both backends (SQLite here, postgres/migrate.ts).
- */
-export function plannedMigrations(done: ReadonlySet<number>, migrations: readonly Migration[]): { pending: Migration[]; version: number } {
-  const known = new Set(migrations.map((m) => m.version));
-  const unknown = [...done].filter((version) => !known.has(version));
-  if (unknown.length > 0) {
-    throw new Error(`the database has migration(s) ${unknown.join(', ')} that this version of mail2sms does not know; it was written by a newer version`);
-  }
-  return { pending: migrations.filter((m) => !done.has(m.version)), version: migrations.length > 0 ? Math.max(...migrations.map((m) => m.version)) : 0 };
 }
 
 /** Applies the numbered migrations not yet recorded, each in its own transaction. */
