@@ -238,3 +238,13 @@ export async function smtpDialogue(port: number, lines: string[], options: { pro
   smtp.close();
   return replies.filter((reply) => reply !== '');
 }
+
+/** A loopback port nothing listens on right now: for a listener whose address must be known before it starts, or a refused connection. */
+export async function freePort(): Promise<number> {
+  const { createServer } = await import('node:net');
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}

@@ -1,6 +1,5 @@
-import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { queueIdOf, sendMail, startTestDaemon, waitFor, writeConfig, type TestDaemon, type TestDirs } from './helpers.js';
+import { freePort, queueIdOf, sendMail, startTestDaemon, waitFor, writeConfig, type TestDaemon, type TestDirs } from './helpers.js';
 import { startKannelPeer, type KannelPeer } from './kannel-peer.js';
 
 /*
@@ -16,13 +15,6 @@ let peer: KannelPeer;
 let dirs: TestDirs;
 let t: TestDaemon;
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 beforeAll(async () => {
   // Kannel needs the daemon's inbound URL in its config, and the daemon Kannel's sendsms URL: the HTTP port is chosen first.

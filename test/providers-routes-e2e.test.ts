@@ -1,11 +1,10 @@
 import { execFile } from 'node:child_process';
-import { createServer } from 'node:net';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config/load.js';
 import { createProviderSimulator, type ProviderSimulator } from '../src/simulator/server.js';
 import { quietLogger } from './ledger-fixture.js';
-import { queueIdOf, sendMail, startTestDaemon, waitFor, writeConfig, type TestDaemon, type TestDirs } from './helpers.js';
+import { freePort, queueIdOf, sendMail, startTestDaemon, waitFor, writeConfig, type TestDaemon, type TestDirs } from './helpers.js';
 
 /*
  * Named providers, end to end (issue 24): the daemon with two providers on one
@@ -22,13 +21,6 @@ let daemonUrl = '';
 let dirs: TestDirs;
 let t: TestDaemon;
 
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 beforeAll(async () => {
   backup = createProviderSimulator({
@@ -38,13 +30,13 @@ beforeAll(async () => {
   const started = await backup.start();
   backupUrl = started.url;
   // A fixed HTTP port: `mail2sms providers` finds the daemon by the config's http.listen.
-  const httpPort = await closedPort();
+  const httpPort = await freePort();
   dirs = writeConfig({
     main: {
       http: { listen: `127.0.0.1:${httpPort}` },
       provider: undefined,
       providers: {
-        primary: { type: 'simulator', embedded: false, listen: `127.0.0.1:${await closedPort()}`, secret: 'primary-simulator-secret-0123456789', timeout: '2s' },
+        primary: { type: 'simulator', embedded: false, listen: `127.0.0.1:${await freePort()}`, secret: 'primary-simulator-secret-0123456789', timeout: '2s' },
         backup: { type: 'simulator', embedded: false, listen: `127.0.0.1:${started.port}`, secret: BACKUP_SECRET },
       },
       routes: [{ providers: ['primary', 'backup'] }],
