@@ -13,6 +13,8 @@ import { freePort, alertsSetup, queueIdOf, sendMail, startTestDaemon, waitFor, w
 
 const ACCOUNT = `AC${'a1'.repeat(16)}`;
 const TOKEN = 'twilio-e2e-auth-token-0123456789';
+/** Replied STOP at Twilio itself: Twilio refuses sends to it with error 21610. */
+const UNSUBSCRIBED = '+4520128003';
 let fake: FakeTwilio;
 let dirs: TestDirs;
 let t: TestDaemon;
@@ -20,7 +22,7 @@ let publicUrl: string;
 
 
 beforeAll(async () => {
-  fake = await startFakeTwilio({ accountSid: ACCOUNT, authToken: TOKEN });
+  fake = await startFakeTwilio({ accountSid: ACCOUNT, authToken: TOKEN, optedOut: [UNSUBSCRIBED] });
   const port = await freePort();
   publicUrl = `http://127.0.0.1:${port}`;
   dirs = writeConfig({
@@ -47,6 +49,17 @@ describe('the daemon with a Twilio provider', () => {
     expect(sent).toMatchObject({ body: 'Pump 3 down', from: '+15005550006', statusCallback: `${publicUrl}/receipts/twilio-us` });
     expect((await fake.statusCallback(sent.sid, 'delivered')).status).toBe(200);
     await waitFor(async () => (await t.daemon.ledger.outbox({ queueId }))[0]?.status === 'delivered', 'the row delivered');
+  });
+
+  it("Twilio's own opt-out (21610) fails the row and is recorded as an opt-out with that evidence, so the next mail is suppressed", async () => {
+    const mail = await sendMail({ port: t.smtpPort, from: 'ops@example.test', to: `${UNSUBSCRIBED}@sms.example.test`, text: 'Pump 3 down' });
+    const queueId = queueIdOf(mail.response);
+    await waitFor(async () => (await t.daemon.ledger.outbox({ queueId }))[0]?.status === 'failed', 'the row failed');
+    const consent = await t.daemon.ledger.consentOf(UNSUBSCRIBED);
+    expect(consent.current).toMatchObject([{ purpose: '', state: 'opt_out', source: 'provider twilio-us' }]);
+    expect(consent.events[0]?.evidence).toMatch(/21610/);
+    const after = await sendMail({ port: t.smtpPort, from: 'ops@example.test', to: `${UNSUBSCRIBED}@sms.example.test`, text: 'Alarm' });
+    expect(after.response).toMatch(/suppressed \(opted_out\)/);
   });
 
   it('a signed inbound STOP opts the number out and is answered with empty TwiML; an unsigned one is refused', async () => {

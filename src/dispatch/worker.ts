@@ -177,6 +177,13 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
         ? `gave up after ${sms.attempt} attempts: ${result.reason}`
         : `gave up after ${Math.round((now - sms.createdAt) / 60_000)} min of retries (dispatch.max_retry_age): ${result.reason}`;
     logger.error({ qid: sms.queueId, outbox: sms.outboxId, reason, attempt: sms.attempt }, 'send failed permanently');
+    if (result.optedOut) {
+      // The provider says the person opted out with it (Twilio 21610): the ledger keeps that as an opt-out with this
+      // evidence, so every channel respects it, and the row fails. Both writes, or the lease retries the row.
+      const source = `provider ${result.via ?? provider.name}`;
+      const change = { recipient: sms.recipient, action: 'opt_out' as const, source, evidence: reason };
+      return { outcome: 'failed', record: async () => void (await ledger.changeConsent([change]), await ledger.recordFailure(sms.outboxId, reason)) };
+    }
     return { outcome: 'failed', record: () => ledger.recordFailure(sms.outboxId, reason) };
   }
 
