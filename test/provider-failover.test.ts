@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createManualClock, systemClock } from '../src/core/clock.js';
 import { createBreaker } from '../src/providers/breaker.js';
+import { createProviderGate } from '../src/providers/provider-gate.js';
 import { createRoutedProvider, type NamedProvider } from '../src/providers/routed.js';
 import type { OutgoingSms } from '../src/providers/types.js';
 import { createSimulatorProvider } from '../src/providers/simulator-client.js';
@@ -125,5 +126,48 @@ describe('a route of two providers', () => {
     expect(await routed.send(sms('+4520123130'))).toMatchObject({ ok: true, via: 'eu' });
     expect(await sent(us.url)).toMatchObject([{ to: '+12025550123', from: '+15005550006' }]);
     expect(await sent(eu.url)).toMatchObject([{ to: '+4520123130', from: 'Example' }]);
+  });
+});
+
+describe("a provider's own concurrency and rate on a route", () => {
+  /** The provider as it is, with its calls in flight counted and their starts timed (instrumentation, not a stand-in). */
+  function counted(named: NamedProvider): { named: NamedProvider; most: () => number; starts: number[] } {
+    let inFlight = 0;
+    let most = 0;
+    const starts: number[] = [];
+    const send: NamedProvider['provider']['send'] = async (sms) => {
+      starts.push(performance.now());
+      most = Math.max(most, ++inFlight);
+      try {
+        return await named.provider.send(sms);
+      } finally {
+        inFlight--;
+      }
+    };
+    return { named: { ...named, provider: { ...named.provider, send } }, most: () => most, starts };
+  }
+
+  it('concurrency 1: one call at a time, every SMS still sent', async () => {
+    const slow = await simulator({ latency_ms: 50 });
+    const probe = counted({ ...named(slow.url), gate: createProviderGate({ concurrency: 1, clock: systemClock }) });
+    const routed = createRoutedProvider({
+      providers: new Map([['only', probe.named]]), routes: [{ providers: ['only'] }], categoryOf: () => 'alert', receiptUrl: (name, receipts) => `${receipts}/${name}`,
+    });
+    const results = await Promise.all(['+4520123140', '+4520123141', '+4520123142', '+4520123143'].map((n) => routed.send(sms(n))));
+    expect(results.every((r) => r.ok)).toBe(true);
+    expect(probe.most()).toBe(1);
+  });
+
+  it('rate_limit 10/s: call starts at least 100 ms apart (a lower bound: load can only widen it)', async () => {
+    const fast = await simulator();
+    const probe = counted({ ...named(fast.url), gate: createProviderGate({ ratePerSecond: 10, clock: systemClock }) });
+    const routed = createRoutedProvider({
+      providers: new Map([['only', probe.named]]), routes: [{ providers: ['only'] }], categoryOf: () => 'alert', receiptUrl: (name, receipts) => `${receipts}/${name}`,
+    });
+    await Promise.all(['+4520123150', '+4520123151', '+4520123152', '+4520123153'].map((n) => routed.send(sms(n))));
+    const gaps = probe.starts.slice(1).map((at, i) => at - (probe.starts[i] as number));
+    expect(gaps).toHaveLength(3);
+    // Timers may fire a millisecond early against performance.now(); never by more.
+    for (const gap of gaps) expect(gap).toBeGreaterThanOrEqual(98);
   });
 });

@@ -1,6 +1,7 @@
 import { providerPlan, type PlannedProvider } from '../config/provider-plan.js';
 import { createProvider, type SmsProvider } from '../providers/index.js';
 import { createBreaker } from '../providers/breaker.js';
+import { createProviderGate } from '../providers/provider-gate.js';
 import { createRoutedProvider, type RoutedProvider } from '../providers/routed.js';
 import { createProviderSimulator } from '../simulator/server.js';
 import type { Wiring } from './steps.js';
@@ -41,7 +42,13 @@ export async function startProviderStep(wiring: Wiring): Promise<ProviderStep> {
   // The shorthand `provider:` is called as before: no routes, no breaker, its callbacks at /receipts and /inbound.
   if (!plan.named) return { provider: built.get('provider') as SmsProvider, ...common };
   const routed = createRoutedProvider({
-    providers: new Map([...built].map(([name, provider]) => [name, { provider, breaker: createBreaker({ ...BREAKER, clock: wiring.clock }) }])),
+    providers: new Map(
+      [...built].map(([name, provider]) => {
+        const limits = plan.providers.find((p) => p.name === name)?.config as { concurrency?: number; rate_limit?: number } | undefined;
+        const gate = createProviderGate({ clock: wiring.clock, ...(limits?.concurrency ? { concurrency: limits.concurrency } : {}), ...(limits?.rate_limit ? { ratePerSecond: limits.rate_limit } : {}) });
+        return [name, { provider, breaker: createBreaker({ ...BREAKER, clock: wiring.clock }), ...(gate ? { gate } : {}) }];
+      }),
+    ),
     routes: plan.routes,
     categoryOf: (setupId) => wiring.config().setups.find((s) => s.id === setupId)?.category ?? 'alert',
     receiptUrl: (name, receipts) => `${receipts}/${name}`,

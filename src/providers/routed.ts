@@ -1,5 +1,6 @@
 import { countryOfE164 } from '../numbers/parse.js';
 import type { Breaker, BreakerSnapshot } from './breaker.js';
+import type { ProviderGate } from './provider-gate.js';
 import { mayFailOver, pickRoute, type Route } from './routes.js';
 import type { OutgoingSms, SendResult, SmsProvider } from './types.js';
 
@@ -15,6 +16,8 @@ import type { OutgoingSms, SendResult, SmsProvider } from './types.js';
 export interface NamedProvider {
   provider: SmsProvider;
   breaker: Breaker;
+  /** Its own concurrency and rate (provider-gate.ts); none = only dispatch's. */
+  gate?: ProviderGate;
 }
 
 export interface RoutedProviderOptions {
@@ -51,7 +54,13 @@ export function createRoutedProvider(options: RoutedProviderOptions): RoutedProv
         hops.push(`${name}: circuit open`);
         continue;
       }
-      const result = await named.provider.send({ ...sms, from: route.sender ?? sms.from, callbackUrl: options.receiptUrl(name, sms.callbackUrl) });
+      const leave = await named.gate?.enter();
+      let result: SendResult;
+      try {
+        result = await named.provider.send({ ...sms, from: route.sender ?? sms.from, callbackUrl: options.receiptUrl(name, sms.callbackUrl) });
+      } finally {
+        leave?.();
+      }
       if (result.ok) {
         named.breaker.success();
         return { ...result, via: name, ...(hops.length > 0 ? { hops } : {}) };
